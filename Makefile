@@ -1,0 +1,49 @@
+# gas-hmi — two commands on a fresh Debian 12 machine: `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+DEB_TEST_PKGS := mosquitto xvfb xauth fonts-noto-cjk libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0
+DEB_RUN_PKGS := fonts-noto-cjk libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0
+STATION ?= station_configs/demo_city_gate
+SCENARIO ?= normal
+
+.PHONY: demo test venv deps-test debs-test debs-run lint bench package clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+debs-test:
+	@bash tools/ensure_debs.sh $(DEB_TEST_PKGS)
+
+debs-run:
+	@bash tools/ensure_debs.sh $(DEB_RUN_PKGS)
+
+demo: $(STAMP) debs-run
+	$(BIN)/gas-hmi demo --scenario $(SCENARIO)
+
+test: $(TEST_STAMP) debs-test
+	$(BIN)/python -m pytest -q tests
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check hmi drivers tests bench packaging
+
+bench: $(TEST_STAMP)
+	$(BIN)/python -m bench
+
+package: $(STAMP)
+	$(BIN)/pip install -q -e '.[package]'
+	$(BIN)/python packaging/build.py $(STATION)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

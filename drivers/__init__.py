@@ -1,0 +1,1 @@
+"""Protocol drivers (Qt-free, independent of ``hmi``): one folder per protocol."""

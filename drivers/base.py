@@ -1,0 +1,259 @@
+"""Contract between the runtime and every protocol driver.
+
+A driver owns the connection to one device. The runtime gives it a list of
+:class:`PointSpec` (one per tag, with the tag's index in the runtime's tag table)
+and a *sink*. The driver delivers what it reads as :class:`Batch` objects to the
+sink, on the acquisition event loop, as raw decoded values (engineering scaling
+is the tag table's job). Drivers never import ``hmi``; the runtime adapts.
+
+Quality codes follow the OPC Classic convention so that they travel unchanged
+to Sparkplug hosts: GOOD=192, UNCERTAIN=64, BAD=0.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import importlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class Quality(enum.IntEnum):
+    """Quality of a value. Anything but GOOD must never look like a plausible number."""
+
+    BAD = 0
+    UNCERTAIN = 64
+    GOOD = 192
+
+    @property
+    def label(self) -> str:
+        """Lower-case name, as used in QSS properties and exports."""
+        return self.name.lower()
+
+
+class DeviceState(enum.Enum):
+    """Connection state of one device."""
+
+    STOPPED = "stopped"
+    CONNECTING = "connecting"
+    UP = "up"
+    DEGRADED = "degraded"  # connected, but recent cycles failed
+    BACKOFF = "backoff"  # connection lost; waiting before the next attempt
+
+
+@dataclass(frozen=True, slots=True)
+class PointSpec:
+    """One tag as the driver sees it.
+
+    ``address`` is the protocol's own address string (validated by the driver's
+    :meth:`Driver.validate_address` when the config loads). ``options`` carries
+    protocol extras (e.g. an OPC UA deadband) without the base knowing them.
+    """
+
+    index: int
+    name: str
+    address: str
+    poll_period: float = 1.0
+    writable: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Batch:
+    """Values of several points read at one time.
+
+    ``values`` is a float64 array for numeric and boolean points (bools as 0.0/1.0)
+    or an object array for strings. ``quality`` is either one code for the whole
+    batch or a uint8 array, one per point. ``reason`` explains a non-GOOD quality.
+    ``source_ts`` is the device's timestamp (or the read time when the device has
+    none), as Unix seconds, scalar or per point.
+    """
+
+    indices: np.ndarray
+    values: np.ndarray
+    quality: int | np.ndarray = Quality.GOOD
+    reason: str = ""
+    source_ts: float | np.ndarray = 0.0
+    recv_ts: float = 0.0
+
+    @classmethod
+    def bad(cls, indices: Sequence[int] | np.ndarray, reason: str, ts: float | None = None) -> Batch:
+        """A batch marking ``indices`` BAD for ``reason`` (values are NaN)."""
+        now = time.time() if ts is None else ts
+        idx = np.asarray(indices, dtype=np.int32)
+        return cls(idx, np.full(len(idx), np.nan), Quality.BAD, reason, now, now)
+
+
+class WriteStatus(enum.Enum):
+    """Outcome of a write, as shown to the operator."""
+
+    SUCCESS = "success"
+    REJECTED = "rejected"  # the device answered with an exception / bad status
+    TIMEOUT = "timeout"
+    NOT_CONNECTED = "not_connected"
+    INVALID = "invalid"  # value does not fit the point (type, range)
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write did."""
+
+    status: WriteStatus
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the device accepted the write."""
+        return self.status is WriteStatus.SUCCESS
+
+
+@dataclass(slots=True)
+class DeviceDiagnostics:
+    """Counters an engineer checks first on site (level-4 diagnostics page)."""
+
+    device_id: str
+    protocol: str
+    state: DeviceState = DeviceState.STOPPED
+    state_since: float = 0.0
+    endpoint: str = ""
+    requests: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    consecutive_failures: int = 0
+    rtt_last_ms: float = 0.0
+    rtt_avg_ms: float = 0.0
+    last_error: str = ""
+    last_error_ts: float = 0.0
+    requests_per_scan: int = 0
+    scan_overruns: int = 0
+    notifications: int = 0
+    reconnects: int = 0
+
+    def record_rtt(self, ms: float) -> None:
+        """Fold one round trip into last/avg (exponential average, alpha 0.1)."""
+        self.rtt_last_ms = ms
+        self.rtt_avg_ms = ms if self.rtt_avg_ms == 0.0 else 0.9 * self.rtt_avg_ms + 0.1 * ms
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON export, uplink and the diagnostics page."""
+        return {
+            "device_id": self.device_id,
+            "protocol": self.protocol,
+            "state": self.state.value,
+            "state_since": self.state_since,
+            "endpoint": self.endpoint,
+            "requests": self.requests,
+            "errors": self.errors,
+            "timeouts": self.timeouts,
+            "consecutive_failures": self.consecutive_failures,
+            "rtt_last_ms": round(self.rtt_last_ms, 3),
+            "rtt_avg_ms": round(self.rtt_avg_ms, 3),
+            "last_error": self.last_error,
+            "last_error_ts": self.last_error_ts,
+            "requests_per_scan": self.requests_per_scan,
+            "scan_overruns": self.scan_overruns,
+            "notifications": self.notifications,
+            "reconnects": self.reconnects,
+        }
+
+
+#: Called with (device_id, old_state, new_state, reason) on every state change.
+StateListener = Callable[[str, DeviceState, DeviceState, str], None]
+#: Receives every batch a driver reads.
+Sink = Callable[[Batch], None]
+
+
+class Driver(abc.ABC):
+    """A connection to one device. Lives on the acquisition event loop.
+
+    Subclasses set ``kind`` (the ``protocol`` key of the station config) and
+    implement the abstract methods. ``start`` returns promptly and runs polling in
+    tasks of its own; ``stop`` cancels them and closes the connection.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        device_id: str,
+        params: Mapping[str, Any],
+        points: Sequence[PointSpec],
+        sink: Sink,
+        on_state: StateListener | None = None,
+    ) -> None:
+        self.device_id = device_id
+        self.params = dict(params)
+        self.points = list(points)
+        self.sink = sink
+        self._on_state = on_state
+        self.diag = DeviceDiagnostics(device_id=device_id, protocol=self.kind)
+
+    # -- state ---------------------------------------------------------------
+    @property
+    def state(self) -> DeviceState:
+        """Current connection state."""
+        return self.diag.state
+
+    def _set_state(self, new: DeviceState, reason: str = "") -> None:
+        old = self.diag.state
+        if new is old:
+            return
+        self.diag.state = new
+        self.diag.state_since = time.time()
+        if self._on_state is not None:
+            self._on_state(self.device_id, old, new, reason)
+
+    # -- lifecycle -----------------------------------------------------------
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Begin connecting and polling/subscribing in background tasks."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop all tasks and close the connection. Idempotent."""
+
+    @abc.abstractmethod
+    async def write(self, index: int, value: float | bool | str) -> WriteResult:
+        """Write one point (by tag index) and report what the device said."""
+
+    @abc.abstractmethod
+    async def read(self, indices: Sequence[int]) -> Batch:
+        """One-shot read of some points now (used for read-back after a write)."""
+
+    def diagnostics(self) -> DeviceDiagnostics:
+        """Live diagnostics object (the runtime copies what it publishes)."""
+        return self.diag
+
+    # -- config-time validation ---------------------------------------------
+    @classmethod
+    @abc.abstractmethod
+    def validate_address(cls, address: str) -> str | None:
+        """Return an error message for a bad address string, None when valid."""
+
+    @classmethod
+    def validate_params(cls, params: Mapping[str, Any]) -> list[str]:
+        """Return error messages for bad device parameters (none by default)."""
+        return []
+
+
+#: protocol key in the station config -> "module:Class". Imported lazily so that
+#: a station without OPC UA never imports asyncua.
+DRIVERS: dict[str, str] = {
+    "modbus_tcp": "drivers.modbus.driver:ModbusDriver",
+    "opcua": "drivers.opcua.driver:OpcUaDriver",
+}
+
+
+def driver_class(protocol: str) -> type[Driver]:
+    """Return the driver class for a protocol key; KeyError if unknown."""
+    target = DRIVERS[protocol]
+    module_name, _, class_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    cls: type[Driver] = getattr(module, class_name)
+    return cls

@@ -1,0 +1,1 @@
+"""Modbus TCP driver: addresses, codec, block planner and the polling driver."""

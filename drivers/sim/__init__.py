@@ -1,0 +1,1 @@
+"""Simulated gas station: physics model, scenarios and real protocol servers."""

@@ -1,0 +1,1 @@
+"""Qt-free station runtime: tags, scanning, alarms, historian, uplink, users and audit."""

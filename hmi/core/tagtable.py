@@ -1,0 +1,229 @@
+"""The tag table: latest value, quality and timestamp of every tag, held in arrays.
+
+Drivers deliver raw values in batches; :meth:`TagTable.apply` scales, clamps and
+filters them with NumPy (one call per batch, not per tag), and returns what each
+consumer needs:
+
+* ``scan``    every value of the batch in engineering units (alarm engine);
+* ``changes`` values that moved beyond the tag's deadband, or changed quality
+  (UI snapshot, uplink report-by-exception);
+* ``history`` values the tag's history policy wants stored (historian).
+
+The GUI thread never receives callbacks: it pulls :meth:`changed_since` on its
+refresh timer (latest value per tag wins, bursts are coalesced). One lock guards
+the arrays; everything done under it is O(batch) NumPy work.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivers.base import Batch, Quality
+from hmi.config.schema import TagConfig
+
+GOOD = int(Quality.GOOD)
+UNCERTAIN = int(Quality.UNCERTAIN)
+BAD = int(Quality.BAD)
+_HIST_MODE = {"on_change": 0, "periodic": 1, "none": 2}
+STALE_REASON = "stale: no fresh value from the device"
+NEVER_READ = "not read yet"
+
+
+@dataclass(slots=True)
+class TagUpdate:
+    """Values of some tags at one moment, aligned arrays (index into the tag table)."""
+
+    indices: np.ndarray  # int32
+    values: np.ndarray  # float64 (strings: object)
+    quality: np.ndarray  # uint8
+    ts: np.ndarray  # float64, source timestamps (Unix s)
+    reasons: list[str]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @classmethod
+    def empty(cls) -> TagUpdate:
+        """An update with no tags."""
+        return cls(np.empty(0, np.int32), np.empty(0), np.empty(0, np.uint8), np.empty(0), [])
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What one batch produced for each consumer."""
+
+    scan: TagUpdate
+    changes: TagUpdate
+    history: TagUpdate
+
+
+class TagTable:
+    """Arrays of static tag properties and live state, indexed by tag position in the config."""
+
+    def __init__(self, tags: Sequence[TagConfig], poll_periods: Sequence[float] | None = None) -> None:
+        n = len(tags)
+        self.tags = list(tags)
+        self.names = [t.name for t in tags]
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.n = n
+        go = [(t.scale.gain_offset() if t.scale else (1.0, 0.0)) for t in tags]
+        self.gain = np.array([g for g, _ in go], dtype=np.float64)
+        self.offset = np.array([o for _, o in go], dtype=np.float64)
+        self.lo = np.array([t.range[0] for t in tags], dtype=np.float64)
+        self.hi = np.array([t.range[1] for t in tags], dtype=np.float64)
+        self.clamp = np.array([t.clamp for t in tags], dtype=bool)
+        self.deadband = np.array([t.deadband for t in tags], dtype=np.float64)
+        self.is_string = np.array([t.type == "string" for t in tags], dtype=bool)
+        self.hist_mode = np.array([_HIST_MODE[t.history.mode] for t in tags], dtype=np.int8)
+        self.hist_deadband = np.array([t.history.deadband for t in tags], dtype=np.float64)
+        self.hist_interval = np.array(
+            [t.history.interval if t.history.mode == "periodic" else t.history.max_interval for t in tags],
+            dtype=np.float64,
+        )
+        periods = np.asarray(poll_periods if poll_periods is not None else [1.0] * n, dtype=np.float64)
+        self.poll_period = periods
+        #: a GOOD tag with no fresh good value for this long becomes UNCERTAIN (stale)
+        self.stale_after = np.maximum(periods * 3.0, 1.0)
+
+        self.value = np.full(n, np.nan)
+        self.quality = np.full(n, BAD, dtype=np.uint8)
+        self.reasons: list[str] = [NEVER_READ] * n
+        self.ts = np.zeros(n)
+        self.last_read = np.zeros(n)  # recv time of the last GOOD read (staleness)
+        self.text: dict[int, str] = {}
+        self.hist_value = np.full(n, np.nan)
+        self.hist_ts = np.zeros(n)
+        self.hist_quality = np.full(n, 255, dtype=np.uint8)
+        self.version = np.zeros(n, dtype=np.int64)
+        self.seq = 0
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ input
+    def apply(self, batch: Batch) -> ApplyResult:
+        """Take one driver batch; return the scan, change and history updates."""
+        idx = np.asarray(batch.indices, dtype=np.int64)
+        m = len(idx)
+        recv = batch.recv_ts or time.time()
+        q = np.broadcast_to(np.asarray(batch.quality, dtype=np.uint8), (m,))
+        ts = np.broadcast_to(np.asarray(batch.source_ts or recv, dtype=np.float64), (m,)).copy()
+        raw = batch.values
+        strings = raw.dtype == object
+        if strings:
+            eng = raw
+        else:
+            eng = raw.astype(np.float64, copy=False) * self.gain[idx] + self.offset[idx]
+            cl = self.clamp[idx]
+            if cl.any():
+                eng = np.where(cl, np.clip(eng, self.lo[idx], self.hi[idx]), eng)
+            # a non-finite GOOD reading is a device/decode fault, never a number to show
+            bad_num = (q == GOOD) & ~np.isfinite(eng)
+            if bad_num.any():
+                q = np.where(bad_num, BAD, q).astype(np.uint8)
+        good = q == GOOD
+        reason_for = batch.reason
+        with self._lock:
+            self.seq += 1
+            seq = self.seq
+            old_q = self.quality[idx]
+            if strings:
+                old_text = [self.text.get(int(i)) for i in idx]
+                value_changed = np.array([o != v for o, v in zip(old_text, eng, strict=True)], dtype=bool)
+                hist_due = value_changed.copy()
+            else:
+                old_v = self.value[idx]
+                diff = np.abs(eng - old_v)
+                value_changed = ~(diff <= self.deadband[idx])  # NaN (first value) counts as change
+                hdiff = np.abs(eng - self.hist_value[idx])
+                hist_due = ~(hdiff <= self.hist_deadband[idx])
+            changed = (q != old_q) | (good & value_changed)
+            # history: quality change, or on_change beyond the history deadband, or the interval is due
+            mode = self.hist_mode[idx]
+            interval_due = (ts - self.hist_ts[idx]) >= self.hist_interval[idx]
+            hq_changed = q != self.hist_quality[idx]
+            want_hist = np.where(
+                mode == 0,
+                hq_changed | (good & (hist_due | interval_due)),
+                np.where(mode == 1, hq_changed | interval_due, False),
+            )
+            # update live state for changed tags; every GOOD read refreshes staleness
+            ci = idx[changed]
+            if len(ci):
+                if strings:
+                    for i, v in zip(ci, eng[changed], strict=True):
+                        self.text[int(i)] = str(v)
+                    self.value[ci] = np.nan
+                else:
+                    self.value[ci] = np.where(q[changed] == GOOD, eng[changed], self.value[ci])
+                self.quality[ci] = q[changed]
+                self.version[ci] = seq
+                for i, qq in zip(ci.tolist(), q[changed].tolist(), strict=True):
+                    self.reasons[i] = "" if qq == GOOD else (reason_for or "bad value")
+            self.ts[idx[good | changed]] = ts[good | changed]
+            self.last_read[idx[good]] = recv
+            hi_ = idx[want_hist]
+            if len(hi_):
+                self.hist_ts[hi_] = ts[want_hist]
+                self.hist_quality[hi_] = q[want_hist]
+                if not strings:
+                    self.hist_value[hi_] = np.where(q[want_hist] == GOOD, eng[want_hist], self.hist_value[hi_])
+        idx32 = idx.astype(np.int32)
+        scan = TagUpdate(idx32, eng, q, ts, [reason_for] * m if reason_for else [""] * m)
+        return ApplyResult(scan, self._take(scan, changed), self._take(scan, want_hist))
+
+    @staticmethod
+    def _take(u: TagUpdate, mask: np.ndarray) -> TagUpdate:
+        if mask.all():
+            return u
+        if not mask.any():
+            return TagUpdate.empty()
+        return TagUpdate(
+            u.indices[mask], u.values[mask], u.quality[mask], u.ts[mask], [r for r, k in zip(u.reasons, mask, strict=True) if k]
+        )
+
+    def check_stale(self, now: float | None = None) -> TagUpdate:
+        """Mark GOOD tags with no fresh good value for 3 poll periods UNCERTAIN; return them."""
+        now = time.time() if now is None else now
+        with self._lock:
+            stale = (self.quality == GOOD) & ((now - self.last_read) > self.stale_after)
+            si = np.nonzero(stale)[0]
+            if not len(si):
+                return TagUpdate.empty()
+            self.seq += 1
+            self.quality[si] = UNCERTAIN
+            self.version[si] = self.seq
+            for i in si.tolist():
+                self.reasons[i] = STALE_REASON
+            self.hist_quality[si] = UNCERTAIN
+            vals = self.value[si].copy()
+        n = len(si)
+        return TagUpdate(si.astype(np.int32), vals, np.full(n, UNCERTAIN, np.uint8), np.full(n, now), [STALE_REASON] * n)
+
+    # ------------------------------------------------------------------ output
+    def changed_since(self, seq: int) -> tuple[int, TagUpdate]:
+        """(current seq, every tag whose state changed after ``seq``) — the GUI's pull."""
+        with self._lock:
+            idx = np.nonzero(self.version > seq)[0]
+            upd = TagUpdate(
+                idx.astype(np.int32),
+                self.value[idx].copy(),
+                self.quality[idx].copy(),
+                self.ts[idx].copy(),
+                [self.reasons[i] for i in idx.tolist()],
+            )
+            return self.seq, upd
+
+    def get(self, name: str) -> tuple[float | str, Quality, float, str]:
+        """(value, quality, timestamp, reason) of one tag."""
+        i = self.index[name]
+        with self._lock:
+            v: float | str = self.text.get(i, "") if self.is_string[i] else float(self.value[i])
+            return v, Quality(int(self.quality[i])), float(self.ts[i]), self.reasons[i]
+
+    def all_current(self) -> TagUpdate:
+        """State of every tag (for snapshots, integrity publishes and births)."""
+        return self.changed_since(-1)[1]

@@ -1,0 +1,53 @@
+"""DESIGN.md layering: hmi.core, hmi.config and drivers never import Qt; drivers never import hmi."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+QT = ("PySide6", "pyqtgraph", "shiboken6", "qasync")
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.lineno, node.module))
+    return out
+
+
+def _violations(folder: str, banned: tuple[str, ...]) -> list[str]:
+    bad = []
+    for py in sorted((ROOT / folder).rglob("*.py")):
+        for line, mod in _imports(py):
+            if mod.split(".")[0] in banned:
+                bad.append(f"{py.relative_to(ROOT)}:{line}: imports {mod}")
+    return bad
+
+
+def test_core_config_drivers_are_qt_free():
+    bad = _violations("hmi/core", QT) + _violations("hmi/config", QT) + _violations("drivers", QT)
+    assert bad == []
+
+
+def test_drivers_never_import_hmi():
+    assert _violations("drivers", ("hmi",)) == []
+
+
+def test_only_driver_folders_import_protocol_libraries():
+    assert _violations("hmi", ("pymodbus", "asyncua")) == []
+
+
+def test_checker_sees_a_violation(tmp_path, monkeypatch):
+    """The checker itself must be able to fail."""
+    (tmp_path / "drivers").mkdir()
+    (tmp_path / "drivers" / "x.py").write_text("import PySide6.QtCore\nfrom hmi.core import y\n")
+    import tests.unit.test_layering as me
+
+    monkeypatch.setattr(me, "ROOT", tmp_path)
+    assert len(me._violations("drivers", QT)) == 1
+    assert len(me._violations("drivers", ("hmi",))) == 1
