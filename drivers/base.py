@@ -250,6 +250,25 @@ DRIVERS: dict[str, str] = {
 }
 
 
+#: protocol key -> module whose ``parse_address(text)`` raises ValueError for a bad address.
+#: Kept apart from the driver modules so that ``gas-hmi check`` validates addresses without
+#: importing pymodbus or asyncua.
+ADDRESS_MODULES: dict[str, str] = {
+    "modbus_tcp": "drivers.modbus.address",
+    "opcua": "drivers.opcua.address",
+}
+
+
+def validate_address(protocol: str, address: str) -> str | None:
+    """Error message for a bad address of ``protocol``, None when it is valid."""
+    module = importlib.import_module(ADDRESS_MODULES[protocol])
+    try:
+        module.parse_address(address)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def driver_class(protocol: str) -> type[Driver]:
     """Return the driver class for a protocol key; KeyError if unknown."""
     target = DRIVERS[protocol]

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from drivers.base import DRIVERS, driver_class
+from drivers.base import DRIVERS, validate_address
 from hmi.config.schema import StationConfig
 
 LIST_SECTIONS = ("devices", "tags", "screens", "trend_groups")
@@ -231,9 +231,6 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         devices[d.id] = d
         if d.protocol not in DRIVERS:
             add(("devices", i, "protocol"), f"unknown protocol {d.protocol!r}")
-            continue
-        for msg in driver_class(d.protocol).validate_params(d.driver_params()):
-            add(("devices", i), msg)
 
     names: dict[str, int] = {}
     for i, t in enumerate(cfg.tags):
@@ -250,7 +247,7 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
             if t.poll not in dev.poll_groups:
                 add(("tags", i, "poll"), f"device {dev.id!r} has no poll group {t.poll!r} (has: {', '.join(dev.poll_groups)})")
             if dev.protocol in DRIVERS:
-                err = driver_class(dev.protocol).validate_address(t.address)
+                err = validate_address(dev.protocol, t.address)
                 if err:
                     add(("tags", i, "address"), err)
         for lk in t.interlocks:

@@ -1,0 +1,149 @@
+"""``gas-hmi run`` (headless edge service or HMI) and ``gas-hmi demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from hmi.cli._common import data_dir_for, load_or_exit
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the run and demo commands."""
+    p = sub.add_parser("run", help="run a station: poll, historize, alarm, forward (GUI unless --headless)")
+    p.add_argument("station_dir")
+    p.add_argument("--headless", action="store_true", help="no GUI: run as an edge service")
+    p.add_argument("--data-dir", help="history, alarms, outbox, users (default: per-user data folder)")
+    p.add_argument("--uplink", metavar="URL", help="override the broker for this run: mqtt://HOST:PORT or mqtts://")
+    p.add_argument("--uplink-mode", choices=("sparkplug", "json"), help="override the uplink payload mode")
+    p.add_argument("--no-uplink", action="store_true", help="do not forward to MQTT in this run")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("demo", help="run the simulated demo station with the HMI (offline)")
+    p.add_argument("--scenario", default="normal", help="simulator scenario (normal, gas_leak, ...)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--headless", action="store_true")
+    p.add_argument("--data-dir")
+    p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = until closed)")
+    p.set_defaults(func=cmd_demo)
+
+
+def _uplink_config(cfg: Any, args: argparse.Namespace) -> Any:
+    if getattr(args, "no_uplink", False):
+        return cfg.uplink.model_copy(update={"enabled": False})
+    if not (args.uplink or args.uplink_mode):
+        return None
+    from hmi.core.uplink import override_uplink
+
+    return override_uplink(cfg.uplink, args.uplink, args.uplink_mode)
+
+
+def has_display() -> bool:
+    """True when a GUI can open (a display, or an explicit Qt platform such as offscreen)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _start_runtime(cfg: Any, data_dir: Path, uplink: Any = None) -> Any:
+    from hmi.core.runtime import Runtime, RuntimeError_
+    from hmi.core.secrets import SecretError
+
+    try:
+        rt = Runtime(cfg, data_dir, uplink=uplink)
+        rt.start()
+    except (RuntimeError_, SecretError, OSError) as exc:
+        print(f"gas-hmi: cannot start station {cfg.station.id}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return rt
+
+
+def wait_for_signal(duration: float = 0.0) -> None:
+    """Block until SIGINT/SIGTERM (or ``duration`` seconds when > 0)."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop.wait(duration if duration > 0 else None)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _run_headless(rt: Any, duration: float = 0.0) -> int:
+    print(
+        f"gas-hmi: station {rt.cfg.station.id} running headless: {rt.tags.n} tags, "
+        f"{len(rt.drivers)} devices, data in {rt.data_dir}. Ctrl-C or SIGTERM stops.",
+        flush=True,
+    )
+    try:
+        wait_for_signal(duration)
+    finally:
+        rt.stop()
+    return 0
+
+
+def _run_gui(rt: Any) -> int:
+    try:
+        from hmi.ui.app import run_gui
+    except ImportError as exc:
+        rt.stop()
+        print(f"gas-hmi: the HMI cannot start ({exc}); use --headless", file=sys.stderr)
+        return 1
+    try:
+        return int(run_gui(rt) or 0)
+    finally:
+        rt.stop()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one station."""
+    cfg = load_or_exit(args.station_dir)
+    data_dir = data_dir_for(cfg, args.data_dir)
+    rt = _start_runtime(cfg, data_dir, _uplink_config(cfg, args))
+    if args.headless:
+        return _run_headless(rt)
+    if not has_display():
+        print("gas-hmi: no display found: running headless (set DISPLAY, or pass --headless)", file=sys.stderr)
+        return _run_headless(rt)
+    return _run_gui(rt)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Simulator + runtime + HMI for the demo station, offline."""
+    from hmi import paths
+
+    station_dir = paths.station_configs_dir() / "demo_city_gate"
+    cfg = load_or_exit(str(station_dir))
+    data_dir = Path(args.data_dir) if args.data_dir else paths.user_data_root() / "demo" / cfg.station.id
+    from hmi.cli.simulate import start_simulator_thread
+
+    try:
+        sim = start_simulator_thread(cfg, scenario=args.scenario, seed=args.seed, speed=args.speed)
+    except (OSError, ValueError) as exc:
+        print(f"gas-hmi: cannot start the simulator: {exc}", file=sys.stderr)
+        return 1
+    print(f"gas-hmi: simulator running scenario {args.scenario!r}; data in {data_dir}", flush=True)
+    try:
+        rt = _start_runtime(cfg, data_dir, cfg.uplink.model_copy(update={"enabled": False}))
+        if args.headless or not has_display():
+            if not args.headless:
+                print("gas-hmi: no display found: the demo runs headless (set DISPLAY for the HMI)", file=sys.stderr)
+            return _run_headless(rt, args.duration)
+        return _run_gui(rt)
+    finally:
+        sim.stop()

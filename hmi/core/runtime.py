@@ -1,0 +1,404 @@
+"""The station runtime: drivers -> tag table -> alarms, historian, uplink, UI snapshot.
+
+One asyncio loop in the thread "acquisition" runs every driver, the alarm engine
+and the housekeeping timer. The historian writes on its own thread; paho runs its
+own network loop. Other threads reach the runtime only through :meth:`submit`,
+:meth:`call` and the tag table's :meth:`~hmi.core.tagtable.TagTable.changed_since`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import shutil
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drivers.base import Batch, DeviceState, Driver, PointSpec, WriteResult, WriteStatus, driver_class
+from hmi.config.schema import StationConfig, TagConfig, UplinkConfig
+from hmi.core.tagtable import TagTable, TagUpdate
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_PERIOD = 0.5  # s: staleness, alarm timers, stats
+READBACK_TIMEOUT = 5.0  # s: a write is verified by reading the point back within this time
+
+
+class RuntimeError_(Exception):
+    """The runtime could not start; the message says why."""
+
+
+class Runtime:
+    """Everything that runs for one station, headless or under the HMI."""
+
+    def __init__(
+        self,
+        cfg: StationConfig,
+        data_dir: str | os.PathLike[str],
+        *,
+        uplink: UplinkConfig | None = None,
+        alarms: bool = True,
+    ) -> None:
+        self.cfg = cfg
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        periods = [self._poll_period(t) for t in cfg.tags]
+        self.tags = TagTable(cfg.tags, periods)
+        self._listeners: dict[str, list[Callable[..., Any]]] = defaultdict(list)
+        self.drivers: dict[str, Driver] = {}
+        self._tag_driver: dict[int, Driver] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self.started_at = 0.0
+        self.stats: dict[str, Any] = {"batches": 0, "samples": 0, "housekeeping_overruns": 0}
+
+        from hmi.core.historian import Historian
+
+        self.historian = Historian(self.data_dir / "history.db", cfg.historian)
+        self._hist_ids = np.empty(0, dtype=np.int32)
+
+        self.alarms: Any = None
+        if alarms:
+            from hmi.core.alarms import AlarmEngine
+
+            self.alarms = AlarmEngine(cfg, self.data_dir / "alarms.db")
+        self.uplink: Any = None
+        up_cfg = uplink if uplink is not None else cfg.uplink
+        if up_cfg.enabled:
+            from hmi.core.uplink import Uplink
+
+            self.uplink = Uplink(
+                cfg.model_copy(update={"uplink": up_cfg}),
+                self.data_dir,
+                self.tags,
+                ack_handler=self._remote_ack,
+                command_handler=self._remote_command,
+            )
+
+    # ------------------------------------------------------------------ config helpers
+    def _poll_period(self, tag: TagConfig) -> float:
+        try:
+            return float(self.cfg.device(tag.device).poll_groups[tag.poll])
+        except KeyError:
+            return 1.0
+
+    def _driver_params(self, device: Any) -> dict[str, Any]:
+        params = device.driver_params()
+        if device.protocol == "opcua":
+            params["pki_dir"] = str(self.data_dir / "pki" / device.id)
+            from hmi.core.secrets import get_secret
+
+            if device.password_secret:
+                params["password"] = get_secret(self.cfg.station.id, device.password_secret)
+            if device.key_passphrase_secret:
+                params["key_passphrase"] = get_secret(self.cfg.station.id, device.key_passphrase_secret)
+        return params
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the historian, the acquisition thread and every enabled device."""
+        if self._thread is not None:
+            return
+        self.started_at = time.time()
+        self.historian.start()
+        self._hist_ids = np.asarray(self.historian.tag_ids(self.tags.names), dtype=np.int32)
+        self._thread = threading.Thread(target=self._thread_main, name="acquisition", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError_("acquisition thread did not start in time")
+        if self._start_error is not None:
+            err = self._start_error
+            self.stop()
+            raise RuntimeError_(str(err)) from err
+        if self.uplink is not None:
+            self.uplink.start()
+        log.info("runtime started: %d tags on %d devices", self.tags.n, len(self.drivers))
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.loop = loop
+        try:
+            loop.run_until_complete(self._start_async())
+        except BaseException as exc:  # reported to start()
+            self._start_error = exc
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _start_async(self) -> None:
+        if self.alarms is not None:
+            self.alarms.add_listener(self._on_alarm_event)
+        for device in self.cfg.devices:
+            if not device.enabled:
+                continue
+            points = []
+            for t in self.cfg.tags_of(device.id):
+                i = self.tags.index[t.name]
+                points.append(
+                    PointSpec(i, t.name, t.address, self._poll_period(t), t.access == "rw", dict(t.options))
+                )
+            cls = driver_class(device.protocol)
+            drv = cls(device.id, self._driver_params(device), points, self._on_batch, self._on_state)
+            self.drivers[device.id] = drv
+            for p in points:
+                self._tag_driver[p.index] = drv
+        for drv in self.drivers.values():
+            await drv.start()
+        self._housekeeping = asyncio.get_running_loop().create_task(self._housekeeping_loop(), name="housekeeping")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop devices, flush history and alarms, close the uplink. Idempotent."""
+        if self._thread is None:
+            return
+        loop = self.loop
+        if loop is not None and loop.is_running():
+            fut = asyncio.run_coroutine_threadsafe(self._stop_async(), loop)
+            try:
+                fut.result(timeout)
+            except Exception as exc:  # still shut down the rest
+                log.warning("stopping devices: %s", exc)
+            loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(timeout)
+        self._thread = None
+        if self.uplink is not None:
+            self.uplink.stop()
+        if self.alarms is not None:
+            self.alarms.close()
+        self.historian.stop(flush=True)
+        log.info("runtime stopped")
+
+    async def _stop_async(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
+        await asyncio.gather(*(d.stop() for d in self.drivers.values()), return_exceptions=True)
+
+    def __enter__(self) -> Runtime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ thread crossings
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        """Run a coroutine on the acquisition loop (from any other thread)."""
+        if self.loop is None or not self.loop.is_running():
+            coro.close()
+            raise RuntimeError_("runtime is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        """Run a plain function on the acquisition thread; the future holds its result."""
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        if self.loop is None or not self.loop.is_running():
+            raise RuntimeError_("runtime is not running")
+
+        def run() -> None:
+            if not fut.set_running_or_notify_cancel():
+                return
+            try:
+                fut.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(run)
+        return fut
+
+    def add_listener(self, kind: str, fn: Callable[..., Any]) -> None:
+        """Register a listener: "scan", "changes", "device_state" or "alarm" (acquisition thread)."""
+        if kind not in ("scan", "changes", "device_state", "alarm"):
+            raise ValueError(f"unknown listener kind {kind!r}")
+        self._listeners[kind].append(fn)
+
+    def _emit(self, kind: str, *args: Any) -> None:
+        for fn in self._listeners.get(kind, ()):
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("%s listener %r failed", kind, fn)
+
+    # ------------------------------------------------------------------ data path
+    def _on_batch(self, batch: Batch) -> None:
+        res = self.tags.apply(batch)
+        self.stats["batches"] += 1
+        self.stats["samples"] += len(res.scan)
+        if self.alarms is not None:
+            self.alarms.process(res.scan)
+        self._emit("scan", res.scan)
+        if len(res.history):
+            self._write_history(res.history)
+        if len(res.changes):
+            self._publish_changes(res.changes)
+
+    def _write_history(self, u: TagUpdate) -> None:
+        if self.tags.is_string[u.indices].any():
+            strings = self.tags.is_string[u.indices]
+            s = u.indices[strings]
+            self.historian.write_text(self._hist_ids[s], u.ts[strings], u.values[strings], u.quality[strings])
+            num = ~strings
+            if not num.any():
+                return
+            u = TagUpdate(u.indices[num], u.values[num].astype(np.float64), u.quality[num], u.ts[num], [])
+        self.historian.write(self._hist_ids[u.indices], u.ts, u.values, u.quality)
+
+    def _publish_changes(self, u: TagUpdate) -> None:
+        vals = u.values if u.values.dtype != object else np.full(len(u), np.nan)
+        self.historian.write_current(self._hist_ids[u.indices], u.ts, vals, u.quality, u.reasons)
+        if self.uplink is not None:
+            self.uplink.on_changes(u)
+        self._emit("changes", u)
+
+    def _on_state(self, device_id: str, old: DeviceState, new: DeviceState, reason: str) -> None:
+        if new in (DeviceState.BACKOFF, DeviceState.DEGRADED):
+            log.warning("device %s %s -> %s: %s", device_id, old.value, new.value, reason or "-")
+        else:
+            log.info("device %s %s -> %s%s", device_id, old.value, new.value, f": {reason}" if reason else "")
+        if self.alarms is not None:
+            self.alarms.device_state(device_id, old, new, reason)
+        if self.uplink is not None:
+            self.uplink.on_device_state(device_id, old, new, reason)
+        self._emit("device_state", device_id, old, new, reason)
+
+    def _on_alarm_event(self, event: dict[str, Any]) -> None:
+        if self.uplink is not None:
+            self.uplink.on_alarm(event)
+        self._emit("alarm", event)
+
+    async def _housekeeping_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_t = loop.time()
+        while True:
+            next_t += HOUSEKEEPING_PERIOD
+            await asyncio.sleep(max(0.0, next_t - loop.time()))
+            if loop.time() - next_t > HOUSEKEEPING_PERIOD:
+                self.stats["housekeeping_overruns"] += 1
+                next_t = loop.time()
+            now = time.time()
+            try:
+                stale = self.tags.check_stale(now)
+                if len(stale):
+                    if self.alarms is not None:
+                        self.alarms.process(stale)
+                    self._write_history(stale)
+                    self._publish_changes(stale)
+                if self.alarms is not None:
+                    self.alarms.tick(now)
+            except Exception:
+                log.exception("housekeeping failed")
+
+    # ------------------------------------------------------------------ remote (uplink) hooks
+    def _remote_ack(self, alarm_ids: Any, user: str, comment: str) -> tuple[bool, str]:
+        if self.alarms is None:
+            return False, "alarms are disabled at this station"
+        result = self.call(self.alarms.ack, alarm_ids, user, comment, remote=True).result(10)
+        return _as_ok_message(result)
+
+    def _remote_command(self, tag: str, value: Any, user: str) -> tuple[bool, str]:
+        t = self.cfg.tag_map().get(tag)
+        if t is None:
+            return False, f"unknown tag {tag!r}"
+        if not (self.cfg.uplink.remote_commands and t.remote_write):
+            return False, f"denied: remote writes are not enabled for {tag}"
+        result = self.submit(self.write_tag(tag, value, user=user, origin="remote")).result(READBACK_TIMEOUT + 10)
+        return result.ok, result.message or result.status.value
+
+    # ------------------------------------------------------------------ commands
+    async def write_tag(self, name: str, value: Any, user: str = "", origin: str = "local") -> WriteResult:
+        """Write an engineering value to a tag, then verify it by reading it back."""
+        t = self.cfg.tag_map().get(name)
+        if t is None:
+            return WriteResult(WriteStatus.INVALID, f"unknown tag {name!r}")
+        if t.access != "rw":
+            return WriteResult(WriteStatus.INVALID, f"{name} is read-only")
+        i = self.tags.index[name]
+        drv = self._tag_driver.get(i)
+        if drv is None:
+            return WriteResult(WriteStatus.NOT_CONNECTED, f"device {t.device} is not running")
+        raw: Any = value
+        if t.type != "string" and not isinstance(value, bool):
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                return WriteResult(WriteStatus.INVALID, f"{value!r} is not a number")
+            if not (t.range[0] <= v <= t.range[1]):
+                return WriteResult(
+                    WriteStatus.INVALID, f"{v:g} {t.unit} is outside the range {t.range[0]:g}-{t.range[1]:g} {t.unit}"
+                )
+            gain, offset = t.scale.gain_offset() if t.scale else (1.0, 0.0)
+            raw = (v - offset) / gain
+        log.info("write %s = %r by %s (%s)", name, value, user or "-", origin)
+        result = await drv.write(i, raw)
+        if not result.ok:
+            return result
+        return await self._read_back(drv, t, i, raw)
+
+    async def _read_back(self, drv: Driver, t: TagConfig, index: int, raw: Any) -> WriteResult:
+        deadline = time.monotonic() + READBACK_TIMEOUT
+        tol = max(1e-6, abs(float(raw)) * 1e-6) if not isinstance(raw, str) else 0.0
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                batch = await asyncio.wait_for(drv.read([index]), READBACK_TIMEOUT)
+            except (TimeoutError, asyncio.TimeoutError):
+                break
+            if len(batch.values):
+                last = batch.values[0]
+                if isinstance(raw, str) and str(last) == raw:
+                    return WriteResult(WriteStatus.SUCCESS, "written and read back")
+                if not isinstance(raw, str) and np.isfinite(last) and abs(float(last) - float(raw)) <= tol + 0.5 * _step(t):
+                    self._on_batch(batch)
+                    return WriteResult(WriteStatus.SUCCESS, "written and read back")
+            await asyncio.sleep(0.1)
+        return WriteResult(WriteStatus.TIMEOUT, f"read-back did not confirm the value within {READBACK_TIMEOUT:.0f} s (last read {last!r})")
+
+    # ------------------------------------------------------------------ diagnostics
+    def device_diagnostics(self) -> list[dict[str, Any]]:
+        """DeviceDiagnostics of every device, as dicts (safe from any thread)."""
+        return [d.diagnostics().as_dict() for d in list(self.drivers.values())]
+
+    def runtime_stats(self) -> dict[str, Any]:
+        """Scan overruns, historian queue and size, disk use, uplink status."""
+        out: dict[str, Any] = dict(self.stats)
+        out["uptime_s"] = time.time() - self.started_at if self.started_at else 0.0
+        out["scan_overruns"] = sum(d.diag.scan_overruns for d in list(self.drivers.values()))
+        out["historian"] = self.historian.stats() if hasattr(self.historian, "stats") else {}
+        try:
+            du = shutil.disk_usage(self.data_dir)
+            out["disk"] = {"total": du.total, "used": du.used, "free": du.free}
+        except OSError:
+            out["disk"] = {}
+        out["uplink"] = self.uplink.status() if self.uplink is not None else {"enabled": False}
+        return out
+
+
+def _step(t: TagConfig) -> float:
+    """Raw-unit resolution of a scaled integer tag (read-back tolerance)."""
+    return 1.0 if t.scale is not None and t.type in (None, "int") else 0.0
+
+
+def _as_ok_message(result: Any) -> tuple[bool, str]:
+    if isinstance(result, tuple) and len(result) == 2:
+        return bool(result[0]), str(result[1])
+    ok = bool(getattr(result, "ok", result))
+    return ok, str(getattr(result, "message", "") or ("ok" if ok else "failed"))
