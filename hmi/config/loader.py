@@ -244,7 +244,7 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         if dev is None:
             add(("tags", i, "device"), f"unknown device {t.device!r}")
         else:
-            if t.poll not in dev.poll_groups:
+            if t.poll and t.poll not in dev.poll_groups:
                 add(("tags", i, "poll"), f"device {dev.id!r} has no poll group {t.poll!r} (has: {', '.join(dev.poll_groups)})")
             if dev.protocol in DRIVERS:
                 err = validate_address(dev.protocol, t.address)

@@ -251,7 +251,7 @@ class TagConfig(Strict):
     device: str
     address: str
     type: Literal["float", "int", "bool", "string"] | None = None
-    poll: str = "default"
+    poll: str = ""  # poll group of the device; empty = the device's first group
     unit: str = ""
     range: tuple[float, float] = (0.0, 100.0)
     scale: Scale | None = None
@@ -278,11 +278,12 @@ class TagConfig(Strict):
             raise ValueError("tag name must be dotted words of letters, digits, _ and - (e.g. reg1.outlet.pressure)")
         return v
 
-    @model_validator(mode="after")
-    def _range(self) -> TagConfig:
-        if self.range[0] >= self.range[1]:
-            raise ValueError(f"range {list(self.range)} is empty: low must be below high")
-        return self
+    @field_validator("range")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if v[0] >= v[1]:
+            raise ValueError(f"range {list(v)} is empty: low must be below high")
+        return v
 
     def alarm_id(self, alarm: AlarmConfig) -> str:
         """Stable id of one of this tag's alarms."""
@@ -382,6 +383,13 @@ class StationConfig(Strict):
         if self._tag_map is None:
             self._tag_map = {t.name: t for t in self.tags}
         return self._tag_map
+
+    def poll_period(self, tag: TagConfig) -> float:
+        """Seconds between reads of ``tag`` (its poll group, or the device's first group)."""
+        groups = self.device(tag.device).poll_groups
+        if tag.poll:
+            return float(groups[tag.poll])
+        return float(next(iter(groups.values()), 1.0))
 
     def tags_of(self, device_id: str) -> list[TagConfig]:
         """Tags read from one device, in config order."""

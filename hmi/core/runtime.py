@@ -89,8 +89,8 @@ class Runtime:
     # ------------------------------------------------------------------ config helpers
     def _poll_period(self, tag: TagConfig) -> float:
         try:
-            return float(self.cfg.device(tag.device).poll_groups[tag.poll])
-        except KeyError:
+            return self.cfg.poll_period(tag)
+        except (KeyError, StopIteration):
             return 1.0
 
     def _driver_params(self, device: Any) -> dict[str, Any]:
