@@ -22,6 +22,11 @@ COMMAND_MODULES = [
     "hmi.cli.run",  # run, demo
     "hmi.cli.simulate",  # simulate
     "hmi.cli.data",  # history, snapshot, trend-export
+    "hmi.cli.alarms",  # alarms [report]
+    "hmi.cli.users",  # users add|passwd|role|disable|enable|list
+    "hmi.cli.audit",  # audit [--verify]
+    "hmi.cli.secrets",  # secrets set|delete|list|check
+    "hmi.cli.browse",  # browse (OPC UA address space -> tags)
 ]
 
 
