@@ -269,6 +269,15 @@ def validate_address(protocol: str, address: str) -> str | None:
     return None
 
 
+def options_problems(protocol: str, options: Mapping[str, Any]) -> list[str]:
+    """Messages for bad per-tag protocol options (the address module's ``options_problems``)."""
+    module = importlib.import_module(ADDRESS_MODULES[protocol])
+    check = getattr(module, "options_problems", None)
+    if check is None:
+        return [f"{protocol} tags take no options"] if options else []
+    return list(check(options))
+
+
 def driver_class(protocol: str) -> type[Driver]:
     """Return the driver class for a protocol key; KeyError if unknown."""
     target = DRIVERS[protocol]

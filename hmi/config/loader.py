@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from drivers.base import DRIVERS, validate_address
+from drivers.base import DRIVERS, options_problems, validate_address
 from hmi.config.schema import StationConfig
 
 LIST_SECTIONS = ("devices", "tags", "screens", "trend_groups")
@@ -250,6 +250,8 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
                 err = validate_address(dev.protocol, t.address)
                 if err:
                     add(("tags", i, "address"), err)
+                for msg in options_problems(dev.protocol, t.options):
+                    add(("tags", i, "options"), msg)
         for lk in t.interlocks:
             if lk.tag not in names:
                 add(("tags", i, "interlocks"), f"unknown tag {lk.tag!r}")

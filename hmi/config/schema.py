@@ -144,6 +144,14 @@ class OpcUaDevice(DeviceBase):
     sampling_interval: float = Field(0.0, ge=0, description="ms; 0 = publishing interval")
     queue_size: int = Field(1, ge=1, le=1000)
     session_timeout: float = Field(30.0, gt=0)
+    keepalive: float = Field(2.0, ge=0.2, le=60, description="seconds between keep-alive reads")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        if not v.startswith("opc.tcp://"):
+            raise ValueError(f"endpoint {v!r} must start with opc.tcp://")
+        return v
 
     @model_validator(mode="after")
     def _security(self) -> OpcUaDevice:

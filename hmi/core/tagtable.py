@@ -110,7 +110,8 @@ class TagTable:
         m = len(idx)
         recv = batch.recv_ts or time.time()
         q = np.broadcast_to(np.asarray(batch.quality, dtype=np.uint8), (m,))
-        ts = np.broadcast_to(np.asarray(batch.source_ts or recv, dtype=np.float64), (m,)).copy()
+        ts = np.broadcast_to(np.asarray(batch.source_ts, dtype=np.float64), (m,)).copy()
+        ts[~(ts > 0)] = recv  # no device timestamp: the read time stands in
         raw = batch.values
         strings = raw.dtype == object
         if strings:
