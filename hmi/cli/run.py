@@ -56,13 +56,15 @@ def has_display() -> bool:
 
 
 def _start_runtime(cfg: Any, data_dir: Path, uplink: Any = None) -> Any:
+    from hmi.core.alarms import AlarmStoreError
+    from hmi.core.historian import HistorianError
     from hmi.core.runtime import Runtime, RuntimeError_
     from hmi.core.secrets import SecretError
 
     try:
         rt = Runtime(cfg, data_dir, uplink=uplink)
         rt.start()
-    except (RuntimeError_, SecretError, OSError) as exc:
+    except (RuntimeError_, SecretError, HistorianError, AlarmStoreError, OSError) as exc:
         print(f"gas-hmi: cannot start station {cfg.station.id}: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     return rt
@@ -132,11 +134,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else paths.user_data_root() / "demo" / cfg.station.id
     from hmi.cli.simulate import start_simulator_thread
 
+    prepare_demo_credentials(cfg, data_dir)
     try:
-        sim = start_simulator_thread(cfg, scenario=args.scenario, seed=args.seed, speed=args.speed)
+        sim = start_simulator_thread(
+            cfg, scenario=args.scenario, seed=args.seed, speed=args.speed, pki_root=data_dir / "sim-pki"
+        )
     except (OSError, ValueError) as exc:
         print(f"gas-hmi: cannot start the simulator: {exc}", file=sys.stderr)
         return 1
+    trust_simulated_servers(sim, data_dir)
     print(f"gas-hmi: simulator running scenario {args.scenario!r}; data in {data_dir}", flush=True)
     try:
         rt = _start_runtime(cfg, data_dir, cfg.uplink.model_copy(update={"enabled": False}))
@@ -147,3 +153,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _run_gui(rt)
     finally:
         sim.stop()
+
+
+def prepare_demo_credentials(cfg: Any, data_dir: Path) -> None:
+    """Give the offline demo its own throwaway keyring with the simulated devices' passwords.
+
+    The demo must start on a fresh machine with no keyring service. Its credentials protect
+    nothing but the simulator, so they live in a plain file keyring inside the demo data
+    dir; the operator's real keyring is never touched. A real station stores its secrets
+    with ``gas-hmi secrets set`` in the OS keyring.
+    """
+    import secrets as pysecrets
+
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    from hmi.core.secrets import SecretError, get_secret, set_secret
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    kr = PlaintextKeyring()
+    kr.file_path = str(data_dir / "demo-keyring.cfg")  # instance override of the default path
+    keyring.set_keyring(kr)
+    for d in cfg.devices:
+        name = getattr(d, "password_secret", "")
+        if not name:
+            continue
+        try:
+            get_secret(cfg.station.id, name)
+        except SecretError:
+            set_secret(cfg.station.id, name, pysecrets.token_urlsafe(16))
+
+
+def trust_simulated_servers(sim: Any, data_dir: Path) -> None:
+    """Put the simulated OPC UA servers' certificates into the runtime's trust lists (demo only)."""
+    from drivers.opcua.certs import CertStore
+
+    for dev_id, server in getattr(getattr(sim, "simulator", sim), "servers", {}).items():
+        der = getattr(server, "server_certificate", None)
+        if der is None:
+            continue
+        cert = der() if callable(der) else der
+        CertStore(data_dir / "pki" / dev_id).trust(cert)

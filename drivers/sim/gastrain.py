@@ -1,0 +1,212 @@
+"""The gas path: supply, inlet ESD, filters, two regulator runs, relief valve and outlet network.
+
+Run 1 is the working run (active 0.40 MPa, monitor 0.44 MPa, slam-shut 0.48 MPa), run 2
+the standby run: its regulators are set a little lower (0.38 / 0.42 MPa) so it only opens
+when run 1 cannot hold the outlet, its slam-shut a little higher (0.50 MPa) so that an
+over-pressure from run 1 trips run 1 only. The relief valve (0.52 MPa) sits above both. Regulators are proportional (a small droop with flow); the
+outlet network is a gas volume whose pressure integrates supply minus city demand.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from drivers.sim import physics
+from drivers.sim.physics import OU
+
+if TYPE_CHECKING:
+    from drivers.sim.model import StationModel
+
+PROP_BAND = 0.015  # MPa: regulator goes from closed to fully open over this pressure error
+REG_COEFF = 20000.0  # Nm3/h per MPa abs of inlet pressure, per run
+V_STATION = 20.0  # m3 of high-pressure station piping (drains when the ESD is closed)
+V_NETWORK = 1200.0  # m3 of the downstream medium-pressure network segment
+ESD_STROKE = 10.0  # s, full travel
+SSV_DELAY = 1.0  # s over the set point before the slam-shut releases
+SSV_CLOSE_RATE = 0.5  # fraction per second
+RELIEF_SET = 0.52  # MPa, above both slam-shuts
+RELIEF_COEFF = 200000.0  # Nm3/h per MPa above the relief set point
+
+
+class RegulatorRun:
+    """Slam-shut -> monitor -> active regulator, as one run."""
+
+    def __init__(self, m: StationModel, n: int, active: float, monitor: float, ssv: float) -> None:
+        self.m, self.n = m, n
+        self.p = f"reg{n}."
+        self.monitor_sp, self.ssv_sp = monitor, ssv
+        self.pos_act = 0.0
+        self.pos_mon = 1.0
+        self.ssv_pos = 1.0  # 1 open, 0 closed
+        self.ssv_tripped = False
+        self.over_timer = 0.0
+        self.flow = 0.0
+        self.temp = 10.0
+        m.command(self.p + "active.setpoint", 0.20, 0.60, active)
+        m.command(self.p + "ssv.reset", 0.0, 1.0, 0.0, self._reset, pulse=True)
+
+    def _reset(self, _value: float) -> None:
+        p_out = self.m.gas.p_out
+        if self.ssv_tripped and p_out < self.ssv_sp - 0.03:
+            self.ssv_tripped = False
+            self.over_timer = 0.0
+
+    def step(self, dt: float, p_in: float, p_out: float, t_gas: float, ambient: float) -> float:
+        """Advance one step; return the standard flow through the run."""
+        m, f = self.m, self.m.faults
+        if p_out >= self.ssv_sp:
+            self.over_timer += dt
+            if self.over_timer >= SSV_DELAY:
+                self.ssv_tripped = True
+        else:
+            self.over_timer = 0.0
+        target = 0.0 if self.ssv_tripped else 1.0
+        rate = SSV_CLOSE_RATE if target < self.ssv_pos else 1.0 / 3.0
+        self.ssv_pos += max(-rate * dt, min(rate * dt, target - self.ssv_pos))
+        sp = m.v[self.p + "active.setpoint"]
+        u_act = 1.0 if f.reg_fail_open.get(self.n) else min(max((sp - p_out) / PROP_BAND, 0.0), 1.0)
+        u_mon = (
+            1.0
+            if f.mon_fail_open.get(self.n)
+            else min(max((self.monitor_sp - p_out) / PROP_BAND, 0.0), 1.0)
+        )
+        a = min(dt / 2.0, 1.0)  # actuator lag
+        self.pos_act += (u_act - self.pos_act) * a
+        self.pos_mon += (u_mon - self.pos_mon) * a
+        cap = physics.regulator_capacity(p_in, p_out, REG_COEFF)
+        self.flow = cap * min(self.pos_act, self.pos_mon) * self.ssv_pos
+        # gas leaving the run: heated gas cooled by throttling; a still run drifts to ambient
+        target_t = t_gas - physics.jt_cooling(p_in - p_out) if self.flow > 50.0 else ambient
+        tau = 15.0 if self.flow > 50.0 else 600.0
+        self.temp += (target_t - self.temp) * min(dt / tau, 1.0)
+        return self.flow
+
+    def publish(self, p_out: float) -> None:
+        """Write this run's values into the model."""
+        v, p, m = self.m.v, self.p, self.m
+        v[p + "outlet.pressure"] = p_out + 0.0008 * m.normal()
+        v[p + "outlet.temperature"] = self.temp + 0.05 * m.normal()
+        v[p + "active.position"] = 100.0 * self.pos_act
+        v[p + "monitor.position"] = 100.0 * self.pos_mon
+        v[p + "monitor.setpoint"] = self.monitor_sp
+        v[p + "ssv.setpoint"] = self.ssv_sp
+        v[p + "ssv.closed"] = float(self.ssv_pos <= 0.02)
+        v[p + "ssv.open"] = float(self.ssv_pos >= 0.98)
+        v[p + "flow"] = self.flow
+
+
+class GasTrain:
+    """Supply, ESD, filters, regulator runs, relief and outlet network."""
+
+    def __init__(self, m: StationModel) -> None:
+        self.m = m
+        r = m.rng
+        self.supply_mean = float(m.params.get("supply_pressure", 3.92))
+        self.supply = self.supply_mean
+        self.supply_ou = OU(0.01, 900.0)
+        self.esd_tripped = False
+        self.esd_pos = 1.0
+        self.fouling = [float(r.uniform(0.05, 0.25)), float(r.uniform(0.0, 0.10))]
+        self.dp = [0.0, 0.0]  # kPa
+        self.p_in = self.supply_mean
+        self.p_st = self.supply_mean - 0.01
+        self.p_out = 0.395
+        self.flow = float(m.params.get("base_flow", 22000.0))
+        self.demand = self.flow
+        self.relief_flow = 0.0
+        self.runs = [RegulatorRun(m, 1, 0.40, 0.44, 0.48), RegulatorRun(m, 2, 0.38, 0.42, 0.50)]
+        self.out_temp = 10.0
+        m.command("esd.close_cmd", 0.0, 1.0, 0.0, self._esd_close, pulse=True)
+        m.command("esd.reset_cmd", 0.0, 1.0, 0.0, self._esd_reset, pulse=True)
+        m.command("filters.duty", 1.0, 2.0, 1.0, self._duty)
+
+    def _esd_close(self, _value: float) -> None:
+        self.esd_tripped = True
+
+    def _esd_reset(self, _value: float) -> None:
+        self.esd_tripped = False
+
+    def _duty(self, value: float) -> None:
+        self.m.v["filters.duty"] = float(round(value))
+
+    def step(self, dt: float) -> None:
+        """Advance one step."""
+        m, f, v = self.m, self.m.faults, self.m.v
+        t_abs = m.time()
+        # pipeline supply: slow drift plus wander; a supply-loss scenario ramps it to a target
+        drift = 0.04 * math.sin(2.0 * math.pi * t_abs / (5.0 * 3600.0))
+        normal_supply = self.supply_mean + drift + self.supply_ou.step(dt, m.normal())
+        if f.supply_target is not None:
+            step = f.supply_rate * dt
+            self.supply += max(-step, min(step, f.supply_target - self.supply))
+        else:  # recover smoothly after a scenario
+            self.supply += (normal_supply - self.supply) * min(dt / 60.0, 1.0)
+        flow_ratio = self.flow / 40000.0
+        self.p_in = self.supply - 0.06 * flow_ratio * flow_ratio
+        # inlet ESD: latched trip, 10 s stroke
+        target = 0.0 if self.esd_tripped else 1.0
+        self.esd_pos += max(-dt / ESD_STROKE, min(dt / ESD_STROKE, target - self.esd_pos))
+        # filters: duty run carries the flow, dP ~ flow^2 / density, fouling grows with throughput
+        duty = 0 if v.get("filters.duty", 1.0) < 1.5 else 1
+        self.fouling[duty] += 2e-7 * dt * self.flow / 25000.0
+        self.fouling[0] += f.filter_clog_rate * dt
+        q = self.flow / 20000.0
+        dp_clean = 8.0 * q * q * (4.02 / max(physics.abs_p(self.p_in), 0.2))
+        for i in (0, 1):
+            self.dp[i] = dp_clean * (1.0 + self.fouling[i]) if i == duty else 0.0
+        # high-pressure station side: follows the inlet while the ESD is open, drains when shut
+        if self.esd_pos > 0.05:
+            self.p_st = self.p_in - self.dp[duty] / 1000.0 - 0.02 * (1.0 - self.esd_pos)
+        else:
+            self.p_st -= self.flow / 3600.0 * physics.P_ATM / V_STATION * dt
+            self.p_st = max(self.p_st, self.p_out)
+        # regulator runs into the outlet network
+        ambient = v.get("ambient.temperature", 5.0)
+        t_gas = m.heater.gas_out if hasattr(m, "heater") else 25.0
+        flows = [run.step(dt, self.p_st, self.p_out, t_gas, ambient) for run in self.runs]
+        self.flow = sum(flows)
+        self.demand = m.env.demand * min(math.sqrt(max(self.p_out, 0.0) / 0.395), 1.15)
+        self.relief_flow = RELIEF_COEFF * max(self.p_out - RELIEF_SET, 0.0)
+        self.p_out += (
+            (self.flow - self.demand - self.relief_flow) / 3600.0 * physics.P_ATM / V_NETWORK * dt
+        )
+        self.p_out = max(self.p_out, 0.0)
+        # outlet temperature: flow-weighted mix of the runs
+        if self.flow > 50.0:
+            mix = sum(r.flow * r.temp for r in self.runs) / self.flow
+            self.out_temp += (mix - self.out_temp) * min(dt / 10.0, 1.0)
+        else:
+            self.out_temp += (ambient - self.out_temp) * min(dt / 600.0, 1.0)
+        self.publish()
+
+    def publish(self) -> None:
+        """Write the gas path's values into the model."""
+        m, v = self.m, self.m.v
+        duty = 0 if v.get("filters.duty", 1.0) < 1.5 else 1
+        v["supply.pressure"] = self.supply
+        v["inlet.pressure"] = self.p_in + 0.002 * m.normal()
+        v["esd.position"] = 100.0 * self.esd_pos
+        v["esd.open"] = float(self.esd_pos >= 0.98)
+        v["esd.closed"] = float(self.esd_pos <= 0.02)
+        v["esd.remote"] = 1.0
+        for i in (0, 1):
+            n = i + 1
+            v[f"flt{n}.dp"] = (
+                max(self.dp[i] + 0.15 * m.normal(), 0.0) if i == duty else abs(0.05 * m.normal())
+            )
+            v[f"flt{n}.in_service"] = float(i == duty)
+            v[f"flt{n}.liquid_high"] = 0.0
+            v[f"flt{n}.fouling"] = self.fouling[i]
+        v["filters.outlet.pressure"] = self.p_st + 0.002 * m.normal()
+        for run in self.runs:
+            run.publish(self.p_out)
+        v["relief.open"] = float(self.relief_flow > 0.0)
+        v["relief.setpoint"] = RELIEF_SET
+        v["relief.flow"] = self.relief_flow
+        v["outlet.pressure"] = self.p_out + 0.0008 * m.normal()
+        v["outlet.temperature"] = self.out_temp + 0.05 * m.normal()
+        v["outlet.flow"] = self.flow
+        v["outlet.demand"] = self.demand
+        v["outlet.valve.open"] = 1.0
+        v["bypass.valve.open"] = 0.0

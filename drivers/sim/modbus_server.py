@@ -1,0 +1,274 @@
+"""One simulated Modbus TCP device: a real pymodbus server fed from the station model.
+
+Values are encoded lazily: a read refreshes the device's register images when the
+model has moved on since the last refresh, then copies the requested range into the
+pymodbus datastore. Writes are decoded with the same codec the runtime uses and
+reach the model (set points, commands) or a memory cell; writes to read-only points,
+to unconfigured registers or to part of a multi-register value get ILLEGAL_ADDRESS,
+values the model refuses (out of range) get ILLEGAL_VALUE.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from drivers.modbus.address import ModbusAddress, parse_address
+from drivers.sim.model import ModelWriteError, StationModel
+from drivers.sim.regimage import TableImage
+from drivers.sim.signals import SignalBank
+from drivers.sim.spec import SimDeviceSpec, SimPointSpec, check_signal
+
+log = logging.getLogger(__name__)
+
+#: function code -> table it reads or writes
+_FC_TABLE = {
+    1: "co",
+    5: "co",
+    15: "co",
+    2: "di",
+    3: "hr",
+    6: "hr",
+    16: "hr",
+    22: "hr",
+    23: "hr",
+    4: "ir",
+}
+_TUPLE_ORDER = ("co", "di", "hr", "ir")  # pymodbus' non-shared block order
+
+
+class ModbusSimServer:
+    """Serves one device's points on its host/port as a Modbus TCP server."""
+
+    def __init__(
+        self, device: SimDeviceSpec, points: Sequence[SimPointSpec], model: StationModel
+    ) -> None:
+        self.device = device
+        self.model = model
+        self.points = list(points)
+        self.online = False
+        self._server: ModbusTcpServer | None = None
+        self._key: tuple[int, int] | None = None
+        self._mem_version = 0
+        n = len(self.points)
+        self.addresses: list[ModbusAddress] = []
+        for p in self.points:
+            try:
+                self.addresses.append(parse_address(p.address))
+            except ValueError as exc:
+                raise ValueError(f"device {device.id}: tag {p.name}: {exc}") from None
+        self.gain = np.array([p.gain or 1.0 for p in self.points], dtype=float)
+        self.offset = np.array([p.offset for p in self.points], dtype=float)
+        self.memory = np.zeros(n)
+        self.texts: list[str] = [""] * n
+        model_slots, model_names, sig_slots, sigs = [], [], [], []
+        for k, p in enumerate(self.points):
+            if isinstance(p.source, str) and p.source:
+                if not model.has(p.source):
+                    raise ValueError(
+                        f"device {device.id}: tag {p.name}: unknown model variable {p.source!r}"
+                    )
+                model_slots.append(k)
+                model_names.append(p.source)
+            elif isinstance(p.source, Mapping):
+                err = check_signal(p.source)
+                if err:
+                    raise ValueError(f"device {device.id}: tag {p.name}: {err}")
+                sig_slots.append(k)
+                sigs.append(p.source)
+        self._model_slots = np.asarray(model_slots, dtype=np.int64)
+        self._model_names = model_names
+        self._sig_slots = np.asarray(sig_slots, dtype=np.int64)
+        self._bank = SignalBank(sigs, seed=model.seed) if sigs else None
+        self._overridden: set[int] = set()  # signal points written by a client: memory from then on
+        by_table: dict[str, list[int]] = {}
+        for k, a in enumerate(self.addresses):
+            by_table.setdefault(a.table, []).append(k)
+        self.images: dict[str, TableImage] = {}
+        self._slots: dict[str, np.ndarray] = {}
+        for table, ks in by_table.items():
+            try:
+                self.images[table] = TableImage(table, [self.addresses[k] for k in ks])
+            except ValueError as exc:
+                raise ValueError(f"device {device.id}: {exc}") from None
+            self._slots[table] = np.asarray(ks, dtype=np.int64)
+        self.reads = 0
+        self.writes = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def _datastore(self) -> SimDevice:
+        blocks: list[list[SimData]] = []
+        for table in _TUPLE_ORDER:
+            img = self.images.get(table)
+            if img is None:  # pymodbus needs every block; an unused table has one invalid cell
+                blocks.append(
+                    [SimData(0, values=[False], datatype=DataType.BITS)]
+                    if table in ("co", "di")
+                    else [SimData(0, count=1, datatype=DataType.INVALID)]
+                )
+            elif img.bits:
+                blocks.append([SimData(img.lo, values=[False] * img.size, datatype=DataType.BITS)])
+            else:
+                blocks.append(
+                    [SimData(img.lo, count=img.size, values=0, datatype=DataType.REGISTERS)]
+                )
+        return SimDevice(
+            self.device.unit_id,
+            simdata=(blocks[0], blocks[1], blocks[2], blocks[3]),
+            action=self._action,
+        )
+
+    async def start(self) -> None:
+        """Listen on the device's host/port; OSError when that is impossible."""
+        server = ModbusTcpServer(
+            context=self._datastore(), address=(self.device.host, self.device.port)
+        )
+        try:
+            await server.serve_forever(background=True)
+        except RuntimeError:
+            await server.shutdown()
+            raise OSError(
+                f"simulated device {self.device.id}: cannot listen on {self.device.host}:{self.device.port} "
+                "(port in use or address not available)"
+            ) from None
+        self._server = server
+        self.online = True
+        log.info(
+            "simulated device %s serving %d points on %s",
+            self.device.id,
+            len(self.points),
+            self.device.endpoint,
+        )
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection. Idempotent."""
+        server, self._server = self._server, None
+        self.online = False
+        if server is not None:
+            await server.shutdown()
+
+    async def set_online(self, online: bool) -> None:
+        """Take the device off the network (drop connections, stop listening) or bring it back."""
+        if online == self.online:
+            return
+        if online:
+            await self.start()
+        else:
+            await self.stop()
+            log.info("simulated device %s is off the network", self.device.id)
+
+    # ------------------------------------------------------------------ values
+    def refresh(self, force: bool = False) -> None:
+        """Re-encode the images when the model (or a memory cell) changed since last time."""
+        key = (self.model.steps, self._mem_version)
+        if key == self._key and not force:
+            return
+        self._key = key
+        eng = self.memory.copy()
+        if self._model_names:
+            eng[self._model_slots] = self.model.values_of(self._model_names)
+        if self._bank is not None:
+            values = self._bank.values(self.model.t)
+            if self._overridden:
+                keep = ~np.isin(self._sig_slots, list(self._overridden))
+                eng[self._sig_slots[keep]] = values[keep]
+            else:
+                eng[self._sig_slots] = values
+        raw = (eng - self.offset) / self.gain
+        for table, img in self.images.items():
+            slots = self._slots[table]
+            img.fill(raw[slots], [self.texts[k] for k in slots] if img.strings else None)
+
+    def eng_value(self, name: str) -> float | str:
+        """The engineering value the device serves for tag ``name`` now (for tests and tools)."""
+        self.refresh()
+        k = next(i for i, p in enumerate(self.points) if p.name == name)
+        img = self.images[self.addresses[k].table]
+        local = int(np.flatnonzero(self._slots[img.table] == k)[0])
+        value = img.current(local)
+        return value if isinstance(value, str) else float(value) * self.gain[k] + self.offset[k]
+
+    # ------------------------------------------------------------------ pymodbus hook
+    async def _action(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        table = _FC_TABLE.get(function_code)
+        img = self.images.get(table or "")
+        if img is None:
+            return ExcCodes.ILLEGAL_ADDRESS
+        if set_values is not None:
+            result = self._write(img, address, list(set_values))
+            if result is not None:
+                return result
+        self.refresh()
+        if img.bits:  # pymodbus hands bit tables over as 16-bit words
+            first = address // 16
+            off = first - start_address
+            registers[off : off + count] = img.packed(first, count)
+        else:
+            off = address - start_address
+            registers[off : off + count] = [int(x) for x in img.read(address, count)]
+        self.reads += set_values is None
+        return None
+
+    def _write(self, img: TableImage, start: int, values: list[Any]) -> ExcCodes | None:
+        self.refresh()  # compare against what is served now
+        hit, reason = img.covered(start, len(values))
+        if reason:
+            log.info("simulated device %s: write refused: %s", self.device.id, reason)
+            return ExcCodes.ILLEGAL_ADDRESS
+        slots = self._slots[img.table]
+        changes: list[tuple[int, Any]] = []
+        for local in hit:
+            k = int(slots[local])
+            new = img.decode_with(local, start, values)
+            if not self.points[k].writable:
+                if img.addresses[local].type == "bit" and new == img.current(local):
+                    continue  # untouched read-only bit sharing a register with a writable one
+                log.info(
+                    "simulated device %s: write to read-only %s refused",
+                    self.device.id,
+                    self.points[k].name,
+                )
+                return ExcCodes.ILLEGAL_ADDRESS
+            changes.append((k, new))
+        planned: list[tuple[int, Any]] = []
+        for k, new in changes:
+            p = self.points[k]
+            value = new if isinstance(new, str) else float(new) * self.gain[k] + self.offset[k]
+            if isinstance(p.source, str) and p.source and not isinstance(value, str):
+                try:
+                    self.model.check_write(p.source, value)
+                except ModelWriteError as exc:
+                    log.info(
+                        "simulated device %s: write to %s refused: %s", self.device.id, p.name, exc
+                    )
+                    return (
+                        ExcCodes.ILLEGAL_ADDRESS if exc.code != "range" else ExcCodes.ILLEGAL_VALUE
+                    )
+            planned.append((k, value))
+        for k, value in planned:
+            p = self.points[k]
+            if isinstance(p.source, str) and p.source:
+                self.model.write(p.source, float(value))
+            elif isinstance(value, str):
+                self.texts[k] = value
+            else:
+                self.memory[k] = float(value)
+                if isinstance(p.source, Mapping):
+                    self._overridden.add(k)
+        self._mem_version += 1
+        self.writes += 1
+        return None

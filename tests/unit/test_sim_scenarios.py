@@ -1,0 +1,187 @@
+"""Each scenario crosses its thresholds on its documented timeline (model alone, no servers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drivers.sim.model import StationModel
+from drivers.sim.scenarios import LEAD_IN, SCENARIOS, make_scenario
+
+START = 1704852000.0  # Wednesday 10:00 in Asia/Shanghai
+
+
+def trace(
+    scenario: str, seconds: float, names: list[str], seed: int = 1, start: float = START
+) -> tuple[StationModel, dict[str, np.ndarray]]:
+    """Run ``scenario`` for ``seconds`` (1 s resolution) and record ``names``; index i is t = i + 1."""
+    m = StationModel(seed=seed, start_time=start, scenario=scenario)
+    rec: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(int(seconds)):
+        m.step(1.0)
+        for n in names:
+            rec[n].append(m.get(n))
+    return m, {n: np.asarray(v) for n, v in rec.items()}
+
+
+def first(cond: np.ndarray) -> int:
+    """Model second at which ``cond`` first holds (assertion error if never)."""
+    hits = np.flatnonzero(cond)
+    assert hits.size, "threshold never crossed"
+    return int(hits[0]) + 1
+
+
+def test_scenarios_start_after_a_normal_lead_in():
+    assert 10.0 <= LEAD_IN <= 20.0
+    assert set(SCENARIOS) >= {
+        "normal",
+        "outlet_overpressure",
+        "gas_leak",
+        "filter_clog",
+        "heater_trip",
+        "supply_loss",
+        "comms_loss",
+    }
+    for name, cls in SCENARIOS.items():
+        assert cls().name == name and cls.timeline()
+    with pytest.raises(ValueError, match="unknown scenario 'nope'"):
+        make_scenario("nope")
+
+
+def test_normal_stays_inside_every_alarm_limit():
+    _m, r = trace(
+        "normal",
+        900,
+        [
+            "inlet.pressure",
+            "outlet.pressure",
+            "flt1.dp",
+            "outlet.temperature",
+            "gd05.lel",
+            "heater.water.temperature",
+        ],
+    )
+    assert r["inlet.pressure"].min() > 3.6
+    assert 0.37 < r["outlet.pressure"].min() and r["outlet.pressure"].max() < 0.41
+    assert r["flt1.dp"].max() < 40.0
+    assert r["outlet.temperature"].min() > 6.0
+    assert r["gd05.lel"].max() < 5.0
+    assert r["heater.water.temperature"].min() > 42.0
+
+
+def test_outlet_overpressure_h_then_hh_then_slam_shut_then_recovery():
+    m, r = trace(
+        "outlet_overpressure",
+        370,
+        ["outlet.pressure", "reg1.ssv.closed", "reg2.ssv.closed", "reg2.flow"],
+    )
+    p = r["outlet.pressure"]
+    assert p[: int(LEAD_IN) - 1].max() < 0.41
+    t_h, t_hh, t_trip = first(p > 0.42), first(p > 0.47), first(r["reg1.ssv.closed"] > 0.5)
+    assert LEAD_IN < t_h < 60 and 75 < t_hh < 140 and t_hh < t_trip < 160
+    assert p.max() > 0.48  # reached the slam-shut set point
+    assert r["reg2.ssv.closed"].max() == 0.0  # the standby run's slam-shut (0.50) stays open
+    assert first(r["reg2.flow"] > 1000.0) > t_trip  # the standby run takes over ...
+    assert 0.36 < p[-30:].mean() < 0.39  # ... near its 0.38 MPa set point
+    m.step(380.0 - m.t)
+    assert m.get("reg1.ssv.closed") == 1.0  # latched: the repair at 375 s does not reopen it
+    m.write("reg1.ssv.reset", 1)
+    m.step(120.0)
+    assert m.get("reg1.ssv.open") == 1.0 and 0.39 < m.get("outlet.pressure") < 0.41
+
+
+def test_gas_leak_level_1_then_level_2_then_back():
+    _m, r = trace("gas_leak", 300, ["gd05.lel", "gd06.lel", "gd01.lel", "gd.relay.level2"])
+    g = r["gd05.lel"]
+    t1, t2 = first(g >= 20.0), first(g >= 50.0)
+    assert 25 < t1 < 45 and 115 < t2 < 140
+    assert 25.0 < g[60:100].mean() < 35.0 and 55.0 < g[140:190].mean() < 65.0
+    assert first((g < 20.0) & (np.arange(1, g.size + 1) > t2)) < 270
+    assert g[-5:].max() < 3.0
+    assert 10.0 < r["gd06.lel"].max() < 30.0 and r["gd01.lel"].max() < 5.0
+    assert r["gd.relay.level2"].max() == 1.0
+
+
+def test_filter_clog_passes_h_and_changeover_clears_it():
+    m, r = trace("filter_clog", 150, ["flt1.dp"])
+    assert r["flt1.dp"][: int(LEAD_IN) - 1].max() < 30.0
+    assert LEAD_IN < first(r["flt1.dp"] > 50.0) < 110
+    assert r["flt1.dp"][-10:].mean() > 60.0
+    m.write("filters.duty", 2)
+    m.step(5.0)
+    assert m.get("flt1.dp") < 1.0 and 1.0 < m.get("flt2.dp") < 50.0
+
+
+def test_heater_trip_cools_the_outlet_below_5_degc():
+    m, r = trace(
+        "heater_trip",
+        400,
+        [
+            "heater.burner.trip",
+            "heater.water.temperature",
+            "heater.gas_out.temperature",
+            "outlet.temperature",
+        ],
+    )
+    assert r["heater.burner.trip"][: int(LEAD_IN) - 1].max() == 0.0
+    assert first(r["heater.burner.trip"] > 0.5) <= LEAD_IN + 1
+    t_water, t_out = (
+        first(r["heater.water.temperature"] < 40.0),
+        first(r["outlet.temperature"] < 5.0),
+    )
+    assert t_water < t_out < 360
+    assert first(r["heater.gas_out.temperature"] < 20.0) < t_out
+    m.write("heater.burner.reset", 1)  # refused while the fault persists
+    m.step(10.0)
+    assert m.get("heater.burner.trip") == 1.0
+    m.step(620.0 - m.t)
+    m.write("heater.burner.reset", 1)
+    m.step(10.0)
+    assert m.get("heater.burner.trip") == 0.0 and m.get("heater.burner.on") == 1.0
+
+
+def test_supply_loss_falls_through_l_and_ll_then_recovers():
+    m, r = trace("supply_loss", 240, ["inlet.pressure", "outlet.pressure"])
+    p = r["inlet.pressure"]
+    t_l, t_ll = first(p < 3.2), first(p < 2.5)
+    assert LEAD_IN < t_l < 75 and t_l < t_ll < 125
+    assert p[-20:].mean() < 1.4
+    assert r["outlet.pressure"].min() > 0.3  # the standby run helps hold the city
+    m.step(560.0 - m.t)
+    assert m.get("inlet.pressure") > 3.2
+
+
+def test_comms_loss_flags_one_device_off_for_60_s():
+    m = StationModel(seed=1, start_time=START, scenario="comms_loss")
+    seen = []
+    for _ in range(100):
+        m.step(1.0)
+        seen.append(m.faults.comms_offline)
+    assert not any(seen[:14]) and all(seen[16:74]) and not any(seen[76:])
+
+
+def test_power_loss_runs_the_station_on_ups():
+    _m, r = trace("power_loss", 200, ["power.mains_ok", "ups.on_battery", "ups.battery"])
+    assert r["power.mains_ok"][:14].min() == 1.0 and r["power.mains_ok"][20:].max() == 0.0
+    assert r["ups.on_battery"][-1] == 1.0 and r["ups.battery"][-1] < 97.0
+
+
+def test_switching_scenario_restarts_its_timeline():
+    m = StationModel(seed=1, start_time=START)
+    m.step(100.0)
+    m.set_scenario("gas_leak")
+    m.step(10.0)
+    assert m.get("gd05.lel") < 5.0  # still in the lead-in
+    m.step(40.0)
+    assert m.get("gd05.lel") > 20.0
+    m.set_scenario("normal")
+    m.step(1.0)
+    assert m.get("gd05.lel") < 5.0
+
+
+def test_slam_shut_reset_is_refused_while_the_outlet_is_still_high():
+    m, r = trace("outlet_overpressure", 130, ["reg1.ssv.closed", "outlet.pressure"])
+    assert r["reg1.ssv.closed"][-1] == 1.0 and m.gas.p_out > 0.45
+    m.write("reg1.ssv.reset", 1)
+    m.step(5.0)
+    assert m.get("reg1.ssv.closed") == 1.0
