@@ -43,7 +43,13 @@ def open_history(data_dir: str) -> Any:
     if not path.is_file():
         print(f"gas-hmi: no history in {data_dir} (expected {path})", file=sys.stderr)
         raise SystemExit(1)
-    return Historian(path, HistorianConfig())
+    from hmi.core.historian import HistorianError
+
+    try:
+        return Historian(path, HistorianConfig(), create=False)
+    except HistorianError as exc:
+        print(f"gas-hmi: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _quality_name(q: int) -> str:
@@ -89,11 +95,11 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     rows = [
         {
             "tag": name,
-            "value": None if rec["value"] is None or rec["value"] != rec["value"] else rec["value"],
-            "quality": _quality_name(rec["quality"]),
-            "reason": rec.get("reason", "") or "",
-            "ts": rec["ts"],
-            "time": fmt_ts(rec["ts"]),
+            "value": rec.value if isinstance(rec.value, str) or (rec.value is not None and rec.value == rec.value) else None,
+            "quality": _quality_name(rec.quality),
+            "reason": rec.reason or "",
+            "ts": rec.ts,
+            "time": fmt_ts(rec.ts),
         }
         for name, rec in sorted(latest.items())
     ]
@@ -102,9 +108,15 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         return 0
     print_table(
         ["tag", "value", "quality", "time", "reason"],
-        [[r["tag"], "" if r["value"] is None else f"{r['value']:.6g}", r["quality"], r["time"], r["reason"]] for r in rows],
+        [[r["tag"], _fmt_value(r["value"]), r["quality"], r["time"], r["reason"]] for r in rows],
     )
     return 0
+
+
+def _fmt_value(v: Any) -> str:
+    if v is None:
+        return ""
+    return v if isinstance(v, str) else f"{v:.6g}"
 
 
 def cmd_trend_export(args: argparse.Namespace) -> int:

@@ -271,8 +271,7 @@ class Runtime:
         self.historian.write(self._hist_ids[u.indices], u.ts, u.values, u.quality)
 
     def _publish_changes(self, u: TagUpdate) -> None:
-        vals = u.values if u.values.dtype != object else np.full(len(u), np.nan)
-        self.historian.write_current(self._hist_ids[u.indices], u.ts, vals, u.quality, u.reasons)
+        self.historian.write_current(self._hist_ids[u.indices], u.ts, u.values, u.quality, u.reasons)
         if self.uplink is not None:
             self.uplink.on_changes(u)
         self._emit("changes", u)
@@ -390,7 +389,7 @@ class Runtime:
         out: dict[str, Any] = dict(self.stats)
         out["uptime_s"] = time.time() - self.started_at if self.started_at else 0.0
         out["scan_overruns"] = sum(d.diag.scan_overruns for d in list(self.drivers.values()))
-        out["historian"] = self.historian.stats() if hasattr(self.historian, "stats") else {}
+        out["historian"] = self.historian.stats()
         try:
             du = shutil.disk_usage(self.data_dir)
             out["disk"] = {"total": du.total, "used": du.used, "free": du.free}
