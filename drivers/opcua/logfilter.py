@@ -50,6 +50,9 @@ def install() -> None:
     lib = logging.getLogger("asyncua")
     if lib.level == logging.NOTSET and logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         lib.setLevel(logging.WARNING)
+    # at DEBUG this logger dumps whole requests, ActivateSession with the user's password
+    # in clear among them: never let it below INFO, whatever the root level
+    logging.getLogger("asyncua.client.ua_client.UASocketProtocol").setLevel(logging.INFO)
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

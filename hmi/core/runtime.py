@@ -74,13 +74,24 @@ class Runtime:
             from hmi.core.alarms import AlarmEngine
 
             self.alarms = AlarmEngine(cfg, self.data_dir / "alarms.db")
-        self.uplink: Any = None
         up_cfg = uplink if uplink is not None else cfg.uplink
+        cfg_up = cfg.model_copy(update={"uplink": up_cfg})
+        # every control action (local, CLI, remote) goes through one checked, audited path
+        from hmi.core.audit import AuditTrail
+        from hmi.core.commands import CommandService
+        from hmi.core.users import SecurityPolicy, UserStore
+
+        self.audit = AuditTrail(self.data_dir / "users.db", cfg.station.id)
+        self.users = UserStore(
+            self.data_dir / "users.db", audit=self.audit, policy=SecurityPolicy.from_config(cfg), station_id=cfg.station.id
+        )
+        self.commands = CommandService(self, self.users, self.audit, cfg_up)
+        self.uplink: Any = None
         if up_cfg.enabled:
             from hmi.core.uplink import Uplink
 
             self.uplink = Uplink(
-                cfg.model_copy(update={"uplink": up_cfg}),
+                cfg_up,
                 self.data_dir,
                 self.tags,
                 ack_handler=self._remote_ack,
@@ -131,6 +142,7 @@ class Runtime:
         # the config and tag table live for the whole run: keep them out of GC passes,
         # which otherwise add tens of ms during an alarm flood
         gc.freeze()
+        self.audit.record_config_load(self.cfg)
         log.info("runtime started: %d tags on %d devices", self.tags.n, len(self.drivers))
 
     def _thread_main(self) -> None:
@@ -193,6 +205,7 @@ class Runtime:
         if self.alarms is not None:
             self.alarms.close()
         self.historian.stop(flush=True)
+        self.users.close()
         log.info("runtime stopped")
 
     async def _stop_async(self) -> None:
@@ -315,20 +328,13 @@ class Runtime:
                 log.exception("housekeeping failed")
 
     # ------------------------------------------------------------------ remote (uplink) hooks
-    def _remote_ack(self, alarm_ids: Any, user: str, comment: str) -> tuple[bool, str]:
-        if self.alarms is None:
-            return False, "alarms are disabled at this station"
-        result = self.call(self.alarms.ack, alarm_ids, user, comment, remote=True).result(10)
-        return _as_ok_message(result)
+    def _remote_ack(self, alarm_ids: Any, user: str, comment: str, source: str = "") -> tuple[bool, str]:
+        """Acknowledgement from the cloud: checked and audited like a local one (paho thread)."""
+        return self.commands.remote_ack(alarm_ids, user, comment, source=source)
 
-    def _remote_command(self, tag: str, value: Any, user: str) -> tuple[bool, str]:
-        t = self.cfg.tag_map().get(tag)
-        if t is None:
-            return False, f"unknown tag {tag!r}"
-        if not (self.cfg.uplink.remote_commands and t.remote_write):
-            return False, f"denied: remote writes are not enabled for {tag}"
-        result = self.submit(self.write_tag(tag, value, user=user, origin="remote")).result(READBACK_TIMEOUT + 10)
-        return result.ok, result.message or result.status.value
+    def _remote_command(self, tag: str, value: Any, user: str, source: str = "") -> tuple[bool, str]:
+        """Write from the cloud: denied unless enabled for the tag; then checked and audited."""
+        return self.commands.remote_write(tag, value, user, source=source)
 
     # ------------------------------------------------------------------ commands
     async def write_tag(self, name: str, value: Any, user: str = "", origin: str = "local") -> WriteResult:
@@ -405,8 +411,3 @@ def _step(t: TagConfig) -> float:
     return 1.0 if t.scale is not None and t.type in (None, "int") else 0.0
 
 
-def _as_ok_message(result: Any) -> tuple[bool, str]:
-    if isinstance(result, tuple) and len(result) == 2:
-        return bool(result[0]), str(result[1])
-    ok = bool(getattr(result, "ok", result))
-    return ok, str(getattr(result, "message", "") or ("ok" if ok else "failed"))
