@@ -1,0 +1,458 @@
+"""Modbus TCP driver: planned block reads on a monotonic schedule, one connection per device.
+
+Each point's address is parsed once; points are grouped by poll period and each
+group is compiled into the fewest block reads (:mod:`drivers.modbus.planner`) with a
+vectorized decoder per block (:mod:`drivers.modbus.codec`). One asyncio task runs the
+device: CONNECTING -> UP -> (DEGRADED) -> BACKOFF -> CONNECTING ... Retries are done
+here (pymodbus runs with ``retries=0``, see :mod:`drivers.modbus.client`) so that the
+request/timeout counters are honest.
+
+A scan of a poll group delivers the GOOD values of all its blocks as one batch, and
+one BAD batch per failed block whose reason names the failure ("timeout after 1.0 s",
+"Modbus exception 2 (illegal data address) on hr 100-109", ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from drivers.base import (
+    Batch,
+    DeviceState,
+    Driver,
+    PointSpec,
+    Quality,
+    Sink,
+    StateListener,
+    WriteResult,
+    WriteStatus,
+)
+from drivers.modbus.address import ModbusAddress, parse_address
+from drivers.modbus.client import EXCEPTION, LOST, MALFORMED, TIMEOUT, ModbusClient
+from drivers.modbus.codec import BlockDecoder, decode, encode, merge_bit
+from drivers.modbus.planner import Block, plan_blocks
+
+log = logging.getLogger(__name__)
+
+_TABLE_WORDS = {"co": "coils", "di": "discrete inputs", "ir": "input registers", "hr": "holding registers"}
+#: Parameter defaults (the same as hmi.config.schema.ModbusDevice).
+DEFAULTS: dict[str, Any] = dict(
+    host="127.0.0.1", port=502, unit_id=1, timeout=1.0, retries=1, backoff_initial=1.0, backoff_max=30.0,
+    degrade_after=3, poll_groups={"default": 1.0}, max_registers=125, max_bits=2000, max_gap_registers=10,
+    max_gap_bits=64, zero_based=True,
+)  # fmt: skip
+#: Numeric parameters -> allowed range (validate_params).
+_RANGES = dict(
+    port=(1, 65535), unit_id=(0, 255), timeout=(0.01, 60), retries=(0, 10), backoff_initial=(0.01, 3600),
+    backoff_max=(0.01, 3600), degrade_after=(1, 100), max_registers=(1, 125), max_bits=(1, 2000),
+    max_gap_registers=(0, 124), max_gap_bits=(0, 1999),
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _CompiledBlock:
+    """A planned block with what a scan needs precomputed."""
+
+    block: Block
+    decoder: BlockDecoder
+    numeric: np.ndarray  # tag indices of the decoder's numeric outputs (int32)
+    strings: np.ndarray  # tag indices of its string outputs
+    every: np.ndarray  # all tag indices of the block
+    where: str  # "hr 100-109", for reasons
+    out: slice = field(default_factory=lambda: slice(0, 0))  # its values in the group's per-scan array
+
+
+def _compile(block: Block) -> _CompiledBlock:
+    decoder = BlockDecoder(block.start, block.addresses)
+    keys = np.asarray([k for k, _ in block.points], dtype=np.int32)
+    where = f"{block.table} {block.start}-{block.end - 1}"
+    return _CompiledBlock(block, decoder, keys[decoder.numeric], keys[decoder.strings], keys, where)
+
+
+@dataclass(slots=True)
+class _ScanGroup:
+    """The blocks of one poll period; a scan delivers their GOOD values as one batch."""
+
+    period: float
+    blocks: list[_CompiledBlock]
+    numeric: np.ndarray = field(init=False)  # tag indices of the per-scan value array
+    next_due: float = 0.0
+
+    def __post_init__(self) -> None:
+        start = 0
+        for cb in self.blocks:
+            cb.out = slice(start, start + len(cb.numeric))
+            start = cb.out.stop
+        self.numeric = np.concatenate([cb.numeric for cb in self.blocks] or [np.zeros(0, np.int32)])
+
+
+class ModbusDriver(Driver):
+    """Polls one Modbus TCP device (see the module docstring)."""
+
+    kind = "modbus_tcp"
+
+    def __init__(
+        self,
+        device_id: str,
+        params: Mapping[str, Any],
+        points: Sequence[PointSpec],
+        sink: Sink,
+        on_state: StateListener | None = None,
+    ) -> None:
+        super().__init__(device_id, {**DEFAULTS, **dict(params)}, points, sink, on_state)
+        p = self.params
+        self._client = ModbusClient(str(p["host"]), int(p["port"]), int(p["unit_id"]), float(p["timeout"]))
+        self._retries, self._degrade_after = int(p["retries"]), int(p["degrade_after"])
+        self._backoff_initial, self._backoff_max = float(p["backoff_initial"]), float(p["backoff_max"])
+        self.diag.endpoint = f"{self._client.endpoint}/{p['unit_id']}"
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._logged_reason = ""
+        self._sink_failed = False
+        #: tag index -> (spec, address or None, config error)
+        self._points: dict[int, tuple[PointSpec, ModbusAddress | None, str]] = {}
+        self._config_errors: dict[int, str] = {}
+        by_period: dict[float, list[tuple[int, ModbusAddress]]] = {}
+        for spec in self.points:
+            addr, err = self._address_of(spec)
+            limit = int(p["max_bits"] if addr is not None and addr.is_bits else p["max_registers"])
+            if addr is not None and addr.count > limit:
+                err = f"config error: {addr} spans {addr.count} registers, over max_registers {limit}"
+                addr = None
+            self._points[spec.index] = (spec, addr, err)
+            if addr is None:
+                self._config_errors[spec.index] = err
+            else:
+                period = max(float(spec.poll_period), 0.001)  # a zero period would never advance the clock
+                by_period.setdefault(period, []).append((spec.index, addr))
+        self._groups = [
+            _ScanGroup(period, [_compile(b) for b in self._plan(items)]) for period, items in sorted(by_period.items())
+        ]
+        self._all = np.asarray([i for i in self._points if i not in self._config_errors], dtype=np.int32)
+        self.diag.requests_per_scan = sum(len(g.blocks) for g in self._groups)
+
+    # ------------------------------------------------------------------ config
+    def _address_of(self, spec: PointSpec) -> tuple[ModbusAddress | None, str]:
+        try:
+            addr = parse_address(spec.address)
+        except ValueError as exc:
+            return None, f"config error: {exc}"
+        if not self.params["zero_based"]:  # offsets in the config count from 1
+            if addr.offset == 0:
+                return None, f"config error: {spec.address}: offset 0 does not exist with 1-based addresses"
+            addr = replace(addr, offset=addr.offset - 1)
+        return addr, ""
+
+    def _plan(self, items: Sequence[tuple[int, ModbusAddress]]) -> list[Block]:
+        p = self.params
+        limits = {k: int(p[k]) for k in ("max_registers", "max_bits", "max_gap_registers", "max_gap_bits")}
+        return plan_blocks(items, **limits)
+
+    @classmethod
+    def validate_address(cls, address: str) -> str | None:
+        """The parse error of an address, or None when it is valid."""
+        try:
+            parse_address(address)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    @classmethod
+    def validate_params(cls, params: Mapping[str, Any]) -> list[str]:
+        """Sanity checks of the device parameters (messages name the key)."""
+        p = {**DEFAULTS, **dict(params)}
+        problems: list[str] = [] if str(p["host"]).strip() else ["host: empty"]
+        for key, (lo, hi) in _RANGES.items():
+            try:
+                v = float(p[key])
+            except (TypeError, ValueError):
+                problems.append(f"{key}: {p[key]!r} is not a number")
+                continue
+            if not lo <= v <= hi:  # NaN fails too
+                problems.append(f"{key}: {p[key]} is outside {lo:g}..{hi:g}")
+        if not problems and float(p["backoff_initial"]) > float(p["backoff_max"]):
+            problems.append(f"backoff_initial {p['backoff_initial']} is above backoff_max {p['backoff_max']}")
+        groups = p["poll_groups"]
+        if not isinstance(groups, Mapping) or not groups:
+            problems.append("poll_groups: needs at least one group name -> period in seconds")
+        else:
+            for name, period in groups.items():
+                if isinstance(period, bool) or not isinstance(period, (int, float)) or not period > 0:
+                    problems.append(f"poll_groups.{name}: period {period!r} must be a positive number of seconds")
+        return problems
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Start the device task; returns at once."""
+        if self._task is not None and not self._task.done():
+            return
+        for index, reason in self._config_errors.items():
+            self._emit(Batch.bad([index], reason))
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"modbus:{self.device_id}")
+
+    async def stop(self) -> None:
+        """Cancel the task and close the connection. Idempotent."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._stopping = True
+            # Python 3.11's wait_for (inside pymodbus) can swallow a cancel that lands as a reply
+            # arrives; the flag ends the loops and the cancel is repeated until the task is done.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.2)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
+            self._stopping = False
+        self._client.close()
+        self._set_state(DeviceState.STOPPED, "stopped")
+
+    async def _run(self) -> None:
+        backoff = self._backoff_initial
+        connected_once = False
+        while not self._stopping:
+            self._set_state(DeviceState.CONNECTING, f"connecting to {self._client.endpoint}")
+            reason = await self._client.connect()
+            if reason:
+                self._count_error(reason)
+            else:
+                if connected_once:
+                    self.diag.reconnects += 1
+                connected_once = True
+                backoff = self._backoff_initial
+                self.diag.consecutive_failures = 0
+                self._set_state(DeviceState.UP, f"connected to {self._client.endpoint}")
+                reason = await self._poll()
+                self._client.close()
+                if self._stopping:
+                    return
+            self._fail_all(reason)
+            self._set_state(DeviceState.BACKOFF, f"{reason}; retry in {backoff:g} s")
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2.0, self._backoff_max)
+
+    def _set_state(self, new: DeviceState, reason: str = "") -> None:
+        old = self.diag.state
+        if new is old:
+            return
+        super()._set_state(new, reason)
+        # Log each distinct problem once, not every reconnect attempt.
+        if new in (DeviceState.BACKOFF, DeviceState.DEGRADED):
+            cause = reason.split("; retry in")[0]
+            if cause != self._logged_reason:
+                self._logged_reason = cause
+                log.warning("device %s %s: %s", self.device_id, new.value, reason)
+        elif new is DeviceState.UP:
+            log.info("device %s up: %s", self.device_id, reason)
+            self._logged_reason = ""
+        else:
+            log.debug("device %s %s: %s", self.device_id, new.value, reason)
+
+    # ------------------------------------------------------------------ requests
+    def _count_error(self, reason: str) -> None:
+        d = self.diag
+        d.errors += 1
+        d.last_error = reason
+        d.last_error_ts = time.time()
+
+    async def _request(self, fc: int, start: int, value: Any, where: str) -> tuple[Any, str, str]:
+        """One request with the counters kept; (reply, failure kind or '', reason)."""
+        d = self.diag
+        if self._client.connected:
+            d.requests += 1
+        resp, kind, reason = await self._client.call(fc, start, value)
+        if not kind:
+            d.record_rtt(self._client.rtt_ms)
+            return resp, kind, reason
+        if kind == TIMEOUT:
+            d.timeouts += 1
+        elif kind == EXCEPTION:
+            d.record_rtt(self._client.rtt_ms)
+        if kind != LOST and kind != TIMEOUT:
+            reason = f"{reason} on {where}"
+        self._count_error(reason)
+        return None, kind, reason
+
+    async def _read_block(self, cb: _CompiledBlock) -> tuple[Any, str, str]:
+        """Read one block with retries; (registers or bits, failure kind, reason)."""
+        b = cb.block
+        fc = b.function_code
+        for _attempt in range(self._retries + 1):
+            resp, kind, reason = await self._request(fc, b.start, b.count, cb.where)
+            if not kind:
+                data = resp.bits if fc <= 2 else resp.registers
+                if len(data) >= cb.decoder.size:
+                    return data, "", ""
+                kind = MALFORMED
+                unit = "bits" if fc <= 2 else "registers"
+                reason = f"short reply: {len(data)} of {b.count} {unit} on {cb.where}"
+                self._count_error(reason)
+            if kind in (EXCEPTION, LOST):
+                break
+        return None, kind, reason
+
+    # ------------------------------------------------------------------ polling
+    async def _poll(self) -> str:
+        """Scan the groups on schedule until the connection must be dropped; return why."""
+        loop = asyncio.get_running_loop()
+        if not self._groups:
+            while self._client.connected and not self._stopping:
+                await asyncio.sleep(1.0)
+            return f"connection lost to {self._client.endpoint}"
+        now = loop.time()
+        for g in self._groups:
+            g.next_due = now
+        failures = 0
+        while not self._stopping:
+            g = min(self._groups, key=lambda grp: grp.next_due)
+            delay = g.next_due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            ok, lost, reason = await self._scan(g)
+            now = loop.time()
+            g.next_due += g.period
+            if g.next_due < now:  # overrun: skip the missed slots, stay on the grid
+                self.diag.scan_overruns += 1
+                g.next_due += math.ceil((now - g.next_due) / g.period) * g.period
+            if lost:
+                return reason
+            if ok:
+                if failures:
+                    failures = 0
+                    self.diag.consecutive_failures = 0
+                    self._set_state(DeviceState.UP, "recovered")
+                continue
+            failures += 1
+            self.diag.consecutive_failures = failures
+            if failures >= self._degrade_after:
+                return f"{reason} ({failures} failed cycles)"
+            self._set_state(DeviceState.DEGRADED, reason)
+        return "stopped"
+
+    async def _scan(self, g: _ScanGroup) -> tuple[bool, bool, str]:
+        """Read every block of a group; (cycle ok, connection lost, failure reason).
+
+        GOOD numeric values of the whole scan go out as one batch (fewer, larger batches
+        downstream); each failed block gets its own BAD batch with its reason.
+        """
+        failed = ""  # a timeout/lost connection fails the rest of this cycle at once
+        comm_ok, lost, reason = True, False, ""
+        values = np.empty(len(g.numeric), dtype=np.float64)
+        good: np.ndarray | None = None  # None while every block succeeded
+        for cb in g.blocks:
+            if not failed:
+                data, kind, reason = await self._read_block(cb)
+                if not kind:
+                    try:
+                        cb.decoder.decode(data, out=values[cb.out])
+                        if len(cb.strings):
+                            now = time.time()
+                            self._emit(Batch(cb.strings, cb.decoder.decode_strings(data), Quality.GOOD, "", now, now))
+                        continue
+                    except (ValueError, IndexError) as exc:
+                        kind, reason = MALFORMED, f"malformed reply ({exc}) on {cb.where}"
+                        self._count_error(reason)
+                if kind != EXCEPTION:  # an exception reply still proves the device talks
+                    comm_ok = False
+                if kind in (TIMEOUT, LOST):
+                    failed, lost = reason, kind == LOST
+            if good is None:
+                good = np.ones(len(g.numeric), dtype=bool)
+            good[cb.out] = False
+            self._emit(Batch.bad(cb.every, failed or reason))
+        if len(g.numeric):
+            now = time.time()
+            if good is None:
+                self._emit(Batch(g.numeric, values, Quality.GOOD, "", now, now))
+            elif good.any():
+                self._emit(Batch(g.numeric[good], values[good], Quality.GOOD, "", now, now))
+        return comm_ok, lost, (failed or reason) if not comm_ok else ""
+
+    def _fail_all(self, reason: str) -> None:
+        if len(self._all):
+            self._emit(Batch.bad(self._all, reason))
+
+    def _emit(self, batch: Batch) -> None:
+        try:
+            self.sink(batch)
+        except Exception:  # a broken consumer must not stop acquisition
+            if not self._sink_failed:
+                log.exception("device %s: the batch consumer failed", self.device_id)
+            self._sink_failed = True
+
+    # ------------------------------------------------------------------ one-shot access
+    async def read(self, indices: Sequence[int]) -> Batch:
+        """Read some points now (read-back after a write); BAD entries carry the reason."""
+        idx = [int(i) for i in indices]
+        strings = any((e := self._points.get(i)) and e[1] is not None and e[1].type == "string" for i in idx)
+        values = np.full(len(idx), np.nan, dtype=object if strings else np.float64)
+        quality = np.zeros(len(idx), dtype=np.uint8)
+        reasons: list[str] = []
+        slots: dict[int, list[int]] = {}
+        items: list[tuple[int, ModbusAddress]] = []
+        for slot, index in enumerate(idx):
+            _spec, addr, err = self._points.get(index, (None, None, f"no Modbus point with index {index}"))
+            if addr is None:
+                reasons.append(err)
+                continue
+            if index not in slots:
+                items.append((index, addr))
+            slots.setdefault(index, []).append(slot)
+        for block in self._plan(items) if items else []:
+            cb = _compile(block)
+            data, kind, reason = await self._read_block(cb)
+            if kind:
+                reasons.append(reason)
+                continue
+            decoded = zip(cb.numeric.tolist(), cb.decoder.decode(data).tolist(), strict=True)
+            texts = zip(cb.strings.tolist(), cb.decoder.decode_strings(data), strict=True)
+            for key, value in [*decoded, *texts]:
+                for s in slots[key]:
+                    values[s], quality[s] = value, Quality.GOOD
+        now = time.time()
+        return Batch(np.asarray(idx, dtype=np.int32), values, quality, reasons[0] if reasons else "", now, now)
+
+    async def write(self, index: int, value: float | bool | str) -> WriteResult:
+        """Write one point: FC5 coil, FC6 one register, FC16 several, bit = FC3 then FC6."""
+        spec, addr, err = self._points.get(index, (None, None, f"no Modbus point with index {index}"))
+        if spec is None or addr is None:
+            return WriteResult(WriteStatus.INVALID, f"{err} on {self.device_id}" if spec is None else err)
+        if not spec.writable:
+            return WriteResult(WriteStatus.INVALID, f"{spec.name} is read-only (access r)")
+        if not addr.writable_table:
+            return WriteResult(WriteStatus.INVALID, f"{spec.address}: {_TABLE_WORDS[addr.table]} are read-only")
+        try:
+            words = encode(addr, value)
+        except ValueError as exc:
+            return WriteResult(WriteStatus.INVALID, str(exc))
+        if not self._client.connected or self.state not in (DeviceState.UP, DeviceState.DEGRADED):
+            msg = f"device {self.device_id} is not connected ({self.state.value})"
+            return WriteResult(WriteStatus.NOT_CONNECTED, msg)
+        where = str(addr)
+        if addr.is_bits:
+            _, kind, reason = await self._request(5, addr.offset, bool(words[0]), where)
+        elif addr.type == "bit":  # read-modify-write of the whole register
+            resp, kind, reason = await self._request(3, addr.offset, 1, where)
+            if not kind and not len(resp.registers):
+                kind, reason = MALFORMED, f"short reply reading {where} before setting bit {addr.bit}"
+            if not kind:
+                merged = merge_bit(int(resp.registers[0]), addr.bit or 0, bool(words[0]))
+                _, kind, reason = await self._request(6, addr.offset, merged, where)
+        elif len(words) == 1:
+            _, kind, reason = await self._request(6, addr.offset, int(words[0]), where)
+        else:
+            _, kind, reason = await self._request(16, addr.offset, [int(w) for w in words], where)
+        if not kind:
+            log.info("device %s: wrote %s = %r", self.device_id, spec.name, value)
+            return WriteResult(WriteStatus.SUCCESS, f"wrote {decode(addr, words)!r} to {where}")
+        status = {EXCEPTION: WriteStatus.REJECTED, TIMEOUT: WriteStatus.TIMEOUT, LOST: WriteStatus.NOT_CONNECTED}
+        log.warning("device %s: write of %s failed: %s", self.device_id, spec.name, reason)
+        return WriteResult(status.get(kind, WriteStatus.ERROR), reason)
