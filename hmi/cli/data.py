@@ -137,8 +137,9 @@ def cmd_trend_export(args: argparse.Namespace) -> int:
         with open(args.out, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["timestamp", "time", "tag", "value", "quality"])
-            for name, ts, value, q in hist.export_rows(args.tags, start, time.time() + 1):
-                w.writerow([f"{ts:.3f}", fmt_ts(ts), name, "" if value != value else repr(float(value)), _quality_name(q)])
+            for row in hist.export_rows(args.tags, start, time.time() + 1):
+                value = "" if row.value is None else (row.value if isinstance(row.value, str) else repr(float(row.value)))
+                w.writerow([f"{row.ts:.3f}", fmt_ts(row.ts), row.name, value, _quality_name(row.quality)])
                 n += 1
     finally:
         hist.close()

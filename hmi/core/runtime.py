@@ -96,6 +96,7 @@ class Runtime:
                 self.tags,
                 ack_handler=self._remote_ack,
                 command_handler=self._remote_command,
+                on_event=self._on_uplink_event,
             )
 
     # ------------------------------------------------------------------ config helpers
@@ -247,8 +248,8 @@ class Runtime:
         return fut
 
     def add_listener(self, kind: str, fn: Callable[..., Any]) -> None:
-        """Register a listener: "scan", "changes", "device_state" or "alarm" (acquisition thread)."""
-        if kind not in ("scan", "changes", "device_state", "alarm"):
+        """Register a listener: "scan", "changes", "device_state", "alarm" or "uplink" (acquisition thread)."""
+        if kind not in ("scan", "changes", "device_state", "alarm", "uplink"):
             raise ValueError(f"unknown listener kind {kind!r}")
         self._listeners[kind].append(fn)
 
@@ -328,13 +329,34 @@ class Runtime:
                 log.exception("housekeeping failed")
 
     # ------------------------------------------------------------------ remote (uplink) hooks
-    def _remote_ack(self, alarm_ids: Any, user: str, comment: str, source: str = "") -> tuple[bool, str]:
-        """Acknowledgement from the cloud: checked and audited like a local one (paho thread)."""
-        return self.commands.remote_ack(alarm_ids, user, comment, source=source)
+    def _remote_ack(self, alarm_ids: Any, user: str, comment: str) -> tuple[bool, str]:
+        """Acknowledgement from the cloud: checked and audited like a local one (uplink thread)."""
+        return self.commands.remote_ack(alarm_ids, user, comment, source="uplink")
 
-    def _remote_command(self, tag: str, value: Any, user: str, source: str = "") -> tuple[bool, str]:
+    def _remote_command(self, tag: str, value: Any, user: str) -> tuple[bool, str]:
         """Write from the cloud: denied unless enabled for the tag; then checked and audited."""
-        return self.commands.remote_write(tag, value, user, source=source)
+        return self.commands.remote_write(tag, value, user, source="uplink")
+
+    def _on_uplink_event(self, event: dict[str, Any]) -> None:
+        """Uplink thread: outbox overflow, refused remote commands. Audited here, then listeners."""
+        kind = event.get("type")
+        if kind == "remote_refused":
+            target = event.get("tag") or ",".join(event.get("alarm_ids") or [])
+            self.audit.append(
+                f"remote_{event.get('cmd', 'command')}",
+                user=str(event.get("user") or "?"),
+                origin="remote",
+                target=target,
+                result="denied",
+                details={"message": event.get("message", ""), "source": event.get("source", "")},
+            )
+        elif kind == "outbox_overflow":
+            log.error(
+                "uplink outbox full: %s message(s) of history dropped (%s in all): %s",
+                event.get("dropped"), event.get("total_dropped"), event.get("reason", ""),
+            )
+        if self.loop is not None and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self._emit, "uplink", event)
 
     # ------------------------------------------------------------------ commands
     async def write_tag(self, name: str, value: Any, user: str = "", origin: str = "local") -> WriteResult:

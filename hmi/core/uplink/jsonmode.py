@@ -1,0 +1,118 @@
+"""JSON payload mode, for rule engines (EMQX rules, Node-RED, a historian's MQTT input).
+
+Topics under ``<topic_prefix>/<station>/`` (schemas in ``docs/schemas/``, described in
+``docs/UPLINK.md``):
+
+``telemetry``  tag values of one device (report by exception / integrity)
+``alarms``     one alarm transition
+``events``     device state changes, outbox overflow notices
+``status``     retained; ``online`` on connect (with diagnostics), Will ``offline``
+``cmd/ack``    inbound: remote alarm acknowledgement
+``cmd/write``  inbound: remote write (only where the station allows it)
+``cmd/reply``  the answer to either
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import hmi
+from hmi.config.schema import StationConfig
+from hmi.core.uplink.commands import Command, ack_from_json, write_from_json
+from hmi.core.uplink.message import Message
+from hmi.core.uplink.outbox import KIND_ALARM, KIND_EVENT, KIND_REPLY, KIND_TELEMETRY, Row
+from hmi.core.uplink.policy import dumps
+
+_TOPIC_OF = {KIND_TELEMETRY: "telemetry", KIND_ALARM: "alarms", KIND_EVENT: "events", KIND_REPLY: "cmd/reply"}
+
+
+class JsonMode:
+    """Encodes outbox rows as documented JSON messages and parses inbound commands."""
+
+    mode = "json"
+
+    def __init__(self, cfg: StationConfig, qos: int = 1) -> None:
+        self.station = cfg.station.id
+        self.qos = qos
+        self.base = f"{cfg.uplink.topic_prefix.strip('/')}/{self.station}"
+        self.status_topic = f"{self.base}/status"
+        self.ack_topic = f"{self.base}/cmd/ack"
+        self.write_topic = f"{self.base}/cmd/write"
+
+    # ------------------------------------------------------------------ session messages
+    def subscriptions(self) -> list[str]:
+        """Topics to subscribe to after connecting."""
+        return [self.ack_topic, self.write_topic]
+
+    def will(self, bdseq: int) -> Message:
+        """Retained ``offline`` status, published by the broker if the link dies."""
+        return Message(self.status_topic, dumps({"station": self.station, "state": "offline", "online": False}), 1, True)
+
+    def online(self, bdseq: int, current: dict[str, list[list[Any]]], status: dict[str, Any], now: float) -> list[Message]:
+        """What to publish once connected: the retained ``online`` status (values follow as integrity rows)."""
+        return [self._status(True, status, now)]
+
+    def diagnostics(self, status: dict[str, Any], now: float) -> list[Message]:
+        """Periodic refresh of the retained status (outbox depth, drops, ...)."""
+        return [self._status(True, status, now)]
+
+    def offline(self, status: dict[str, Any], now: float, bdseq: int = 0) -> list[Message]:
+        """Published before an intentional disconnect."""
+        return [self._status(False, status, now)]
+
+    def _status(self, online: bool, st: dict[str, Any], now: float) -> Message:
+        body = {
+            "station": self.station,
+            "state": "online" if online else "offline",
+            "online": online,
+            "ts": now,
+            "mode": self.mode,
+            "software": hmi.__version__,
+            "outbox_depth": int(st.get("outbox_depth", 0)),
+            "oldest_age": st.get("oldest_age"),
+            "dropped": int(st.get("dropped", 0)),
+            "sent": int(st.get("sent", 0)),
+            "acked": int(st.get("acked", 0)),
+        }
+        return Message(self.status_topic, dumps(body), 1, True)
+
+    # ------------------------------------------------------------------ data
+    def note(self, kind: int, body: Any) -> None:
+        """Nothing to remember in JSON mode (Sparkplug tracks states for its births)."""
+
+    def encode(self, row: Row, historical: bool, now: float) -> Message | None:
+        """The message of one outbox row (None if the row is unreadable)."""
+        try:
+            body = json.loads(row.body)
+        except ValueError:
+            return None
+        env: dict[str, Any] = {"station": self.station, "msg_id": row.id, "created": row.created, "sent_ts": now, "historical": historical}
+        if row.kind == KIND_TELEMETRY:
+            env["device"] = body["d"]
+            env["integrity"] = bool(body.get("i"))
+            env["values"] = [
+                {"tag": n, "value": v, "quality": q, "ts": t / 1000.0, **({"reason": r} if r else {})} for n, v, q, t, r in body["v"]
+            ]
+        elif isinstance(body, dict):
+            env.update({k: v for k, v in body.items() if k not in env})
+        else:
+            return None
+        return Message(f"{self.base}/{_TOPIC_OF[row.kind]}", dumps(env), self.qos, False)
+
+    # ------------------------------------------------------------------ inbound
+    def parse(self, topic: str, payload: bytes) -> list[Command]:
+        """Commands in one inbound message (an 'invalid' command if it cannot be read)."""
+        try:
+            obj = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return [Command("invalid", error=f"not JSON: {exc}", source=topic)]
+        if topic == self.ack_topic:
+            return [ack_from_json(obj, topic)]
+        if topic == self.write_topic:
+            return [write_from_json(obj, topic)]
+        return []
+
+    def host_online(self, topic: str, payload: bytes) -> bool | None:
+        """No primary-host gating in JSON mode."""
+        return None

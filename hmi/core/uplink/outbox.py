@@ -1,0 +1,277 @@
+"""The store-and-forward outbox: every uplink message is a row here before it is published.
+
+SQLite through SQLAlchemy Core, WAL journal, ``synchronous=FULL`` so that a committed
+row survives a power loss. Rows carry a stable, never reused sequence id
+(``AUTOINCREMENT``); replay reads them in id order, so replay order is creation order.
+A row is deleted only when the broker acknowledged its message (PUBACK).
+
+The outbox is bounded by a byte budget. When an append takes it over the budget the
+oldest *telemetry* rows are dropped first, then the oldest events; alarm transitions
+and command replies are never dropped (the budget may then be exceeded, and a loud
+log line says so). Every drop is counted (persisted in ``meta``).
+
+The outbox also keeps the uplink's small persistent state: the Sparkplug ``bdSeq``
+counter and the stable metric aliases.
+
+Not thread-safe: one thread (the uplink worker) uses an :class:`Outbox` at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
+
+KIND_TELEMETRY = 0  # tag values (report by exception, integrity)
+KIND_EVENT = 1  # device state changes, outbox overflow notices
+KIND_ALARM = 2  # alarm transitions (never dropped)
+KIND_REPLY = 3  # answers to remote commands (never dropped)
+KIND_NAMES = {KIND_TELEMETRY: "telemetry", KIND_EVENT: "event", KIND_ALARM: "alarm", KIND_REPLY: "reply"}
+DROPPABLE = (KIND_TELEMETRY, KIND_EVENT)  # in this order
+
+ROW_OVERHEAD = 48  # bytes of SQLite bookkeeping per row, counted against the budget
+FIRST_ALIAS = 1000  # persisted aliases start here; lower ones are fixed node metrics
+
+_md = MetaData()
+outbox_t = Table(
+    "outbox",
+    _md,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", Integer, nullable=False),
+    Column("created_ms", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused, even after the table empties
+)
+meta_t = Table("meta", _md, Column("key", String, primary_key=True), Column("value", String, nullable=False))
+alias_t = Table("aliases", _md, Column("name", String, primary_key=True), Column("alias", Integer, nullable=False, unique=True))
+
+
+class OutboxError(OSError):
+    """The outbox file cannot be opened or written; the message says why."""
+
+
+@dataclass(slots=True)
+class Row:
+    """One stored message, as read back for publishing."""
+
+    id: int
+    kind: int
+    created: float  # Unix s
+    body: bytes
+
+
+class Outbox:
+    """Disk-backed FIFO of uplink messages with a byte budget."""
+
+    def __init__(self, path: Path, budget_bytes: int) -> None:
+        self.path = Path(path)
+        self.budget = int(budget_bytes)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._engine = create_engine(
+                f"sqlite:///{self.path}", poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 10}
+            )
+            event.listen(self._engine, "connect", _pragmas)
+            _md.create_all(self._engine)
+            self._conn = self._engine.connect()
+            self.depth = int(self._conn.execute(select(func.count()).select_from(outbox_t)).scalar_one())
+            self.total_bytes = int(self._conn.execute(select(func.coalesce(func.sum(outbox_t.c.size), 0))).scalar_one())
+            self.dropped = int(self.meta_get("dropped", "0"))
+            self._conn.commit()
+        except (SQLAlchemyError, OSError) as exc:
+            raise OutboxError(f"cannot open the uplink outbox {self.path}: {_reason(exc)}") from None
+        self._oldest_cache: tuple[float, float | None] = (0.0, None)
+
+    # ------------------------------------------------------------------ rows
+    def append(self, items: Sequence[tuple[int, float, bytes]], protect: Iterable[int] = ()) -> int:
+        """Store ``(kind, created, body)`` rows in one committed transaction.
+
+        Returns how many older rows were dropped to stay within the budget. Raises
+        :class:`OutboxError` when the rows cannot be stored (disk full even after
+        dropping telemetry, file not writable).
+        """
+        if not items:
+            return 0
+        sizes = [len(b) + ROW_OVERHEAD for _k, _c, b in items]
+        rows = [
+            {"kind": k, "created_ms": int(c * 1000), "size": size, "body": b}
+            for (k, c, b), size in zip(items, sizes, strict=True)
+        ]
+        added = sum(sizes)
+        dropped = 0
+        for attempt in (1, 2):
+            try:
+                self._conn.execute(outbox_t.insert(), rows)
+                self._conn.commit()
+                break
+            except DBAPIError as exc:
+                self._conn.rollback()
+                if attempt == 2 or "full" not in str(exc.orig).lower():
+                    raise OutboxError(f"cannot store uplink messages in {self.path}: {_reason(exc)}") from None
+                # disk full: make room by dropping the oldest telemetry, then retry once
+                log.error("uplink outbox: disk full, dropping the oldest telemetry to make room")
+                dropped += self._drop(max(self.total_bytes // 10, added * 2), set(protect))
+        if self.depth == 0:
+            self._oldest_cache = (0.0, None)  # the oldest row is new: forget the cached "empty"
+        self.depth += len(rows)
+        self.total_bytes += added
+        if self.total_bytes > self.budget:
+            dropped += self._drop(self.total_bytes - int(self.budget * 0.9), set(protect))
+        return dropped
+
+    def read(self, after_id: int, upto_id: int | None, limit: int) -> list[Row]:
+        """Up to ``limit`` rows with ``after_id < id <= upto_id`` in id order."""
+        if limit <= 0:
+            return []
+        q = select(outbox_t.c.id, outbox_t.c.kind, outbox_t.c.created_ms, outbox_t.c.body).where(outbox_t.c.id > after_id)
+        if upto_id is not None:
+            q = q.where(outbox_t.c.id <= upto_id)
+        res = self._conn.execute(q.order_by(outbox_t.c.id).limit(limit)).all()
+        self._conn.commit()  # end the read transaction so the WAL can be checkpointed
+        return [Row(i, k, c / 1000.0, bytes(b)) for i, k, c, b in res]
+
+    def delete(self, ids: Sequence[int]) -> int:
+        """Delete acknowledged rows; returns how many existed."""
+        if not ids:
+            return 0
+        n = 0
+        for chunk in _chunks(list(ids), 500):
+            res = self._conn.execute(outbox_t.delete().where(outbox_t.c.id.in_(chunk)).returning(outbox_t.c.size))
+            sizes = [s for (s,) in res]
+            n += len(sizes)
+            self.total_bytes -= sum(sizes)
+        self._conn.commit()
+        self.depth -= n
+        self._oldest_cache = (0.0, None)
+        return n
+
+    def max_id(self) -> int:
+        """Highest row id ever stored (0 when none): the cursor for 'everything so far'."""
+        seq = self._conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").scalar()
+        self._conn.commit()
+        return int(seq or 0)
+
+    def oldest_created(self, max_age: float = 1.0) -> float | None:
+        """Creation time of the oldest row (None when empty); cached for ``max_age`` s."""
+        now = time.monotonic()
+        if now - self._oldest_cache[0] < max_age:
+            return self._oldest_cache[1]
+        ms = self._conn.execute(select(outbox_t.c.created_ms).order_by(outbox_t.c.id).limit(1)).scalar()
+        self._conn.commit()
+        value = None if ms is None else ms / 1000.0
+        self._oldest_cache = (now, value)
+        return value
+
+    def _drop(self, nbytes: int, protect: set[int]) -> int:
+        """Drop the oldest droppable rows until ``nbytes`` are freed; count them."""
+        freed = dropped = 0
+        for kind in DROPPABLE:
+            while freed < nbytes:
+                cand = self._conn.execute(
+                    select(outbox_t.c.id, outbox_t.c.size).where(outbox_t.c.kind == kind).order_by(outbox_t.c.id).limit(2000)
+                ).all()
+                victims: list[int] = []
+                for rid, size in cand:
+                    if rid in protect:  # in flight: its PUBACK is on the way
+                        continue
+                    victims.append(rid)
+                    freed += size
+                    if freed >= nbytes:
+                        break
+                if not victims:
+                    break
+                for chunk in _chunks(victims, 500):
+                    self._conn.execute(outbox_t.delete().where(outbox_t.c.id.in_(chunk)))
+                dropped += len(victims)
+        if dropped:
+            self.depth -= dropped
+            self.total_bytes -= freed
+            self.dropped += dropped
+            self._meta_put("dropped", str(self.dropped))
+        self._conn.commit()
+        if freed < nbytes:
+            log.error(
+                "uplink outbox over its budget with only alarms and replies left (%d bytes, budget %d): keeping them",
+                self.total_bytes,
+                self.budget,
+            )
+        return dropped
+
+    # ------------------------------------------------------------------ small persistent state
+    def meta_get(self, key: str, default: str = "") -> str:
+        """A value of the meta table."""
+        v = self._conn.execute(select(meta_t.c.value).where(meta_t.c.key == key)).scalar()
+        self._conn.commit()
+        return default if v is None else str(v)
+
+    def meta_set(self, key: str, value: str) -> None:
+        """Store a meta value (committed)."""
+        self._meta_put(key, value)
+        self._conn.commit()
+
+    def _meta_put(self, key: str, value: str) -> None:
+        self._conn.exec_driver_sql("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def aliases(self, names: Sequence[str]) -> dict[str, int]:
+        """Stable alias of every name; new names get the next free alias (persisted)."""
+        known = {n: int(a) for n, a in self._conn.execute(select(alias_t.c.name, alias_t.c.alias)).all()}
+        new = [n for n in dict.fromkeys(names) if n not in known]
+        if new:
+            nxt = max([FIRST_ALIAS - 1, *known.values()]) + 1
+            assigned = {n: nxt + i for i, n in enumerate(new)}
+            self._conn.execute(alias_t.insert(), [{"name": n, "alias": a} for n, a in assigned.items()])
+            known.update(assigned)
+        self._conn.commit()
+        return {n: known[n] for n in names}
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._conn is None
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        conn, self._conn = self._conn, None  # type: ignore[assignment]
+        if conn is not None:
+            try:
+                conn.close()
+            finally:
+                self._engine.dispose()
+
+
+def _pragmas(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")  # a committed row survives a power loss
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _chunks(seq: list[int], n: int) -> Iterable[list[int]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc)

@@ -1,0 +1,161 @@
+"""What goes up, and when: report by exception plus a periodic integrity publish.
+
+The tag table already filters by each tag's ``deadband`` (its ``changes`` update holds
+only values that moved beyond it, or changed quality), so report by exception here
+means: keep the tags whose ``uplink`` flag is set, split them by device (one message
+per device, which is what a Sparkplug DDATA is) and serialise them into outbox rows.
+Every ``integrity_interval`` seconds every uplink tag is sent again, whatever changed.
+
+Also :func:`override_uplink`, which applies ``gas-hmi run --uplink URL --uplink-mode M``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from hmi.config.schema import Broker, StationConfig, TagConfig, UplinkConfig
+from hmi.core.tagtable import BAD, TagTable, TagUpdate
+
+_DEFAULT_PORT = {"mqtt": 1883, "mqtts": 8883, "tcp": 1883, "ssl": 8883}
+
+
+def override_uplink(cfg: UplinkConfig, url: str | None, mode: str | None) -> UplinkConfig:
+    """Return ``cfg`` with the broker of ``--uplink mqtt[s]://[user@]HOST[:PORT]`` and/or ``--uplink-mode``.
+
+    A URL replaces the broker list and enables the uplink. Passwords never come from
+    the command line (they live in the keyring: ``password_secret``). Raises
+    ``ValueError`` with a message naming the problem.
+    """
+    update: dict[str, Any] = {}
+    if mode is not None:
+        if mode not in ("sparkplug", "json"):
+            raise ValueError(f"--uplink-mode must be 'sparkplug' or 'json', not {mode!r}")
+        update["mode"] = mode
+    if url is not None:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORT:
+            raise ValueError(f"--uplink {url!r}: use mqtt://HOST:PORT or mqtts://HOST:PORT")
+        if parts.password:
+            raise ValueError("--uplink: do not put a password in the URL; store it in the keyring (uplink.password_secret)")
+        try:
+            port = parts.port or _DEFAULT_PORT[scheme]
+        except ValueError:
+            raise ValueError(f"--uplink {url!r}: the port must be a number from 1 to 65535") from None
+        if not parts.hostname:
+            raise ValueError(f"--uplink {url!r}: no host name")
+        if parts.path not in ("", "/"):
+            raise ValueError(f"--uplink {url!r}: no path expected after HOST:PORT")
+        update["brokers"] = [Broker(host=parts.hostname, port=port, tls=scheme in ("mqtts", "ssl"))]
+        update["enabled"] = True
+        if parts.username:
+            update["username"] = parts.username
+    if not update:
+        return cfg
+    return UplinkConfig.model_validate({**cfg.model_dump(), **update})
+
+
+class PublishPolicy:
+    """Turns tag updates into outbox row bodies, one per device, for uplink tags only."""
+
+    def __init__(self, cfg: StationConfig, tags: TagTable) -> None:
+        self.tags = tags
+        self.devices = [d.id for d in cfg.devices]
+        dev_index = {d: i for i, d in enumerate(self.devices)}
+        self.uplink = np.array([t.uplink for t in tags.tags], dtype=bool)
+        self.device_of = np.array([dev_index.get(t.device, -1) for t in tags.tags], dtype=np.int32)
+        self.kind = [value_kind(t) for t in tags.tags]
+        self.integrity_interval = float(cfg.uplink.integrity_interval)
+
+    def telemetry(self, upd: TagUpdate, integrity: bool = False) -> list[bytes]:
+        """Row bodies (JSON, one per device) for the uplink tags of ``upd``."""
+        return [_dumps({"d": d, "i": int(integrity), "v": v}) for d, v in self.entries(upd).items()]
+
+    def integrity(self) -> list[bytes]:
+        """Row bodies with every uplink tag's current state."""
+        return self.telemetry(self.tags.all_current(), integrity=True)
+
+    def current(self) -> dict[str, list[list[Any]]]:
+        """Every uplink tag's current state, per device (for births)."""
+        return self.entries(self.tags.all_current())
+
+    def entries(self, upd: TagUpdate) -> dict[str, list[list[Any]]]:
+        """Device id -> ``[name, value, quality, ts_ms, reason]`` of the uplink tags of ``upd``."""
+        if not len(upd):
+            return {}
+        idx = np.asarray(upd.indices, dtype=np.int64)
+        keep = self.uplink[idx] & (self.device_of[idx] >= 0)
+        if not keep.any():
+            return {}
+        out: dict[str, list[list[Any]]] = {}
+        devs = self.device_of[idx]
+        names = self.tags.names
+        values = upd.values
+        for k in np.nonzero(keep)[0].tolist():
+            i = int(idx[k])
+            q = int(upd.quality[k])
+            # a BAD value is never sent as a number (UNCERTAIN keeps the last known value)
+            v = None if q == BAD else self._value(i, values[k])
+            entry = [names[i], v, q, int(round(float(upd.ts[k]) * 1000)), upd.reasons[k]]
+            out.setdefault(self.devices[int(devs[k])], []).append(entry)
+        return out
+
+    def _value(self, i: int, raw: Any) -> Any:
+        kind = self.kind[i]
+        if kind == "string":
+            if isinstance(raw, str):
+                return raw
+            v, *_ = self.tags.get(self.tags.names[i])
+            return v if isinstance(v, str) else None
+        try:
+            f = float(raw)
+        except (TypeError, ValueError):
+            return None
+        if not math.isfinite(f):
+            return None  # never a plausible number for a value that is not there
+        if kind == "bool":
+            return f != 0.0
+        if kind == "int":
+            return int(round(f))
+        return f
+
+
+def value_kind(tag: TagConfig) -> str:
+    """'float', 'int', 'bool' or 'string': the tag's type, or guessed from a Modbus address."""
+    if tag.type is not None:
+        return tag.type
+    parts = tag.address.lower().split(":")
+    if parts[0] not in ("co", "di", "ir", "hr"):
+        return "float"  # OPC UA and others: the value decides; a Double carries it
+    if parts[0] in ("co", "di") or any(p in ("bool", "bit") for p in parts[2:3]):
+        return "bool"
+    typ = parts[2] if len(parts) > 2 else "uint16"
+    if typ in ("str", "string"):
+        return "string"
+    if typ.startswith(("f", "double")) or tag.scale is not None:
+        return "float"
+    return "int"
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+
+
+def _plain(obj: Any) -> Any:
+    """JSON fallback: NumPy scalars become numbers, enums their value, the rest text."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    value = getattr(obj, "value", None)
+    if isinstance(value, str | int | float):
+        return value
+    return str(obj)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON (rows and JSON-mode payloads)."""
+    return _dumps(obj)

@@ -1,0 +1,139 @@
+"""Moves outbox rows onto one MQTT session: live rows at once, the backlog paced, deletes on PUBACK.
+
+At the start of a session (:meth:`Publisher.begin`) every row already in the outbox is
+*backlog*: it is replayed in id order (= creation order) at ``replay_rate`` messages/s
+and encoded as historical. Rows stored after that are *live* and go out at once, so
+live data keeps flowing while the backlog drains. At most :data:`MAX_INFLIGHT`
+messages wait for their PUBACK; a row leaves the outbox only when its PUBACK arrived.
+Each row is published at most once per session; rows still in flight when a session
+ends become backlog of the next one (QoS 1: at least once).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from hmi.core.uplink.connection import Connection
+from hmi.core.uplink.message import Message
+from hmi.core.uplink.outbox import Outbox, Row
+
+log = logging.getLogger(__name__)
+
+MAX_INFLIGHT = 500  # messages published and not yet acknowledged (our window, not paho's)
+LOOP_TIMEOUT = 0.02  # s; also the latency of a live value while idle
+
+
+class Codec(Protocol):
+    """What the publisher needs from a payload mode."""
+
+    def encode(self, row: Row, historical: bool, now: float) -> Message | None: ...  # noqa: D102
+
+
+class Publisher:
+    """Per-session cursors, the in-flight window and the replay pacing."""
+
+    def __init__(self, outbox: Outbox, codec: Codec, replay_rate: float, clock: Callable[[], float] = time.time) -> None:
+        self.outbox = outbox
+        self.codec = codec
+        self.replay_rate = float(replay_rate)
+        self.clock = clock
+        self.inflight: dict[int, int] = {}  # mid -> row id
+        self._done: list[int] = []  # rows with nothing to publish (e.g. a tag no longer configured)
+        self._live_cursor = self._replay_cursor = self._replay_upto = 0
+        self._tokens = 0.0
+        self._last_refill = 0.0
+        self.sent = self.acked = self.rejected = 0
+
+    def begin(self) -> int:
+        """Start a session: everything stored so far is backlog. Returns the backlog size."""
+        self.inflight.clear()
+        self._replay_upto = self.outbox.max_id()
+        self._live_cursor = self._replay_upto
+        self._replay_cursor = 0
+        self._tokens, self._last_refill = 0.0, time.monotonic()
+        return self.outbox.depth
+
+    def end(self) -> None:
+        """The session is gone: forget what was in flight (it is still in the outbox)."""
+        self.inflight.clear()
+        self._done.clear()
+
+    @property
+    def replaying(self) -> bool:
+        """True while backlog rows are left to replay."""
+        return self._replay_cursor < self._replay_upto
+
+    def loop_timeout(self) -> float:
+        """How long the network loop may wait for input before the next pump."""
+        if len(self.inflight) < MAX_INFLIGHT and self.replaying:
+            return min(LOOP_TIMEOUT, 1.0 / self.replay_rate)
+        return LOOP_TIMEOUT
+
+    def pump(self, conn: Connection) -> None:
+        """Publish live rows, then as much backlog as the pace and the window allow."""
+        free = MAX_INFLIGHT - len(self.inflight)
+        if free <= 0:
+            return
+        for row in self.outbox.read(self._live_cursor, None, free):
+            if not self._send(conn, row, historical=False):
+                return
+            self._live_cursor = row.id
+        free = MAX_INFLIGHT - len(self.inflight)
+        if not self.replaying or free <= 0:
+            return
+        now = time.monotonic()
+        rate = self.replay_rate
+        self._tokens = min(self._tokens + (now - self._last_refill) * rate, max(1.0, rate * 0.1))
+        self._last_refill = now
+        n = min(int(self._tokens), free)
+        if n <= 0:
+            return
+        rows = self.outbox.read(self._replay_cursor, self._replay_upto, n)
+        if not rows:
+            self._replay_cursor = self._replay_upto
+            log.info("uplink replay complete")
+            return
+        for row in rows:
+            if not self._send(conn, row, historical=True):
+                return
+            self._replay_cursor = row.id
+            self._tokens -= 1.0
+
+    def _send(self, conn: Connection, row: Row, historical: bool) -> bool:
+        msg = self.codec.encode(row, historical, self.clock())
+        if msg is None:
+            self._done.append(row.id)
+            return True
+        mid = conn.publish(msg)
+        if mid is None:
+            return False
+        self.inflight[mid] = row.id
+        self.sent += 1
+        return True
+
+    def collect(self, conn: Connection) -> int:
+        """Delete the rows whose PUBACK arrived; returns how many the broker rejected (MQTT 5 only)."""
+        ids = self._done
+        self._done = []
+        rejected = 0
+        if conn.acked:
+            mids, conn.acked = conn.acked, []
+            for mid in mids:
+                rid = self.inflight.pop(mid, None)
+                if rid is not None:
+                    ids.append(rid)
+                    self.acked += 1
+        if conn.failed:
+            mids, conn.failed = conn.failed, []
+            for mid in mids:
+                rid = self.inflight.pop(mid, None)
+                if rid is not None:  # the broker will never take it: do not retry forever
+                    ids.append(rid)
+                    rejected += 1
+            self.rejected += rejected
+        if ids:
+            self.outbox.delete(ids)
+        return rejected
