@@ -31,9 +31,27 @@ def _no_leaked_threads():
     assert not extra, f"threads left running: {[t.name for t in extra]}"
 
 
+@pytest.fixture(autouse=True)
+def _restore_keyring():
+    """A test (or code under test, like the demo) may switch keyring backends: undo it."""
+    import keyring
+
+    before = keyring.get_keyring()
+    yield
+    keyring.set_keyring(before)
+
+
 @pytest.fixture
 def keyring_file(tmp_path, monkeypatch):
-    """A file keyring in tmp_path (the real keyring API with a test-only backend)."""
+    """A fresh file keyring in tmp_path (the real keyring API with a test-only backend)."""
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    xdg = tmp_path / "xdg"
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "xdg"
+    monkeypatch.setenv("XDG_DATA_HOME", str(xdg))
+    kr = PlaintextKeyring()
+    (xdg / "python_keyring").mkdir(parents=True, exist_ok=True)
+    kr.file_path = str(xdg / "python_keyring" / "keyring_pass.cfg")
+    keyring.set_keyring(kr)
+    return xdg
