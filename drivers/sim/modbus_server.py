@@ -20,10 +20,10 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.modbus.address import ModbusAddress, parse_address
-from drivers.sim.model import ModelWriteError, StationModel
+from drivers.sim.model import StationModel
 from drivers.sim.regimage import TableImage
-from drivers.sim.signals import SignalBank
-from drivers.sim.spec import SimDeviceSpec, SimPointSpec, check_signal
+from drivers.sim.server_base import SimServerBase
+from drivers.sim.spec import SimDeviceSpec, SimPointSpec
 
 log = logging.getLogger(__name__)
 
@@ -43,50 +43,26 @@ _FC_TABLE = {
 _TUPLE_ORDER = ("co", "di", "hr", "ir")  # pymodbus' non-shared block order
 
 
-class ModbusSimServer:
+class ModbusSimServer(SimServerBase):
     """Serves one device's points on its host/port as a Modbus TCP server."""
+
+    addresses: list[ModbusAddress]
 
     def __init__(
         self, device: SimDeviceSpec, points: Sequence[SimPointSpec], model: StationModel
     ) -> None:
-        self.device = device
-        self.model = model
-        self.points = list(points)
-        self.online = False
+        super().__init__(device, points, model, parse_address)
         self._server: ModbusTcpServer | None = None
         self._key: tuple[int, int] | None = None
         self._mem_version = 0
         n = len(self.points)
-        self.addresses: list[ModbusAddress] = []
-        for p in self.points:
-            try:
-                self.addresses.append(parse_address(p.address))
-            except ValueError as exc:
-                raise ValueError(f"device {device.id}: tag {p.name}: {exc}") from None
         self.gain = np.array([p.gain or 1.0 for p in self.points], dtype=float)
         self.offset = np.array([p.offset for p in self.points], dtype=float)
         self.memory = np.zeros(n)
         self.texts: list[str] = [""] * n
-        model_slots, model_names, sig_slots, sigs = [], [], [], []
-        for k, p in enumerate(self.points):
-            if isinstance(p.source, str) and p.source:
-                if not model.has(p.source):
-                    raise ValueError(
-                        f"device {device.id}: tag {p.name}: unknown model variable {p.source!r}"
-                    )
-                model_slots.append(k)
-                model_names.append(p.source)
-            elif isinstance(p.source, Mapping):
-                err = check_signal(p.source)
-                if err:
-                    raise ValueError(f"device {device.id}: tag {p.name}: {err}")
-                sig_slots.append(k)
-                sigs.append(p.source)
-        self._model_slots = np.asarray(model_slots, dtype=np.int64)
-        self._model_names = model_names
-        self._sig_slots = np.asarray(sig_slots, dtype=np.int64)
-        self._bank = SignalBank(sigs, seed=model.seed) if sigs else None
-        self._overridden: set[int] = set()  # signal points written by a client: memory from then on
+        # index arrays for the vectorised refresh
+        self._model_idx = np.asarray(self._model_slots, dtype=np.int64)
+        self._sig_idx = np.asarray(self._sig_slots, dtype=np.int64)
         by_table: dict[str, list[int]] = {}
         for k, a in enumerate(self.addresses):
             by_table.setdefault(a.table, []).append(k)
@@ -133,10 +109,7 @@ class ModbusSimServer:
             await server.serve_forever(background=True)
         except RuntimeError:
             await server.shutdown()
-            raise OSError(
-                f"simulated device {self.device.id}: cannot listen on {self.device.host}:{self.device.port} "
-                "(port in use or address not available)"
-            ) from None
+            raise self._cannot_listen("port in use or address not available") from None
         self._server = server
         self.online = True
         log.info(
@@ -153,16 +126,6 @@ class ModbusSimServer:
         if server is not None:
             await server.shutdown()
 
-    async def set_online(self, online: bool) -> None:
-        """Take the device off the network (drop connections, stop listening) or bring it back."""
-        if online == self.online:
-            return
-        if online:
-            await self.start()
-        else:
-            await self.stop()
-            log.info("simulated device %s is off the network", self.device.id)
-
     # ------------------------------------------------------------------ values
     def refresh(self, force: bool = False) -> None:
         """Re-encode the images when the model (or a memory cell) changed since last time."""
@@ -172,14 +135,14 @@ class ModbusSimServer:
         self._key = key
         eng = self.memory.copy()
         if self._model_names:
-            eng[self._model_slots] = self.model.values_of(self._model_names)
+            eng[self._model_idx] = self.model.values_of(self._model_names)
         if self._bank is not None:
             values = self._bank.values(self.model.t)
             if self._overridden:
-                keep = ~np.isin(self._sig_slots, list(self._overridden))
-                eng[self._sig_slots[keep]] = values[keep]
+                keep = ~np.isin(self._sig_idx, list(self._overridden))
+                eng[self._sig_idx[keep]] = values[keep]
             else:
-                eng[self._sig_slots] = values
+                eng[self._sig_idx] = values
         raw = (eng - self.offset) / self.gain
         for table, img in self.images.items():
             slots = self._slots[table]
@@ -246,18 +209,10 @@ class ModbusSimServer:
             changes.append((k, new))
         planned: list[tuple[int, Any]] = []
         for k, new in changes:
-            p = self.points[k]
             value = new if isinstance(new, str) else float(new) * self.gain[k] + self.offset[k]
-            if isinstance(p.source, str) and p.source and not isinstance(value, str):
-                try:
-                    self.model.check_write(p.source, value)
-                except ModelWriteError as exc:
-                    log.info(
-                        "simulated device %s: write to %s refused: %s", self.device.id, p.name, exc
-                    )
-                    return (
-                        ExcCodes.ILLEGAL_ADDRESS if exc.code != "range" else ExcCodes.ILLEGAL_VALUE
-                    )
+            refused = None if isinstance(value, str) else self._model_refusal(k, value)
+            if refused is not None:
+                return ExcCodes.ILLEGAL_VALUE if refused.code == "range" else ExcCodes.ILLEGAL_ADDRESS
             planned.append((k, value))
         for k, value in planned:
             p = self.points[k]

@@ -37,9 +37,9 @@ from asyncua.server.user_managers import UserManager
 from drivers.opcua import logfilter
 from drivers.opcua.address import parse_address
 from drivers.opcua.certs import generate_self_signed
-from drivers.sim.model import ModelWriteError, StationModel
-from drivers.sim.signals import SignalBank
-from drivers.sim.spec import SimDeviceSpec, SimPointSpec, check_signal
+from drivers.sim.model import StationModel
+from drivers.sim.server_base import SimServerBase
+from drivers.sim.spec import SimDeviceSpec, SimPointSpec
 
 log = logging.getLogger(__name__)
 logfilter.install()
@@ -72,15 +72,12 @@ class _Users(UserManager):
         return None
 
 
-class OpcUaSimServer:
+class OpcUaSimServer(SimServerBase):
     """Serves one device's points as an OPC UA server on the device's host/port."""
 
     def __init__(
         self, device: SimDeviceSpec, points: Sequence[SimPointSpec], model: StationModel
     ) -> None:
-        self.device = device
-        self.model = model
-        self.points = list(points)
         p = dict(device.params)
         self.endpoint = str(p.get("endpoint") or f"opc.tcp://{device.host}:{device.port}")
         self.security = str(p.get("security_policy", "None")) != "None"
@@ -97,34 +94,10 @@ class OpcUaSimServer:
         self.pki_dir = Path(p["pki_dir"]) if p.get("pki_dir") else None
         self.namespace_uri = str(p.get("namespace_uri", DEFAULT_NAMESPACE))
         self.update_period = float(p.get("update_period", UPDATE_PERIOD))
-        self.addresses = []
-        for pt in self.points:
-            try:
-                self.addresses.append(parse_address(pt.address))
-            except ValueError as exc:
-                raise ValueError(f"device {device.id}: tag {pt.name}: {exc}") from None
+        super().__init__(device, points, model, parse_address)
         self.vtypes = [_TYPES.get(pt.type, ua.VariantType.Double) for pt in self.points]
         n = len(self.points)
         self.memory: list[Any] = ["" if vt is ua.VariantType.String else 0.0 for vt in self.vtypes]
-        model_slots, model_names, sig_slots, sigs = [], [], [], []
-        for k, pt in enumerate(self.points):
-            if isinstance(pt.source, str) and pt.source:
-                if not model.has(pt.source):
-                    raise ValueError(
-                        f"device {device.id}: tag {pt.name}: unknown model variable {pt.source!r}"
-                    )
-                model_slots.append(k)
-                model_names.append(pt.source)
-            elif isinstance(pt.source, Mapping):
-                err = check_signal(pt.source)
-                if err:
-                    raise ValueError(f"device {device.id}: tag {pt.name}: {err}")
-                sig_slots.append(k)
-                sigs.append(pt.source)
-        self._model_slots, self._model_names = model_slots, model_names
-        self._sig_slots = sig_slots
-        self._bank = SignalBank(sigs, seed=model.seed) if sigs else None
-        self._overridden: set[int] = set()
         self._status: dict[int, int] = {}  # slot -> forced status code
         self._source_ts: dict[int, float] = {}  # slot -> source timestamp for its next update
         self._sent: list[Any] = [None] * n
@@ -134,7 +107,6 @@ class OpcUaSimServer:
         self._key: bytes = b""
         self._server: Server | None = None
         self._task: asyncio.Task[None] | None = None
-        self.online = False
         self.writes = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -195,9 +167,7 @@ class OpcUaSimServer:
             await server.start()
         except OSError as exc:
             await _quiet_stop(server)
-            raise OSError(
-                f"simulated device {self.device.id}: cannot listen on {self.device.host}:{self.device.port} ({exc.strerror or exc})"
-            ) from None
+            raise self._cannot_listen(str(exc.strerror or exc)) from None
         self._server = server
         self.online = True
         self._sent = [None] * len(self.points)
@@ -218,16 +188,6 @@ class OpcUaSimServer:
         self.online = False
         if server is not None:
             await _quiet_stop(server)
-
-    async def set_online(self, online: bool) -> None:
-        """Take the device off the network or bring it back (same certificate, same nodes)."""
-        if online == self.online:
-            return
-        if online:
-            await self.start()
-        else:
-            await self.stop()
-            log.info("simulated device %s is off the network", self.device.id)
 
     # ------------------------------------------------------------------ address space
     async def _build(self, server: Server) -> None:
@@ -317,18 +277,10 @@ class OpcUaSimServer:
         if isinstance(value, str):
             return 0, value
         eng = pt.to_eng(float(value))
-        if isinstance(pt.source, str) and pt.source:
-            try:
-                self.model.check_write(pt.source, eng)
-            except ModelWriteError as exc:
-                log.info(
-                    "simulated device %s: write to %s refused: %s", self.device.id, pt.name, exc
-                )
-                return (
-                    ua.StatusCodes.BadOutOfRange
-                    if exc.code == "range"
-                    else ua.StatusCodes.BadNotWritable
-                ), None
+        refused = self._model_refusal(k, eng)
+        if refused is not None:
+            bad = ua.StatusCodes.BadOutOfRange if refused.code == "range" else ua.StatusCodes.BadNotWritable
+            return bad, None
         return 0, eng
 
     def _apply_write(self, k: int, value: Any) -> None:

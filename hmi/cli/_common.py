@@ -1,7 +1,8 @@
-"""Helpers shared by the command modules: config loading with clean errors, output formats."""
+"""Helpers shared by the command modules: config loading with clean errors, prompts, output formats."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
 import sys
@@ -38,6 +39,50 @@ def parse_duration(text: str) -> float:
 def since_to_ts(text: str, now: float | None = None) -> float:
     """'--since 10m' -> Unix time 10 minutes ago."""
     return (time.time() if now is None else now) - parse_duration(text)
+
+
+def parse_since(text: str) -> float | None:
+    """``--since`` as a Unix time; None after printing why it is not a duration (exit 2)."""
+    try:
+        return since_to_ts(text)
+    except ValueError as exc:
+        print(f"gas-hmi: {exc}", file=sys.stderr)
+        return None
+
+
+def fail(message: str) -> int:
+    """Print ``gas-hmi: message`` to standard error; returns the exit status 1."""
+    print(f"gas-hmi: {message}", file=sys.stderr)
+    return 1
+
+
+def read_new_secret(from_stdin: bool, prompt: str, *, what: str, stdin_flag: str, nothing: str) -> str | None:
+    """A new password or secret value, never echoed: one line of standard input, or ``prompt``
+    twice with getpass (the two must agree).
+
+    None, after a message naming ``what`` ("password") and what did not happen
+    (``nothing``: "changed", "stored"), when there is no terminal (use ``stdin_flag``),
+    the two entries differ, or the value is empty.
+    """
+    if from_stdin:
+        line = sys.stdin.readline()
+        value = line[:-1] if line.endswith("\n") else line
+        if value.endswith("\r"):
+            value = value[:-1]
+    else:
+        try:
+            value = getpass.getpass(prompt)
+            again = getpass.getpass("repeat it: ")
+        except EOFError:
+            fail(f"no terminal to ask for the {what}: use {stdin_flag}")
+            return None
+        if value != again:
+            fail(f"the two {what}s differ; nothing {nothing}")
+            return None
+    if not value:
+        fail(f"empty {what}; nothing {nothing}")
+        return None
+    return value
 
 
 def fmt_ts(ts: float) -> str:

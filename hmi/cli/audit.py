@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from hmi.cli._common import fmt_ts, print_json, print_table, since_to_ts
+from hmi.cli._common import fail, fmt_ts, parse_since, print_json, print_table
 
 
 def register(sub: Any) -> None:
@@ -46,10 +46,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """List or verify."""
     from hmi.core.audit import AuditError
 
-    try:
-        since = since_to_ts(args.since)
-    except ValueError as exc:
-        print(f"gas-hmi: {exc}", file=sys.stderr)
+    since = parse_since(args.since)
+    if since is None:
         return 2
     trail = _open(args.data_dir)
     if trail is None:
@@ -59,8 +57,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             return _verify(trail, args.format)
         records = trail.records(since, user=args.user, action=args.action, limit=args.limit or None)
     except AuditError as exc:
-        print(f"gas-hmi: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
     finally:
         trail.close()
     if args.format == "json":

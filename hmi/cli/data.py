@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hmi.cli._common import fmt_ts, print_json, print_table, since_to_ts
+from hmi.cli._common import fail, fmt_ts, parse_since, print_json, print_table
 
 QUALITY_NAMES = {192: "GOOD", 64: "UNCERTAIN", 0: "BAD"}
 
@@ -58,16 +58,13 @@ def _quality_name(q: int) -> str:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """Samples of one tag."""
-    try:
-        start = since_to_ts(args.since)
-    except ValueError as exc:
-        print(f"gas-hmi: {exc}", file=sys.stderr)
+    start = parse_since(args.since)
+    if start is None:
         return 2
     hist = open_history(args.data_dir)
     try:
         if args.tag not in hist.tag_names():
-            print(f"gas-hmi: no history for tag {args.tag!r} in {args.data_dir}", file=sys.stderr)
-            return 1
+            return fail(f"no history for tag {args.tag!r} in {args.data_dir}")
         data = hist.raw(args.tag, start, time.time() + 1)
     finally:
         hist.close()
@@ -121,18 +118,15 @@ def _fmt_value(v: Any) -> str:
 
 def cmd_trend_export(args: argparse.Namespace) -> int:
     """Several tags' samples to one CSV (timestamp, tag, value, quality)."""
-    try:
-        start = since_to_ts(args.since)
-    except ValueError as exc:
-        print(f"gas-hmi: {exc}", file=sys.stderr)
+    start = parse_since(args.since)
+    if start is None:
         return 2
     hist = open_history(args.data_dir)
     try:
         known = set(hist.tag_names())
         missing = [t for t in args.tags if t not in known]
         if missing:
-            print(f"gas-hmi: no history for {', '.join(missing)} in {args.data_dir}", file=sys.stderr)
-            return 1
+            return fail(f"no history for {', '.join(missing)} in {args.data_dir}")
         n = 0
         with open(args.out, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)

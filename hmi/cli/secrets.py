@@ -14,11 +14,10 @@ only; ``check`` says which secrets a station config needs and whether each is st
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from typing import Any
 
-from hmi.cli._common import load_or_exit, print_table
+from hmi.cli._common import fail, load_or_exit, print_table, read_new_secret
 
 
 def register(sub: Any) -> None:
@@ -43,29 +42,10 @@ def register(sub: Any) -> None:
     p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
 
 
-def _fail(msg: str) -> int:
-    print(f"gas-hmi: {msg}", file=sys.stderr)
-    return 1
-
-
 def _read_value(args: argparse.Namespace) -> str | None:
-    if args.stdin:
-        line = sys.stdin.readline()
-        value = line.rstrip("\r\n")
-    else:
-        try:
-            value = getpass.getpass(f"value of secret {args.name}: ")
-            again = getpass.getpass("repeat it: ")
-        except EOFError:
-            _fail("no terminal to ask for the value: use --stdin")
-            return None
-        if value != again:
-            _fail("the two values differ; nothing stored")
-            return None
-    if not value:
-        _fail("empty value; nothing stored")
-        return None
-    return value
+    return read_new_secret(
+        args.stdin, f"value of secret {args.name}: ", what="value", stdin_flag="--stdin", nothing="stored"
+    )
 
 
 def cmd_set(args: argparse.Namespace) -> int:
@@ -79,7 +59,7 @@ def cmd_set(args: argparse.Namespace) -> int:
             return 1
         set_secret(args.station, args.name, value)
     except SecretError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     print(f"secret {args.name} stored for station {args.station}")
     return 0
 
@@ -91,9 +71,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
     try:
         existed = delete_secret(args.station, args.name)
     except SecretError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if not existed:
-        return _fail(f"no secret {args.name!r} for station {args.station}")
+        return fail(f"no secret {args.name!r} for station {args.station}")
     print(f"secret {args.name} deleted for station {args.station}")
     return 0
 
@@ -105,7 +85,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         names = list_secrets(args.station)
     except SecretError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     for name in names:
         print(name)
     if not names:
@@ -147,7 +127,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         backend_name()
     except SecretError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     stored = set()
     for _where, name in needed:
         try:

@@ -15,11 +15,11 @@ one line from standard input; they are never echoed, logged or stored in clear.
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from hmi.cli._common import fmt_ts, print_json, print_table
+from hmi.cli._common import fail, fmt_ts, print_json, print_table, read_new_secret
 
 ROLES = ("viewer", "operator", "engineer", "admin")
 
@@ -60,11 +60,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
 
 
-def _fail(msg: str) -> int:
-    print(f"gas-hmi: {msg}", file=sys.stderr)
-    return 1
-
-
 def _open(data_dir: str, create: bool = True) -> Any:
     """The user store, or None after a clear message."""
     from hmi.core.users import StoreError, UserStore
@@ -72,41 +67,41 @@ def _open(data_dir: str, create: bool = True) -> Any:
     try:
         return UserStore(data_dir, create=create)
     except StoreError as exc:
-        _fail(str(exc) if create else f"{exc} (create the first admin with `gas-hmi users add NAME --role admin --data-dir {data_dir}`)")
+        fail(str(exc) if create else f"{exc} (create the first admin with `gas-hmi users add NAME --role admin --data-dir {data_dir}`)")
         return None
+
+
+def _with_store(data_dir: str, body: Callable[[Any], int], create: bool = False) -> int:
+    """Open the user store, return ``body(store)`` and close the store (1 when it cannot be opened)."""
+    store = _open(data_dir, create=create)
+    if store is None:
+        return 1
+    try:
+        return body(store)
+    finally:
+        store.close()
 
 
 def _read_password(args: argparse.Namespace, name: str) -> str | None:
     """The new password from stdin or two getpass prompts; None (after a message) when unusable."""
-    if args.password_stdin:
-        line = sys.stdin.readline()
-        password = line[:-1] if line.endswith("\n") else line
-        if password.endswith("\r"):
-            password = password[:-1]
-    else:
-        try:
-            password = getpass.getpass(f"new password for {name}: ")
-            again = getpass.getpass("repeat it: ")
-        except EOFError:
-            _fail("no terminal to ask for the password: use --password-stdin")
-            return None
-        if password != again:
-            _fail("the two passwords differ; nothing changed")
-            return None
-    if not password:
-        _fail("empty password; nothing changed")
-        return None
-    return password
+    return read_new_secret(
+        args.password_stdin,
+        f"new password for {name}: ",
+        what="password",
+        stdin_flag="--password-stdin",
+        nothing="changed",
+    )
 
 
-def _managed(fn: Any, *args: Any, **kwargs: Any) -> int:
-    """Run a store call and turn the expected errors into one clear line."""
+def _managed(fn: Any, *args: Any, done: str) -> int:
+    """Run a store call; print ``done`` on success, turn the expected errors into one clear line."""
     from hmi.core.users import PasswordError, StoreError, UserError
 
     try:
-        fn(*args, **kwargs)
+        fn(*args)
     except (UserError, PasswordError, StoreError, ValueError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
+    print(done)
     return 0
 
 
@@ -114,74 +109,46 @@ def cmd_add(args: argparse.Namespace) -> int:
     """Create a user."""
     from hmi.core.users.passwords import password_problems
 
-    store = _open(args.data_dir)
-    if store is None:
-        return 1
-    try:
+    def body(store: Any) -> int:
         if store.get(args.name) is not None:
-            return _fail(f"user {args.name!r} already exists (use `gas-hmi users passwd` to change the password)")
-        first = store.needs_first_admin()
-        if first and args.role != "admin":
+            return fail(f"user {args.name!r} already exists (use `gas-hmi users passwd` to change the password)")
+        if store.needs_first_admin() and args.role != "admin":
             print("gas-hmi: note: there is no admin yet; create one with `--role admin`", file=sys.stderr)
         password = _read_password(args, args.name)
         if password is None:
             return 1
         problems = password_problems(password, args.name, store.policy.min_password_chars)
         if problems:
-            return _fail("password rejected: " + "; ".join(problems))
-        rc = _managed(store.add_user, args.name, password, args.role)
-        if rc == 0:
-            print(f"user {args.name} ({args.role}) added")
-        return rc
-    finally:
-        store.close()
+            return fail("password rejected: " + "; ".join(problems))
+        return _managed(store.add_user, args.name, password, args.role, done=f"user {args.name} ({args.role}) added")
+
+    return _with_store(args.data_dir, body, create=True)
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
     """Set a password."""
-    store = _open(args.data_dir, create=False)
-    if store is None:
-        return 1
-    try:
+
+    def body(store: Any) -> int:
         if store.get(args.name) is None:
-            return _fail(f"no user {args.name!r} in {store.path}")
+            return fail(f"no user {args.name!r} in {store.path}")
         password = _read_password(args, args.name)
         if password is None:
             return 1
-        rc = _managed(store.set_password, args.name, password)
-        if rc == 0:
-            print(f"password of {args.name} changed")
-        return rc
-    finally:
-        store.close()
+        return _managed(store.set_password, args.name, password, done=f"password of {args.name} changed")
+
+    return _with_store(args.data_dir, body)
 
 
 def cmd_role(args: argparse.Namespace) -> int:
     """Change a role."""
-    store = _open(args.data_dir, create=False)
-    if store is None:
-        return 1
-    try:
-        rc = _managed(store.set_role, args.name, args.role)
-        if rc == 0:
-            print(f"{args.name} is now {args.role}")
-        return rc
-    finally:
-        store.close()
+    done = f"{args.name} is now {args.role}"
+    return _with_store(args.data_dir, lambda store: _managed(store.set_role, args.name, args.role, done=done))
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
     """Enable or disable a user."""
-    store = _open(args.data_dir, create=False)
-    if store is None:
-        return 1
-    try:
-        rc = _managed(store.set_enabled, args.name, args.enabled)
-        if rc == 0:
-            print(f"{args.name} {'enabled' if args.enabled else 'disabled'}")
-        return rc
-    finally:
-        store.close()
+    done = f"{args.name} {'enabled' if args.enabled else 'disabled'}"
+    return _with_store(args.data_dir, lambda store: _managed(store.set_enabled, args.name, args.enabled, done=done))
 
 
 def cmd_list(args: argparse.Namespace) -> int:

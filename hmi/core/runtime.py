@@ -23,7 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from drivers.base import Batch, DeviceState, Driver, PointSpec, WriteResult, WriteStatus, driver_class
+from drivers.base import (
+    Batch,
+    DeviceState,
+    Driver,
+    PointSpec,
+    WriteResult,
+    WriteStatus,
+    driver_class,
+)
 from hmi.config.schema import StationConfig, TagConfig, UplinkConfig
 from hmi.core.tagtable import TagTable, TagUpdate
 
@@ -395,7 +403,7 @@ class Runtime:
         while time.monotonic() < deadline:
             try:
                 batch = await asyncio.wait_for(drv.read([index]), READBACK_TIMEOUT)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 break
             if len(batch.values):
                 last = batch.values[0]

@@ -30,12 +30,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
-    event,
     func,
     select,
 )
 from sqlalchemy.exc import SQLAlchemyError
+
+from hmi.core.sqlite import open_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -128,30 +128,9 @@ _state_tuple = operator.itemgetter(*_ALL_STATE_COLS)
 _STOP = object()
 
 
-def _wal(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.close()
-
-
 def open_db(db_path: Path, readonly: bool = False) -> Engine:
     """SQLAlchemy engine on alarms.db (WAL). Read-only opens never create or change the file."""
-    if readonly:
-        url = f"sqlite:///file:{Path(db_path).as_posix()}?mode=ro&uri=true"
-        eng = create_engine(url, connect_args={"check_same_thread": False})
-
-        @event.listens_for(eng, "connect")
-        def _busy(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.execute("PRAGMA busy_timeout=5000")
-
-        return eng
-    eng = create_engine(
-        f"sqlite:///{Path(db_path).as_posix()}", connect_args={"check_same_thread": False}
-    )
-    event.listen(eng, "connect", _wal)
-    return eng
+    return open_sqlite(db_path, busy_timeout=5.0, synchronous="NORMAL", readonly=readonly)
 
 
 def event_row(ev: dict[str, Any]) -> dict[str, Any]:

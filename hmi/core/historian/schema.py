@@ -26,7 +26,6 @@ Python overhead per row at the level of a bare ``sqlite3`` ``executemany``.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -43,6 +42,7 @@ from sqlalchemy import (
 )
 
 from hmi.core.historian.model import HistorianError
+from hmi.core.sqlite import ensure_schema, open_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -130,39 +130,18 @@ def open_engine(path: Path, busy_timeout: float = 5.0) -> sa.Engine:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise HistorianError(f"cannot create the folder of history database {path}: {exc.strerror or exc}") from None
-    engine = sa.create_engine(
-        f"sqlite:///{path}",
-        # the write connection is shared by the writer thread and bulk loads under a lock
-        connect_args={"check_same_thread": False, "timeout": busy_timeout},
+    engine = open_sqlite(
+        path,
+        busy_timeout=busy_timeout,
+        synchronous="NORMAL",  # WAL: durable on checkpoint, no fsync per commit
+        extra_pragmas=("cache_size=-16000",),  # 16 MB page cache per connection
+        # the store's write connection sets isolation_level itself (see store.py)
+        explicit_begin=False,
         pool_size=4,
         max_overflow=8,
     )
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, and vice versa
-        cur.execute("PRAGMA synchronous=NORMAL")  # WAL: durable on checkpoint, no fsync per commit
-        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        cur.execute("PRAGMA cache_size=-16000")  # 16 MB page cache per connection
-        cur.close()
-
-    try:
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
-            if row is None:
-                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise HistorianError(
-                    f"history database {path} has schema version {row[0]}, this version of gas-hmi reads {SCHEMA_VERSION}"
-                )
-    except sa.exc.DBAPIError as exc:
-        engine.dispose()
-        raise HistorianError(f"cannot open history database {path}: {exc.orig}") from None
-    except HistorianError:
-        engine.dispose()
-        raise
+    mismatch = "history database {path} has schema version {found}, this version of gas-hmi reads {version}"
+    ensure_schema(engine, metadata, meta, SCHEMA_VERSION, path=path, error=HistorianError, label="history database", mismatch=mismatch)
     return engine
 
 

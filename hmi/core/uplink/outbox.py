@@ -31,13 +31,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
-    event,
     func,
     select,
 )
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+
+from hmi.core.sqlite import open_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +87,14 @@ class Outbox:
         self.budget = int(budget_bytes)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._engine = create_engine(
-                f"sqlite:///{self.path}", poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 10}
+            self._engine = open_sqlite(
+                self.path,
+                busy_timeout=10.0,
+                synchronous="FULL",  # a committed row survives a power loss
+                # one long-lived connection (self._conn) is all the outbox uses: a pool
+                # would only keep a second handle on the file open after close()
+                null_pool=True,
             )
-            event.listen(self._engine, "connect", _pragmas)
             _md.create_all(self._engine)
             self._conn = self._engine.connect()
             self.depth = int(self._conn.execute(select(func.count()).select_from(outbox_t)).scalar_one())
@@ -257,14 +260,6 @@ class Outbox:
                 conn.close()
             finally:
                 self._engine.dispose()
-
-
-def _pragmas(dbapi_conn: object, _record: object) -> None:
-    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")  # a committed row survives a power loss
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
 
 
 def _chunks(seq: list[int], n: int) -> Iterable[list[int]]:

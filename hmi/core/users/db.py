@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+
+from hmi.core.sqlite import ensure_schema, open_sqlite
 
 SCHEMA_VERSION = 1
 FILE_NAME = "users.db"
@@ -79,51 +80,20 @@ def open_engine(path: str | os.PathLike[str], busy_timeout: float = 10.0, create
     ``create=False`` refuses to create a missing file (read-only CLI commands).
     """
     path = db_path(path)
-    if not path.exists():
-        if not create:
-            raise StoreError(f"no user database at {path}")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # owner-only from the first byte: the file holds password hashes
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        except OSError as exc:
-            raise StoreError(f"cannot create user database {path}: {exc.strerror or exc}") from None
-    engine = sa.create_engine(
-        f"sqlite:///{path}",
-        connect_args={"check_same_thread": False, "timeout": busy_timeout},
+    engine = open_sqlite(
+        path,
+        busy_timeout=busy_timeout,
+        synchronous="FULL",  # rare writes; every one must be durable
+        explicit_begin=True,  # write_tx() needs BEGIN IMMEDIATE before the first read
+        create=create,
+        owner_only=True,  # the file holds password hashes
         pool_size=2,
         max_overflow=4,
+        error=StoreError,
+        label="user database",
     )
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-        # let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it)
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")  # rare writes; every one must be durable
-        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        cur.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: sa.Connection) -> None:
-        immediate = conn.get_execution_options().get("immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    try:
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
-            if row is None:
-                conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise StoreError(f"user database {path} has schema version {row[0]}; this gas-hmi reads {SCHEMA_VERSION}")
-    except sa.exc.DBAPIError as exc:
-        engine.dispose()
-        raise StoreError(f"cannot open user database {path}: {exc.orig}") from None
-    except StoreError:
-        engine.dispose()
-        raise
+    mismatch = "user database {path} has schema version {found}; this gas-hmi reads {version}"
+    ensure_schema(engine, metadata, meta, SCHEMA_VERSION, path=path, error=StoreError, label="user database", mismatch=mismatch)
     return engine
 
 
