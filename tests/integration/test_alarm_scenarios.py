@@ -1,0 +1,105 @@
+"""Simulator scenarios through the real runtime raise the expected alarms (ISA-18.2 states).
+
+The simulator serves the demo station (Modbus devices; faster than real time) on free loopback
+ports; the headless runtime polls it. We read the results the way an engineer does: through
+``gas-hmi alarms --active`` and ``--journal`` on the station's alarms.db.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hmi.cli import main as cli_main
+from hmi.cli.simulate import start_simulator_thread
+from hmi.config import load_station
+from hmi.core.runtime import Runtime
+from tests.helpers import wait_until
+from tests.stations import demo_station_copy
+
+SPEED = 15.0
+
+
+@pytest.fixture
+def station(tmp_path):
+    st, _ = demo_station_copy(tmp_path, exclude=("opcua.yaml",))
+    return load_station(st), tmp_path / "data"
+
+
+def _state(rt: Runtime, alarm_id: str) -> str:
+    v = rt.alarms.view(alarm_id)
+    return v.state if v is not None else "NORMAL"
+
+
+def _cli_json(capsys, *args: str) -> list[dict]:
+    capsys.readouterr()
+    assert cli_main(["alarms", *args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _raises(journal: list[dict], alarm_id: str) -> list[dict]:
+    return [e for e in journal if e["alarm_id"] == alarm_id and e["transition"] == "raise"]
+
+
+def _run_scenario(cfg, data, scenario: str, expect_active: list[str], expect_rtn: list[str]):
+    sim = start_simulator_thread(cfg, scenario=scenario, seed=7, speed=SPEED)
+    try:
+        rt = Runtime(cfg, data)
+        rt.start()
+        try:
+            for aid in expect_active:
+                wait_until(lambda a=aid: _state(rt, a) in ("ACTIVE_UNACK", "RTN_UNACK"), timeout=60, what=f"{aid} raised")
+            for aid in expect_rtn:
+                wait_until(lambda a=aid: _state(rt, a) == "RTN_UNACK", timeout=90, what=f"{aid} back to normal, unacknowledged")
+            assert rt.alarms.flush(10)
+        finally:
+            rt.stop()
+    finally:
+        sim.stop()
+
+
+def test_outlet_overpressure_raises_h_hh_then_slam_shut(station, capsys):
+    cfg, data = station
+    h, hh, ssv = "outlet.pressure.h", "outlet.pressure.hh", "reg1.ssv.closed.discrete"
+    _run_scenario(cfg, data, "outlet_overpressure", [h, hh, ssv], [h, hh])
+
+    active = {a["alarm_id"]: a for a in _cli_json(capsys, "--active", "--data-dir", str(data))}
+    assert active[h]["priority"] == 3 and active[hh]["priority"] == 1 and active[ssv]["priority"] == 1
+    assert active[h]["state"] == active[hh]["state"] == "RTN_UNACK"
+    assert active[ssv]["state"] == "ACTIVE_UNACK"  # the slam-shut stays closed until reset on site
+    journal = _cli_json(capsys, "--journal", "--since", "1h", "--data-dir", str(data))
+    t_h, t_hh, t_ssv = (_raises(journal, a)[0]["ts"] for a in (h, hh, ssv))
+    assert t_h < t_hh <= t_ssv, "expected H, then HH, then the slam-shut"
+
+    # a restart neither re-raises nor forgets anything
+    before = {a: len(_raises(journal, a)) for a in (h, hh, ssv)}
+    sim = start_simulator_thread(cfg, scenario="normal", seed=7, speed=1.0)
+    try:
+        rt = Runtime(cfg, data)
+        rt.start()
+        try:
+            assert {a: _state(rt, a) for a in (h, hh, ssv)} == {h: "RTN_UNACK", hh: "RTN_UNACK", ssv: "ACTIVE_UNACK"}
+            wait_until(lambda: rt.stats["batches"] > 20, timeout=30, what="a few scans after the restart")
+            assert not rt.alarms.annunciation().horn or rt.alarms.annunciation().unacked >= 3
+            rt.alarms.flush(10)
+        finally:
+            rt.stop()
+    finally:
+        sim.stop()
+    journal = _cli_json(capsys, "--journal", "--since", "1h", "--data-dir", str(data))
+    assert {a: len(_raises(journal, a)) for a in (h, hh, ssv)} == before
+
+
+def test_gas_leak_raises_level_1_then_level_2(station, capsys):
+    cfg, data = station
+    l1, l2 = "gd05.lel.h", "gd05.lel.hh"
+    _run_scenario(cfg, data, "gas_leak", [l1, l2], [l1, l2])
+    active = {a["alarm_id"]: a for a in _cli_json(capsys, "--active", "--data-dir", str(data))}
+    assert (active[l1]["priority"], active[l2]["priority"]) == (2, 1)
+    assert "GD05" in active[l2]["message"]["en"] and "二级报警" in active[l2]["message"]["zh"]
+    journal = _cli_json(capsys, "--journal", "--since", "1h", "--data-dir", str(data))
+    assert len(_raises(journal, l1)) == 1 and len(_raises(journal, l2)) == 1
+    assert _raises(journal, l1)[0]["ts"] < _raises(journal, l2)[0]["ts"]
+    others = {e["alarm_id"] for e in journal if e["transition"] == "raise"} - {l1, l2}
+    assert not any(a.startswith("gd") for a in others), f"other detectors alarmed: {others}"
