@@ -101,5 +101,6 @@ def test_gas_leak_raises_level_1_then_level_2(station, capsys):
     journal = _cli_json(capsys, "--journal", "--since", "1h", "--data-dir", str(data))
     assert len(_raises(journal, l1)) == 1 and len(_raises(journal, l2)) == 1
     assert _raises(journal, l1)[0]["ts"] < _raises(journal, l2)[0]["ts"]
-    others = {e["alarm_id"] for e in journal if e["transition"] == "raise"} - {l1, l2}
-    assert not any(a.startswith("gd") for a in others), f"other detectors alarmed: {others}"
+    # gd06 stands next to gd05 and sees about a third of the cloud (level 1 at most)
+    others = {e["alarm_id"] for e in journal if e["transition"] == "raise"} - {l1, l2, "gd06.lel.h"}
+    assert not any(a.startswith("gd") for a in others), f"detectors away from the leak alarmed: {others}"
