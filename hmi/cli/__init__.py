@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -23,10 +22,12 @@ COMMAND_MODULES = [
     "hmi.cli.simulate",  # simulate
     "hmi.cli.data",  # history, snapshot, trend-export
     "hmi.cli.alarms",  # alarms [report]
+    "hmi.cli.report",  # report daily|warnings|forecast|backfill
     "hmi.cli.users",  # users add|passwd|role|disable|enable|list
     "hmi.cli.audit",  # audit [--verify]
     "hmi.cli.secrets",  # secrets set|delete|list|check
     "hmi.cli.browse",  # browse (OPC UA address space -> tags)
+    "hmi.cli.gui",  # screenshot
 ]
 
 
@@ -35,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gas-hmi", description="SCADA HMI for city natural-gas stations.")
     parser.add_argument("--version", action="version", version=f"gas-hmi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    # handled by hmi.cli.selftest.dispatch before this parser runs; listed here for --help
+    parser.add_argument(
+        "--self-test",
+        nargs="?",
+        metavar="STATION_DIR",
+        const="",
+        help="check this installation (config, databases, keyring, Qt, fonts, drivers) and exit; "
+        "default station: the bundle's (gas-hmi --self-test --help for options)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -49,12 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code."""
+    from hmi.cli.selftest import dispatch
+    from hmi.logs import setup_logging
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    code = dispatch(argv)
+    if code is not None:
+        return code
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # standard error always; `run`/`demo` add <data_dir>/logs/gas-hmi.log (hmi.logs.add_file_log)
+    setup_logging(args.verbose)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

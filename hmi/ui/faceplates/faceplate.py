@@ -1,0 +1,392 @@
+"""The faceplate of one tag (display level 3).
+
+Value with quality and time, engineering range and alarm limits on an analog bar, a
+live trend of the last minutes, the tag's alarms with acknowledge/shelve, and, for a
+writable tag, set-point entry or discrete commands behind a confirmation dialog.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from drivers.base import Quality
+from hmi.config.schema import TagConfig
+from hmi.core.tagtable import TagUpdate
+from hmi.ui import fmt
+from hmi.ui.actions import Actions
+from hmi.ui.faceplates.dialogs import ConfirmWriteDialog, ShelveDialog
+from hmi.ui.i18n import i18n, tr
+from hmi.ui.live import LiveData
+from hmi.ui.texts import QUALITY_TEXT, STATE_TEXT
+from hmi.ui.theme import restyle
+from hmi.ui.widgets.analog_bar import AnalogBar
+from hmi.ui.widgets.glyph import glyph_pixmap
+from hmi.ui.widgets.trend import TrendPlot
+
+TREND_WINDOW = 600.0  # s shown in the faceplate trend
+
+
+def _exec_dialog(dialog: QDialog) -> bool:
+    return dialog.exec() == QDialog.DialogCode.Accepted
+
+
+class Faceplate(QDialog):
+    """Non-modal window for one tag."""
+
+    #: how confirmation dialogs are shown (tests replace it)
+    confirm: Callable[[QDialog], bool] = staticmethod(_exec_dialog)
+
+    def __init__(self, tag: TagConfig, live: LiveData, actions: Actions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("faceplate")
+        self.setWindowFlag(Qt.WindowType.Tool, True)
+        self.tag = tag
+        self.live = live
+        self.actions = actions
+        self.index = live.index_of(tag.name)
+        self.numeric = tag.type != "string"
+        self.last: tuple[Any, int, float, str] = (math.nan, 0, 0.0, "")
+        lay = QVBoxLayout(self)
+        lay.setSpacing(8)
+        self.title = QLabel(self)
+        self.title.setObjectName("faceplateTitle")
+        self.subtitle = QLabel(self)
+        self.subtitle.setObjectName("faceplateTag")
+        lay.addWidget(self.title)
+        lay.addWidget(self.subtitle)
+        # ---- value block
+        top = QHBoxLayout()
+        self.value = QLabel(self)
+        self.value.setObjectName("faceplateValue")
+        self.value.setProperty("role", "bigValue")
+        self.value.setMinimumWidth(220)
+        self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        top.addWidget(self.value)
+        info = QGridLayout()
+        self.quality = QLabel(self)
+        self.quality.setObjectName("faceplateQuality")
+        self.quality.setProperty("role", "state")
+        self.ts = QLabel(self)
+        self.reason = QLabel(self)
+        self.reason.setWordWrap(True)
+        self.reason.setProperty("role", "dim")
+        self.l_quality, self.l_ts = QLabel(self), QLabel(self)
+        info.addWidget(self.l_quality, 0, 0)
+        info.addWidget(self.quality, 0, 1)
+        info.addWidget(self.l_ts, 1, 0)
+        info.addWidget(self.ts, 1, 1)
+        info.addWidget(self.reason, 2, 0, 1, 2)
+        top.addLayout(info, 1)
+        lay.addLayout(top)
+        self.bar = AnalogBar(tag, self) if self.numeric and tag.type != "bool" and not tag.states else None
+        if self.bar is not None:
+            lay.addWidget(self.bar)
+        self.props = QLabel(self)
+        self.props.setObjectName("faceplateProps")
+        self.props.setWordWrap(True)
+        lay.addWidget(self.props)
+        # ---- trend
+        self.trend = TrendPlot([tag], TREND_WINDOW, self) if self.numeric else None
+        if self.trend is not None:
+            self.trend.setMinimumHeight(170)
+            lay.addWidget(self.trend, 1)
+        # ---- alarms
+        self.alarm_box = QGroupBox(self)
+        ab = QVBoxLayout(self.alarm_box)
+        self.alarm_table = QTableWidget(0, 4, self)
+        self.alarm_table.setObjectName("faceplateAlarms")
+        self.alarm_table.verticalHeader().setVisible(False)
+        self.alarm_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.alarm_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.alarm_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.alarm_table.setMaximumHeight(150)
+        ab.addWidget(self.alarm_table)
+        row = QHBoxLayout()
+        self.b_ack = QPushButton(self)
+        self.b_ack.setObjectName("faceplateAck")
+        self.b_ack.clicked.connect(self._ack)
+        self.b_shelve = QPushButton(self)
+        self.b_shelve.setObjectName("faceplateShelve")
+        self.b_shelve.clicked.connect(self._shelve)
+        self.b_unshelve = QPushButton(self)
+        self.b_unshelve.clicked.connect(self._unshelve)
+        self.b_reset = QPushButton(self)
+        self.b_reset.clicked.connect(self._reset)
+        for b in (self.b_ack, self.b_shelve, self.b_unshelve, self.b_reset):
+            row.addWidget(b)
+        row.addStretch(1)
+        ab.addLayout(row)
+        lay.addWidget(self.alarm_box)
+        self.alarm_box.setVisible(bool(tag.alarms))
+        # ---- commands
+        self.cmd_box: QGroupBox | None = None
+        self.entry: QLineEdit | None = None
+        self.cmd_buttons: list[tuple[QPushButton, float]] = []
+        self.result = QLabel(self)
+        self.result.setObjectName("faceplateResult")
+        self.result.setWordWrap(True)
+        if tag.access == "rw":
+            self._build_commands(lay)
+        lay.addWidget(self.result)
+        rule = QFrame(self)
+        rule.setProperty("role", "rule")
+        lay.addWidget(rule)
+        self.close_button = QPushButton(self)
+        self.close_button.clicked.connect(self.close)
+        lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.resize(620, 800 if tag.access == "rw" else 740)
+        live.sigTags.connect(self.on_tags)
+        live.sigAlarms.connect(self.on_alarms)
+        live.sigTick.connect(self.on_tick)
+        i18n().sigLanguageChanged.connect(self.retranslate)
+        self.retranslate()
+        self._show_value(*live.value(tag.name))
+        self.on_alarms(live.alarms)
+        if self.trend is not None:
+            self.trend.load_history(getattr(live.runtime, "historian", None), points=300)
+
+    # ------------------------------------------------------------------ build
+    def _build_commands(self, lay: QVBoxLayout) -> None:
+        box = QGroupBox(self)
+        box.setObjectName("faceplateCommands")
+        row = QHBoxLayout(box)
+        if self.tag.states:
+            for key in sorted(self.tag.states):
+                b = QPushButton(self)
+                b.setProperty("role", "command")
+                b.setObjectName(f"command_{key}")
+                b.clicked.connect(lambda _=False, k=key: self.request_write(float(k)))
+                self.cmd_buttons.append((b, float(key)))
+                row.addWidget(b)
+        else:
+            self.entry = QLineEdit(self)
+            self.entry.setObjectName("setpointEntry")
+            v = QDoubleValidator(self.tag.range[0], self.tag.range[1], self.tag.precision, self)
+            v.setNotation(QDoubleValidator.Notation.StandardNotation)
+            self.entry.setValidator(v)
+            self.entry.returnPressed.connect(self._write_entry)
+            self.write_button = QPushButton(self)
+            self.write_button.setObjectName("writeButton")
+            self.write_button.setProperty("role", "command")
+            self.write_button.clicked.connect(self._write_entry)
+            self.unit_label = QLabel(self.tag.unit, self)
+            row.addWidget(self.entry, 1)
+            row.addWidget(self.unit_label)
+            row.addWidget(self.write_button)
+        self.interlock = QLabel(self)
+        self.interlock.setProperty("role", "state")
+        self.interlock.setWordWrap(True)
+        lay.addWidget(box)
+        lay.addWidget(self.interlock)
+        self.cmd_box = box
+
+    def retranslate(self, *_: Any) -> None:
+        """Texts in the current language."""
+        t = self.tag
+        self.setWindowTitle(f"{fmt.label(t)} — {t.name}")
+        self.title.setText(fmt.label(t))
+        parts = [t.name]
+        if t.area:
+            parts.append(f"{tr('Area')}: {t.area}")
+        parts.append(f"{tr('Device')}: {t.device}")
+        self.subtitle.setText("   ·   ".join(parts))
+        self.l_quality.setText(tr("Quality") + ":")
+        self.l_ts.setText(tr("Time") + ":")
+        lim = ", ".join(f"{a.kind} {a.limit:g}" for a in t.alarms if a.limit is not None)
+        rows = [f"{tr('Range')}: {t.range[0]:g} … {t.range[1]:g} {t.unit}".strip()]
+        if lim:
+            rows.append(f"{tr('Alarm limits')}: {lim} {t.unit}".strip())
+        rows.append(f"{tr('Access')}: {tr('read/write') if t.access == 'rw' else tr('read only')}")
+        if t.description:
+            rows.append(t.description)
+        self.props.setText("    ".join(rows))
+        self.alarm_box.setTitle(tr("Alarms of this tag"))
+        self.alarm_table.setHorizontalHeaderLabels([tr("Priority"), tr("Kind"), tr("Limit"), tr("State")])
+        self.b_ack.setText(tr("Acknowledge"))
+        self.b_shelve.setText(tr("Shelve…"))
+        self.b_unshelve.setText(tr("Unshelve"))
+        self.b_reset.setText(tr("Reset"))
+        self.close_button.setText(tr("Close"))
+        if self.cmd_box is not None:
+            self.cmd_box.setTitle(tr("Command"))
+            for b, key in self.cmd_buttons:
+                text = t.states.get(int(key))
+                b.setText(text.get(i18n().lang) if text else f"{key:g}")
+            if self.entry is not None:
+                self.write_button.setText(tr("Write…"))
+                self.entry.setPlaceholderText(f"{t.range[0]:g} … {t.range[1]:g}")
+            self._check_interlocks()
+        self._show_value(*self.last) if self.last[2] else None
+        self.on_alarms(self.live.alarms)
+
+    # ------------------------------------------------------------------ live
+    def on_tags(self, upd: TagUpdate) -> None:
+        """Refresh when this tag changed."""
+        hit = np.nonzero(upd.indices == self.index)[0]
+        if len(hit):
+            k = int(hit[-1])
+            value: Any = float(upd.values[k])
+            if self.live.tags.is_string[self.index]:
+                value = self.live.value(self.tag.name)[0]
+            self._show_value(value, int(upd.quality[k]), float(upd.ts[k]), upd.reasons[k])
+        if self.cmd_box is not None and self.tag.interlocks:
+            self._check_interlocks()
+
+    def on_tick(self, n: int) -> None:
+        """Trend: append the current value every second and slide the window."""
+        if self.trend is not None and n % 4 == 0 and self.isVisible():
+            v, q, ts, _r = self.last
+            if ts:
+                self.trend.add_point(self.tag.name, time.time(), float(v) if not isinstance(v, str) else math.nan, q >= Quality.GOOD)
+            self.trend.redraw()
+
+    def _show_value(self, value: Any, quality: int, ts: float, reason: str) -> None:
+        self.last = (value, int(quality), ts, reason)
+        prio, _unack = self.live.alarm_of(self.tag.name)
+        self.value.setText(fmt.value_text(self.tag, value, quality))
+        q = fmt.quality_name(quality)
+        restyle(self.value, quality=q, alarm=str(prio))
+        self.quality.setText(tr(QUALITY_TEXT[q]))
+        restyle(self.quality, state={"good": "ok", "uncertain": "warn", "bad": "bad"}[q])
+        self.ts.setText(fmt.clock(ts))
+        self.reason.setText(reason if q != "good" else "")
+        self.value.setToolTip(fmt.quality_tooltip(self.tag, quality, reason, ts))
+        if self.bar is not None and not isinstance(value, str):
+            self.bar.set_value(float(value), quality, prio)
+
+    def on_alarms(self, views: list[Any]) -> None:
+        """The tag's alarms: configured ones, with their live state."""
+        live = {v.alarm_id: v for v in views if v.tag == self.tag.name}
+        self.alarm_table.setRowCount(len(self.tag.alarms))
+        self._alarm_ids: list[str] = []
+        for r, a in enumerate(self.tag.alarms):
+            aid = self.tag.alarm_id(a)
+            self._alarm_ids.append(aid)
+            v = live.get(aid)
+            state = v.state if v is not None else "NORMAL"
+            flags = []
+            if v is not None and v.shelved:
+                flags.append(tr("shelved"))
+            if v is not None and v.suppressed:
+                flags.append(tr("suppressed"))
+            if v is not None and v.latched:
+                flags.append(tr("latched: reset required"))
+            item = QTableWidgetItem(str(a.priority))
+            item.setIcon(glyph_pixmap(a.priority, 16, filled=state != "NORMAL"))
+            self.alarm_table.setItem(r, 0, item)
+            self.alarm_table.setItem(r, 1, QTableWidgetItem(a.kind))
+            self.alarm_table.setItem(r, 2, QTableWidgetItem("" if a.limit is None else f"{a.limit:g} {self.tag.unit}"))
+            self.alarm_table.setItem(r, 3, QTableWidgetItem(", ".join([tr(STATE_TEXT.get(state, state)), *flags])))
+        self.alarm_table.resizeColumnsToContents()
+        if self.last[2]:
+            prio, _ = self.live.alarm_of(self.tag.name)
+            restyle(self.value, alarm=str(prio))
+
+    def selected_alarm(self) -> str:
+        """Selected alarm id (the first alarm when none is selected)."""
+        rows = self.alarm_table.selectionModel().selectedRows()
+        r = rows[0].row() if rows else 0
+        return self._alarm_ids[r] if self._alarm_ids else ""
+
+    # ------------------------------------------------------------------ alarm actions
+    def _ack(self) -> None:
+        aid = self.selected_alarm()
+        if aid:
+            self.actions.ack([aid], done=self._done)
+
+    def _shelve(self) -> None:
+        aid = self.selected_alarm()
+        if not aid:
+            return
+        a = next((a for a in self.tag.alarms if self.tag.alarm_id(a) == aid), None)
+        dlg = ShelveDialog(f"{aid}", a.max_shelve if a is not None else None, self)
+        if self.confirm(dlg):
+            reason, duration = dlg.values()
+            self.actions.shelve(aid, reason, duration, done=self._done)
+
+    def _unshelve(self) -> None:
+        aid = self.selected_alarm()
+        if aid:
+            self.actions.unshelve(aid, done=self._done)
+
+    def _reset(self) -> None:
+        aid = self.selected_alarm()
+        if aid:
+            self.actions.reset(aid, done=self._done)
+
+    def _done(self, ok: bool, text: str) -> None:
+        self.result.setText(text)
+        restyle(self.result, role="state", state="ok" if ok else "bad")
+
+    # ------------------------------------------------------------------ writes
+    def _interlock_message(self) -> str:
+        for lk in self.tag.interlocks:
+            try:
+                v, q, _ts, _r = self.live.value(lk.tag)
+            except KeyError:
+                continue
+            if q >= Quality.GOOD and not isinstance(v, str) and abs(float(v) - lk.equals) < 1e-9:
+                return fmt.text(lk.message)
+        return ""
+
+    def _check_interlocks(self) -> None:
+        msg = self._interlock_message()
+        self.interlock.setText((tr("Interlock") + ": " + msg) if msg else "")
+        restyle(self.interlock, state="bad" if msg else "ok")
+        for b, _k in self.cmd_buttons:
+            b.setEnabled(not msg)
+        if self.entry is not None:
+            self.write_button.setEnabled(not msg)
+
+    def _write_entry(self) -> None:
+        if self.entry is None:
+            return
+        text = self.entry.text().strip().replace(",", ".")
+        try:
+            value = float(text)
+        except ValueError:
+            self._done(False, tr("Enter a number"))
+            return
+        lo, hi = self.tag.range
+        if not lo <= value <= hi:
+            self._done(False, tr("Outside the range {lo} … {hi}").format(lo=f"{lo:g}", hi=f"{hi:g}"))
+            return
+        self.request_write(value)
+
+    def request_write(self, value: float) -> bool:
+        """Ask for confirmation (old and new value), then write; True when sent."""
+        msg = self._interlock_message()
+        if msg:
+            self._done(False, tr("Interlock") + ": " + msg)
+            return False
+        old = fmt.value_text(self.tag, *self.last[:2])
+        new = fmt.value_text(self.tag, value, int(Quality.GOOD))
+        dlg = ConfirmWriteDialog(fmt.label(self.tag), self.tag.name, old, new, parent=self)
+        if not self.confirm(dlg):
+            self._done(False, tr("Cancelled"))
+            return False
+        self.result.setText(tr("Sending…"))
+        return self.actions.write(self.tag.name, value, done=self._done)

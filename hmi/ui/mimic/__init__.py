@@ -1,0 +1,1 @@
+"""Mimic screens: an SVG drawn by an engineer plus a YAML file binding element ids to tags."""

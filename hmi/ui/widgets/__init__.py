@@ -1,0 +1,1 @@
+"""Small reusable widgets and painters (alarm glyph, analog bar, value label)."""

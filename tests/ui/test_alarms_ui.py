@@ -1,0 +1,149 @@
+"""Alarm banner and summary page against the real alarm engine (journal in tmp_path)."""
+
+from __future__ import annotations
+
+import csv
+
+from PySide6.QtCore import Qt
+
+from hmi.core.alarms.journal import open_db, read_journal
+from tests.helpers import wait_until
+
+
+def _journal(rt, transition: str) -> list[dict]:
+    rt.alarms.flush()
+    eng = open_db(rt.data_dir / "alarms.db", readonly=True)
+    try:
+        return [e for e in read_journal(eng) if e["transition"] == transition]
+    finally:
+        eng.dispose()
+
+
+def _refresh_until(window, predicate, what):
+    def check():
+        window.live.refresh()
+        return predicate()
+
+    wait_until(check, 10, what=what)
+
+
+def test_banner_shows_most_important_first_and_acknowledges(window, table_runtime, qtbot):
+    table_runtime.set({"flt1.dp": 60.0})  # H, priority 3 (on-delay may apply)
+    table_runtime.set({"gd05.lel": 62.0})  # HH priority 1 (+ H priority 2 after its on-delay)
+    _refresh_until(window, lambda: any(v.alarm_id.startswith("gd05.lel.hh") for v in window.banner.ordered), "gd05 HH in the banner")
+    top = window.banner.ordered[0]
+    assert top.priority == 1 and top.tag == "gd05.lel"
+    row = window.banner.rows[0]
+    assert row.glyph.priority == 1 and "GD05" in row.msg.text()
+    assert window.banner.counts[1][1].text() == "1"
+    qtbot.mouseClick(window.banner.ack, Qt.MouseButton.LeftButton)
+    wait_until(lambda: _journal(table_runtime, "ack"), 10, what="ack in the journal")
+    ack = _journal(table_runtime, "ack")[0]
+    assert ack["alarm_id"] == top.alarm_id and ack["user"] == "operator"
+    _refresh_until(window, lambda: all(v.alarm_id != top.alarm_id or v.state == "ACTIVE_ACK" for v in window.banner.ordered), "acked state shown")
+
+
+def test_summary_page_acknowledge_selected_reaches_the_journal(window, table_runtime):
+    window.actions.set_user("night-op")
+    table_runtime.set({"gd03.lel": 65.0, "gd04.lel": 66.0})
+    window.navigate("alarms")
+    page = window.alarms
+    _refresh_until(window, lambda: page.model.row_of("gd04.lel.hh") >= 0, "gd04 HH listed")
+    row = page.model.row_of("gd04.lel.hh")
+    page.table.selectRow(row)
+    assert page.selected_ids() == ["gd04.lel.hh"]
+    page.ack_selected()
+    wait_until(lambda: any(e["alarm_id"] == "gd04.lel.hh" for e in _journal(table_runtime, "ack")), 10, what="ack journaled")
+    e = next(e for e in _journal(table_runtime, "ack") if e["alarm_id"] == "gd04.lel.hh")
+    assert e["user"] == "night-op"
+    assert not any(e["alarm_id"] == "gd03.lel.hh" for e in _journal(table_runtime, "ack"))
+    # acknowledge page: every unacknowledged alarm visible
+    page.ack_page()
+    wait_until(lambda: any(e["alarm_id"] == "gd03.lel.hh" for e in _journal(table_runtime, "ack")), 10, what="page ack journaled")
+
+
+def test_shelve_with_reason_and_duration_moves_the_alarm(window, table_runtime):
+    table_runtime.set({"gd06.lel": 70.0})
+    window.navigate("alarms")
+    page = window.alarms
+    _refresh_until(window, lambda: page.model.row_of("gd06.lel.hh") >= 0, "gd06 listed")
+    page.table.selectRow(page.model.row_of("gd06.lel.hh"))
+
+    def confirm(dialog):
+        dialog.reason.setText("detector under calibration")
+        dialog.duration.setCurrentIndex(0)
+        return True
+
+    page.confirm = confirm
+    page.shelve_selected()
+    _refresh_until(window, lambda: page.shelved_model.row_of("gd06.lel.hh") >= 0, "gd06 on the shelved list")
+    assert page.model.row_of("gd06.lel.hh") < 0
+    shelve = [e for e in _journal(table_runtime, "shelve") if e["alarm_id"] == "gd06.lel.hh"]
+    assert shelve and "detector under calibration" in shelve[0]["comment"] and shelve[0]["user"] == "operator"
+
+
+def test_filter_sort_and_export(window, table_runtime, tmp_path):
+    table_runtime.set({"gd01.lel": 70.0, "gd09.lel": 70.0})
+    window.navigate("alarms")
+    page = window.alarms
+    _refresh_until(window, lambda: page.model.row_of("gd01.lel.hh") >= 0, "gd01 listed")
+    total = len(page.model.rows)
+    page.f_prio.setCurrentIndex(page.f_prio.findData(1))
+    assert page.model.rows and all(v.priority == 1 for v in page.model.rows)
+    page.f_prio.setCurrentIndex(0)
+    page.f_text.setText("gd09")
+    assert page.model.rows and all("gd09" in v.tag for v in page.model.rows) and len(page.model.rows) < total
+    page.f_text.setText("")
+    assert len(page.model.rows) == total
+    page.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # tag, Z..A
+    tags = [v.tag for v in page.model.rows]
+    assert tags == sorted(tags, reverse=True)
+    out = tmp_path / "alarms.csv"
+    page.export_csv(str(out))
+    wait_until(out.exists, 10, what="CSV written")
+    wait_until(lambda: len(list(csv.reader(out.open(encoding="utf-8-sig")))) == total + 1, 10, what="all rows exported")
+
+
+def test_hidden_alarm_page_catches_up_when_shown(window, table_runtime):
+    window.navigate("pid")
+    table_runtime.set({"gd10.lel": 70.0})
+    window.live.refresh()
+    assert window.alarms.model.row_of("gd10.lel.hh") < 0  # deferred while hidden
+    window.navigate("alarms")
+    assert window.alarms.model.row_of("gd10.lel.hh") >= 0
+
+
+def test_flood_of_thousands_stays_a_flat_model(window, table_runtime):
+    from hmi.ui.pages.alarm_model import AlarmTableModel
+
+    base = table_runtime.alarms.snapshot()[1]
+    table_runtime.set({"gd02.lel": 70.0})
+    window.live.refresh()
+    views = table_runtime.alarms.snapshot()[1] or base
+    flood = [v for v in views] * (3000 // max(len(views), 1) + 1)
+    model = AlarmTableModel(("priority", "time", "tag", "message"), lambda v: True)
+    model.set_views(flood)
+    assert model.rowCount() == len(flood) >= 3000
+    assert model.data(model.index(0, 2)) == model.rows[0].tag
+
+
+def test_journal_search_reads_alarms_db_off_the_gui_thread(window, table_runtime, qtbot):
+    table_runtime.set({"gd07.lel": 70.0})
+    table_runtime.alarms.flush()
+    window.navigate("alarms")
+    panel = window.alarms.journal
+    panel.text.setText("gd07")
+    panel.search()
+    qtbot.waitUntil(lambda: not panel.searching, timeout=10000)
+    assert panel.model.rowCount() >= 1
+    assert all("gd07" in e["tag"] for e in panel.model.events)
+
+
+def test_horn_follows_annunciation_until_silenced(window, table_runtime):
+    window.horn.enabled = True
+    table_runtime.set({"gd08.lel": 70.0})
+    _refresh_until(window, lambda: window.horn.sounding, "horn sounding")
+    assert window.horn.rings >= 1
+    assert window.banner.silence.isEnabled()
+    window.banner.silence.click()
+    _refresh_until(window, lambda: not window.horn.sounding, "horn silenced")
