@@ -59,6 +59,7 @@ class _QuietPymodbus(logging.Filter):
         "Unable to decode",
         "CLOSING CONNECTION",
         "Repeating....",
+        "Cancel send, because not connected",  # a read in flight when the device or we stop
     )
 
     def filter(self, record: logging.LogRecord) -> bool:

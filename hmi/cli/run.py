@@ -112,17 +112,32 @@ def _run_gui(rt: Any) -> int:
         rt.stop()
 
 
+def _gui_ready() -> bool:
+    """Create the QApplication before anything else starts.
+
+    If Qt cannot load its platform plugin it aborts the process; doing this first means
+    nothing (runtime, simulator) is left half-started when it does.
+    """
+    try:
+        from hmi.ui.app import create_app
+    except ImportError as exc:
+        print(f"gas-hmi: the HMI cannot start ({exc}); use --headless", file=sys.stderr)
+        return False
+    create_app()
+    return True
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one station."""
     cfg = load_or_exit(args.station_dir)
     data_dir = data_dir_for(cfg, args.data_dir)
-    rt = _start_runtime(cfg, data_dir, _uplink_config(cfg, args))
-    if args.headless:
-        return _run_headless(rt)
-    if not has_display():
+    gui = not args.headless and has_display()
+    if not args.headless and not gui:
         print("gas-hmi: no display found: running headless (set DISPLAY, or pass --headless)", file=sys.stderr)
-        return _run_headless(rt)
-    return _run_gui(rt)
+    if gui and not _gui_ready():
+        return 1
+    rt = _start_runtime(cfg, data_dir, _uplink_config(cfg, args))
+    return _run_gui(rt) if gui else _run_headless(rt)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -134,6 +149,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else paths.user_data_root() / "demo" / cfg.station.id
     from hmi.cli.simulate import start_simulator_thread
 
+    gui = not args.headless and has_display()
+    if not args.headless and not gui:
+        print("gas-hmi: no display found: the demo runs headless (set DISPLAY for the HMI)", file=sys.stderr)
+    if gui and not _gui_ready():
+        return 1
     prepare_demo_credentials(cfg, data_dir)
     try:
         sim = start_simulator_thread(
@@ -146,11 +166,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"gas-hmi: simulator running scenario {args.scenario!r}; data in {data_dir}", flush=True)
     try:
         rt = _start_runtime(cfg, data_dir, cfg.uplink.model_copy(update={"enabled": False}))
-        if args.headless or not has_display():
-            if not args.headless:
-                print("gas-hmi: no display found: the demo runs headless (set DISPLAY for the HMI)", file=sys.stderr)
-            return _run_headless(rt, args.duration)
-        return _run_gui(rt)
+        return _run_gui(rt) if gui else _run_headless(rt, args.duration)
     finally:
         sim.stop()
 
