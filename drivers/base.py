@@ -269,6 +269,16 @@ def validate_address(protocol: str, address: str) -> str | None:
     return None
 
 
+def value_type(protocol: str, address: str) -> str:
+    """'float', 'int', 'bool' or 'string': what a point at ``address`` yields (from its address
+    where the protocol encodes the type there, as Modbus does; 'float' otherwise)."""
+    module = importlib.import_module(ADDRESS_MODULES[protocol])
+    typer = getattr(module, "value_type", None)
+    if typer is None:
+        return "float"
+    return str(typer(module.parse_address(address)))
+
+
 def options_problems(protocol: str, options: Mapping[str, Any]) -> list[str]:
     """Messages for bad per-tag protocol options (the address module's ``options_problems``)."""
     module = importlib.import_module(ADDRESS_MODULES[protocol])

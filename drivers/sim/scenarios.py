@@ -15,6 +15,10 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING
 
+from drivers.sim import physics
+from drivers.sim.gastrain import PROP_BAND, V_NETWORK, V_STATION
+from drivers.sim.process import UINT32
+
 if TYPE_CHECKING:
     from drivers.sim.model import StationModel
 
@@ -213,3 +217,260 @@ def make_scenario(name: str) -> Scenario:
         return SCENARIOS[name]()
     except KeyError:
         raise ValueError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})") from None
+
+
+# --------------------------------------------------------------------------- early-warning scenarios
+# Slow faults that an operator would not see on any alarm limit for hours: they exist to
+# exercise the analytics' early warnings. They run for hours of model time (use --speed).
+
+
+class _AfterStep:
+    """A unit appended to the model's step list: lets a scenario adjust what the process
+    units just published, and undo its changes when another scenario takes over."""
+
+    def __init__(self, m: StationModel, scenario: _Slow) -> None:
+        self.m, self.scenario = m, scenario
+
+    def step(self, dt: float) -> None:  # noqa: D102
+        if self.m.scenario is self.scenario:
+            self.scenario.after_step(self.m, dt)
+            return
+        self.scenario.leave(self.m)
+        self.m._units = tuple(u for u in self.m._units if u is not self)  # noqa: SLF001
+
+
+class _Slow(Scenario):
+    """Base of the early-warning scenarios: ``during`` before the units step, ``after_step``
+    after them, ``leave`` when another scenario is selected."""
+
+    def __init__(self) -> None:
+        self.hooked = False
+        self.ts = 0.0
+        self.saved: dict[str, float] = {}
+
+    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        if not self.hooked:
+            self.hooked = True
+            m._units = (*m._units, _AfterStep(m, self))  # noqa: SLF001
+        self.ts = ts
+        self.during(m, ts)
+
+    def during(self, m: StationModel, ts: float) -> None:
+        """Set faults or unit state before the units step."""
+
+    def after_step(self, m: StationModel, dt: float) -> None:
+        """Adjust published values after the units stepped."""
+
+    def leave(self, m: StationModel) -> None:
+        """Undo unit-state changes (another scenario was selected)."""
+        if "base_flow" in self.saved:
+            m.env.base_flow = self.saved.pop("base_flow")
+
+    def _isolate_outlet(self, m: StationModel) -> None:
+        """The city network is fed elsewhere / its valve is closed: demand falls to zero."""
+        self.saved.setdefault("base_flow", m.env.base_flow)
+        m.env.base_flow = 0.0
+
+
+def _add_metered(m: StationModel, q_std: float, dt: float, runs: tuple[int, ...] = (1, 2), factor: float = 1.0) -> None:
+    """Add ``q_std`` Nm3/h (split over ``runs``) to what the flow computers measured and counted."""
+    v, meters = m.v, m.meters
+    share = q_std / len(runs)
+    for n in runs:
+        i, pre = n - 1, f"m{n}."
+        line = physics.line_from_std(share, v[pre + "pressure"], v[pre + "temperature"])
+        v[pre + "flow.std"] += share * factor
+        v[pre + "flow.line"] += line
+        meters.total_std[i] += share * factor * dt / 3600.0
+        meters.total_line[i] += line * dt / 3600.0
+        meters.today[i] += share * factor * dt / 3600.0
+        v[pre + "total.std"] = float(int(meters.total_std[i]) % UINT32)
+        v[pre + "total.line"] = float(int(meters.total_line[i]) % UINT32)
+        v[pre + "total.today"] = float(int(meters.today[i]) % UINT32)
+
+
+class LeakSmall(_Slow):
+    """A small leak between the meters and the regulators: gas is metered but never leaves.
+
+    -   15 s  a flange at the heater inlet starts leaking; within 60 s it loses 450 Nm3/h
+              (about 2 % of the station flow). Both meter runs count it, outlet.flow does
+              not; gd03 (heater room) shows a faint ~3 %LEL, far below level 1.
+    - ~12 min the mass-balance early warning (meters vs outlet flow over 30 min) passes
+              +1 % and settles at +2-3 % (by the time of day). No process alarm comes near
+              its limit.
+    """
+
+    name = "leak_small"
+    LEAK = 450.0  # Nm3/h
+
+    def level(self, ts: float) -> float:
+        """Leaking standard flow ``ts`` seconds after selection."""
+        return self.LEAK * min(max((ts - LEAD_IN) / 60.0, 0.0), 1.0)
+
+    def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        q = self.level(ts)
+        m.faults.leak = {3: 3.0 * q / self.LEAK} if q > 0 else {}
+
+    def after_step(self, m: StationModel, dt: float) -> None:  # noqa: D102
+        q = self.level(self.ts)
+        if q > 0:
+            _add_metered(m, q, dt)
+
+
+class RegulatorCreep(_Slow):
+    """The active regulator of run 1 does not seal at lock-up: the outlet creeps up at zero flow.
+
+    -    15 s  the city network is valved off for maintenance: demand falls to zero and
+               run 1 locks up near 0.40 MPa (a tight lock-up: the pressure holds).
+    -  7200 s  run 1's active regulator seat starts passing ~130 Nm3/h: the outlet pressure
+               creeps up ~11 kPa/h (the monitor regulator, 0.44 MPa, stops it there).
+    - ~2.4 h   the creep early warning (rise over 60 min at lock-up) passes 3 kPa/h.
+    - ~3.8 h   outlet.pressure passes H 0.42 MPa.
+    """
+
+    name = "regulator_creep"
+    START = 7200.0
+    CREEP = 130.0  # Nm3/h through the closed seat
+
+    def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        if ts >= LEAD_IN:
+            self._isolate_outlet(m)
+
+    def after_step(self, m: StationModel, dt: float) -> None:  # noqa: D102
+        if self.ts < self.START:
+            return
+        gas = m.gas
+        # the monitor regulator (in series) throttles the creep as the outlet nears its set point
+        mon = min(max((gas.runs[0].monitor_sp - gas.p_out) / PROP_BAND, 0.0), 1.0)
+        q = self.CREEP * mon
+        gas.p_out += q / 3600.0 * physics.P_ATM / V_NETWORK * dt
+        m.v["reg1.flow"] = m.v.get("reg1.flow", 0.0) + q
+        m.v["outlet.flow"] += q
+        _add_metered(m, q, dt)
+
+
+class IsolationLeak(_Slow):
+    """A tightness hold of the isolated station section, then a passing vent valve.
+
+    -    15 s  the station is taken out of service for a tightness check: the city is fed
+               elsewhere (demand 0), the inlet ESD closes (10 s stroke) and both slam-shuts
+               are tripped. The section between them (filters, meters, heater coil, 20 m3)
+               holds ~3.9 MPa: filters.outlet.pressure stays flat.
+    -  3600 s  a vent valve on the section starts passing 4 Nm3/h: its pressure decays
+               ~20 kPa/h.
+    - ~4700 s  the pressure-decay early warning (fall over 60 min while isolated) passes
+               5 kPa/h; it settles near 20 kPa/h.
+    Selecting another scenario puts the station back in service (ESD and slam-shuts reset).
+    """
+
+    name = "isolation_leak"
+    START = 3600.0
+    LEAK = 4.0  # Nm3/h
+
+    def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        if ts >= LEAD_IN:
+            self._isolate_outlet(m)
+            m.gas.esd_tripped = True
+            for run in m.gas.runs:
+                run.ssv_tripped = True
+
+    def after_step(self, m: StationModel, dt: float) -> None:  # noqa: D102
+        if self.ts >= self.START and m.gas.esd_pos <= 0.05:
+            m.gas.p_st -= self.LEAK / 3600.0 * physics.P_ATM / V_STATION * dt
+
+    def leave(self, m: StationModel) -> None:  # noqa: D102
+        super().leave(m)
+        m.gas.esd_tripped = False
+        for run in m.gas.runs:
+            run.ssv_tripped = False
+
+
+class FilterFouling(_Slow):
+    """Filter run 1 fouls steadily: its dP at peak flow rises ~8 kPa a day.
+
+    -   15 s  the duty filter's element starts loading with dust (after upstream pigging),
+              4e-6 fouling units per second: at the day's peak flow its dP rises ~8 kPa per
+              day and would reach H 50 kPa in about three days.
+    - ~12 h   the filter-trend early warning (projected days to 50 kPa at the recent peak
+              flow, from up to 24 h of history) falls below 7 days once the rise is
+              significant and seen over half a day; H is days away.
+    """
+
+    name = "filter_fouling"
+    RATE = 4e-6
+
+    def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        m.faults.filter_clog_rate = self.RATE if ts >= LEAD_IN else 0.0
+
+
+class HeaterWeak(_Slow):
+    """The heater's fire tube is sooted: the burner gives half its rating and cannot hold the bath.
+
+    -   15 s  burner output falls to 200 kW. At night's low flow it still holds the bath
+              (firing ~90 % of the time).
+    - morning as demand rises (~06:00 local) the burner fires continuously and the bath sags;
+              the heater-capacity early warning (bath > 3 degC below set point with the
+              burner firing over 90 % of 30 min) passes its limit within the hour. About two
+              hours later (bath ~37 degC at the morning peak) the gas after the regulators
+              falls below 5 degC (L alarms). In the evening the bath recovers.
+    """
+
+    name = "heater_weak"
+    BURNER_KW = 200.0
+
+    def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        if ts >= LEAD_IN:
+            m.heater.BURNER_KW = self.BURNER_KW  # instance attribute shadows the rating
+
+    def leave(self, m: StationModel) -> None:  # noqa: D102
+        super().leave(m)
+        m.heater.__dict__.pop("BURNER_KW", None)
+
+
+class OdorantUnderdose(_Slow):
+    """The odorant pump's check valve wears: it injects 85 % of the set dose.
+
+    -   15 s  the pump under-delivers by 15 %: ~17 mg/m3 instead of 20, inside the odor.dose
+              deviation alarm's 5 mg/m3 band, so no alarm.
+    - ~45 min the odorant-dose early warning (injected mass per metered volume over 1 h)
+              passes -10 % and settles near -15 %.
+    """
+
+    name = "odorant_underdose"
+    BIAS = -0.15
+
+    def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        if ts >= LEAD_IN:
+            m.odorizer.pump_ou.x = self.BIAS  # the pump error wanders around the bias
+
+
+class PtzMismatch(_Slow):
+    """Flow computer 2 corrects with a wrong compressibility after a gas-composition update.
+
+    -   15 s  fc2's Z is 3 % low: its standard flow and totals read 3 % high, while its line
+              flow, pressure and temperature are right.
+    - ~15 min the PTZ cross-check of meter 2 (independent Vb = Vm (Pm/Pb)(Tb/Tm)(Zb/Zm) over
+              30 min) passes +1 % and settles near +2.6 %; meter 1 stays near -0.4 % (the
+              cross-check's own compressibility correlation differs that much).
+    """
+
+    name = "ptz_mismatch"
+    ERROR = 0.03
+
+    def after_step(self, m: StationModel, dt: float) -> None:  # noqa: D102
+        if self.ts >= LEAD_IN:
+            q = m.v["m2.flow.std"]
+            m.v["m2.flow.std"] = q * (1.0 + self.ERROR)
+            extra = q * self.ERROR * dt / 3600.0
+            m.meters.total_std[1] += extra
+            m.meters.today[1] += extra
+            m.v["m2.total.std"] = float(int(m.meters.total_std[1]) % UINT32)
+            m.v["m2.total.today"] = float(int(m.meters.today[1]) % UINT32)
+
+
+SCENARIOS.update(
+    {
+        cls.name: cls
+        for cls in (LeakSmall, RegulatorCreep, IsolationLeak, FilterFouling, HeaterWeak, OdorantUnderdose, PtzMismatch)
+    }
+)

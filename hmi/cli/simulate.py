@@ -71,7 +71,7 @@ def specs_from_config(cfg: StationConfig, pki_root: Path | None = None) -> tuple
 
     devices = []
     for d in cfg.devices:
-        if not d.enabled:
+        if not d.enabled or d.protocol == "system":  # the runtime's own figures: nothing to serve
             continue
         params = d.driver_params()
         if d.protocol == "opcua":

@@ -40,16 +40,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def tag_rows(cfg: Any) -> list[dict[str, Any]]:
     """One dict per tag, as printed by ``gas-hmi tags``."""
-    from drivers.base import driver_class
+    from drivers.base import ADDRESS_MODULES, value_type
 
     rows = []
     for t in cfg.tags:
         dev = cfg.device(t.device)
         ttype = t.type
         if ttype is None:
-            cls = driver_class(dev.protocol)
-            value_type = getattr(cls, "value_type", None)
-            ttype = value_type(t.address) if callable(value_type) else "float"
+            ttype = value_type(dev.protocol, t.address) if dev.protocol in ADDRESS_MODULES else "float"
+            if ttype == "int" and t.scale is not None:  # a scaled integer is an engineering float
+                ttype = "float"
         rows.append(
             {
                 "name": t.name,
@@ -60,7 +60,7 @@ def tag_rows(cfg: Any) -> list[dict[str, Any]]:
                 "unit": t.unit,
                 "range": [t.range[0], t.range[1]],
                 "access": t.access,
-                "poll": f"{dev.poll_groups.get(t.poll, 0):g}s",
+                "poll": f"{cfg.poll_period(t):g}s",
                 "alarms": [a.kind for a in t.alarms],
                 "label_en": t.label.en,
                 "label_zh": t.label.zh,

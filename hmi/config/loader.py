@@ -3,7 +3,7 @@
 A station directory holds YAML files (``station.yaml`` first, then the rest in
 name order). Each file is a mapping of sections; list sections (devices, tags,
 screens, trend_groups) are concatenated across files, mapping sections (station,
-historian, uplink) may appear once. The loader keeps the line of every key and
+historian, uplink, analytics) may appear once. The loader keeps the line of every key and
 list item so that schema and cross-reference errors point at the right place.
 """
 
@@ -19,10 +19,12 @@ import yaml
 from pydantic import ValidationError
 
 from drivers.base import DRIVERS, options_problems, validate_address
+from hmi.config.analytics import analytics_problems
 from hmi.config.schema import StationConfig
+from hmi.config.system import address_problem as system_address_problem
 
 LIST_SECTIONS = ("devices", "tags", "screens", "trend_groups")
-MAP_SECTIONS = ("station", "historian", "uplink")
+MAP_SECTIONS = ("station", "historian", "uplink", "analytics")
 SECTIONS = LIST_SECTIONS + MAP_SECTIONS
 
 try:  # the C loader is ~10x faster on big configs
@@ -190,7 +192,7 @@ def _read_files(station_dir: Path, loc: _Located) -> dict[str, Any]:
 def _schema_problems(exc: ValidationError, loc: _Located, namer: _Namer) -> list[ConfigProblem]:
     out: list[ConfigProblem] = []
     for err in exc.errors():
-        path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("modbus_tcp", "opcua", "function-after", "function-before")))
+        path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("modbus_tcp", "opcua", "system", "function-after", "function-before")))
         # pydantic puts the discriminator value into loc; drop parts the data does not have
         clean: list[Any] = []
         node: Any = namer.data
@@ -229,7 +231,7 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         if d.id in devices:
             add(("devices", i, "id"), f"duplicate device id {d.id!r}")
         devices[d.id] = d
-        if d.protocol not in DRIVERS:
+        if d.protocol not in DRIVERS and d.protocol != "system":
             add(("devices", i, "protocol"), f"unknown protocol {d.protocol!r}")
 
     names: dict[str, int] = {}
@@ -246,7 +248,13 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         else:
             if t.poll and t.poll not in dev.poll_groups:
                 add(("tags", i, "poll"), f"device {dev.id!r} has no poll group {t.poll!r} (has: {', '.join(dev.poll_groups)})")
-            if dev.protocol in DRIVERS:
+            if dev.protocol == "system":
+                err = system_address_problem(cfg, dev.id, t.address)
+                if err:
+                    add(("tags", i, "address"), err)
+                if t.options:
+                    add(("tags", i, "options"), "system tags take no options")
+            elif dev.protocol in DRIVERS:
                 err = validate_address(dev.protocol, t.address)
                 if err:
                     add(("tags", i, "address"), err)
@@ -278,6 +286,8 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         for j, pen in enumerate(g.pens):
             if pen not in names:
                 add(("trend_groups", i, "pens", j), f"unknown tag {pen!r}")
+    for path, message in analytics_problems(cfg):
+        add(path, message)
     return out
 
 

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from hmi.config.analytics import AnalyticsConfig
+
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 
@@ -160,7 +162,15 @@ class OpcUaDevice(DeviceBase):
         return self
 
 
-Device = Annotated[ModbusDevice | OpcUaDevice, Field(discriminator="protocol")]
+class SystemDevice(DeviceBase):
+    """The station's own health and analytics figures (see :mod:`hmi.config.system`)."""
+
+    protocol: Literal["system"]
+    ntp_server: str = ""  # reference clock for host.clock_offset: host or host:port
+    poll_groups: dict[str, float] = Field(default_factory=lambda: {"default": 5.0})
+
+
+Device = Annotated[ModbusDevice | OpcUaDevice | SystemDevice, Field(discriminator="protocol")]
 
 
 # --------------------------------------------------------------------------- alarms
@@ -370,12 +380,13 @@ class StationConfig(Strict):
     trend_groups: list[TrendGroup] = Field(default_factory=list)
     historian: HistorianConfig = Field(default_factory=HistorianConfig)
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
 
     # filled by the loader (not from YAML)
     source_dir: str = ""
     _tag_map: dict[str, TagConfig] | None = PrivateAttr(default=None)
 
-    def device(self, device_id: str) -> ModbusDevice | OpcUaDevice:
+    def device(self, device_id: str) -> ModbusDevice | OpcUaDevice | SystemDevice:
         """Device by id (KeyError if unknown)."""
         for d in self.devices:
             if d.id == device_id:

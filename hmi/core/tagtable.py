@@ -62,6 +62,13 @@ class ApplyResult:
     history: TagUpdate
 
 
+def _per_point(x: object, m: int, dtype: type) -> np.ndarray:
+    """A writable array of ``m`` values from a scalar or an array (scalars are the common case)."""
+    if np.ndim(x) == 0:
+        return np.full(m, x, dtype=dtype)
+    return np.array(np.broadcast_to(np.asarray(x, dtype=dtype), (m,)))
+
+
 class TagTable:
     """Arrays of static tag properties and live state, indexed by tag position in the config."""
 
@@ -109,8 +116,8 @@ class TagTable:
         idx = np.asarray(batch.indices, dtype=np.int64)
         m = len(idx)
         recv = batch.recv_ts or time.time()
-        q = np.broadcast_to(np.asarray(batch.quality, dtype=np.uint8), (m,))
-        ts = np.broadcast_to(np.asarray(batch.source_ts, dtype=np.float64), (m,)).copy()
+        q = _per_point(batch.quality, m, np.uint8)
+        ts = _per_point(batch.source_ts, m, np.float64)
         ts[~(ts > 0)] = recv  # no device timestamp: the read time stands in
         raw = batch.values
         strings = raw.dtype == object
@@ -160,10 +167,16 @@ class TagTable:
                     self.value[ci] = np.nan
                 else:
                     self.value[ci] = np.where(q[changed] == GOOD, eng[changed], self.value[ci])
-                self.quality[ci] = q[changed]
+                cq = q[changed]
+                self.quality[ci] = cq
                 self.version[ci] = seq
-                for i, qq in zip(ci.tolist(), q[changed].tolist(), strict=True):
-                    self.reasons[i] = "" if qq == GOOD else (reason_for or "bad value")
+                # a GOOD tag's reason is always "": only tags that are or were not GOOD need a
+                # new one (a steady GOOD scan skips this per-tag loop)
+                moved = (cq != GOOD) | (old_q[changed] != GOOD)
+                if moved.any():
+                    why = reason_for or "bad value"
+                    for i, qq in zip(ci[moved].tolist(), cq[moved].tolist(), strict=True):
+                        self.reasons[i] = "" if qq == GOOD else why
             self.ts[idx[good | changed]] = ts[good | changed]
             self.last_read[idx[good]] = recv
             hi_ = idx[want_hist]
@@ -173,18 +186,19 @@ class TagTable:
                 if not strings:
                     self.hist_value[hi_] = np.where(q[want_hist] == GOOD, eng[want_hist], self.hist_value[hi_])
         idx32 = idx.astype(np.int32)
-        scan = TagUpdate(idx32, eng, q, ts, [reason_for] * m if reason_for else [""] * m)
-        return ApplyResult(scan, self._take(scan, changed), self._take(scan, want_hist))
+        why = reason_for or ""
+        scan = TagUpdate(idx32, eng, q, ts, [why] * m)
+        return ApplyResult(scan, self._take(scan, changed, why), self._take(scan, want_hist, why))
 
     @staticmethod
-    def _take(u: TagUpdate, mask: np.ndarray) -> TagUpdate:
-        if mask.all():
+    def _take(u: TagUpdate, mask: np.ndarray, reason: str) -> TagUpdate:
+        """The rows of ``u`` where ``mask`` is set; every row of ``u`` has ``reason``."""
+        n = int(np.count_nonzero(mask))
+        if n == len(mask):
             return u
-        if not mask.any():
+        if not n:
             return TagUpdate.empty()
-        return TagUpdate(
-            u.indices[mask], u.values[mask], u.quality[mask], u.ts[mask], [r for r, k in zip(u.reasons, mask, strict=True) if k]
-        )
+        return TagUpdate(u.indices[mask], u.values[mask], u.quality[mask], u.ts[mask], [reason] * n)
 
     def check_stale(self, now: float | None = None) -> TagUpdate:
         """Mark GOOD tags with no fresh good value for 3 poll periods UNCERTAIN; return them."""

@@ -77,11 +77,13 @@ def test_outlet_overpressure_raises_h_hh_then_slam_shut(station, capsys):
     sim = start_simulator_thread(cfg, scenario="normal", seed=7, speed=1.0)
     try:
         rt = Runtime(cfg, data)
+        # the persisted states come back as they were, before any scan
+        assert {a: _state(rt, a) for a in (h, hh, ssv)} == {h: "RTN_UNACK", hh: "RTN_UNACK", ssv: "ACTIVE_UNACK"}
         rt.start()
         try:
-            assert {a: _state(rt, a) for a in (h, hh, ssv)} == {h: "RTN_UNACK", hh: "RTN_UNACK", ssv: "ACTIVE_UNACK"}
             wait_until(lambda: rt.stats["batches"] > 20, timeout=30, what="a few scans after the restart")
-            assert not rt.alarms.annunciation().horn or rt.alarms.annunciation().unacked >= 3
+            # the fresh simulator has the slam-shut open again: still unacknowledged, not forgotten
+            assert _state(rt, ssv) in ("ACTIVE_UNACK", "RTN_UNACK")
             rt.alarms.flush(10)
         finally:
             rt.stop()

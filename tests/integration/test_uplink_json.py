@@ -179,3 +179,12 @@ def test_remote_write_accepted_only_for_remote_write_tags_when_enabled(mosquitto
         assert rig.writes == [("xv.outlet", False, "dispatch.li")]
     finally:
         rig.close()
+
+
+def test_daily_report_goes_up_as_an_event(rig):
+    report = {"date": "2026-11-23", "station": {"volume_nm3": 612345.0}, "runs": {"fc1": 300000.0, "fc2": 312345.0}}
+    rig.up.on_report(report)
+    wait_until(lambda: [e for e in rig.payloads("events") if e.get("type") == "daily_report"], 20, what="report event")
+    ev = next(e for e in rig.payloads("events") if e.get("type") == "daily_report")
+    assert ev["report"] == report
+    jsonschema.validate(ev, schema("event"))

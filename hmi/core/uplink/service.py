@@ -128,6 +128,10 @@ class Uplink:
         """One alarm transition (raise, clear, ack, shelve...): queue it (never dropped)."""
         self._pending.append(("alarm", self.clock(), dict(event)))
 
+    def on_report(self, report: dict[str, Any]) -> None:
+        """A metering report (daily): queued as an event, never dropped as telemetry would be."""
+        self._pending.append(("event", self.clock(), {"type": "daily_report", "report": dict(report)}))
+
     def on_device_state(self, device_id: str, old: Any, new: Any, reason: str) -> None:
         """A device changed state: queue an event."""
         body = {"type": "device_state", "device": device_id, "old": _text(old), "new": _text(new), "reason": reason}
