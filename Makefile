@@ -4,12 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+PACKAGE_STAMP := $(VENV)/.installed-package
 DEB_TEST_PKGS := mosquitto xvfb xauth fonts-noto-cjk libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0
 DEB_RUN_PKGS := fonts-noto-cjk libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0
 STATION ?= station_configs/demo_city_gate
 SCENARIO ?= normal
 
-.PHONY: demo test venv deps-test debs-test debs-run lint bench package clean
+.PHONY: demo test venv deps-test debs-test debs-run lint bench package bundle-check clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +20,10 @@ $(STAMP): pyproject.toml
 
 $(TEST_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+$(PACKAGE_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[package]'
 	touch $@
 
 venv: $(STAMP)
@@ -41,9 +46,14 @@ lint: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench
 
-package: $(STAMP)
-	$(BIN)/pip install -q -e '.[package]'
+# the bundle of one station (PyInstaller one-folder + Linux tarball) in dist/; docs/INSTALL.md
+package: $(PACKAGE_STAMP) debs-run
 	$(BIN)/python packaging/build.py $(STATION)
+
+# CI: build the demo station's bundle, then run it (self-test, simulator, HMI offscreen, install.sh)
+bundle-check: $(TEST_STAMP) $(PACKAGE_STAMP) debs-test
+	$(BIN)/python packaging/build.py station_configs/demo_city_gate
+	GAS_HMI_BUNDLE_REQUIRED=1 $(BIN)/python -m pytest -q tests/integration/test_bundle.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -6,6 +6,7 @@ so that packaging only has to get this module right.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -49,3 +50,43 @@ def user_data_root() -> Path:
 def station_data_dir(station_id: str) -> Path:
     """Default data directory of one station (history, alarms, outbox, users, logs)."""
     return user_data_root() / station_id
+
+
+#: written by packaging/build.py next to resources/ in a bundle: station, version, build time
+BUNDLE_INFO_FILE = "bundle.json"
+
+
+def is_frozen() -> bool:
+    """True inside a PyInstaller bundle."""
+    return bool(getattr(sys, "frozen", False) and getattr(sys, "_MEIPASS", None))
+
+
+def fonts_dir() -> Path:
+    """resources/fonts/ (the CJK font a bundle ships, with its licence)."""
+    return resources_dir() / "fonts"
+
+
+def bundle_info() -> dict[str, str]:
+    """What packaging/build.py recorded about this bundle; empty in a source checkout."""
+    path = app_root() / BUNDLE_INFO_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def bundled_station_dir() -> Path | None:
+    """Config folder of the station a bundle was built for (None in a source checkout)."""
+    station = bundle_info().get("station")
+    if not station:
+        return None
+    path = station_configs_dir() / station
+    return path if path.is_dir() else None
+
+
+def self_command() -> list[str]:
+    """Command line that starts this program again (the bundle's executable, or ``python -m hmi``)."""
+    if is_frozen():
+        return [sys.executable]
+    return [sys.executable, "-m", "hmi"]

@@ -134,10 +134,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     gui = not args.headless and has_display()
     if not args.headless and not gui:
         print("gas-hmi: no display found: running headless (set DISPLAY, or pass --headless)", file=sys.stderr)
-    if gui and not _gui_ready():
-        return 1
-    rt = _start_runtime(cfg, data_dir, _uplink_config(cfg, args))
-    return _run_gui(rt) if gui else _run_headless(rt)
+    from hmi.instance import station_session
+
+    # one process per station data folder (a second HMI launch raises the first window);
+    # the log rotates in <data_dir>/logs
+    with station_session(cfg.station.id, data_dir, gui=gui):
+        if gui and not _gui_ready():
+            return 1
+        rt = _start_runtime(cfg, data_dir, _uplink_config(cfg, args))
+        return _run_gui(rt) if gui else _run_headless(rt)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -147,13 +152,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     station_dir = paths.station_configs_dir() / "demo_city_gate"
     cfg = load_or_exit(str(station_dir))
     data_dir = Path(args.data_dir) if args.data_dir else paths.user_data_root() / "demo" / cfg.station.id
-    from hmi.cli.simulate import start_simulator_thread
-
     gui = not args.headless and has_display()
     if not args.headless and not gui:
         print("gas-hmi: no display found: the demo runs headless (set DISPLAY for the HMI)", file=sys.stderr)
-    if gui and not _gui_ready():
-        return 1
+    from hmi.instance import station_session
+
+    with station_session(cfg.station.id, data_dir, gui=gui):
+        if gui and not _gui_ready():
+            return 1
+        return _demo(args, cfg, data_dir, gui)
+
+
+def _demo(args: argparse.Namespace, cfg: Any, data_dir: Path, gui: bool) -> int:
+    from hmi.cli.simulate import start_simulator_thread
+
     prepare_demo_credentials(cfg, data_dir)
     try:
         sim = start_simulator_thread(
