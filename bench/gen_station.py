@@ -22,11 +22,14 @@ def generate_station(
     ports: list[int] | None = None,
     period: float = 1.0,
     alarm_every: int = 10,
+    historian: dict[str, float] | None = None,
 ) -> Path:
-    """Write the station config into ``out_dir``; return it."""
+    """Write the station config into ``out_dir``; return it (``historian``: that section's settings)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ports = ports or [16000 + i for i in range(n_devices)]
-    station = {"station": {"id": f"bench_{n_tags}", "name": {"en": f"Benchmark station ({n_tags} tags)", "zh": f"基准测试站（{n_tags}点）"}}}
+    station: dict[str, object] = {"station": {"id": f"bench_{n_tags}", "name": {"en": f"Benchmark station ({n_tags} tags)", "zh": f"基准测试站（{n_tags}点）"}}}
+    if historian:
+        station["historian"] = dict(historian)
     devices = {
         "devices": [
             {
