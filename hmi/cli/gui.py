@@ -15,10 +15,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "screenshot",
         help="render a screen offscreen with live simulated data and save it as PNG",
-        description="Screens: overview, pid (or a screen id), alarms, trends, diagnostics, faceplate:<tag>.",
+        description="Screens: overview, pid (or a screen id), alarms, trends, diagnostics, faceplate:<tag>, login, confirm:<tag>=<value>.",
     )
     p.add_argument("station_dir")
-    p.add_argument("--screen", default="overview", help="overview | pid | alarms | trends | diagnostics | faceplate:<tag> | <screen id>")
+    p.add_argument("--screen", default="overview", help="overview | pid | alarms | trends | diagnostics | faceplate:<tag> | login | confirm:<tag>=<value> | <screen id>")
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--scenario", default="normal", help="simulator scenario (normal, gas_leak, filter_clog, ...)")
     p.add_argument("--after", type=float, default=4.0, help="seconds of live data before the picture (default 4)")

@@ -99,7 +99,7 @@ def _run_headless(rt: Any, duration: float = 0.0) -> int:
     return 0
 
 
-def _run_gui(rt: Any) -> int:
+def _run_gui(rt: Any, demo: bool = False) -> int:
     try:
         from hmi.ui.app import run_gui
     except ImportError as exc:
@@ -107,7 +107,7 @@ def _run_gui(rt: Any) -> int:
         print(f"gas-hmi: the HMI cannot start ({exc}); use --headless", file=sys.stderr)
         return 1
     try:
-        return int(run_gui(rt) or 0)
+        return int(run_gui(rt, demo=demo) or 0)
     finally:
         rt.stop()
 
@@ -178,7 +178,7 @@ def _demo(args: argparse.Namespace, cfg: Any, data_dir: Path, gui: bool) -> int:
     print(f"gas-hmi: simulator running scenario {args.scenario!r}; data in {data_dir}", flush=True)
     try:
         rt = _start_runtime(cfg, data_dir, cfg.uplink.model_copy(update={"enabled": False}))
-        return _run_gui(rt) if gui else _run_headless(rt, args.duration)
+        return _run_gui(rt, demo=True) if gui else _run_headless(rt, args.duration)
     finally:
         sim.stop()
 

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class ApplyResult:
     history: TagUpdate
 
 
-def _per_point(x: object, m: int, dtype: type) -> np.ndarray:
+def _per_point(x: Any, m: int, dtype: type) -> np.ndarray:
     """A writable array of ``m`` values from a scalar or an array (scalars are the common case)."""
     if np.ndim(x) == 0:
         return np.full(m, x, dtype=dtype)

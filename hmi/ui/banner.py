@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.users import Action
 from hmi.ui import fmt
 from hmi.ui.actions import Actions
 from hmi.ui.i18n import i18n, tr
@@ -190,13 +191,22 @@ class AlarmBanner(QFrame):
         live.sigTick.connect(self.on_tick)
         live.sigAnnunciation.connect(self.on_annunciation)
         i18n().sigLanguageChanged.connect(self.retranslate)
+        actions.sigSessionChanged.connect(self._gate)
         self.retranslate()
         self.on_alarms(live.alarms)
+
+    def _gate(self, *_: Any) -> None:
+        """Acknowledge needs a login with that right (the list itself stays live for viewers)."""
+        self.actions.gate(
+            self.ack,
+            Action.ACKNOWLEDGE,
+            tr("Acknowledge the selected alarm (the top one when none is selected)"),
+            enabled=any(v.state in UNACKED for v in self.ordered),
+        )
 
     def retranslate(self, *_: Any) -> None:
         """Re-read texts."""
         self.ack.setText(tr("Acknowledge"))
-        self.ack.setToolTip(tr("Acknowledge the selected alarm (the top one when none is selected)"))
         self.silence.setText(tr("Silence horn"))
         self.list_button.setText(tr("Alarm list") + " (F4)")
         self.on_alarms(self.live.alarms)
@@ -220,7 +230,7 @@ class AlarmBanner(QFrame):
         else:
             self.more.setText(tr("{n} active").format(n=len(shown)))
         self._paint_rows()
-        self.ack.setEnabled(any(v.state in UNACKED for v in self.ordered))
+        self._gate()
 
     def _paint_rows(self) -> None:
         for i, row in enumerate(self.rows):

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
+from hmi.ui.actions import role_text
 from hmi.ui.i18n import N_, i18n, tr
 from hmi.ui.live import LiveData
 from hmi.ui.theme import restyle
@@ -121,7 +122,8 @@ class HeaderBar(QFrame):
         lay.addWidget(self.clock)
         self.setFixedHeight(50)
         self._last_second = -1
-        self._user_name = "operator"
+        self._user_name = ""
+        self._session: Any = None
         live.sigTick.connect(self._tick)
         live.sigDiagnostics.connect(self._diagnostics)
         i18n().sigLanguageChanged.connect(self.retranslate)
@@ -143,10 +145,26 @@ class HeaderBar(QFrame):
             b.setChecked(True)
 
     def set_user(self, user: str) -> None:
-        """Show the logged-in user."""
+        """Show a plain user text (older callers; :meth:`set_session` shows name and role)."""
+        self._session = None
         self._user_name = user
         self.user.setText(user)
         self.user.setToolTip(f"{tr('User')}: {user}")
+
+    def set_session(self, session: Any) -> None:
+        """Show who is logged in and with which role; logged out: the viewer and 'Log in'."""
+        self._session = session
+        if session is None or not session.logged_in or session.expired():
+            self.user.setText(tr("Log in"))
+            self.user.setToolTip(tr("Nobody is logged in: the screens stay live, nothing can be operated. Click to log in."))
+            restyle(self.user, state="off")
+            return
+        self.user.setText(f"{session.user} · {role_text(session.role)}")
+        tip = tr("Logged in: {user} ({role})").format(user=session.user, role=role_text(session.role))
+        if session.idle_timeout > 0:
+            tip += "\n" + tr("Automatic logout after {n} min without input").format(n=f"{session.idle_timeout / 60:g}")
+        self.user.setToolTip(tip + "\n" + tr("Click: change password, log out"))
+        restyle(self.user, state="ok")
 
     def retranslate(self, *_: Any) -> None:
         """Re-read every text in the current language."""
@@ -162,7 +180,10 @@ class HeaderBar(QFrame):
         dark = theme_mod.theme().name == "dark"
         self.theme.setText("☀" if dark else "☾")
         self.theme.setToolTip(tr("Light theme") if dark else tr("Dark theme"))
-        self.set_user(self._user_name)
+        if self._session is not None:
+            self.set_session(self._session)
+        else:
+            self.set_user(self._user_name)
         self._diagnostics(self.live.devices, self.live.stats)
 
     def _tick(self, _n: int) -> None:

@@ -29,12 +29,12 @@ log = logging.getLogger(__name__)
 class MainWindow(QMainWindow):
     """Everything the operator sees."""
 
-    def __init__(self, runtime: Any, user: str = "operator", period_ms: int = 250, horn: bool = True) -> None:
+    def __init__(self, runtime: Any, console: Any = None, period_ms: int = 250, horn: bool = True) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.runtime = runtime
         self.live = LiveData(runtime, period_ms, self)
-        self.actions = Actions(runtime, user)
+        self.actions = Actions(runtime, console)  # console None: logged out, on runtime.users
         self.horn = Horn(self, enabled=horn)
         self.faceplates: dict[str, Faceplate] = {}
         central = QWidget(self)
@@ -66,8 +66,7 @@ class MainWindow(QMainWindow):
         self.header.sigNavigate.connect(self.navigate)
         self.header.sigLanguage.connect(self.toggle_language)
         self.header.sigTheme.connect(self.toggle_theme)
-        self.header.set_user(user)
-        self.actions.sigUserChanged.connect(self.header.set_user)
+        self.header.set_session(self.actions.session)  # hmi.ui.login.Login keeps it current
         self.actions.sigMessage.connect(self.show_message)
         for page in (self.overview, self.pid, self.alarms):
             page.sigOpenFaceplate.connect(self.open_faceplate)

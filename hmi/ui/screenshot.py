@@ -1,8 +1,11 @@
 """Offscreen screenshots of the HMI with live simulated data (docs, reviews, CI artefacts).
 
 :func:`live_station` starts the station's simulator on free loopback ports and a runtime
-polling it (data in a temporary folder); :func:`capture` shows the main window at a
-given size, lets it run, and saves a PNG of one screen.
+polling it (data in a temporary folder, device passwords in a throwaway keyring there,
+the simulated OPC UA servers trusted, so every device shows); :func:`capture` shows the
+main window at a given size, lets it run, and saves a PNG of one screen. Besides the
+pages, ``login`` shows the login dialog and ``confirm:<tag>=<value>`` a write
+confirmation (logged in as a screenshot operator of the temporary data folder).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from hmi.config.schema import StationConfig
 
 log = logging.getLogger(__name__)
 
-SCREENS = ("overview", "pid", "alarms", "trends", "diagnostics", "faceplate:<tag>", "<screen id>")
+SCREENS = ("overview", "pid", "alarms", "trends", "diagnostics", "faceplate:<tag>", "login", "confirm:<tag>=<value>", "<screen id>")
 
 
 def _free_port() -> int:
@@ -72,22 +75,37 @@ def relocate(cfg: StationConfig) -> StationConfig:
 
 @contextlib.contextmanager
 def live_station(cfg: StationConfig, scenario: str = "normal", seed: int = 1, speed: float = 1.0) -> Iterator[tuple[Any, Any]]:
-    """(started runtime, simulator thread) for ``cfg`` on free ports; stops both on exit."""
+    """(started runtime, simulator thread) for ``cfg`` on free ports; stops both on exit.
+
+    Like ``gas-hmi demo``: the simulated devices' passwords go to a throwaway file keyring
+    in the temporary data folder (the previous keyring backend is restored on exit) and the
+    simulated OPC UA servers' certificates are trusted, so all devices are polled.
+    """
+    import keyring
+
+    from hmi.cli.run import prepare_demo_credentials, trust_simulated_servers
     from hmi.cli.simulate import start_simulator_thread
     from hmi.core.runtime import Runtime
 
-    moved = relocate(cfg)
-    sim = start_simulator_thread(moved, scenario=scenario, seed=seed, speed=speed)
+    previous = keyring.get_keyring()
     try:
-        with tempfile.TemporaryDirectory(prefix="gas-hmi-shot-") as data:
-            rt = Runtime(moved, Path(data))
-            rt.start()
+        with tempfile.TemporaryDirectory(prefix="gas-hmi-shot-") as tmp:
+            data = Path(tmp)
+            prepare_demo_credentials(cfg, data)
+            moved = relocate(cfg)
+            sim = start_simulator_thread(moved, scenario=scenario, seed=seed, speed=speed, pki_root=data / "sim-pki")
             try:
-                yield rt, sim
+                trust_simulated_servers(sim, data)
+                rt = Runtime(moved, data)
+                rt.start()
+                try:
+                    yield rt, sim
+                finally:
+                    rt.stop()
             finally:
-                rt.stop()
+                sim.stop()
     finally:
-        sim.stop()
+        keyring.set_keyring(previous)
 
 
 def pump(seconds: float) -> None:
@@ -97,8 +115,57 @@ def pump(seconds: float) -> None:
     loop.exec()
 
 
+def screenshot_operator(win: Any, name: str = "zhang") -> None:
+    """Log the window in as an operator created in the runtime's (temporary) data folder.
+
+    Only for pictures of operator dialogs: the user is made with a random password that
+    is forgotten at once.
+    """
+    import secrets
+
+    console = win.actions.console
+    if console is None or console.session.logged_in:
+        return
+    store = console.store
+    pw = "Shot-" + secrets.token_hex(8)
+    if store.get(name) is None:
+        store.add_user(name, pw, "operator", by="screenshot", origin="system")
+    else:
+        store.set_password(name, pw, by="screenshot", origin="system")
+    console.login(name, pw)
+    win.actions.session_changed()
+
+
 def show(win: Any, screen: str) -> Any:
-    """Bring ``screen`` to front; returns the faceplate for 'faceplate:<tag>' (else None)."""
+    """Bring ``screen`` to front; returns the dialog or faceplate drawn over the window (else None)."""
+    if screen == "login":
+        win.navigate("overview")
+        dlg = win.login.show_login()
+        dlg.name.setText("operator")
+        dlg.password.setText("********")
+        return dlg
+    if screen.startswith("confirm:"):
+        tag, _, value = screen.split(":", 1)[1].partition("=")
+        screenshot_operator(win)
+        win.navigate("pid")
+        fp = win.open_faceplate(tag)
+        if fp is None:
+            raise ValueError(f"unknown tag {tag!r}")
+        for _ in range(40):  # the current value must be known for a realistic confirmation
+            if win.live.value(tag)[2]:
+                break
+            pump(0.25)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"confirm:<tag>=<value> needs a number (got {value!r})") from None
+        if fp.entry is not None:  # what the operator typed before pressing Write…
+            fp.entry.setText(f"{number:g}")
+        dlg, _old = fp.confirm_dialog(number)
+        if dlg is None:
+            raise ValueError(f"the write to {tag} would be refused: {fp.result.text()}")
+        dlg.show()
+        return dlg
     if screen.startswith("faceplate:"):
         tag = screen.split(":", 1)[1]
         win.navigate("pid")
@@ -114,18 +181,31 @@ def show(win: Any, screen: str) -> Any:
     return None
 
 
+def _overlays(shown: Any) -> list[Any]:
+    """The windows drawn over the main window: a faceplate, a dialog, or a dialog over its faceplate."""
+    if shown is None:
+        return []
+    parent = shown.parentWidget() if shown.objectName() == "confirmWrite" else None
+    return [parent, shown] if parent is not None and parent.isVisible() else [shown]
+
+
 def grab(win: Any, faceplate: Any = None) -> QPixmap:
-    """The window as a pixmap, with an open faceplate drawn where the window manager would put it."""
+    """The window as a pixmap, with an open faceplate (and a dialog over it) drawn where a window manager would put them."""
     pm = win.grab()
-    if faceplate is not None:
-        fp = faceplate.grab()
-        p = QPainter(pm)
-        x = max(0, pm.width() - fp.width() - 40)
-        y = max(0, min(150, pm.height() - fp.height()))
-        p.drawPixmap(QPoint(x, y), fp)
+    p = QPainter(pm)
+    under: tuple[int, int, int, int] | None = None  # the faceplate's rectangle
+    for w in _overlays(faceplate):
+        img = w.grab()
+        if w.objectName() == "faceplate":
+            x, y = max(0, pm.width() - img.width() - 40), max(0, min(150, pm.height() - img.height()))
+            under = (x, y, img.width(), img.height())
+        else:  # a dialog: centred over its faceplate, or over the window
+            ux, uy, uw, uh = under or (0, 0, pm.width(), pm.height())
+            x, y = max(0, ux + (uw - img.width()) // 2), max(0, uy + (uh - img.height()) // 2)
+        p.drawPixmap(QPoint(x, y), img)
         p.setPen(win.palette().dark().color())
-        p.drawRect(x - 1, y - 1, fp.width() + 1, fp.height() + 1)
-        p.end()
+        p.drawRect(x - 1, y - 1, img.width() + 1, img.height() + 1)
+    p.end()
     return pm
 
 
@@ -133,8 +213,9 @@ def capture(win: Any, screen: str, out: Path, after: float = 3.0, size: tuple[in
     """Resize, show ``screen``, run ``after`` seconds, save ``out`` (PNG)."""
     win.resize(*size)
     fp = show(win, screen)
-    if fp is not None and size[1] < 900:
-        fp.resize(fp.width(), min(fp.height(), size[1] - 60))
+    for w in _overlays(fp):
+        if w.objectName() == "faceplate" and size[1] < 900:
+            w.resize(w.width(), min(w.height(), size[1] - 60))
     deadline = time.monotonic() + after
     while time.monotonic() < deadline:
         pump(min(0.25, max(0.0, deadline - time.monotonic())))
@@ -145,8 +226,8 @@ def capture(win: Any, screen: str, out: Path, after: float = 3.0, size: tuple[in
     out.parent.mkdir(parents=True, exist_ok=True)
     ok = grab(win, fp).save(str(out))
     win.live.start()
+    for w in reversed(_overlays(fp)):
+        w.close()
     if not ok:
         raise OSError(f"cannot write {out}")
-    if fp is not None:
-        fp.close()
     return out

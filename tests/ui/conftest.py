@@ -1,15 +1,19 @@
 """Fixtures for the HMI tests (offscreen Qt).
 
 ``table_runtime`` is a station runtime without devices: a real TagTable the test feeds
-with driver Batches and a real AlarmEngine (alarms.db in tmp_path). Its ``call`` runs
-functions on one worker thread, as the runtime's acquisition thread would, so the GUI
-code under test crosses threads exactly as in production. Nothing is mocked; only the
+with driver Batches, a real AlarmEngine (alarms.db in tmp_path), a real users.db (UserStore
+and AuditTrail, cheap test hashes) and the real CommandService. ``call`` and ``submit``
+run on an asyncio loop in its own thread, as the runtime's acquisition thread does, so the
+GUI code under test crosses threads exactly as in production. Nothing is mocked; only the
 devices are absent (the live-station tests use the simulator and the real Runtime).
+``window`` is logged in as the user ``operator`` (password ``PW``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from hmi.config.schema import StationConfig
 from hmi.core.tagtable import TagTable
 
 DEMO = paths.station_configs_dir() / "demo_city_gate"
+PW = "Gate-7391"  # password of the users the tests create
 
 
 @pytest.fixture(scope="session")
@@ -46,10 +51,13 @@ def hmi_app(qapp: Any) -> Any:
 
 
 class TableRuntime:
-    """A devices-less runtime: TagTable + AlarmEngine, commands on one worker thread."""
+    """A devices-less runtime: TagTable, AlarmEngine, users + audit + CommandService, an acquisition loop."""
 
     def __init__(self, cfg: StationConfig, data_dir: Path) -> None:
         from hmi.core.alarms import AlarmEngine
+        from hmi.core.audit import AuditTrail
+        from hmi.core.commands import CommandService
+        from hmi.core.users import TEST_PARAMS, UserStore
 
         self.cfg = cfg
         self.data_dir = data_dir
@@ -57,22 +65,42 @@ class TableRuntime:
         self.alarms = AlarmEngine(cfg, data_dir / "alarms.db")
         self.historian = None
         self.writes: list[tuple[str, Any, str]] = []
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="acquisition", daemon=True)
+        self._thread.start()
+        self.audit = AuditTrail(data_dir / "users.db", cfg.station.id)
+        self.users = UserStore(data_dir / "users.db", audit=self.audit, params=TEST_PARAMS, station_id=cfg.station.id)
+        self.commands = CommandService(self, self.users, self.audit, cfg)
 
     def close(self) -> None:
-        """Stop the worker thread and the alarm journal."""
-        self._pool.shutdown(wait=True)
+        """Stop the loop thread, the alarm journal and users.db."""
+        asyncio.run_coroutine_threadsafe(self.loop.shutdown_default_executor(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
         self.alarms.close()
+        self.users.close()
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        """Run ``fn`` on the worker thread."""
-        return self._pool.submit(fn, *args, **kwargs)
+        """Run ``fn`` on the loop thread (as Runtime.call does)."""
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(run)
+        return fut
 
     def submit(self, coro: Any) -> concurrent.futures.Future[Any]:
-        """Run a coroutine to completion on the worker thread."""
-        import asyncio
+        """Run a coroutine on the loop thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-        return self._pool.submit(asyncio.run, coro)
+    def audit_rows(self, action: str) -> list[Any]:
+        """Audit records of one action."""
+        return self.audit.records(action=action)
 
     async def write_tag(self, name: str, value: Any, user: str = "", origin: str = "local") -> WriteResult:
         """Record the write and apply it to the tag table (as a read-back would)."""
@@ -137,12 +165,22 @@ def table_runtime(demo_cfg: StationConfig, tmp_path: Path) -> Any:
     rt.close()
 
 
+def switch_user(win: Any, name: str, role: str = "operator") -> None:
+    """Log the window's console in as ``name`` (created with password PW when new), without the dialog."""
+    rt = win.actions.runtime
+    if rt.users.get(name) is None:
+        rt.users.add_user(name, PW, role, by="test")
+    win.actions.console.login(name, PW)
+    win.actions.session_changed()
+
+
 @pytest.fixture
 def window(hmi_app: Any, table_runtime: TableRuntime, qtbot: Any) -> Any:
-    """The main window on the table runtime (refresh timer stopped: tests pull explicitly)."""
+    """The main window on the table runtime, logged in as ``operator`` (refresh timer stopped: tests pull explicitly)."""
     from hmi.ui.app import show_main_window
 
     win = show_main_window(table_runtime, lang="en", theme="light", horn=False, start=False)
+    switch_user(win, "operator")
     qtbot.addWidget(win)
     win.resize(1920, 1080)
     win.live.refresh()

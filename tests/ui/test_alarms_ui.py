@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 
 from hmi.core.alarms.journal import open_db, read_journal
 from tests.helpers import wait_until
+from tests.ui.conftest import switch_user
 
 
 def _journal(rt, transition: str) -> list[dict]:
@@ -44,7 +45,7 @@ def test_banner_shows_most_important_first_and_acknowledges(window, table_runtim
 
 
 def test_summary_page_acknowledge_selected_reaches_the_journal(window, table_runtime):
-    window.actions.set_user("night-op")
+    switch_user(window, "night-op")
     table_runtime.set({"gd03.lel": 65.0, "gd04.lel": 66.0})
     window.navigate("alarms")
     page = window.alarms

@@ -1,7 +1,8 @@
 """End to end: simulator (Modbus servers on free ports) -> Runtime -> HMI -> alarm journal.
 
-One simulator and runtime for the module (the OPC UA controller is left out: its keyring
-secret is not set here, so the screenshot helper disables it).
+One simulator and runtime for the module (all five devices: the screenshot helper gives
+the simulated OPC UA controller a throwaway keyring and trusts its certificate). The
+window is logged in as ``operator``.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from PySide6.QtGui import QImage
 from hmi.core.alarms.journal import open_db, read_journal
 from hmi.ui.mimic.view import MimicView
 from tests.helpers import wait_until
+from tests.ui.conftest import switch_user
 
 
 @pytest.fixture(scope="module")
 def station(demo_cfg: Any, qapp: Any) -> Any:
+    from hmi.core.users import TEST_PARAMS
     from hmi.ui.app import show_main_window
     from hmi.ui.screenshot import live_station
     from hmi.ui.tasks import wait_pool
 
     with live_station(demo_cfg, "normal", seed=3) as (rt, sim):
+        rt.users.params = TEST_PARAMS  # throwaway users.db: cheap hashes
         win = show_main_window(rt, lang="en", theme="light", horn=False, period_ms=200)
+        switch_user(win, "operator")
         win.resize(1920, 1080)
         try:
             yield rt, sim, win
@@ -71,7 +76,7 @@ def test_acknowledge_from_banner_and_summary_reaches_the_journal(station, qtbot)
         page = win.alarms
         win.navigate("alarms")
         qtbot.waitUntil(lambda: page.model.row_of("gd05.lel.h") >= 0, timeout=20000)
-        win.actions.set_user("shift-b")
+        switch_user(win, "shift-b")
         page.table.clearSelection()
         page.table.selectRow(page.model.row_of("gd05.lel.h"))
         page.ack_selected()
@@ -79,7 +84,7 @@ def test_acknowledge_from_banner_and_summary_reaches_the_journal(station, qtbot)
         e = next(e for e in _journal(rt, "ack") if e["alarm_id"] == "gd05.lel.h")
         assert e["user"] == "shift-b"
     finally:
-        win.actions.set_user("operator")
+        switch_user(win, "operator")
         sim.call(lambda: sim.model.faults.leak.pop(5, None))
 
 

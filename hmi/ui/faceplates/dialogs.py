@@ -1,4 +1,4 @@
-"""Confirmation and input dialogs for operator commands (write, shelve, acknowledge comment)."""
+"""Confirmation and input dialogs for operator commands (write, shelve, out of service)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,31 @@ SHELVE_CHOICES = ((900.0, N_("15 min")), (3600.0, N_("1 h")), (4 * 3600.0, N_("4
 
 
 class ConfirmWriteDialog(QDialog):
-    """Shows the tag, its current value and the new value; the operator confirms."""
+    """Second step of a command: the tag, its current and new value, who acts, interlock notes.
 
-    def __init__(self, tag_label: str, tag_name: str, old: str, new: str, warning: str = "", parent: QWidget | None = None) -> None:
+    Nothing is written until the operator presses *Execute*; the command service then
+    checks everything again (the value must still be the one shown here).
+    """
+
+    def __init__(
+        self,
+        tag_label: str,
+        tag_name: str,
+        old: str,
+        new: str,
+        warning: str = "",
+        parent: QWidget | None = None,
+        *,
+        who: str = "",
+        notes: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("confirmWrite")
         self.setWindowTitle(tr("Confirm command"))
         lay = QVBoxLayout(self)
+        head = QLabel(tr("Check the values, then execute the command."))
+        head.setProperty("role", "section")
+        lay.addWidget(head)
         form = QFormLayout()
         form.addRow(tr("Tag") + ":", QLabel(f"{tag_label}  ({tag_name})"))
         self.old = QLabel(old)
@@ -36,19 +54,60 @@ class ConfirmWriteDialog(QDialog):
         self.new.setProperty("role", "value")
         form.addRow(tr("Current value") + ":", self.old)
         form.addRow(tr("New value") + ":", self.new)
+        if who:
+            self.who = QLabel(who)
+            self.who.setObjectName("confirmWho")
+            form.addRow(tr("Executed by") + ":", self.who)
         lay.addLayout(form)
-        if warning:
-            w = QLabel(warning)
+        self.notes: list[QLabel] = []
+        for text, state in ([(warning, "warn")] if warning else []) + list(notes or []):
+            w = QLabel(text)
             w.setWordWrap(True)
             w.setProperty("role", "state")
-            w.setProperty("state", "warn")
+            w.setProperty("state", state)
+            self.notes.append(w)
             lay.addWidget(w)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(tr("Execute"))
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("Cancel"))
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        lay.addWidget(buttons)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.execute = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.execute.setText(tr("Execute"))
+        self.execute.setObjectName("confirmExecute")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("Cancel"))
+        # Cancel has the focus: a stray Enter does not execute a command
+        self.execute.setAutoDefault(False)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+        self.setMinimumWidth(440)
+
+
+class ReasonDialog(QDialog):
+    """Asks for a required reason (taking an alarm out of service, returning it)."""
+
+    def __init__(self, title: str, text: str, ok_text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("reasonDialog")
+        self.setWindowTitle(title)
+        lay = QVBoxLayout(self)
+        head = QLabel(text)
+        head.setWordWrap(True)
+        lay.addWidget(head)
+        self.reason = QLineEdit(self)
+        self.reason.setObjectName("reasonText")
+        self.reason.setPlaceholderText(tr("Reason (required)"))
+        lay.addWidget(self.reason)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("Cancel"))
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.reason.textChanged.connect(lambda t: self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(t.strip())))
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+        lay.addWidget(self.buttons)
+
+    def value(self) -> str:
+        """The reason entered."""
+        return self.reason.text().strip()
 
 
 class ShelveDialog(QDialog):

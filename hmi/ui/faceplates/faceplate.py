@@ -8,7 +8,6 @@ writable tag, set-point entry or discrete commands behind a confirmation dialog.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,17 +33,19 @@ from PySide6.QtWidgets import (
 
 from drivers.base import Quality
 from hmi.config.schema import TagConfig
+from hmi.core.commands import action_for
 from hmi.core.tagtable import TagUpdate
+from hmi.core.users import Action
 from hmi.ui import fmt
-from hmi.ui.actions import Actions
+from hmi.ui.actions import Actions, needs_text, result_text, role_text
 from hmi.ui.faceplates.dialogs import ConfirmWriteDialog, ShelveDialog
 from hmi.ui.i18n import i18n, tr
 from hmi.ui.live import LiveData
 from hmi.ui.texts import QUALITY_TEXT, STATE_TEXT
 from hmi.ui.theme import restyle
+from hmi.ui.trends.view import TrendView
 from hmi.ui.widgets.analog_bar import AnalogBar
 from hmi.ui.widgets.glyph import glyph_pixmap
-from hmi.ui.widgets.trend import TrendPlot
 
 TREND_WINDOW = 600.0  # s shown in the faceplate trend
 
@@ -109,9 +110,9 @@ class Faceplate(QDialog):
         self.props.setWordWrap(True)
         lay.addWidget(self.props)
         # ---- trend
-        self.trend = TrendPlot([tag], TREND_WINDOW, self) if self.numeric else None
+        self.trend = TrendView(live, [tag], TREND_WINDOW, self, compact=True) if self.numeric else None
         if self.trend is not None:
-            self.trend.setMinimumHeight(170)
+            self.trend.setMinimumHeight(280)
             lay.addWidget(self.trend, 1)
         # ---- alarms
         self.alarm_box = QGroupBox(self)
@@ -160,21 +161,20 @@ class Faceplate(QDialog):
         self.resize(620, 800 if tag.access == "rw" else 740)
         live.sigTags.connect(self.on_tags)
         live.sigAlarms.connect(self.on_alarms)
-        live.sigTick.connect(self.on_tick)
         i18n().sigLanguageChanged.connect(self.retranslate)
+        actions.sigSessionChanged.connect(self._gate)
         self.retranslate()
         self._show_value(*live.value(tag.name))
         self.on_alarms(live.alarms)
-        if self.trend is not None:
-            self.trend.load_history(getattr(live.runtime, "historian", None), points=300)
 
     # ------------------------------------------------------------------ build
     def _build_commands(self, lay: QVBoxLayout) -> None:
         box = QGroupBox(self)
         box.setObjectName("faceplateCommands")
         row = QHBoxLayout(box)
-        if self.tag.states:
-            for key in sorted(self.tag.states):
+        if self.tag.states or self.tag.type == "bool":
+            # one button per command state (open / close / stop ...); a plain bool: off / on
+            for key in sorted(self.tag.states) if self.tag.states else (0, 1):
                 b = QPushButton(self)
                 b.setProperty("role", "command")
                 b.setObjectName(f"command_{key}")
@@ -234,7 +234,7 @@ class Faceplate(QDialog):
             self.cmd_box.setTitle(tr("Command"))
             for b, key in self.cmd_buttons:
                 text = t.states.get(int(key))
-                b.setText(text.get(i18n().lang) if text else f"{key:g}")
+                b.setText(text.get(i18n().lang) if text else (tr("On") if key else tr("Off")) if t.type == "bool" else f"{key:g}")
             if self.entry is not None:
                 self.write_button.setText(tr("Write…"))
                 self.entry.setPlaceholderText(f"{t.range[0]:g} … {t.range[1]:g}")
@@ -254,14 +254,6 @@ class Faceplate(QDialog):
             self._show_value(value, int(upd.quality[k]), float(upd.ts[k]), upd.reasons[k])
         if self.cmd_box is not None and self.tag.interlocks:
             self._check_interlocks()
-
-    def on_tick(self, n: int) -> None:
-        """Trend: append the current value every second and slide the window."""
-        if self.trend is not None and n % 4 == 0 and self.isVisible():
-            v, q, ts, _r = self.last
-            if ts:
-                self.trend.add_point(self.tag.name, time.time(), float(v) if not isinstance(v, str) else math.nan, q >= Quality.GOOD)
-            self.trend.redraw()
 
     def _show_value(self, value: Any, quality: int, ts: float, reason: str) -> None:
         self.last = (value, int(quality), ts, reason)
@@ -301,6 +293,7 @@ class Faceplate(QDialog):
             self.alarm_table.setItem(r, 2, QTableWidgetItem("" if a.limit is None else f"{a.limit:g} {self.tag.unit}"))
             self.alarm_table.setItem(r, 3, QTableWidgetItem(", ".join([tr(STATE_TEXT.get(state, state)), *flags])))
         self.alarm_table.resizeColumnsToContents()
+        self._gate()
         if self.last[2]:
             prio, _ = self.live.alarm_of(self.tag.name)
             restyle(self.value, alarm=str(prio))
@@ -341,14 +334,31 @@ class Faceplate(QDialog):
         self.result.setText(text)
         restyle(self.result, role="state", state="ok" if ok else "bad")
 
+    # ------------------------------------------------------------------ permissions
+    def _gate(self, *_: Any) -> None:
+        """Enable what the session may do; a disabled button's tooltip names the role needed."""
+        a = self.actions
+        has = bool(getattr(self, "_alarm_ids", None))
+        a.gate(self.b_ack, Action.ACKNOWLEDGE, enabled=has)
+        a.gate(self.b_shelve, Action.SHELVE, enabled=has)
+        a.gate(self.b_unshelve, Action.SHELVE, enabled=has)
+        a.gate(self.b_reset, Action.RESET, enabled=has)
+        if self.cmd_box is None:
+            return
+        action = action_for(self.tag)
+        free = not self._interlock_message()
+        for b, _k in self.cmd_buttons:
+            a.gate(b, action, enabled=free)
+        if self.entry is not None:
+            self.entry.setEnabled(a.gate(self.write_button, action, enabled=free))
+
     # ------------------------------------------------------------------ writes
     def _interlock_message(self) -> str:
-        for lk in self.tag.interlocks:
-            try:
-                v, q, _ts, _r = self.live.value(lk.tag)
-            except KeyError:
-                continue
-            if q >= Quality.GOOD and not isinstance(v, str) and abs(float(v) - lk.equals) < 1e-9:
+        """The first interlock that blocks a command now ('' when none)."""
+        for lk, blocks in self.actions.interlocks(self.tag):
+            if blocks is None:
+                return tr("{text} — cannot be checked: {tag} has no good value").format(text=fmt.text(lk.message), tag=lk.tag)
+            if blocks:
                 return fmt.text(lk.message)
         return ""
 
@@ -356,10 +366,7 @@ class Faceplate(QDialog):
         msg = self._interlock_message()
         self.interlock.setText((tr("Interlock") + ": " + msg) if msg else "")
         restyle(self.interlock, state="bad" if msg else "ok")
-        for b, _k in self.cmd_buttons:
-            b.setEnabled(not msg)
-        if self.entry is not None:
-            self.write_button.setEnabled(not msg)
+        self._gate()
 
     def _write_entry(self) -> None:
         if self.entry is None:
@@ -376,17 +383,42 @@ class Faceplate(QDialog):
             return
         self.request_write(value)
 
+    def confirm_dialog(self, value: float) -> tuple[ConfirmWriteDialog | None, Any]:
+        """(confirmation dialog, current value it shows), or (None, None) after showing a refusal.
+
+        Step one of a command is choosing the value; this builds step two. The command
+        service's checks (permission, range, interlocks) run first, so a command that
+        would be refused is never offered for confirmation.
+        """
+        action = action_for(self.tag)
+        if not self.actions.can(action):
+            self._done(False, needs_text(action, self.actions.session))
+            return None, None
+        refusal = self.actions.check_write(self.tag.name, value)
+        if refusal is not None:
+            self._done(*result_text(refusal))
+            return None, None
+        old = self.actions.current_value(self.tag.name)
+        quality = self.live.value(self.tag.name)[1]
+        old_text = fmt.value_text(self.tag, old if isinstance(old, str) else float(old), quality) if old is not None else tr("unknown")
+        new_text = fmt.value_text(self.tag, value, int(Quality.GOOD))
+        notes = [
+            (tr("Interlock checked, not active") + ": " + fmt.text(lk.message), "ok")
+            for lk, blocks in self.actions.interlocks(self.tag)
+            if blocks is False
+        ]
+        s = self.actions.session
+        who = f"{s.display_name} ({role_text(s.effective_role())})"
+        return ConfirmWriteDialog(fmt.label(self.tag), self.tag.name, old_text, new_text, parent=self, who=who, notes=notes), old
+
     def request_write(self, value: float) -> bool:
-        """Ask for confirmation (old and new value), then write; True when sent."""
-        msg = self._interlock_message()
-        if msg:
-            self._done(False, tr("Interlock") + ": " + msg)
+        """Check, ask for confirmation (current and new value), then write; True when sent."""
+        dlg, old = self.confirm_dialog(value)
+        if dlg is None:
             return False
-        old = fmt.value_text(self.tag, *self.last[:2])
-        new = fmt.value_text(self.tag, value, int(Quality.GOOD))
-        dlg = ConfirmWriteDialog(fmt.label(self.tag), self.tag.name, old, new, parent=self)
         if not self.confirm(dlg):
             self._done(False, tr("Cancelled"))
             return False
         self.result.setText(tr("Sending…"))
-        return self.actions.write(self.tag.name, value, done=self._done)
+        restyle(self.result, role="state", state="warn")
+        return self.actions.write(self.tag.name, value, confirm_old=old, done=self._done)

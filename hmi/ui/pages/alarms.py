@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.users import Action
 from hmi.ui.actions import Actions
-from hmi.ui.faceplates.dialogs import ShelveDialog
+from hmi.ui.faceplates.dialogs import ReasonDialog, ShelveDialog
 from hmi.ui.i18n import N_, i18n, tr
 from hmi.ui.live import LiveData
 from hmi.ui.pages.alarm_model import AlarmTableModel, export_time, export_views, set_tag_configs
@@ -126,13 +127,16 @@ class AlarmsPage(QWidget):
         self.b_shelve.clicked.connect(self.shelve_selected)
         self.b_reset = QPushButton(self)
         self.b_reset.clicked.connect(self._reset_selected)
+        self.b_oos = QPushButton(self)
+        self.b_oos.setObjectName("outOfService")
+        self.b_oos.clicked.connect(self.out_of_service_selected)
         self.b_face = QPushButton(self)
         self.b_face.clicked.connect(lambda: self._open_faceplate(self.table.currentIndex()))
         self.b_export = QPushButton(self)
         self.b_export.clicked.connect(self._export)
         self.count = QLabel(self)
         self.count.setObjectName("alarmCount")
-        for b in (self.b_ack, self.b_ack_page, self.b_shelve, self.b_reset, self.b_face):
+        for b in (self.b_ack, self.b_ack_page, self.b_shelve, self.b_reset, self.b_oos, self.b_face):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.count)
@@ -159,6 +163,13 @@ class AlarmsPage(QWidget):
         self.supp_model = AlarmTableModel(SUPPRESSED_COLS, _is_suppressed, self)
         self.supp_table = _table(self.supp_model, self, "suppressedAlarms")
         spl.addWidget(self.supp_table, 1)
+        ib = QHBoxLayout()
+        self.b_ins = QPushButton(self)
+        self.b_ins.setObjectName("inService")
+        self.b_ins.clicked.connect(self.in_service_selected)
+        ib.addWidget(self.b_ins)
+        ib.addStretch(1)
+        spl.addLayout(ib)
         self.tabs.addTab(supp, "")
         # ---- journal
         data_dir = getattr(live.runtime, "data_dir", None)
@@ -167,6 +178,7 @@ class AlarmsPage(QWidget):
         live.sigAlarms.connect(self.on_alarms)
         live.sigTick.connect(self.on_tick)
         i18n().sigLanguageChanged.connect(self.retranslate)
+        actions.sigSessionChanged.connect(self._gate)
         self.retranslate()
         self.on_alarms(live.alarms)
         for col, width in zip(range(9), (56, 150, 150, 150, 300, 100, 90, 110, 150), strict=True):
@@ -189,17 +201,30 @@ class AlarmsPage(QWidget):
         self.f_text.setPlaceholderText(tr("Tag or message contains…"))
         self.b_ack.setText(tr("Acknowledge selected"))
         self.b_ack_page.setText(tr("Acknowledge page"))
-        self.b_ack_page.setToolTip(tr("Acknowledge every alarm visible on this page"))
         self.b_shelve.setText(tr("Shelve…"))
         self.b_reset.setText(tr("Reset latched"))
         self.b_face.setText(tr("Faceplate"))
         self.b_export.setText(tr("Export CSV…"))
         self.b_unshelve.setText(tr("Unshelve"))
+        self.b_oos.setText(tr("Out of service…"))
+        self.b_ins.setText(tr("Return to service…"))
+        self._gate()
         self.journal.retranslate()
         for m in (self.model, self.shelved_model, self.supp_model):
             m.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, m.columnCount() - 1)
         if hasattr(self, "model"):
             self.on_alarms(self.live.alarms)  # cells hold translated state texts and messages
+
+    def _gate(self, *_: Any) -> None:
+        """Buttons the session may use; the lists stay live for viewers."""
+        a = self.actions
+        a.gate(self.b_ack, Action.ACKNOWLEDGE)
+        a.gate(self.b_ack_page, Action.ACKNOWLEDGE, tr("Acknowledge every alarm visible on this page"))
+        a.gate(self.b_shelve, Action.SHELVE)
+        a.gate(self.b_unshelve, Action.SHELVE)
+        a.gate(self.b_reset, Action.RESET)
+        a.gate(self.b_oos, Action.MANAGE_ALARMS, tr("Take the selected alarm out of service (reason required)"))
+        a.gate(self.b_ins, Action.MANAGE_ALARMS, tr("Put the selected alarm back into service"))
 
     @staticmethod
     def _fill_combo(combo: QComboBox, items: list[tuple[Any, str]]) -> None:
@@ -310,6 +335,25 @@ class AlarmsPage(QWidget):
     def _unshelve_selected(self) -> None:
         for aid in self.selected_ids(self.shelved_table):
             self.actions.unshelve(aid)
+
+    def out_of_service_selected(self) -> None:
+        """Take the selected alarm out of service (engineer; reason asked)."""
+        self._service(self.selected_ids(), True)
+
+    def in_service_selected(self) -> None:
+        """Put the alarm selected on the suppressed / out-of-service tab back into service."""
+        self._service(self.selected_ids(self.supp_table), False)
+
+    def _service(self, ids: list[str], out: bool) -> None:
+        if len(ids) != 1:
+            self.actions.sigMessage.emit(tr("Select one alarm"), False)
+            return
+        if out:
+            dlg = ReasonDialog(tr("Out of service…"), tr("Take {alarm} out of service? It is not annunciated until it is returned.").format(alarm=ids[0]), tr("Out of service"), self)
+        else:
+            dlg = ReasonDialog(tr("Return to service…"), tr("Put {alarm} back into service?").format(alarm=ids[0]), tr("Back in service"), self)
+        if self.confirm(dlg):
+            self.actions.set_out_of_service(ids[0], dlg.value(), out)
 
     def _reset_selected(self) -> None:
         for aid in self.selected_ids():
