@@ -128,13 +128,16 @@ def cmd_trend_export(args: argparse.Namespace) -> int:
         if missing:
             return fail(f"no history for {', '.join(missing)} in {args.data_dir}")
         n = 0
-        with open(args.out, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["timestamp", "time", "tag", "value", "quality"])
-            for row in hist.export_rows(args.tags, start, time.time() + 1):
-                value = "" if row.value is None else (row.value if isinstance(row.value, str) else repr(float(row.value)))
-                w.writerow([f"{row.ts:.3f}", fmt_ts(row.ts), row.name, value, _quality_name(row.quality)])
-                n += 1
+        try:
+            with open(args.out, "w", newline="", encoding="utf-8") as f:
+                w = csv.writer(f)
+                w.writerow(["timestamp", "time", "tag", "value", "quality"])
+                for row in hist.export_rows(args.tags, start, time.time() + 1):
+                    value = "" if row.value is None else (row.value if isinstance(row.value, str) else repr(float(row.value)))
+                    w.writerow([f"{row.ts:.3f}", fmt_ts(row.ts), row.name, value, _quality_name(row.quality)])
+                    n += 1
+        except OSError as exc:  # unwritable folder, disk full: say so, no traceback
+            return fail(f"cannot write {args.out}: {exc.strerror or exc} ({n} samples written)")
     finally:
         hist.close()
     print(f"wrote {n} samples of {len(args.tags)} tags to {args.out}")
