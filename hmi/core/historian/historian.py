@@ -175,7 +175,8 @@ class Historian:
         return ids_a, np.rint(ts_a * 1000.0).astype(np.int64), q, keep
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Write everything queued so far now; True once committed (False on timeout/failure)."""
+        """Write everything queued so far now, and the rows of the open rollup buckets; True once
+        committed (False on timeout/failure)."""
         return self._writer.flush(timeout)
 
     def bulk_load(self, name: str, ts: np.ndarray, values: np.ndarray, quality: np.ndarray | None = None) -> int:

@@ -134,10 +134,21 @@ class Reader:
             else:
                 if s < first:
                     pieces.append(self._piece(db, _RAW_AGG, _RAW_LAST, w, tid, s, first - 1))
-                agg, last = _ROLL_AGG.format(t=table), _ROLL_LAST.format(t=table)
-                pieces.append(self._piece(db, agg, last, w, tid, first, end_full - res))
-                if end_full <= e:
-                    pieces.append(self._piece(db, _RAW_AGG, _RAW_LAST, w, tid, end_full, e))
+                # the bucket of the tag's newest sample may still be open (its row missing or
+                # stale, see .rollup): from there on, the next finer table, then raw samples
+                newest = db.execute("SELECT max(ts) FROM samples WHERE tag_id = ?", (tid,)).fetchone()[0]
+                cur = first
+                for r, t, _lab in reversed(ROLLUPS):
+                    if r > res:
+                        continue
+                    stop = (e + 1) // r * r
+                    if newest is not None:
+                        stop = min(stop, newest - newest % r)
+                    if stop > cur:
+                        pieces.append(self._piece(db, _ROLL_AGG.format(t=t), _ROLL_LAST.format(t=t), w, tid, cur, stop - r))
+                        cur = stop
+                if cur <= e:
+                    pieces.append(self._piece(db, _RAW_AGG, _RAW_LAST, w, tid, cur, e))
         return _combine(pieces, w, label)
 
     @staticmethod

@@ -84,6 +84,7 @@ class SampleStore:
         self.lock = threading.RLock()
         self._proxy: Any = None  # pooled DBAPI connection, opened on first use
         self._newest: dict[int, int] = {}  # tag id -> newest stored ts (ms)
+        self._rollups: rollup.Rollups | None = None  # open buckets, rebuilt on first write
         self.ids: dict[str, int] = {}
         self.names: dict[int, str] = {}
         with self.lock:
@@ -156,20 +157,50 @@ class SampleStore:
         """Store one batch in one transaction; nothing is kept if it fails (the error is raised)."""
         counts = WriteCounts()
         newest: dict[int, int] = {}
-        with self.transaction() as cur:
-            if num is not None and len(num):
-                self._insert_numeric(cur, num, counts, newest)
-            if text:
-                cur.executemany(_INSERT_TEXT, text)
-                counts.text = max(cur.rowcount, 0)
-                counts.duplicates += len(text) - counts.text
-            if current:
-                cur.executemany(_UPSERT_CURRENT, current)
-                counts.current = len(current)
-        self._newest.update(newest)  # only once committed
+        changes: list[rollup.Change] = []
+        with self.lock:  # held until the in-memory state follows the commit
+            with self.transaction() as cur:
+                rollups = self._rollups if self._rollups is not None else rollup.Rollups.rebuild(cur)
+                if num is not None and len(num):
+                    changes = self._insert_numeric(cur, num, counts, newest, rollups)
+                if text:
+                    cur.executemany(_INSERT_TEXT, text)
+                    counts.text = max(cur.rowcount, 0)
+                    counts.duplicates += len(text) - counts.text
+                if current:
+                    cur.executemany(_UPSERT_CURRENT, current)
+                    counts.current = len(current)
+            # only once committed
+            self._newest.update(newest)
+            self._rollups = rollups
+            rollups.apply(changes)
         return counts
 
-    def _insert_numeric(self, cur: sqlite3.Cursor, num: Numeric, counts: WriteCounts, newest: dict[int, int]) -> None:
+    def open_rollups(self) -> None:
+        """Rebuild the open rollup buckets from stored data now (else on the first write).
+
+        Writes their rows exactly, which repairs what a crash left (rows of open buckets
+        are otherwise written when the bucket closes, on :meth:`checkpoint` and on stop).
+        """
+        with self.lock:
+            if self._rollups is None:
+                with self.transaction() as cur:
+                    rollups = rollup.Rollups.rebuild(cur)
+                self._rollups = rollups
+
+    def checkpoint(self) -> int:
+        """Write the rows of the open rollup buckets changed since last written; returns rows written."""
+        with self.lock:
+            if self._rollups is None:
+                return 0
+            with self.transaction() as cur:
+                written, changes = self._rollups.checkpoint(cur)
+            self._rollups.apply(changes)
+            return written
+
+    def _insert_numeric(
+        self, cur: sqlite3.Cursor, num: Numeric, counts: WriteCounts, newest: dict[int, int], rollups: rollup.Rollups
+    ) -> list[rollup.Change]:
         tag, ts, value, quality = num.tag, num.ts, num.value, num.quality
         n = len(ts)
         # sort by (tag, ts) unless already strictly ordered: sorted keys make B-tree inserts
@@ -207,11 +238,13 @@ class SampleStore:
         if not keep.all():
             tag, ts, value, quality = tag[keep], ts[keep], value[keep], quality[keep]
         counts.samples += len(ts)
-        counts.rollup_rows += rollup.merge(cur, tag, ts, value, quality)
+        written, changes = rollups.merge(cur, tag, ts, value, quality)
+        counts.rollup_rows += written
         if len(ts):
             utag, start = np.unique(tag, return_index=True)
             for t, mx in zip(utag.tolist(), np.maximum.reduceat(ts, start).tolist(), strict=True):
                 newest[t] = max(mx, self._newest.get(t, -1), newest.get(t, -1))
+        return changes
 
     def _newest_of(self, cur: sqlite3.Cursor, tag: int) -> int:
         ts = self._newest.get(tag)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 THREAD_NAME = "historian-writer"
 MAX_BACKOFF = 30.0
+CHECKPOINT_INTERVAL = 60.0  # s between writes of the open rollup buckets' rows
 
 
 @dataclass(slots=True)
@@ -83,6 +84,7 @@ class Writer:
         self._retry_at = 0.0
         self._backoff = 0.0
         self._next_maintenance = 0.0
+        self._next_checkpoint = 0.0
         self._thread: threading.Thread | None = None
         self._drop_logged = False
         self.stats: dict[str, Any] = {
@@ -154,24 +156,32 @@ class Writer:
         return self._queued
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Write everything queued so far now; True once it is committed (False on timeout)."""
+        """Write everything queued so far now, and the open rollup buckets' rows; True once it is
+        committed (False on timeout)."""
         with self._cond:
             target = self._seq
             self._flush_now = True
             self._retry_at = 0.0  # an explicit flush retries at once
             self._cond.notify_all()
             if self._thread is None or not self._thread.is_alive():
-                return self._done_seq >= target
-            return self._cond.wait_for(lambda: self._done_seq >= target, timeout)
+                done = self._done_seq >= target
+            else:
+                done = self._cond.wait_for(lambda: self._done_seq >= target, timeout)
+        return done and self._checkpoint()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Start the writer thread (idempotent)."""
         if self._thread is not None and self._thread.is_alive():
             return
+        try:  # exact rows for the buckets a crash may have left open (else done on the first write)
+            self.store.open_rollups()
+        except sqlite3.Error as exc:
+            log.error("historian: cannot rebuild the open rollup buckets of %s: %s (retried on the next write)", self.store.path, exc)
         with self._cond:
             self._stopping = False
             self._next_maintenance = time.monotonic()  # retention runs once at start
+            self._next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL
         self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
         self._thread.start()
 
@@ -189,6 +199,7 @@ class Writer:
             with self._cond:
                 why = f"the database could not be written ({self.stats['last_error']})" if flush else "stopped without flushing"
                 self._drop_all(why)
+            self._checkpoint()
             return
         with self._cond:
             self._stopping = True
@@ -201,7 +212,18 @@ class Writer:
         thread.join(timeout + 5.0)
         if thread.is_alive():  # pragma: no cover - a wedged SQLite call
             log.error("historian: writer thread did not stop within %.0f s", timeout + 5.0)
+        else:
+            self._checkpoint()
         self._thread = None
+
+    def _checkpoint(self) -> bool:
+        """Write the open rollup buckets' rows; on failure they are rebuilt from raw samples at start."""
+        try:
+            self.store.checkpoint()
+        except sqlite3.Error as exc:
+            log.warning("historian: cannot write the open rollup buckets to %s: %s (rebuilt at next start)", self.store.path, exc)
+            return False
+        return True
 
     def _drop_all(self, why: str) -> None:
         if self._queued:
@@ -221,6 +243,9 @@ class Writer:
                 self._commit(items)
             if maintain:
                 self.run_maintenance()
+            if not stopping and time.monotonic() >= self._next_checkpoint:
+                self._next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL
+                self._checkpoint()
             if stopping:
                 with self._cond:
                     if not self._queued:
