@@ -6,8 +6,16 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QStackedWidget, QStatusBar, QVBoxLayout, QWidget
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QStackedWidget,
+    QStatusBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hmi.ui import theme as theme_mod
 from hmi.ui.actions import Actions
@@ -15,15 +23,19 @@ from hmi.ui.banner import AlarmBanner
 from hmi.ui.faceplates.faceplate import Faceplate
 from hmi.ui.header import HeaderBar
 from hmi.ui.horn import Horn
-from hmi.ui.i18n import i18n, tr
+from hmi.ui.i18n import N_, i18n, tr
 from hmi.ui.live import LiveData
 from hmi.ui.pages.alarms import AlarmsPage
 from hmi.ui.pages.diagnostics import DiagnosticsPage
+from hmi.ui.pages.forecast import ForecastPage
 from hmi.ui.pages.overview import OverviewPage
 from hmi.ui.pages.pid import PidPage
+from hmi.ui.pages.report import ReportPage
 from hmi.ui.pages.trends import TrendsPage
 
 log = logging.getLogger(__name__)
+#: analytics pages after the header's own (page id, English label, shortcut)
+ANALYTICS_PAGES = (("forecast", N_("Forecast"), "F7"), ("report", N_("Daily report"), "F8"))
 
 
 class MainWindow(QMainWindow):
@@ -54,7 +66,12 @@ class MainWindow(QMainWindow):
         self.alarms = AlarmsPage(self.live, self.actions, self.pages)
         self.trends = TrendsPage(self.live, self.pages)
         self.diagnostics = DiagnosticsPage(self.live, self.pages)
-        self.page_ids = {"overview": self.overview, "pid": self.pid, "alarms": self.alarms, "trends": self.trends, "diagnostics": self.diagnostics}
+        self.forecast = ForecastPage(self.live, self.pages)
+        self.report = ReportPage(self.live, self.pages)
+        self.page_ids = {"overview": self.overview, "pid": self.pid, "alarms": self.alarms, "trends": self.trends, "diagnostics": self.diagnostics,
+                         "forecast": self.forecast, "report": self.report}
+        for page_id, _label, key in ANALYTICS_PAGES:
+            self._add_nav(page_id, key)
         for page in self.page_ids.values():
             self.pages.addWidget(page)
         self.status = QStatusBar(self)
@@ -75,6 +92,7 @@ class MainWindow(QMainWindow):
         self.overview.sigNavigate.connect(self.navigate)
         self.overview.sigShowAlarms.connect(lambda: self.navigate("alarms"))
         self.overview.sigShowDiagnostics.connect(lambda: self.navigate("diagnostics"))
+        self.overview.sigShowForecast.connect(lambda: self.navigate("forecast"))
         self.pid.sigNavigate.connect(self.navigate)
         self.live.sigAnnunciation.connect(self.horn.on_annunciation)
         i18n().sigLanguageChanged.connect(self.retranslate)
@@ -83,8 +101,26 @@ class MainWindow(QMainWindow):
         self.resize(1920, 1080)
 
     # ------------------------------------------------------------------ navigation
+    def _add_nav(self, page: str, key: str) -> None:
+        """A header navigation button (after the last one) and a shortcut for an analytics page."""
+        hdr = self.header
+        hl = hdr.layout()
+        if page in hdr.nav or hl is None:
+            return
+        b = QToolButton(hdr)
+        b.setProperty("role", "nav")
+        b.setCheckable(True)
+        b.setObjectName(f"nav_{page}")
+        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        b.clicked.connect(lambda _=False, p=page: self.navigate(p))
+        hdr.nav_group.addButton(b)
+        last = list(hdr.nav.values())[-1]
+        hl.insertWidget(hl.indexOf(last) + 1, b, 0, Qt.AlignmentFlag.AlignBottom)  # type: ignore[attr-defined]
+        hdr.nav[page] = b
+        QShortcut(QKeySequence(key), self).activated.connect(lambda p=page: self.navigate(p))
+
     def navigate(self, target: str) -> None:
-        """Show a page ('overview', 'pid', 'alarms', 'trends', 'diagnostics') or a screen id."""
+        """Show a page ('overview', 'pid', 'alarms', 'trends', 'diagnostics', 'forecast', 'report') or a screen id."""
         page = self.page_ids.get(target)
         if page is None:
             if self.pid.show_screen(target):
@@ -131,6 +167,11 @@ class MainWindow(QMainWindow):
         """Window title."""
         name = self.live.cfg.station.name.get(i18n().lang)
         self.setWindowTitle(f"{name} — {tr('gas-hmi operator station')}")
+        for page_id, label, key in ANALYTICS_PAGES:
+            b = self.header.nav.get(page_id)
+            if b is not None:
+                b.setText(tr(label))
+                b.setToolTip(f"{tr(label)} ({key})")
 
     def show_message(self, text: str, ok: bool = True) -> None:
         """Status line (errors stay longer)."""

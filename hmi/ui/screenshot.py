@@ -27,7 +27,7 @@ from hmi.config.schema import StationConfig
 
 log = logging.getLogger(__name__)
 
-SCREENS = ("overview", "pid", "alarms", "trends", "diagnostics", "faceplate:<tag>", "login", "confirm:<tag>=<value>", "<screen id>")
+SCREENS = ("overview", "pid", "alarms", "trends", "diagnostics", "forecast", "report", "faceplate:<tag>", "login", "confirm:<tag>=<value>", "<screen id>")
 
 
 def _free_port() -> int:
@@ -177,8 +177,41 @@ def show(win: Any, screen: str) -> Any:
     pages = set(win.page_ids) | {s.id for s in win.live.cfg.screens}
     if page not in pages:
         raise ValueError(f"unknown screen {screen!r} (use one of: {', '.join(sorted(pages))}, faceplate:<tag>)")
+    if page in ("forecast", "report"):
+        prepare_analytics(win)
     win.navigate(page)
+    if page == "report" and win.runtime.analytics is not None:
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        shown: list[Any] = []
+        win.report.sigReport.connect(shown.append)
+        win.report.build(dt.datetime.now(ZoneInfo(win.live.cfg.station.timezone)).date() - dt.timedelta(days=1))
+        deadline = time.monotonic() + 60.0
+        while not shown and time.monotonic() < deadline:
+            pump(0.25)
     return None
+
+
+def prepare_analytics(win: Any) -> None:
+    """Give a fresh demo the history its forecast and reports need (screenshots only).
+
+    A screenshot's station has minutes of history; with no regression forecast yet this
+    writes ten days of generated history into the temporary data folder
+    (:func:`prefill_history`, ending at the live totalizer readings) and issues the past
+    two days of forecasts, so the pictures show a fitted forecast and a scored MAPE.
+    """
+    rt = win.runtime
+    an = getattr(rt, "analytics", None)
+    if an is None or (an.forecast() is not None and not an.forecast().note):
+        return
+    totals = [m.total for m in rt.cfg.analytics.meters]
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline and not all(rt.tags.get(n)[1] >= 192 for n in totals):
+        pump(0.25)  # the live totalizer readings: the generated history ends there
+    log.warning("screenshot: %s filled with 10 days of generated send-out history", rt.data_dir)
+    prefill_history(rt, days=10)
+    backdate_forecasts(an).result(120)
 
 
 def _overlays(shown: Any) -> list[Any]:
@@ -231,3 +264,88 @@ def capture(win: Any, screen: str, out: Path, after: float = 3.0, size: tuple[in
     if not ok:
         raise OSError(f"cannot write {out}")
     return out
+
+
+# ---------------------------------------------------------------------- analytics history
+_SHAPE = (0.55, 0.50, 0.48, 0.48, 0.52, 0.65, 0.95, 1.30, 1.35, 1.15, 1.05, 1.10,
+          1.15, 1.00, 0.95, 0.95, 1.05, 1.30, 1.45, 1.40, 1.20, 1.00, 0.80, 0.65)  # fmt: skip
+
+
+def prefill_history(rt: Any, days: int = 10, now: float | None = None, seed: int = 3) -> dict[str, float]:
+    """Store ``days`` of generated send-out history before ``now`` (for screenshots and tests).
+
+    A live demo has only minutes of history, while the forecast needs a week: this writes
+    a city-like hourly demand (daily shape, heating load from a wandering ambient
+    temperature) as minute readings of every meter's totalizer, flow, pressure and
+    temperature and of the ambient tag, with ``Historian.bulk_load``. The totals end at
+    the first stored live readings (else the tags' current values), just before them, so
+    the live readings carry on without a jump. Returns
+    ``{meter id: generated volume of the day before now's day}`` (what a report must show).
+    """
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import numpy as np
+
+    cfg = rt.cfg
+    acfg = cfg.analytics
+    now = time.time() if now is None else now
+    meters = list(acfg.meters)
+    first: dict[str, float] = {}
+    for m in meters:  # live history already stored: end just before it, at its first reading
+        raw = rt.historian.raw(m.total, now - 86400.0, now + 60.0)
+        ok = np.isfinite(raw.value)
+        if ok.any():
+            first[m.id] = float(raw.value[ok][0])
+            now = min(now, float(raw.ts[ok][0]) - 30.0)
+    rng = np.random.default_rng(seed)
+    tz = ZoneInfo(cfg.station.timezone)
+    minute = np.arange(now - days * 86400.0, now - 30.0, 60.0)
+    utc_offset = dt.datetime.fromtimestamp(now, tz).utcoffset() or dt.timedelta(0)  # a DST day is off by an hour: fine here
+    hod = (((minute + utc_offset.total_seconds()) // 3600.0) % 24).astype(np.int64)
+    day = (minute - minute[0]) / 86400.0
+    daily = 6.0 + np.cumsum(rng.normal(0.0, 1.2, days + 2))
+    temp = np.interp(day, np.arange(days + 2), daily) + 4.0 * np.sin(2 * np.pi * (hod - 9) / 24.0)
+    rate = 9000.0 * np.asarray(_SHAPE)[hod] * (0.8 + 0.04 * np.maximum(18.0 - temp, 0.0))  # Nm³/h, station
+    yesterday = dt.datetime.fromtimestamp(now, tz).date() - dt.timedelta(days=1)
+    y0 = dt.datetime.combine(yesterday, dt.time(0), tz).timestamp()
+    volumes: dict[str, float] = {}
+    for k, m in enumerate(meters):
+        share = rate / len(meters) * (1.0 + 0.03 * k)
+        cum = np.concatenate([[0.0], np.cumsum(share[:-1] / 60.0)])  # Nm³ since the first minute
+        end = first.get(m.id, rt.tags.get(m.total)[0] if m.total in rt.tags.index else float("nan"))
+        end = float(end) if isinstance(end, float | int) and np.isfinite(end) and end > cum[-1] else 1.0e6 + cum[-1]
+        total = np.floor(end - cum[-1] + cum)
+        rt.historian.bulk_load(m.total, minute, total)
+        sel = (minute >= y0) & (minute <= y0 + 86400.0)
+        volumes[m.id] = float(np.interp(y0 + 86400.0, minute, total) - np.interp(y0, minute, total)) if sel.any() else 0.0
+        # no line flow: the PTZ cross-check would judge made-up line conditions
+        for name, series in ((m.flow, share),
+                             (m.pressure, 1.0 + 0.01 * np.sin(2 * np.pi * hod / 24.0) - share / 3.0e6),
+                             (m.temperature, 1.0 + 0.01 * temp)):
+            if name:
+                if name in (m.pressure, m.temperature):  # around the live level (else 1.6 MPa, 12 °C)
+                    v = rt.tags.get(name)[0] if name in rt.tags.index else float("nan")
+                    level = float(v) if isinstance(v, float | int) and np.isfinite(v) else (1.6 if name == m.pressure else 12.0)
+                    series = level * series
+                rt.historian.bulk_load(name, minute, series + rng.normal(0.0, 1e-3 * float(np.mean(np.abs(series))) + 1e-6, len(minute)))
+    if acfg.forecast is not None and acfg.forecast.ambient:
+        rt.historian.bulk_load(acfg.forecast.ambient, minute, temp)
+    return volumes
+
+
+def backdate_forecasts(analytics: Any, hours: int = 48, now: float | None = None) -> Any:
+    """Issue the hourly forecasts of the last ``hours`` on the analytics thread (scored MAPE at once); a future."""
+    now = time.time() if now is None else now
+
+    def run() -> None:
+        fc = analytics.forecaster
+        if fc is None:
+            return
+        h0 = fc.hour_start(now)
+        fc.retrain(h0 - hours * 3600.0 + 120.0)
+        for k in range(hours, 0, -1):
+            fc.issue(h0 - k * 3600.0 + 120.0)
+
+    analytics.submit(run)
+    return analytics.refresh()  # queued after: the current forecast and warnings

@@ -9,6 +9,7 @@ named by the environment variable ``GAS_HMI_REPORT_FONT``; when none is found,
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -130,7 +131,8 @@ def _write(path: Path, body: Any, encoding: str = "utf-8", newline: str | None =
             body(f)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise ReportError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

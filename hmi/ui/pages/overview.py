@@ -113,6 +113,73 @@ class KpiCard(QFrame):
             restyle(val, quality=fmt.quality_name(dq))
 
 
+class ForecastCard(QFrame):
+    """Send-out forecast of the next 24 h and the day-ahead MAPE (model vs baseline), from ``runtime.analytics``."""
+
+    def __init__(self, analytics: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setProperty("role", "card")
+        self.setObjectName("forecastCard")
+        self.analytics = analytics
+        self.result: Any = None
+        self._busy = False
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(12, 8, 12, 8)
+        lay.setSpacing(2)
+        self.title = QLabel(self)
+        self.title.setProperty("role", "cardTitle")
+        self.value = QLabel("-", self)
+        self.value.setObjectName("forecastNext24")
+        self.value.setProperty("role", "kpiSmall")
+        self.mape = QLabel(self)
+        self.mape.setObjectName("forecastMape")
+        self.mape.setProperty("role", "dim")
+        self.mape.setWordWrap(True)
+        for w in (self.title, self.value, self.mape):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        self.poll()
+
+    def on_tick(self, n: int) -> None:
+        """Poll every 5 s (20 ticks) while visible."""
+        if n % 20 == 0 and self.isVisible():
+            self.poll()
+
+    def poll(self) -> None:
+        """Fetch the latest forecast off the GUI thread."""
+        if self._busy:
+            return
+        self._busy = True
+        from hmi.ui.tasks import run_in_pool
+
+        run_in_pool(self.analytics.forecast, self._fetched)
+
+    def _fetched(self, result: Any, error: BaseException | None) -> None:
+        self._busy = False
+        if error is None and result is not self.result:
+            self.result = result
+            self.retranslate()
+
+    def retranslate(self) -> None:
+        """Texts."""
+        self.title.setText(tr("Send-out forecast, next 24 h"))
+        res = self.result
+        if res is None or len(res.forecast) < 25:
+            self.value.setText("-")
+            self.mape.setText(tr("No forecast yet"))
+            return
+        n24 = float(np.sum(res.forecast[1:25]))
+        self.value.setText(f"{n24:,.0f} Nm³" if np.isfinite(n24) else "-")
+        m, b = res.mape.get("regression"), res.mape.get("seasonal_naive")
+        if not np.isfinite(n24):  # too little history even for the baseline
+            self.mape.setText(tr(res.note) if res.note else tr("No forecast yet"))
+        elif m is None or not np.isfinite(m):
+            self.mape.setText(tr("Day-ahead MAPE: not scored yet"))
+        else:
+            base = f"{b:.1f} %" if b is not None and np.isfinite(b) else "-"
+            self.mape.setText(tr("Day-ahead MAPE {m} (baseline {b})").format(m=f"{m:.1f} %", b=base))
+
+
 class OverviewPage(QWidget):
     """Display level 1."""
 
@@ -120,6 +187,7 @@ class OverviewPage(QWidget):
     sigOpenFaceplate = Signal(str)
     sigShowAlarms = Signal()
     sigShowDiagnostics = Signal()
+    sigShowForecast = Signal()
 
     def __init__(self, live: LiveData, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -174,6 +242,13 @@ class OverviewPage(QWidget):
         dl.addStretch(1)
         self.dev_card.mousePressEvent = lambda _e: self.sigShowDiagnostics.emit()  # type: ignore[method-assign]
         cards.addWidget(self.dev_card, 2)
+        # send-out forecast (only with analytics)
+        self.forecast_card: ForecastCard | None = None
+        if getattr(live.runtime, "analytics", None) is not None:
+            self.forecast_card = ForecastCard(live.runtime.analytics, self)
+            self.forecast_card.mousePressEvent = lambda _e: self.sigShowForecast.emit()  # type: ignore[method-assign]
+            live.sigTick.connect(self.forecast_card.on_tick)
+            cards.addWidget(self.forecast_card, 2)
         lay.addLayout(cards)
         # process at a glance + trend
         self.view: QWidget | None = None
@@ -203,6 +278,8 @@ class OverviewPage(QWidget):
         """Texts."""
         self.alarm_title.setText(tr("Alarms by priority"))
         self.dev_title.setText(tr("Device health"))
+        if self.forecast_card is not None:
+            self.forecast_card.retranslate()
         for k in self.kpis:
             k.retranslate()
         self.on_alarms(self.live.alarms)
