@@ -134,7 +134,7 @@ def open_engine(path: Path, busy_timeout: float = 5.0) -> sa.Engine:
         path,
         busy_timeout=busy_timeout,
         synchronous="NORMAL",  # WAL: durable on checkpoint, no fsync per commit
-        extra_pragmas=("cache_size=-16000",),  # 16 MB page cache per connection
+        extra_pragmas=("cache_size=-4000",),  # 4 MB page cache per connection (the OS caches the file too)
         # the store's write connection sets isolation_level itself (see store.py)
         explicit_begin=False,
         pool_size=4,
