@@ -112,7 +112,7 @@ class Faceplate(QDialog):
         # ---- trend
         self.trend = TrendView(live, [tag], TREND_WINDOW, self, compact=True) if self.numeric else None
         if self.trend is not None:
-            self.trend.setMinimumHeight(280)
+            self.trend.setMinimumHeight(250)
             lay.addWidget(self.trend, 1)
         # ---- alarms
         self.alarm_box = QGroupBox(self)

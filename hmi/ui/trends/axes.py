@@ -10,6 +10,7 @@ lines are drawn first and never hide a curve.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pyqtgraph as pg
@@ -21,8 +22,9 @@ GRID_Z = -1000
 class AxisSet:
     """The value axes of a :class:`pyqtgraph.PlotItem`, keyed by unit."""
 
-    def __init__(self, plot_item: pg.PlotItem) -> None:
+    def __init__(self, plot_item: pg.PlotItem, mouse: bool = True) -> None:
         self.pi = plot_item
+        self.mouse = mouse  # pan / zoom time with the mouse
         self.units: list[str] = []
         self.boxes: list[pg.ViewBox] = [plot_item.vb]
         self.axes: list[pg.AxisItem] = [plot_item.getAxis("left")]
@@ -30,9 +32,8 @@ class AxisSet:
         self._setup(plot_item.vb)
         plot_item.vb.sigResized.connect(self._sync)
 
-    @staticmethod
-    def _setup(vb: pg.ViewBox) -> None:
-        vb.setMouseEnabled(x=True, y=False)
+    def _setup(self, vb: pg.ViewBox) -> None:
+        vb.setMouseEnabled(x=self.mouse, y=False)
         vb.enableAutoRange(axis=pg.ViewBox.YAxis, enable=True)
         vb.setAutoVisible(y=True)
 
@@ -91,3 +92,21 @@ class AxisSet:
         for vb, _ax in self._pool:
             vb.setGeometry(rect)
             vb.linkedViewChanged(self.pi.vb, vb.XAxis)
+
+
+class TimeAxis(pg.DateAxisItem):
+    """Time axis with numeric dates (``11-24``, ``2026-11``) instead of English weekday and
+    month names, so that it reads the same in both languages."""
+
+    _FORMATS = {"%a %d": "%m-%d", "%b": "%Y-%m"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        levels = {}
+        for key, level in self.zoomLevels.items():
+            level = copy.copy(level)  # the levels are shared by every date axis: copy first
+            level.tickSpecs = [copy.copy(spec) for spec in level.tickSpecs]
+            for spec in level.tickSpecs:
+                spec.format = self._FORMATS.get(spec.format, spec.format)
+            levels[key] = level
+        self.zoomLevels = type(self.zoomLevels)(levels)

@@ -53,7 +53,10 @@ class LimitBands:
         for a in tag.alarms:
             if a.limit is None or a.kind not in LIMIT_KINDS:
                 continue
-            line = pg.InfiniteLine(pos=float(a.limit), angle=0, label=a.kind, labelOpts={"position": 0.02})
+            # the label inside the band: above a high limit, below a low one (and so out of
+            # sight with its line when the limit is beyond the visible values)
+            anchor = (0, 1) if a.kind in ("H", "HH") else (0, 0)
+            line = pg.InfiniteLine(pos=float(a.limit), angle=0, label=a.kind, labelOpts={"position": 0.02, "anchors": [anchor, anchor]})
             line.setZValue(-15)
             box.addItem(line, ignoreBounds=not in_range)
             self.lines.append((line, a.priority))
@@ -76,9 +79,12 @@ class LimitBands:
             line.label.setColor(c)
 
     def remove(self) -> None:
-        """Take everything out of the view box."""
-        for reg, _p, _k in self.regions:
-            self.box.removeItem(reg)
-        for line, _p in self.lines:
-            self.box.removeItem(line)
+        """Take everything out of the view box and delete it.
+
+        Deleted by Qt right away (``deleteLater``) rather than left to Python's garbage
+        collector: a line and its label refer to each other, and a cycle of Qt items
+        collected by Python can crash the interpreter."""
+        for item in [reg for reg, _p, _k in self.regions] + [line for line, _p in self.lines]:
+            self.box.removeItem(item)
+            item.deleteLater()
         self.regions, self.lines = [], []

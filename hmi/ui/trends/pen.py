@@ -53,6 +53,13 @@ class TrendPen:
             self.box.removeItem(item)
         self.box = None
 
+    def dispose(self) -> None:
+        """The pen is removed for good: take its items out and let Qt delete them now
+        (not Python's garbage collector, see :meth:`LimitBands.remove`)."""
+        self.detach()
+        for item in (self.envelope, self.curve, self.hold_line):
+            item.deleteLater()
+
     # ------------------------------------------------------------------ looks
     def set_style(self, color: QColor, index: int, selected: bool = False) -> None:
         """Color and line style (pens past the palette are dashed); a selected pen is thicker.

@@ -101,6 +101,12 @@ class PenTable(QTableWidget):
                 self.selectRow(r)
         self.blockSignals(False)
 
+    def fit_rows(self, most: int) -> None:
+        """Be as tall as the rows (at most ``most`` of them, then scroll)."""
+        rows = max(1, min(self.rowCount(), most))
+        h = self.horizontalHeader().sizeHint().height() + rows * self.verticalHeader().defaultSectionSize() + 2 * self.frameWidth()
+        self.setFixedHeight(h)
+
     def selected_name(self) -> str:
         """Tag name of the selected row ('' when none)."""
         rows = self.selectionModel().selectedRows()

@@ -44,7 +44,7 @@ class TrendView(QWidget):
         self.compact = compact
         self.bar = RangeBar(self, compact)
         historian = getattr(live.runtime, "historian", None)
-        self.plot = TrendPlot([], span, self, limits=True, legend=False, historian=historian)
+        self.plot = TrendPlot([], span, self, limits=True, legend=False, historian=historian, interactive=True)
         self.table: PenTable | None = None if compact else PenTable(self)
         self.readout = QLabel(self)
         self.readout.setObjectName("trendReadout")
@@ -58,7 +58,6 @@ class TrendView(QWidget):
         lay.addWidget(self.bar)
         lay.addWidget(self.plot, 1)
         if self.table is not None:
-            self.table.setMaximumHeight(190)
             lay.addWidget(self.table)
         lay.addWidget(self.readout)
         lay.addWidget(self.message)
@@ -144,6 +143,7 @@ class TrendView(QWidget):
         if self.table is not None:
             pens = list(self.plot.pens.values())
             self.table.set_pens([p.tag for p in pens], [(p.color, p.style) for p in pens], self.plot.band_pen)
+            self.table.fit_rows(6)  # the plot gets the rest of the page
             self._update_current()
         self._refresh_readout()
         self.sigPensChanged.emit()

@@ -29,7 +29,7 @@ from hmi.config.schema import TagConfig
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
 from hmi.ui.i18n import i18n
-from hmi.ui.trends.axes import AxisSet
+from hmi.ui.trends.axes import AxisSet, TimeAxis
 from hmi.ui.trends.bands import LimitBands
 from hmi.ui.trends.cursor import Cursor
 from hmi.ui.trends.fetcher import Fetcher, Plan, bucket_width, plan
@@ -63,8 +63,9 @@ class TrendPlot(pg.PlotWidget):
         limits: bool = True,
         legend: bool | None = None,
         historian: Any = None,
+        interactive: bool = False,
     ) -> None:
-        super().__init__(parent=parent, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        super().__init__(parent=parent, axisItems={"bottom": TimeAxis(orientation="bottom")})
         self.setObjectName("trend")
         self.window = float(window)  # span (s)
         self.follow = True
@@ -78,7 +79,9 @@ class TrendPlot(pg.PlotWidget):
         pi.showGrid(x=True, y=True, alpha=0.25)
         pi.setMenuEnabled(False)
         pi.hideButtons()
-        self.axes = AxisSet(pi)
+        # a plain plot (overview) always follows live values; the trends page and the
+        # faceplates pan and zoom with the mouse (``interactive``)
+        self.axes = AxisSet(pi, mouse=interactive)
         self.legend = pi.addLegend(offset=(10, 5)) if (legend if legend is not None else len(tags) > 1) else None
         self.fetcher = Fetcher(historian, self)
         self.fetcher.sigFetched.connect(self._on_fetched)
@@ -141,7 +144,7 @@ class TrendPlot(pg.PlotWidget):
 
     def _drop(self, name: str) -> None:
         pen = self.pens.pop(name)
-        pen.detach()
+        pen.dispose()
         self.fetcher.forget(name)
 
     def _layout(self) -> None:
@@ -160,9 +163,12 @@ class TrendPlot(pg.PlotWidget):
                 self.legend.addItem(pen.curve, self._pen_name(pen.tag))
         if self.band_pen not in self.pens:
             self.band_pen = next(iter(self.pens), "")
+        single = len(self.pens) == 1
         if self.limits and self.band_pen:
             pen = self.pens[self.band_pen]
-            self.bands = LimitBands(pen.tag, self.axes.box(pen.unit), in_range=len(self.pens) == 1)
+            self.bands = LimitBands(pen.tag, self.axes.box(pen.unit), in_range=single)
+        # a single pen's scale includes its limit lines: room for their labels
+        self.plotItem.vb.setDefaultPadding(0.15 if single and self.limits else 0.02)
         for pen in self.pens.values():
             pen.invalidate()
             pen.update(time.time() if self.follow else None)
@@ -385,7 +391,10 @@ class TrendPlot(pg.PlotWidget):
         return {name: pen.series.value_at(t, now) for name, pen in self.pens.items()}
 
     def mouseDoubleClickEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
-        """Double-click places the cursor there."""
+        """Double-click places the cursor there (interactive plots)."""
+        if not self.axes.mouse:
+            super().mouseDoubleClickEvent(ev)
+            return
         pos = self.plotItem.vb.mapSceneToView(self.mapToScene(ev.position().toPoint()))
         self.show_cursor(float(pos.x()))
         ev.accept()
