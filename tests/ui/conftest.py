@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -174,18 +175,23 @@ def switch_user(win: Any, name: str, role: str = "operator") -> None:
     win.actions.session_changed()
 
 
-@pytest.fixture
-def window(hmi_app: Any, table_runtime: TableRuntime, qtbot: Any) -> Any:
-    """The main window on the table runtime, logged in as ``operator`` (refresh timer stopped: tests pull explicitly)."""
+def open_window(runtime: Any, qtbot: Any) -> Iterator[Any]:
+    """The main window on ``runtime``, logged in as ``operator``, refresh timer stopped (tests
+    pull explicitly); closed and its background tasks drained afterwards."""
     from hmi.ui.app import show_main_window
+    from hmi.ui.tasks import wait_pool
 
-    win = show_main_window(table_runtime, lang="en", theme="light", horn=False, start=False)
+    win = show_main_window(runtime, lang="en", theme="light", horn=False, start=False)
     switch_user(win, "operator")
     qtbot.addWidget(win)
     win.resize(1920, 1080)
     win.live.refresh()
     yield win
     win.close()
-    from hmi.ui.tasks import wait_pool
-
     wait_pool()
+
+
+@pytest.fixture
+def window(hmi_app: Any, table_runtime: TableRuntime, qtbot: Any) -> Any:
+    """The main window on the table runtime (see :func:`open_window`)."""
+    yield from open_window(table_runtime, qtbot)

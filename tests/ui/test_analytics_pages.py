@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from tests.ui.conftest import switch_user
+from tests.ui.conftest import open_window
 
 
 @pytest.fixture(scope="module")
@@ -50,18 +50,8 @@ def analytics_rt(table_runtime: Any, history_days: int) -> Any:
 
 @pytest.fixture
 def awin(hmi_app: Any, analytics_rt: Any, qtbot: Any) -> Any:
-    """The main window on the analytics runtime (refresh timer stopped)."""
-    from hmi.ui.app import show_main_window
-    from hmi.ui.tasks import wait_pool
-
-    win = show_main_window(analytics_rt, lang="en", theme="light", horn=False, start=False)
-    switch_user(win, "operator")
-    qtbot.addWidget(win)
-    win.resize(1920, 1080)
-    win.live.refresh()
-    yield win
-    win.close()
-    wait_pool()
+    """The main window on the analytics runtime (see conftest.open_window)."""
+    yield from open_window(analytics_rt, qtbot)
 
 
 def test_forecast_page_and_overview_card_show_the_forecast(
