@@ -18,7 +18,11 @@ from pathlib import Path
 
 def modules(words: list[str]) -> list[str]:
     """Names of the benchmark modules to run."""
-    found = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_"))
+    found = sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if m.name.startswith("bench_")
+    )
     return [m for m in found if not words or any(w in m for w in words)]
 
 

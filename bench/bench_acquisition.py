@@ -73,15 +73,24 @@ def _listening(port: int) -> bool:
 class SimulatorProcess:
     """``python -m hmi simulate DIR`` in a child process, until every Modbus port listens."""
 
-    def __init__(self, station_dir: Path, ports: list[int], log_file: Path, timeout: float = 120.0) -> None:
-        self.station_dir, self.ports, self.log_file, self.timeout = station_dir, ports, log_file, timeout
+    def __init__(
+        self, station_dir: Path, ports: list[int], log_file: Path, timeout: float = 120.0
+    ) -> None:
+        self.station_dir, self.ports, self.log_file, self.timeout = (
+            station_dir,
+            ports,
+            log_file,
+            timeout,
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.ps: psutil.Process | None = None
 
     def __enter__(self) -> SimulatorProcess:
         out = self.log_file.open("wb")
         cmd = [sys.executable, "-m", "hmi", "simulate", str(self.station_dir)]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=child_env())
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=child_env()
+        )
         out.close()
         self.ps = psutil.Process(self.proc.pid)
         deadline = time.monotonic() + self.timeout
@@ -89,7 +98,9 @@ class SimulatorProcess:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.__exit__()
                 tail = self.log_file.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"the simulator did not start serving ports {self.ports}:\n{tail}")
+                raise RuntimeError(
+                    f"the simulator did not start serving ports {self.ports}:\n{tail}"
+                )
             time.sleep(0.2)
         return self
 
@@ -138,7 +149,11 @@ def modbus_plan(cfg: StationConfig) -> dict[tuple[str, float], tuple[int, list[B
         limits = dict(max_registers=dev.max_registers, max_bits=dev.max_bits,
                       max_gap_registers=dev.max_gap_registers, max_gap_bits=dev.max_gap_bits)  # fmt: skip
         for period, pts in sorted(groups.items()):
-            out[(dev.id, period)] = (len(pts), plan_blocks(pts, **limits), minimum_requests(pts, **limits))
+            out[(dev.id, period)] = (
+                len(pts),
+                plan_blocks(pts, **limits),
+                minimum_requests(pts, **limits),
+            )
     return out
 
 
@@ -187,17 +202,27 @@ def bench_requests(work: Path, window: float) -> None:
         total_min += best
         expected[dev] = expected.get(dev, 0.0) + len(blocks) / period
         print(f"   {dev:<6} {period:>5g}s {n:>5} {len(blocks):>8} {best:>8}")
-    print(f"   {'all':<6} {'':>6} {'':>5} {total_plan:>8} {total_min:>8}   (planner/minimum {total_plan / total_min:.2f})")
-    print(f"   {'device':<6} {'driver requests_per_scan':>25} {'requests/s measured':>20} {'plan implies':>13} {'timeouts':>9}")
+    print(
+        f"   {'all':<6} {'':>6} {'':>5} {total_plan:>8} {total_min:>8}   (planner/minimum {total_plan / total_min:.2f})"
+    )
+    print(
+        f"   {'device':<6} {'driver requests_per_scan':>25} {'requests/s measured':>20} {'plan implies':>13} {'timeouts':>9}"
+    )
     for dev, (reqs, per_scan, timeouts) in diag.items():
-        print(f"   {dev:<6} {per_scan:>25} {reqs / dt:>20.2f} {expected.get(dev, 0.0):>13.2f} {timeouts:>9}")
+        print(
+            f"   {dev:<6} {per_scan:>25} {reqs / dt:>20.2f} {expected.get(dev, 0.0):>13.2f} {timeouts:>9}"
+        )
     driver_total = sum(per_scan for _r, per_scan, _t in diag.values())
-    print(f"   driver total {driver_total} requests per scan of every group, minimum {total_min}: "
-          f"{'equal' if driver_total == total_min else 'NOT equal'} (target: equal)")
+    print(
+        f"   driver total {driver_total} requests per scan of every group, minimum {total_min}: "
+        f"{'equal' if driver_total == total_min else 'NOT equal'} (target: equal)"
+    )
 
 
 # ---------------------------------------------------------------------- 2. tags/s vs bare pymodbus
-async def _bare_device(dev: ModbusDevice, blocks: list[Block], stop: asyncio.Event, out: list[int]) -> None:
+async def _bare_device(
+    dev: ModbusDevice, blocks: list[Block], stop: asyncio.Event, out: list[int]
+) -> None:
     from pymodbus.client import AsyncModbusTcpClient
 
     client = AsyncModbusTcpClient(dev.host, port=dev.port, timeout=5.0, retries=0)
@@ -264,7 +289,9 @@ def run_bare(cfg: StationConfig, w: Window, seconds: float, warmup: float = 1.0)
     asyncio.run(main())
 
 
-def run_runtime(cfg: StationConfig, data_dir: Path, w: Window, seconds: float, warmup: float = 2.0) -> dict[str, Any]:
+def run_runtime(
+    cfg: StationConfig, data_dir: Path, w: Window, seconds: float, warmup: float = 2.0
+) -> dict[str, Any]:
     """Samples per second through the real Runtime (history and alarms on); returns its stats."""
     from hmi.core.runtime import Runtime
 
@@ -282,7 +309,9 @@ def run_runtime(cfg: StationConfig, data_dir: Path, w: Window, seconds: float, w
         rt.stop()
 
 
-def bench_throughput(work: Path, n_tags: int, n_devices: int, seconds: float, rounds: int, period: float) -> None:
+def bench_throughput(
+    work: Path, n_tags: int, n_devices: int, seconds: float, rounds: int, period: float
+) -> None:
     """Figure 2: runtime samples/s against bare pymodbus points/s, alternating, medians."""
     ports = free_ports(n_devices)
     station = generate_station(work / "gen", n_tags, n_devices, ports=ports, period=0.05)
@@ -294,9 +323,11 @@ def bench_throughput(work: Path, n_tags: int, n_devices: int, seconds: float, ro
             dev.poll_groups[name] = period
     plan = modbus_plan(cfg).values()
     n_req, n_min = sum(len(b) for _n, b, _m in plan), sum(m for _n, _b, m in plan)
-    print(f"\n2. tags/s: {n_tags:,} float32 tags on {n_devices} devices, {n_req} read requests per round "
-          f"(minimum {n_min}), "
-          f"{rounds} x {seconds:g} s per phase, poll period {period:g} s")
+    print(
+        f"\n2. tags/s: {n_tags:,} float32 tags on {n_devices} devices, {n_req} read requests per round "
+        f"(minimum {n_min}), "
+        f"{rounds} x {seconds:g} s per phase, poll period {period:g} s"
+    )
     bare: list[Window] = []
     rtw: list[Window] = []
     with SimulatorProcess(station, ports, work / "sim_gen.log") as sim:
@@ -304,22 +335,33 @@ def bench_throughput(work: Path, n_tags: int, n_devices: int, seconds: float, ro
             w = Window(sim)
             run_bare(cfg, w, seconds)
             bare.append(w)
-            print(f"   round {r + 1}: bare pymodbus {w.rate:>9,.0f} points/s   {w.us_per_item:5.2f} µs CPU each "
-                  f"(client {w.cpu:4.0%} of a core, simulator {w.sim_cpu:4.0%})")
+            print(
+                f"   round {r + 1}: bare pymodbus {w.rate:>9,.0f} points/s   {w.us_per_item:5.2f} µs CPU each "
+                f"(client {w.cpu:4.0%} of a core, simulator {w.sim_cpu:4.0%})"
+            )
             w = Window(sim)
             data = work / f"data_rt{r}"
             st = run_runtime(cfg, data, w, seconds)
             rtw.append(w)
             hist = st["historian"]
-            print(f"   round {r + 1}: Runtime       {w.rate:>9,.0f} samples/s  {w.us_per_item:5.2f} µs CPU each "
-                  f"(process {w.cpu:4.0%}, simulator {w.sim_cpu:4.0%}; historian {hist['rows_written']:,} samples "
-                  f"+ {hist['current_rows_written']:,} current rows, queue {hist['queue_depth']}, dropped {hist['dropped']})")
+            print(
+                f"   round {r + 1}: Runtime       {w.rate:>9,.0f} samples/s  {w.us_per_item:5.2f} µs CPU each "
+                f"(process {w.cpu:4.0%}, simulator {w.sim_cpu:4.0%}; historian {hist['rows_written']:,} samples "
+                f"+ {hist['current_rows_written']:,} current rows, queue {hist['queue_depth']}, dropped {hist['dropped']})"
+            )
             shutil.rmtree(data, ignore_errors=True)
     mb, mr = statistics.median(w.rate for w in bare), statistics.median(w.rate for w in rtw)
-    cb, cr = statistics.median(w.us_per_item for w in bare), statistics.median(w.us_per_item for w in rtw)
-    print(f"   median: bare {mb:,.0f} points/s, Runtime {mr:,.0f} samples/s: ratio {mr / mb:.2f} (target >= 0.8)")
-    print(f"   median CPU per tag read: bare {cb:.2f} µs, Runtime {cr:.2f} µs (tag table, alarms, history included): "
-          f"{cr / cb:.2f}x")
+    cb, cr = (
+        statistics.median(w.us_per_item for w in bare),
+        statistics.median(w.us_per_item for w in rtw),
+    )
+    print(
+        f"   median: bare {mb:,.0f} points/s, Runtime {mr:,.0f} samples/s: ratio {mr / mb:.2f} (target >= 0.8)"
+    )
+    print(
+        f"   median CPU per tag read: bare {cb:.2f} µs, Runtime {cr:.2f} µs (tag table, alarms, history included): "
+        f"{cr / cb:.2f}x"
+    )
 
 
 # ---------------------------------------------------------------------- 3. historian
@@ -337,21 +379,43 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point (``python -m bench.bench_acquisition --help``)."""
     ap = argparse.ArgumentParser(prog="bench_acquisition", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short run (about 1 min)")
-    ap.add_argument("--window", type=float, default=10.0, help="seconds of request counting (10 = one cycle of 1/5/10 s groups)")
-    ap.add_argument("--tags", type=int, default=10_000, help="tags of the generated station for tags/s")
+    ap.add_argument(
+        "--window",
+        type=float,
+        default=10.0,
+        help="seconds of request counting (10 = one cycle of 1/5/10 s groups)",
+    )
+    ap.add_argument(
+        "--tags", type=int, default=10_000, help="tags of the generated station for tags/s"
+    )
     ap.add_argument("--devices", type=int, default=10, help="devices of the generated station")
-    ap.add_argument("--seconds", type=float, default=None, help="seconds per throughput phase (10; quick 3)")
-    ap.add_argument("--rounds", type=int, default=None, help="bare/runtime alternations (3; quick 2)")
-    ap.add_argument("--period", type=float, default=0.001, help="poll period of the runtime phase (s)")
-    ap.add_argument("--insert", type=int, default=None, help="historian insert samples (1,000,000; quick 200,000)")
-    ap.add_argument("--days", type=float, default=30.0, help="days of 1 s history for the query figure")
+    ap.add_argument(
+        "--seconds", type=float, default=None, help="seconds per throughput phase (10; quick 3)"
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=None, help="bare/runtime alternations (3; quick 2)"
+    )
+    ap.add_argument(
+        "--period", type=float, default=0.001, help="poll period of the runtime phase (s)"
+    )
+    ap.add_argument(
+        "--insert",
+        type=int,
+        default=None,
+        help="historian insert samples (1,000,000; quick 200,000)",
+    )
+    ap.add_argument(
+        "--days", type=float, default=30.0, help="days of 1 s history for the query figure"
+    )
     ap.add_argument("--skip-historian", action="store_true", help="leave out figure 3")
     a = ap.parse_args(argv)
     seconds = a.seconds or (3.0 if a.quick else 10.0)
     rounds = a.rounds or (2 if a.quick else 3)
     insert = a.insert or (200_000 if a.quick else 1_000_000)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}"
+    )
     work = Path(tempfile.mkdtemp(prefix="bench_acquisition_"))
     try:
         bench_requests(work, a.window)

@@ -60,13 +60,19 @@ def main() -> None:
             (st / "system.yaml.pending").rename(st / "system.yaml")
         cfg = load_station(st)
         tz = ZoneInfo(cfg.station.timezone)
-        end = dt.datetime.combine(dt.datetime.now(tz).date(), dt.time(0), tz).timestamp() - 86400.0 + 13 * 3600
+        end = (
+            dt.datetime.combine(dt.datetime.now(tz).date(), dt.time(0), tz).timestamp()
+            - 86400.0
+            + 13 * 3600
+        )
         hist = Historian(tmp / "history.db")
         t = time.perf_counter()
         backfill(cfg, hist, end - args.days * 86400.0, args.days * 86400.0, seed=1, model_dt=5.0)
         fill = time.perf_counter() - t
         size = (tmp / "history.db").stat().st_size / 1e6
-        print(f"history: {args.days:g} days of {len(cfg.tags)} tags in {fill:.1f} s ({size:.0f} MB)")
+        print(
+            f"history: {args.days:g} days of {len(cfg.tags)} tags in {fill:.1f} s ({size:.0f} MB)"
+        )
 
         engine = WarningEngine(cfg, hist)
         det = timed(lambda: engine.evaluate(end), 10)
@@ -75,7 +81,15 @@ def main() -> None:
         for w in cfg.analytics.warnings:
             for key in ("inlet", "outlet", "flow"):
                 reads += [(tag, w.window) for tag in getattr(w, key, []) or []]
-            for key in ("pressure", "dp", "temperature", "burner_on", "setpoint_tag", "mass_total", "in_service"):
+            for key in (
+                "pressure",
+                "dp",
+                "temperature",
+                "burner_on",
+                "setpoint_tag",
+                "mass_total",
+                "in_service",
+            ):
                 tag = getattr(w, key, "")
                 if tag:
                     reads.append((tag, w.window))
@@ -94,14 +108,18 @@ def main() -> None:
 
         base = timed(bare, 10)
         con.close()
-        print(f"early warnings: {len(engine.detectors)} detectors in {det:.1f} ms per run "
-              f"(bare sqlite3 reads of the same samples {base:.1f} ms, ratio {det / base:.1f}x)")
+        print(
+            f"early warnings: {len(engine.detectors)} detectors in {det:.1f} ms per run "
+            f"(bare sqlite3 reads of the same samples {base:.1f} ms, ratio {det / base:.1f}x)"
+        )
 
         store = ForecastStore(tmp / "analytics.db")
         fc = SendOutForecaster(cfg, hist, store)
         refit = timed(lambda: fc.retrain(end), 3)
         issue = timed(lambda: fc.issue(end), 5)
-        print(f"forecast: refit on {fc.model.rows if fc.model else 0} h in {refit:.0f} ms, issue + score in {issue:.0f} ms")
+        print(
+            f"forecast: refit on {fc.model.rows if fc.model else 0} h in {refit:.0f} ms, issue + score in {issue:.0f} ms"
+        )
 
         reports = MeteringReports(cfg, hist)
         day = dt.datetime.fromtimestamp(end, tz).date() - dt.timedelta(days=1)

@@ -59,9 +59,12 @@ def write_screen(station: Path, n_values: int = GRID_W * GRID_H) -> None:
         '<rect class="bg" width="1720" height="700"/>' + "".join(parts) + "</svg>"
     )
     (folder / "bench.svg").write_text(svg, encoding="utf-8")
-    (folder / "bench.yaml").write_text(yaml.safe_dump({"title": "bench", "bindings": bind}), encoding="utf-8")
+    (folder / "bench.yaml").write_text(
+        yaml.safe_dump({"title": "bench", "bindings": bind}), encoding="utf-8"
+    )
     (station / "screens.yaml").write_text(
-        yaml.safe_dump({"screens": [{"id": "bench", "source": "bench", "level": 2}]}), encoding="utf-8"
+        yaml.safe_dump({"screens": [{"id": "bench", "source": "bench", "level": 2}]}),
+        encoding="utf-8",
     )
 
 
@@ -89,7 +92,12 @@ class Feeder(threading.Thread):
         while not self.stop_evt.is_set():
             k += 1
             t = time.time()
-            values = 500.0 + self.offset + 100.0 * np.sin(phase + t / 60.0) + np.random.default_rng(k).normal(0, 2.0, n)
+            values = (
+                500.0
+                + self.offset
+                + 100.0 * np.sin(phase + t / 60.0)
+                + np.random.default_rng(k).normal(0, 2.0, n)
+            )
             values[self.probe] = 100.0 + k  # unique value: the screen must show exactly this
             t0 = time.perf_counter()
             res = self.rt.tags.apply(Batch(idx, values, Quality.GOOD, "", t, t))
@@ -238,26 +246,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=15.0, help="per phase")
     ap.add_argument("--baseline", type=float, default=5.0, help="seconds of bare event loop")
     ap.add_argument("--period", type=int, default=250, help="GUI refresh period, ms")
-    ap.add_argument("--runtime", action="store_true", help="simulator + Modbus + Runtime instead of the feeder")
+    ap.add_argument(
+        "--runtime", action="store_true", help="simulator + Modbus + Runtime instead of the feeder"
+    )
     ap.add_argument("--alarm-every", type=int, default=10, help="an H alarm on every N-th tag")
-    ap.add_argument("--flood", action="store_true", help="drive every alarmed tag above its limit (alarm flood)")
+    ap.add_argument(
+        "--flood", action="store_true", help="drive every alarmed tag above its limit (alarm flood)"
+    )
     args = ap.parse_args(argv)
     r = run(args)
     b = r["baseline"]
-    print(f"GUI responsiveness: {args.tags} tags changing every second, refresh {args.period} ms"
-          f"{' (simulator + Runtime)' if args.runtime else ' (feeder thread)'}")
+    print(
+        f"GUI responsiveness: {args.tags} tags changing every second, refresh {args.period} ms"
+        f"{' (simulator + Runtime)' if args.runtime else ' (feeder thread)'}"
+    )
     print(f"  window start-up                 {r['startup_s']:.2f} s")
-    print(f"  bare Qt loop lag    p50 {pct(b, 50):6.2f} ms  p99 {pct(b, 99):6.2f} ms  max {max(b):6.1f} ms")
+    print(
+        f"  bare Qt loop lag    p50 {pct(b, 50):6.2f} ms  p99 {pct(b, 99):6.2f} ms  max {max(b):6.1f} ms"
+    )
     for phase in ("pid", "alarms"):
         lag = r[phase]
         ratio = pct(lag, 99) / max(pct(b, 99), 0.01)
-        print(f"  {phase:<7} page loop lag p50 {pct(lag, 50):6.2f} ms  p99 {pct(lag, 99):6.2f} ms  max {max(lag):6.1f} ms"
-              f"  (p99 x{ratio:.1f} bare; target p99 < 50 ms)")
+        print(
+            f"  {phase:<7} page loop lag p50 {pct(lag, 50):6.2f} ms  p99 {pct(lag, 99):6.2f} ms  max {max(lag):6.1f} ms"
+            f"  (p99 x{ratio:.1f} bare; target p99 < 50 ms)"
+        )
     print(f"  alarms listed at the end        {r['alarm_rows']}")
     if "delays" in r and r["delays"]:
         d = r["delays"]
-        print(f"  value -> screen delay  mean {statistics.mean(d):6.1f} ms  p99 {pct(d, 99):6.1f} ms  max {max(d):6.1f} ms"
-              f"  ({len(d)} changes; target < {args.period + 100} ms)")
+        print(
+            f"  value -> screen delay  mean {statistics.mean(d):6.1f} ms  p99 {pct(d, 99):6.1f} ms  max {max(d):6.1f} ms"
+            f"  ({len(d)} changes; target < {args.period + 100} ms)"
+        )
         a = r["apply_ms"]
         print(f"  feeder apply+alarms per batch  median {statistics.median(a):.1f} ms")
     return 0

@@ -35,7 +35,9 @@ DAY = 86400.0
 CHUNK_DAYS = 5  # generate and load this many days at a time (bounded memory)
 
 
-def _series(rng: np.random.Generator, t0: float, n: int, tag: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _series(
+    rng: np.random.Generator, t0: float, n: int, tag: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A plausible pressure signal (MPa) at 1 s, with a comm outage (BAD) every ~3 days."""
     ts = t0 + np.arange(n, dtype=np.float64)
     v = 0.4 + 0.02 * np.sin(ts * (2 * np.pi / DAY) + tag) + rng.normal(0.0, 0.001, n)
@@ -66,7 +68,13 @@ def bench_insert(work: Path, n: int, n_tags: int = 100) -> None:
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
     s = time.perf_counter()
-    rows = zip(all_ids.tolist(), np.rint(all_ts * 1000).astype(np.int64).tolist(), all_v.tolist(), all_q.tolist(), strict=True)
+    rows = zip(
+        all_ids.tolist(),
+        np.rint(all_ts * 1000).astype(np.int64).tolist(),
+        all_v.tolist(),
+        all_q.tolist(),
+        strict=True,
+    )
     con.executemany("INSERT INTO samples (tag_id, ts, value, quality) VALUES (?,?,?,?)", rows)
     con.commit()
     bare = total / (time.perf_counter() - s)
@@ -80,7 +88,12 @@ def bench_insert(work: Path, n: int, n_tags: int = 100) -> None:
         s = time.perf_counter()
         step = per_scan * 10  # 10 scans per write() call
         for i in range(0, total, step):
-            h.write(all_ids[i : i + step], all_ts[i : i + step], all_v[i : i + step], all_q[i : i + step])
+            h.write(
+                all_ids[i : i + step],
+                all_ts[i : i + step],
+                all_v[i : i + step],
+                all_q[i : i + step],
+            )
         queued = time.perf_counter() - s
         h.flush(timeout=600)
         dt = time.perf_counter() - s
@@ -88,8 +101,10 @@ def bench_insert(work: Path, n: int, n_tags: int = 100) -> None:
     rate = st["rows_written"] / dt
     print(f"insert  {total:,} samples ({n_tags} tags x {scans:,} scans)")
     print(f"  bare sqlite3 executemany      {bare:12,.0f} samples/s")
-    print(f"  Historian.write -> committed  {rate:12,.0f} samples/s  (ratio {rate / bare:.2f}; "
-          f"write() calls took {queued:.2f} s, {st['transactions']} transactions)")
+    print(
+        f"  Historian.write -> committed  {rate:12,.0f} samples/s  (ratio {rate / bare:.2f}; "
+        f"write() calls took {queued:.2f} s, {st['transactions']} transactions)"
+    )
 
 
 def build(path: Path, days: float, n_tags: int) -> tuple[float, float]:
@@ -117,8 +132,10 @@ def build(path: Path, days: float, n_tags: int) -> tuple[float, float]:
                 stored += h.bulk_load(f"pressure{tag}", ts, v, q)
     dt = time.perf_counter() - s
     size = path.stat().st_size / 1e6
-    print(f"bulk_load  {days:g} days x {n_tags} tags of 1 s data = {stored:,} samples in {dt:.1f} s "
-          f"({stored / dt:,.0f} samples/s), {size:,.0f} MB ({size * 1e6 / max(stored, 1):.1f} B/sample)")
+    print(
+        f"bulk_load  {days:g} days x {n_tags} tags of 1 s data = {stored:,} samples in {dt:.1f} s "
+        f"({stored / dt:,.0f} samples/s), {size:,.0f} MB ({size * 1e6 / max(stored, 1):.1f} B/sample)"
+    )
     marker.write_text(f"{start} {end} {days} {n_tags}")
     return start, end
 
@@ -126,7 +143,9 @@ def build(path: Path, days: float, n_tags: int) -> tuple[float, float]:
 def bench_queries(path: Path, start: float, end: float, points: int) -> None:
     """Cold and warm query times for several ranges ending at the newest data."""
     ranges = [("10 min", 600.0), ("24 h", DAY), ("30 d", 30 * DAY), ("1 y", 365 * DAY)]
-    print(f"query  one tag, decimated to {points} points (cold = fresh Historian, warm = median of 5)")
+    print(
+        f"query  one tag, decimated to {points} points (cold = fresh Historian, warm = median of 5)"
+    )
     for label, span in ranges:
         if span > end - start + 1:
             continue
@@ -143,18 +162,26 @@ def bench_queries(path: Path, start: float, end: float, points: int) -> None:
                 warm.append(time.perf_counter() - s)
         finally:
             h.close()
-        print(f"  {label:>7}: cold {cold * 1000:7.1f} ms  warm {statistics.median(warm) * 1000:7.1f} ms  "
-              f"rows {len(d):5d} (buckets {d.buckets}, source {d.source}, bucket {d.bucket:g} s)")
+        print(
+            f"  {label:>7}: cold {cold * 1000:7.1f} ms  warm {statistics.median(warm) * 1000:7.1f} ms  "
+            f"rows {len(d):5d} (buckets {d.buckets}, source {d.source}, bucket {d.bucket:g} s)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point (``python -m bench.bench_historian --help``)."""
     ap = argparse.ArgumentParser(prog="bench_historian", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--days", type=float, default=30.0, help="days of 1 s data per tag (365 for the 1 y query)")
+    ap.add_argument(
+        "--days", type=float, default=30.0, help="days of 1 s data per tag (365 for the 1 y query)"
+    )
     ap.add_argument("--tags", type=int, default=4, help="tags in the query data set")
-    ap.add_argument("--insert", type=int, default=1_000_000, help="samples for the insert-rate test")
+    ap.add_argument(
+        "--insert", type=int, default=1_000_000, help="samples for the insert-rate test"
+    )
     ap.add_argument("--points", type=int, default=2000, help="decimation target")
-    ap.add_argument("--dir", type=Path, default=None, help="keep the databases here (reused by the next run)")
+    ap.add_argument(
+        "--dir", type=Path, default=None, help="keep the databases here (reused by the next run)"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench_historian_"))

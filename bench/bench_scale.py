@@ -56,22 +56,40 @@ def _p95(xs: list[float]) -> float:
     return s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
 
 
-def _start_runtime(station: Path, data: Path, log_file: Path, timeout: float) -> tuple[subprocess.Popen[bytes], float, float]:
+def _start_runtime(
+    station: Path, data: Path, log_file: Path, timeout: float
+) -> tuple[subprocess.Popen[bytes], float, float]:
     """Start ``hmi run --headless``; wait for its ready line; (process, start-up s, RSS MB then)."""
-    cmd = [sys.executable, "-m", "hmi", "run", str(station), "--headless", "--no-uplink", "--data-dir", str(data)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hmi",
+        "run",
+        str(station),
+        "--headless",
+        "--no-uplink",
+        "--data-dir",
+        str(data),
+    ]
     t0 = time.monotonic()
     with log_file.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=child_env())
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=child_env()
+        )
     deadline = t0 + timeout
     while READY not in log_file.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_process(proc)
-            raise RuntimeError(f"the runtime did not start:\n{log_file.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"the runtime did not start:\n{log_file.read_text(errors='replace')[-2000:]}"
+            )
         time.sleep(0.2)
     return proc, time.monotonic() - t0, psutil.Process(proc.pid).memory_info().rss / 2**20
 
 
-def _sample(rt: psutil.Process, sim: psutil.Process, seconds: float) -> tuple[list[float], list[float], list[float]]:
+def _sample(
+    rt: psutil.Process, sim: psutil.Process, seconds: float
+) -> tuple[list[float], list[float], list[float]]:
     """CPU % of one core of runtime and simulator, and runtime RSS (MB), once a second."""
     cpu: list[float] = []
     scpu: list[float] = []
@@ -108,7 +126,9 @@ def _print_profile(raw: Path, top: int = 15) -> None:
         n = int(n_text)
         total += n
         frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
-        per_thread[next((name for name, key in THREADS if any(key in f for f in frames)), "other")] += n
+        per_thread[
+            next((name for name, key in THREADS if any(key in f for f in frames)), "other")
+        ] += n
         for f in set(frames):
             per_fn[f] += n
     if not total:
@@ -127,7 +147,9 @@ def _history_rate(db: Path, seconds: float) -> str:
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            n, span = con.execute("SELECT count(*), (max(ts) - min(ts)) / 1000.0 FROM samples").fetchone()
+            n, span = con.execute(
+                "SELECT count(*), (max(ts) - min(ts)) / 1000.0 FROM samples"
+            ).fetchone()
         finally:
             con.close()
     except sqlite3.Error as exc:
@@ -143,10 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", type=int, default=10)
     ap.add_argument("--period", type=float, default=1.0, help="poll period (s)")
     ap.add_argument("--seconds", type=float, default=None, help="sampling time (60; quick 20)")
-    ap.add_argument("--warmup", type=float, default=None, help="seconds before sampling (10; quick 5)")
-    ap.add_argument("--flush-interval", type=float, default=None,
-                    help="historian flush_interval for this station (default: the product default)")
-    ap.add_argument("--profile", type=Path, default=None, help="record py-spy raw stacks here (needs py-spy)")
+    ap.add_argument(
+        "--warmup", type=float, default=None, help="seconds before sampling (10; quick 5)"
+    )
+    ap.add_argument(
+        "--flush-interval",
+        type=float,
+        default=None,
+        help="historian flush_interval for this station (default: the product default)",
+    )
+    ap.add_argument(
+        "--profile", type=Path, default=None, help="record py-spy raw stacks here (needs py-spy)"
+    )
     ap.add_argument("--dir", type=Path, default=None, help="keep station, data and logs here")
     a = ap.parse_args(argv)
     seconds = a.seconds or (20.0 if a.quick else 60.0)
@@ -154,22 +184,35 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     work = a.dir or Path(tempfile.mkdtemp(prefix="bench_scale_"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}"
+    )
     try:
         ports = free_ports(a.devices)
         t0 = time.monotonic()
-        hist = None if a.flush_interval is None else {"flush_interval": a.flush_interval, "batch_size": 100_000}
-        station = generate_station(work / "station", a.tags, a.devices, ports=ports, period=a.period, historian=hist)
-        print(f"station: {a.tags:,} tags on {a.devices} devices, polled every {a.period:g} s"
-              + (f", historian {hist}" if hist else "") + f" (generated in {time.monotonic() - t0:.1f} s)")
+        hist = (
+            None
+            if a.flush_interval is None
+            else {"flush_interval": a.flush_interval, "batch_size": 100_000}
+        )
+        station = generate_station(
+            work / "station", a.tags, a.devices, ports=ports, period=a.period, historian=hist
+        )
+        print(
+            f"station: {a.tags:,} tags on {a.devices} devices, polled every {a.period:g} s"
+            + (f", historian {hist}" if hist else "")
+            + f" (generated in {time.monotonic() - t0:.1f} s)"
+        )
         data = work / "data"
         shutil.rmtree(data, ignore_errors=True)
         with SimulatorProcess(station, ports, work / "simulator.log") as sim:
             assert sim.ps is not None
             proc, started, rss0 = _start_runtime(station, data, work / "runtime.log", 180.0)
             try:
-                print(f"runtime: ready {started:.1f} s after launch, RSS {rss0:.0f} MB then; "
-                      f"warm-up {warmup:g} s, then {seconds:g} samples at 1 s")
+                print(
+                    f"runtime: ready {started:.1f} s after launch, RSS {rss0:.0f} MB then; "
+                    f"warm-up {warmup:g} s, then {seconds:g} samples at 1 s"
+                )
                 time.sleep(warmup)
                 spy = None
                 if a.profile is not None:
@@ -189,15 +232,26 @@ def main(argv: list[str] | None = None) -> int:
                 t_stop = time.monotonic()
                 stop_process(proc, 60.0)
                 stopped = time.monotonic() - t_stop
-        print(f"runtime CPU, % of one core: mean {statistics.fmean(cpu):.1f}  p95 {_p95(cpu):.1f}  "
-              f"max {max(cpu):.1f}   (target mean < 12)")
-        print(f"runtime RSS: max {max(rss):.0f} MB, first {rss[0]:.0f} MB, last {rss[-1]:.0f} MB   (target < 160)")
-        print(f"simulator CPU, % of one core (context, not counted): mean {statistics.fmean(scpu):.1f}  p95 {_p95(scpu):.1f}")
-        print(f"history: {_history_rate(data / 'history.db', seconds)}; clean stop took {stopped:.1f} s "
-              f"(exit code {proc.returncode})")
+        print(
+            f"runtime CPU, % of one core: mean {statistics.fmean(cpu):.1f}  p95 {_p95(cpu):.1f}  "
+            f"max {max(cpu):.1f}   (target mean < 12)"
+        )
+        print(
+            f"runtime RSS: max {max(rss):.0f} MB, first {rss[0]:.0f} MB, last {rss[-1]:.0f} MB   (target < 160)"
+        )
+        print(
+            f"simulator CPU, % of one core (context, not counted): mean {statistics.fmean(scpu):.1f}  p95 {_p95(scpu):.1f}"
+        )
+        print(
+            f"history: {_history_rate(data / 'history.db', seconds)}; clean stop took {stopped:.1f} s "
+            f"(exit code {proc.returncode})"
+        )
         problems = [ln for ln in (work / "runtime.log").read_text(errors="replace").splitlines()
                     if " WARNING " in ln or " ERROR " in ln]  # fmt: skip
-        print(f"runtime log: {len(problems)} warning/error lines" + (f", first: {problems[0][:160]}" if problems else ""))
+        print(
+            f"runtime log: {len(problems)} warning/error lines"
+            + (f", first: {problems[0][:160]}" if problems else "")
+        )
         if a.profile is not None and a.profile.exists():
             _print_profile(a.profile)
     finally:

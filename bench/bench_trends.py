@@ -46,8 +46,16 @@ def _tags(n: int) -> list[Any]:
 
     return [
         TagConfig(
-            name=f"pressure{i}", device="bench", address=f"hr:{2 * i}:f32", unit="MPa", range=(0.0, 0.6), precision=3,
-            alarms=[AlarmConfig(kind="H", limit=0.42, priority=3), AlarmConfig(kind="HH", limit=0.47, priority=1)],
+            name=f"pressure{i}",
+            device="bench",
+            address=f"hr:{2 * i}:f32",
+            unit="MPa",
+            range=(0.0, 0.6),
+            precision=3,
+            alarms=[
+                AlarmConfig(kind="H", limit=0.42, priority=3),
+                AlarmConfig(kind="HH", limit=0.47, priority=1),
+            ],
         )
         for i in range(n)
     ]
@@ -78,7 +86,9 @@ def range_switch(plot: Any, end: float, repeats: int) -> dict[str, list[float]]:
     return out
 
 
-def bare_queries(hist: Any, plot: Any, end: float, names: list[str], repeats: int) -> dict[str, float]:
+def bare_queries(
+    hist: Any, plot: Any, end: float, names: list[str], repeats: int
+) -> dict[str, float]:
     """The same historian requests, sequential, no GUI: median ms per range."""
     from hmi.ui.trends.fetcher import bucket_width, plan
     from hmi.ui.widgets.trend import MARGIN
@@ -120,10 +130,16 @@ def panning(plot: Any, end: float, span: float, seconds: float) -> tuple[list[fl
 def main(argv: list[str] | None = None) -> int:
     """Entry point (``python -m bench.bench_trends --help``)."""
     ap = argparse.ArgumentParser(prog="bench_trends", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--days", type=float, default=365.0, help="days of 1 s data per tag (default 365)")
+    ap.add_argument(
+        "--days", type=float, default=365.0, help="days of 1 s data per tag (default 365)"
+    )
     ap.add_argument("--tags", type=int, default=4, help="pens / tags (default 4)")
-    ap.add_argument("--dir", type=Path, default=None, help="keep the database here (reused by the next run)")
-    ap.add_argument("--size", default="1920x1080", help="window size; the plot gets the trends page's share")
+    ap.add_argument(
+        "--dir", type=Path, default=None, help="keep the database here (reused by the next run)"
+    )
+    ap.add_argument(
+        "--size", default="1920x1080", help="window size; the plot gets the trends page's share"
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--pan", type=float, default=8.0, help="seconds of panning per span")
     args = ap.parse_args(argv)
@@ -151,21 +167,27 @@ def run(args: argparse.Namespace, path: Path, start: float, end: float) -> None:
     app = create_app()
     theme.install(app, "light")
     w, h = (int(v) for v in args.size.split("x"))
-    hist = Historian(path, HistorianConfig(retention_days=3650, disk_budget_mb=1e6))  # not started: read only
+    hist = Historian(
+        path, HistorianConfig(retention_days=3650, disk_budget_mb=1e6)
+    )  # not started: read only
     names = [f"pressure{i}" for i in range(args.tags)]
     plot = TrendPlot(_tags(args.tags), 600.0, legend=False, historian=hist, interactive=True)
     plot.resize(w - 40, h - 330)  # the plot's share of the trends page
     plot.show()
     pump(0.5)
     try:
-        print(f"trend of {args.tags} pens, {(end - start) / DAY:g} days of 1 s data each, plot {plot.pixels()} px wide")
+        print(
+            f"trend of {args.tags} pens, {(end - start) / DAY:g} days of 1 s data each, plot {plot.pixels()} px wide"
+        )
         idle = LagProbe()
         idle.start()
         pump(3.0)
         idle.stop()
         times = range_switch(plot, end, args.repeats)
         bare = bare_queries(hist, plot, end, names, args.repeats)
-        print("range switch: request -> all pens drawn and painted (history mode, ending at the newest data)")
+        print(
+            "range switch: request -> all pens drawn and painted (history mode, ending at the newest data)"
+        )
         for label, span in RANGES:
             if span > end - start + 1:
                 continue
@@ -179,9 +201,13 @@ def run(args: argparse.Namespace, path: Path, start: float, end: float) -> None:
             plot.set_range(end - span, end)
             _wait_rendered(plot, plot.fetcher._rid)
             pen = plot.pens[names[0]]
-            print(f"  {label:>7}: source {pen.series.source:>4}, bucket {pen.series.bucket:g} s, rows/pen {len(pen.series.rows()['t0'])}")
+            print(
+                f"  {label:>7}: source {pen.series.source:>4}, bucket {pen.series.bucket:g} s, rows/pen {len(pen.series.rows()['t0'])}"
+            )
         b = idle.lags
-        print(f"event-loop lag, idle (baseline)   p50 {pct(b, 50):6.2f} ms  p99 {pct(b, 99):6.2f} ms  max {max(b):6.1f} ms")
+        print(
+            f"event-loop lag, idle (baseline)   p50 {pct(b, 50):6.2f} ms  p99 {pct(b, 99):6.2f} ms  max {max(b):6.1f} ms"
+        )
         for label, span in (("24 h", DAY), ("30 d", 30 * DAY)):
             lags, fetches = panning(plot, end, span, args.pan)
             print(

@@ -42,15 +42,25 @@ from hmi.core.uplink.sparkplug import Sparkplug
 from tests.mqtt_broker import MosquittoBroker
 
 
-def station(broker: MosquittoBroker, n_tags: int, n_devices: int, mode: str, budget_mb: float) -> StationConfig:
+def station(
+    broker: MosquittoBroker, n_tags: int, n_devices: int, mode: str, budget_mb: float
+) -> StationConfig:
     """A synthetic station: ``n_tags`` float tags spread over ``n_devices`` devices."""
     per = max(1, n_tags // n_devices)
     return StationConfig.model_validate(
         {
             "station": {"id": "bench", "name": "Bench station"},
-            "devices": [{"id": f"d{d}", "protocol": "modbus_tcp", "port": 1502 + d} for d in range(n_devices)],
+            "devices": [
+                {"id": f"d{d}", "protocol": "modbus_tcp", "port": 1502 + d}
+                for d in range(n_devices)
+            ],
             "tags": [
-                {"name": f"d{i // per}.t{i % per}", "device": f"d{min(i // per, n_devices - 1)}", "address": f"hr:{2 * (i % per)}:f32", "range": [0, 1000]}
+                {
+                    "name": f"d{i // per}.t{i % per}",
+                    "device": f"d{min(i // per, n_devices - 1)}",
+                    "address": f"hr:{2 * (i % per)}:f32",
+                    "range": [0, 1000],
+                }
                 for i in range(n_tags)
             ],
             "uplink": {
@@ -75,12 +85,17 @@ def _bodies(cfg: StationConfig, n: int, per_msg: int, t0: float) -> list[bytes]:
     for k in range(n):
         d = devs[k % len(devs)]
         tn = names[d]
-        vals = [[tn[(k + j) % len(tn)], 100.0 + (k % 997) * 0.01, 192, int((t0 + k * 0.001) * 1000), ""] for j in range(per_msg)]
+        vals = [
+            [tn[(k + j) % len(tn)], 100.0 + (k % 997) * 0.01, 192, int((t0 + k * 0.001) * 1000), ""]
+            for j in range(per_msg)
+        ]
         out.append(json.dumps({"d": d, "i": 0, "v": vals}, separators=(",", ":")).encode())
     return out
 
 
-def _bare_publish(broker: MosquittoBroker, payloads: list[bytes], topic: str, n: int) -> tuple[float, float]:
+def _bare_publish(
+    broker: MosquittoBroker, payloads: list[bytes], topic: str, n: int
+) -> tuple[float, float]:
     """Bare paho: publish ``n`` messages (cycling ``payloads``), QoS 1, same window; (seconds, cpu s)."""
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", clean_session=True)
     c.max_inflight_messages_set(0)
@@ -120,11 +135,18 @@ def bench_replay(work: Path, broker: MosquittoBroker, n: int, per_msg: int, mode
     t0 = time.perf_counter()
     chunk = 20_000
     for start in range(0, n, chunk):
-        ob.append([(KIND_TELEMETRY, 0.0, bodies[(start + i) % len(bodies)]) for i in range(min(chunk, n - start))])
+        ob.append(
+            [
+                (KIND_TELEMETRY, 0.0, bodies[(start + i) % len(bodies)])
+                for i in range(min(chunk, n - start))
+            ]
+        )
     store_dt = time.perf_counter() - t0
     size_mb = (data / "outbox.db").stat().st_size / 1e6
     ob.close()
-    print(f"backlog: {n:,} messages x {per_msg} tag(s) stored in {store_dt:.1f} s ({n / store_dt:,.0f} msg/s, chunks of {chunk:,}); outbox.db {size_mb:.0f} MB")
+    print(
+        f"backlog: {n:,} messages x {per_msg} tag(s) stored in {store_dt:.1f} s ({n / store_dt:,.0f} msg/s, chunks of {chunk:,}); outbox.db {size_mb:.0f} MB"
+    )
 
     proc = psutil.Process()
     up = Uplink(cfg, data, TagTable(cfg.tags))
@@ -133,19 +155,34 @@ def bench_replay(work: Path, broker: MosquittoBroker, n: int, per_msg: int, mode
     up.start()
     _wait(up, lambda s: s["connected"] and s["outbox_depth"] == 0, "the replay")
     dt, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    broker_cpu = (sum(psutil.Process(broker.proc.pid).cpu_times()[:2]) - broker_cpu0) if broker.proc else 0.0
+    broker_cpu = (
+        (sum(psutil.Process(broker.proc.pid).cpu_times()[:2]) - broker_cpu0) if broker.proc else 0.0
+    )
     rss = proc.memory_info().rss / 1e6
     up.stop()
     rate = n / dt
-    print(f"uplink replay ({mode}): {rate:,.0f} msg/s ({dt:.1f} s, process CPU {cpu:.1f} s = {cpu / dt * 100:.0f} % of a core, mosquitto CPU {broker_cpu:.1f} s, RSS {rss:.0f} MB)")
+    print(
+        f"uplink replay ({mode}): {rate:,.0f} msg/s ({dt:.1f} s, process CPU {cpu:.1f} s = {cpu / dt * 100:.0f} % of a core, mosquitto CPU {broker_cpu:.1f} s, RSS {rss:.0f} MB)"
+    )
 
     # bare paho with the same payload bytes (encoded beforehand, not timed)
-    codec = Sparkplug(cfg, Outbox(work / "alias.db", 1 << 30).aliases) if mode == "sparkplug" else JsonMode(cfg)
-    msgs = [codec.encode(Row(i + 1, KIND_TELEMETRY, 0.0, b), True, time.time()) for i, b in enumerate(bodies[:1000])]
-    bdt, bcpu = _bare_publish(broker, [m.payload for m in msgs if m], msgs[0].topic if msgs[0] else "bench/x", n)
+    codec = (
+        Sparkplug(cfg, Outbox(work / "alias.db", 1 << 30).aliases)
+        if mode == "sparkplug"
+        else JsonMode(cfg)
+    )
+    msgs = [
+        codec.encode(Row(i + 1, KIND_TELEMETRY, 0.0, b), True, time.time())
+        for i, b in enumerate(bodies[:1000])
+    ]
+    bdt, bcpu = _bare_publish(
+        broker, [m.payload for m in msgs if m], msgs[0].topic if msgs[0] else "bench/x", n
+    )
     brate = n / bdt
     print(f"bare paho, same payloads:  {brate:,.0f} msg/s ({bdt:.1f} s, CPU {bcpu:.1f} s)")
-    print(f"ratio uplink / bare paho: {rate / brate:.2f} (throughput), {cpu / max(bcpu, 1e-9):.2f} (CPU per message)")
+    print(
+        f"ratio uplink / bare paho: {rate / brate:.2f} (throughput), {cpu / max(bcpu, 1e-9):.2f} (CPU per message)"
+    )
 
 
 def bench_live(work: Path, broker: MosquittoBroker, n_tags: int, scans: int, mode: str) -> None:
@@ -167,7 +204,11 @@ def bench_live(work: Path, broker: MosquittoBroker, n_tags: int, scans: int, mod
     cpu0, t0 = time.process_time(), time.perf_counter()
     for u in updates:
         up.on_changes(u)
-    _wait(up, lambda s: s["acked"] - base_acked >= expected and s["outbox_depth"] == 0, "live forwarding")
+    _wait(
+        up,
+        lambda s: s["acked"] - base_acked >= expected and s["outbox_depth"] == 0,
+        "live forwarding",
+    )
     dt, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     up.stop()
     values = scans * n_tags
@@ -183,11 +224,21 @@ def bench_live(work: Path, broker: MosquittoBroker, n_tags: int, scans: int, mod
     pol = PublishPolicy(cfg, tags)
     for u in updates[:20]:
         pol_rows += pol.telemetry(u)
-    codec = Sparkplug(cfg, Outbox(work / "alias2.db", 1 << 30).aliases) if mode == "sparkplug" else JsonMode(cfg)
-    payloads = [m.payload for i, b in enumerate(pol_rows) if (m := codec.encode(Row(i + 1, KIND_TELEMETRY, 0.0, b), False, now))]
+    codec = (
+        Sparkplug(cfg, Outbox(work / "alias2.db", 1 << 30).aliases)
+        if mode == "sparkplug"
+        else JsonMode(cfg)
+    )
+    payloads = [
+        m.payload
+        for i, b in enumerate(pol_rows)
+        if (m := codec.encode(Row(i + 1, KIND_TELEMETRY, 0.0, b), False, now))
+    ]
     bdt, bcpu = _bare_publish(broker, payloads, "bench/live", expected)
     bper_k = bcpu / values * 1000.0
-    print(f"bare paho, same payloads:  CPU {bper_k * 100:.2f} % of a core per 1,000 tags/s ({values / bdt:,.0f} tags/s)")
+    print(
+        f"bare paho, same payloads:  CPU {bper_k * 100:.2f} % of a core per 1,000 tags/s ({values / bdt:,.0f} tags/s)"
+    )
     print(f"ratio uplink / bare paho CPU: {per_k / max(bper_k, 1e-12):.1f}")
 
 
@@ -198,7 +249,9 @@ def _terminate(_signum: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the uplink benchmark."""
     ap = argparse.ArgumentParser(prog="bench_uplink", description=__doc__.splitlines()[0])
-    ap.add_argument("--backlog", type=int, default=1_000_000, help="messages in the replayed backlog")
+    ap.add_argument(
+        "--backlog", type=int, default=1_000_000, help="messages in the replayed backlog"
+    )
     ap.add_argument("--tags-per-msg", type=int, default=4)
     ap.add_argument("--tags", type=int, default=1000, help="tags changing every scan (live part)")
     ap.add_argument("--scans", type=int, default=200)

@@ -27,7 +27,12 @@ def generate_station(
     """Write the station config into ``out_dir``; return it (``historian``: that section's settings)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ports = ports or [16000 + i for i in range(n_devices)]
-    station: dict[str, object] = {"station": {"id": f"bench_{n_tags}", "name": {"en": f"Benchmark station ({n_tags} tags)", "zh": f"基准测试站（{n_tags}点）"}}}
+    station: dict[str, object] = {
+        "station": {
+            "id": f"bench_{n_tags}",
+            "name": {"en": f"Benchmark station ({n_tags} tags)", "zh": f"基准测试站（{n_tags}点）"},
+        }
+    }
     if historian:
         station["historian"] = dict(historian)
     devices = {
@@ -57,13 +62,24 @@ def generate_station(
             "deadband": 0.05,
             "history": {"mode": "on_change", "deadband": 0.5, "max_interval": 60},
             "label": {"en": f"Point {i}", "zh": f"测点 {i}"},
-            "sim": {"signal": "sine", "base": 500.0, "amp": 100.0, "period": 300.0 + (i % 97), "noise": 0.5, "seed": i},
+            "sim": {
+                "signal": "sine",
+                "base": 500.0,
+                "amp": 100.0,
+                "period": 300.0 + (i % 97),
+                "noise": 0.5,
+                "seed": i,
+            },
         }
         if alarm_every and i % alarm_every == 0:
             tag["alarms"] = [{"kind": "H", "limit": 590.0, "priority": 4, "deadband": 2.0}]
         tags.append(tag)
-    (out_dir / "station.yaml").write_text(yaml.safe_dump(station, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    (out_dir / "devices.yaml").write_text(yaml.safe_dump(devices, sort_keys=False), encoding="utf-8")
+    (out_dir / "station.yaml").write_text(
+        yaml.safe_dump(station, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    (out_dir / "devices.yaml").write_text(
+        yaml.safe_dump(devices, sort_keys=False), encoding="utf-8"
+    )
     (out_dir / "tags.yaml").write_text(
         yaml.dump({"tags": tags}, Dumper=yaml.CSafeDumper, allow_unicode=True, sort_keys=False),
         encoding="utf-8",

@@ -82,7 +82,9 @@ class Batch:
     recv_ts: float = 0.0
 
     @classmethod
-    def bad(cls, indices: Sequence[int] | np.ndarray, reason: str, ts: float | None = None) -> Batch:
+    def bad(
+        cls, indices: Sequence[int] | np.ndarray, reason: str, ts: float | None = None
+    ) -> Batch:
         """A batch marking ``indices`` BAD for ``reason`` (values are NaN)."""
         now = time.time() if ts is None else ts
         idx = np.asarray(indices, dtype=np.int32)

@@ -66,8 +66,14 @@ def describe_holder(station_id: str, data_dir: Path, info: dict[str, Any]) -> st
     pid = info.get("pid", "?")
     mode = info.get("mode", "unknown mode")
     since = info.get("started")
-    when = time.strftime(" since %Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, (int, float)) else ""
-    return f"station {station_id} is already running (PID {pid}, {mode}{when}) with data in {data_dir}"
+    when = (
+        time.strftime(" since %Y-%m-%d %H:%M:%S", time.localtime(since))
+        if isinstance(since, (int, float))
+        else ""
+    )
+    return (
+        f"station {station_id} is already running (PID {pid}, {mode}{when}) with data in {data_dir}"
+    )
 
 
 def on_activate(callback: ActivateCallback) -> None:
@@ -96,7 +102,9 @@ def current() -> StationInstance | None:
 class StationInstance:
     """The exclusive claim of one process on one station data folder."""
 
-    def __init__(self, station_id: str, data_dir: str | os.PathLike[str], mode: str = "headless") -> None:
+    def __init__(
+        self, station_id: str, data_dir: str | os.PathLike[str], mode: str = "headless"
+    ) -> None:
         self.station_id = station_id
         self.data_dir = Path(data_dir)
         self.mode = mode
@@ -117,7 +125,9 @@ class StationInstance:
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         if not _try_lock(fd):
             os.close(fd)
-            raise AlreadyRunning(self.station_id, self.data_dir, read_info(self.data_dir, wait=INFO_WAIT))
+            raise AlreadyRunning(
+                self.station_id, self.data_dir, read_info(self.data_dir, wait=INFO_WAIT)
+            )
         self._lock_fd = fd
         try:
             self._listen()
@@ -206,7 +216,9 @@ class StationInstance:
             msg = json.loads(_recv_line(conn))
         except (OSError, ValueError):
             return
-        if not isinstance(msg, dict) or not hmac.compare_digest(str(msg.get("token", "")), self._token):
+        if not isinstance(msg, dict) or not hmac.compare_digest(
+            str(msg.get("token", "")), self._token
+        ):
             log.warning("instance socket: request without the right token ignored")
             return
         reply: dict[str, Any] = {"pid": os.getpid(), "mode": self.mode}
@@ -265,7 +277,9 @@ def is_running(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     return read_info(data_dir, wait=INFO_WAIT)
 
 
-def request(info: dict[str, Any], cmd: str = "activate", timeout: float = CONNECT_TIMEOUT) -> dict[str, Any]:
+def request(
+    info: dict[str, Any], cmd: str = "activate", timeout: float = CONNECT_TIMEOUT
+) -> dict[str, Any]:
     """Send ``cmd`` to the holder described by ``info``; its reply (OSError when unreachable)."""
     port = int(info.get("port") or 0)
     if not port:
@@ -295,7 +309,11 @@ def claim_or_exit(station_id: str, data_dir: str | os.PathLike[str], gui: bool) 
             except (OSError, ValueError) as err:
                 print(f"gas-hmi: {exc}; it did not answer ({err})", file=sys.stderr)
                 raise SystemExit(1) from None
-            done = "brought its window to the front" if reply.get("activated") else "switch to its window"
+            done = (
+                "brought its window to the front"
+                if reply.get("activated")
+                else "switch to its window"
+            )
             print(f"gas-hmi: {exc}: {done}", file=sys.stderr)
             raise SystemExit(0) from None
         print(f"gas-hmi: {exc}. Stop it first (or use another --data-dir).", file=sys.stderr)
@@ -306,7 +324,9 @@ def claim_or_exit(station_id: str, data_dir: str | os.PathLike[str], gui: bool) 
 
 
 @contextlib.contextmanager
-def station_session(station_id: str, data_dir: str | os.PathLike[str], gui: bool) -> Iterator[StationInstance]:
+def station_session(
+    station_id: str, data_dir: str | os.PathLike[str], gui: bool
+) -> Iterator[StationInstance]:
     """What ``gas-hmi run``/``demo`` wrap around a runtime: the station claimed for this
     process (:func:`claim_or_exit`) and its log in ``<data_dir>/logs``, both undone at the end.
     """

@@ -140,7 +140,9 @@ def _install_excepthooks() -> None:
             return
         name = args.thread.name if args.thread is not None else "?"
         log.critical(
-            "uncaught exception in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+            "uncaught exception in thread %s",
+            name,
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
         )
         _flush_files()
         if previous_thread is not threading.__excepthook__:

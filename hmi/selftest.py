@@ -80,14 +80,26 @@ class SelfTest:
 
     def run(self) -> list[Check]:
         """Every check, in order; a check that raises is a FAIL naming the error."""
-        steps = [self.check_resources, self.check_config, self.check_drivers, self.check_databases,
-                 self.check_data_dir, self.check_keyring, self.check_qt, self.check_translations]
+        steps = [
+            self.check_resources,
+            self.check_config,
+            self.check_drivers,
+            self.check_databases,
+            self.check_data_dir,
+            self.check_keyring,
+            self.check_qt,
+            self.check_translations,
+        ]
         for step in steps:
             try:
                 step()
             except Exception as exc:  # the report must come out whatever breaks
                 log.debug("self-test step %s", step.__name__, exc_info=True)
-                self.add(step.__name__.removeprefix("check_").replace("_", " "), False, f"{type(exc).__name__}: {exc}")
+                self.add(
+                    step.__name__.removeprefix("check_").replace("_", " "),
+                    False,
+                    f"{type(exc).__name__}: {exc}",
+                )
         return self.checks
 
     @property
@@ -99,19 +111,41 @@ class SelfTest:
     def check_resources(self) -> None:
         """Files the HMI loads at run time."""
         res = paths.resources_dir()
-        needed = ["i18n/en.yaml", "i18n/zh_CN.yaml", "themes/light.qss", "themes/dark.qss", "icons/app.svg"]
+        needed = [
+            "i18n/en.yaml",
+            "i18n/zh_CN.yaml",
+            "themes/light.qss",
+            "themes/dark.qss",
+            "icons/app.svg",
+        ]
         missing = [n for n in needed if not (res / n).is_file()]
         symbols = len(list((res / "symbols").glob("*.svg")))
-        fonts = sorted(p.name for p in paths.fonts_dir().glob("*") if p.suffix.lower() in (".ttf", ".otf", ".ttc"))
-        where = "bundle " + paths.bundle_info().get("name", "?") if paths.is_frozen() else "source checkout"
+        fonts = sorted(
+            p.name
+            for p in paths.fonts_dir().glob("*")
+            if p.suffix.lower() in (".ttf", ".otf", ".ttc")
+        )
+        where = (
+            "bundle " + paths.bundle_info().get("name", "?")
+            if paths.is_frozen()
+            else "source checkout"
+        )
         if paths.is_frozen() and not fonts:
             missing.append("fonts/ (a CJK font)")
-        if paths.is_frozen() and fonts and not list(paths.fonts_dir().glob("*LICENSE*")) + list(paths.fonts_dir().glob("OFL*")):
+        if (
+            paths.is_frozen()
+            and fonts
+            and not list(paths.fonts_dir().glob("*LICENSE*")) + list(paths.fonts_dir().glob("OFL*"))
+        ):
             missing.append("fonts/ licence file")
         if not symbols:
             missing.append("symbols/*.svg")
         detail = f"{where}: {symbols} symbols, fonts: {', '.join(fonts) or 'system'}"
-        self.add("resources", not missing, detail + (f"; missing {', '.join(missing)} in {res}" if missing else ""))
+        self.add(
+            "resources",
+            not missing,
+            detail + (f"; missing {', '.join(missing)} in {res}" if missing else ""),
+        )
 
     def check_config(self) -> None:
         """Load and validate the station config."""
@@ -122,11 +156,19 @@ class SelfTest:
         except ConfigError as exc:
             shown = "; ".join(str(p) for p in exc.problems[:5])
             more = f" (+{len(exc.problems) - 5} more)" if len(exc.problems) > 5 else ""
-            self.add("config", False, f"{len(exc.problems)} problem(s) in {self.station_dir}: {shown}{more}")
+            self.add(
+                "config",
+                False,
+                f"{len(exc.problems)} problem(s) in {self.station_dir}: {shown}{more}",
+            )
             return
         cfg = self.cfg
-        self.add("config", True, f"station {cfg.station.id}: {len(cfg.tags)} tags, {len(cfg.devices)} devices, "
-                 f"{len(cfg.screens)} screens")
+        self.add(
+            "config",
+            True,
+            f"station {cfg.station.id}: {len(cfg.tags)} tags, {len(cfg.devices)} devices, "
+            f"{len(cfg.screens)} screens",
+        )
         if self.data_dir is None:
             self.data_dir = paths.station_data_dir(cfg.station.id)
 
@@ -148,7 +190,11 @@ class SelfTest:
             importlib.import_module("hmi.core.uplink")
         except Exception as exc:
             bad.append(f"uplink: {type(exc).__name__}: {exc}")
-        self.add("drivers", not bad, "; ".join(bad) if bad else f"{', '.join(DRIVERS)} and the MQTT uplink import")
+        self.add(
+            "drivers",
+            not bad,
+            "; ".join(bad) if bad else f"{', '.join(DRIVERS)} and the MQTT uplink import",
+        )
 
     def check_databases(self) -> None:
         """A real runtime start/stop in a scratch folder, then the existing files read-only."""
@@ -159,7 +205,9 @@ class SelfTest:
         from hmi.core.uplink.outbox import Outbox
 
         cfg = self.cfg
-        offline = cfg.model_copy(update={"devices": [d.model_copy(update={"enabled": False}) for d in cfg.devices]})
+        offline = cfg.model_copy(
+            update={"devices": [d.model_copy(update={"enabled": False}) for d in cfg.devices]}
+        )
         with tempfile.TemporaryDirectory(prefix="gas-hmi-selftest-") as tmp:
             rt = Runtime(offline, tmp, uplink=cfg.uplink.model_copy(update={"enabled": False}))
             rt.start()
@@ -197,7 +245,11 @@ class SelfTest:
             return
         free_mb = shutil.disk_usage(probe).free / 1e6
         holder = is_running(data) if data.is_dir() else None
-        state = f"in use by PID {holder.get('pid', '?')} ({holder.get('mode', '?')})" if holder else "not running"
+        state = (
+            f"in use by PID {holder.get('pid', '?')} ({holder.get('mode', '?')})"
+            if holder
+            else "not running"
+        )
         budget = float(getattr(getattr(self.cfg, "historian", None), "disk_budget_mb", 0) or 0)
         low = bool(budget) and free_mb < budget
         detail = f"{data} ({'exists' if data.is_dir() else 'will be created'}, {state}, {free_mb:,.0f} MB free)"
@@ -227,8 +279,10 @@ class SelfTest:
             if not os.environ.get("PYTHON_KEYRING_BACKEND"):
                 # keyring fell back to keyrings.alt's plain file because no OS store answered
                 warn = True
-                notes.append("chosen by fallback, not on purpose: no Secret Service/Credential Manager here "
-                             "(unattended station: set PYTHON_KEYRING_BACKEND, see docs/INSTALL.md)")
+                notes.append(
+                    "chosen by fallback, not on purpose: no Secret Service/Credential Manager here "
+                    "(unattended station: set PYTHON_KEYRING_BACKEND, see docs/INSTALL.md)"
+                )
         if station:
             list_secrets(station)  # reads the keyring: unlocks it or fails with a message
             from hmi.cli.secrets import secret_names
@@ -241,9 +295,13 @@ class SelfTest:
                     missing.append(f"{name} ({where})")
             if missing:
                 first = missing[0].split(" ")[0]
-                problems.append(f"missing {', '.join(missing)}: store with `gas-hmi secrets set {first} --station {station}`")
+                problems.append(
+                    f"missing {', '.join(missing)}: store with `gas-hmi secrets set {first} --station {station}`"
+                )
             else:
-                notes.append(f"{len(secret_names(self.cfg))} secret(s) named by the config, all stored")
+                notes.append(
+                    f"{len(secret_names(self.cfg))} secret(s) named by the config, all stored"
+                )
         self.add("keyring", not problems, "; ".join(notes + problems), warn=warn)
 
     def check_qt(self) -> None:
@@ -264,8 +322,12 @@ class SelfTest:
             if not result.get("ok"):
                 self.add(f"qt:{platform}", False, result.get("error", "failed"))
                 continue
-            self.add(f"qt:{platform}", True, f"Qt {result['qt']} on {result['platform']}, SVG and HMI modules load "
-                     f"({result['seconds']:.1f} s)")
+            self.add(
+                f"qt:{platform}",
+                True,
+                f"Qt {result['qt']} on {result['platform']}, SVG and HMI modules load "
+                f"({result['seconds']:.1f} s)",
+            )
             if not fonts_reported:
                 fonts_reported = True
                 fam = result.get("cjk_family")
@@ -274,8 +336,12 @@ class SelfTest:
                     origin = "bundled" if fam in bundled else "system"
                     self.add("fonts", True, f"Chinese renders with {fam} ({origin})")
                 else:
-                    self.add("fonts", False, "no font that draws Chinese: the bundle's resources/fonts is missing "
-                             "or unreadable (on Linux from source: apt install fonts-noto-cjk)")
+                    self.add(
+                        "fonts",
+                        False,
+                        "no font that draws Chinese: the bundle's resources/fonts is missing "
+                        "or unreadable (on Linux from source: apt install fonts-noto-cjk)",
+                    )
 
     def check_translations(self) -> None:
         """The YAML catalogs load and are not empty."""
@@ -298,7 +364,9 @@ class SelfTest:
             problems.append("zh_CN.yaml has no entries")
         # en.yaml may be empty: the source texts are English
         detail = ", ".join(f"{k} {v} entries" for k, v in counts.items())
-        self.add("translations", not problems, "; ".join([detail, *problems]) if problems else detail)
+        self.add(
+            "translations", not problems, "; ".join([detail, *problems]) if problems else detail
+        )
 
 
 # ---------------------------------------------------------------------- Qt probe
@@ -319,7 +387,10 @@ def run_qt_probe(platform: str, timeout: float = QT_PROBE_TIMEOUT) -> dict[str, 
             except ValueError:
                 break
     tail = " | ".join((proc.stderr or "").strip().splitlines()[-3:])
-    return {"ok": False, "error": f"Qt on {platform} exited {proc.returncode}: {tail or 'no output'}"}
+    return {
+        "ok": False,
+        "error": f"Qt on {platform} exited {proc.returncode}: {tail or 'no output'}",
+    }
 
 
 def qt_probe(platform: str) -> dict[str, Any]:
@@ -366,7 +437,10 @@ def _inspect_db(path: Path) -> tuple[bool, str]:
             if result != "ok":
                 return False, f"{path.name}: integrity check failed: {result}"
             return True, f"{path.name} ok ({size_mb:.1f} MB, {tables} tables)"
-        return True, f"{path.name} opens ({size_mb:.1f} MB, {tables} tables; too large for a quick integrity scan)"
+        return (
+            True,
+            f"{path.name} opens ({size_mb:.1f} MB, {tables} tables; too large for a quick integrity scan)",
+        )
     except sqlite3.Error as exc:
         return False, f"{path.name}: {exc}"
     finally:
@@ -394,7 +468,10 @@ def _loose_permissions(path: Path) -> str:
     if sys.platform == "win32":
         return ""  # NTFS ACLs of %LOCALAPPDATA% are per user already
     # the file must be private; its folder must at least not let others replace it
-    for p, bits, what in ((path, stat.S_IRWXG | stat.S_IRWXO, "readable"), (path.parent, stat.S_IWGRP | stat.S_IWOTH, "writable")):
+    for p, bits, what in (
+        (path, stat.S_IRWXG | stat.S_IRWXO, "readable"),
+        (path.parent, stat.S_IWGRP | stat.S_IWOTH, "writable"),
+    ):
         try:
             mode = p.stat().st_mode
         except OSError:
@@ -408,8 +485,15 @@ def report(checks: list[Check], out: Any = None, as_json: bool = False, header: 
     """Print the checks as aligned lines (or JSON) and a summary line."""
     out = out or sys.stdout
     if as_json:
-        json.dump({"ok": all(c.ok for c in checks), "checks": [asdict(c) | {"status": c.status} for c in checks]},
-                  out, ensure_ascii=False, indent=2)
+        json.dump(
+            {
+                "ok": all(c.ok for c in checks),
+                "checks": [asdict(c) | {"status": c.status} for c in checks],
+            },
+            out,
+            ensure_ascii=False,
+            indent=2,
+        )
         out.write("\n")
         return
     if header:
@@ -420,6 +504,9 @@ def report(checks: list[Check], out: Any = None, as_json: bool = False, header: 
     failed = [c for c in checks if not c.ok]
     # worded so that CI log scanners do not take it for a test-runner summary
     if failed:
-        print(f"self-test FAILED: {len(failed)} of {len(checks)} checks ({', '.join(c.name for c in failed)})", file=out)
+        print(
+            f"self-test FAILED: {len(failed)} of {len(checks)} checks ({', '.join(c.name for c in failed)})",
+            file=out,
+        )
     else:
         print(f"self-test passed: all {len(checks)} checks", file=out)

@@ -46,7 +46,9 @@ CJK_FONT_CANDIDATES = (
 )
 FONT_LICENSE = PACKAGING / "fonts" / "NotoSansCJK-LICENSE.txt"
 VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
-STAGE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.db", "*.db-wal", "*.db-shm", "*.log", ".*")
+STAGE_IGNORE = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "*.db", "*.db-wal", "*.db-shm", "*.log", ".*"
+)
 
 
 class BuildError(Exception):
@@ -56,8 +58,15 @@ class BuildError(Exception):
 class BundleBuilder:
     """One station's bundle: stage data, run PyInstaller, add launchers, archive, measure."""
 
-    def __init__(self, station_dir: Path, version: str, dist: Path, work: Path, cjk_font: Path | None,
-                 archive: bool = True) -> None:
+    def __init__(
+        self,
+        station_dir: Path,
+        version: str,
+        dist: Path,
+        work: Path,
+        cjk_font: Path | None,
+        archive: bool = True,
+    ) -> None:
         self.station_dir = station_dir.resolve()
         self.version = version
         self.dist = dist.resolve()
@@ -80,7 +89,9 @@ class BundleBuilder:
             self.cfg = load_station(self.station_dir)
         except ConfigError as exc:
             lines = "\n".join(str(p) for p in exc.problems)
-            raise BuildError(f"{len(exc.problems)} problem(s) in {self.station_dir}:\n{lines}") from None
+            raise BuildError(
+                f"{len(exc.problems)} problem(s) in {self.station_dir}:\n{lines}"
+            ) from None
         self.name = f"gas-hmi-{self.cfg.station.id}-{self.version}"
         if self.cjk_font is None:
             self.cjk_font = next((p for p in CJK_FONT_CANDIDATES if p.is_file()), None)
@@ -106,7 +117,9 @@ class BundleBuilder:
         shutil.copy2(self.cjk_font, fonts / self.cjk_font.name)
         shutil.copy2(FONT_LICENSE, fonts / FONT_LICENSE.name)
         station_id = self.cfg.station.id
-        shutil.copytree(self.station_dir, stage / "station_configs" / station_id, ignore=STAGE_IGNORE)
+        shutil.copytree(
+            self.station_dir, stage / "station_configs" / station_id, ignore=STAGE_IGNORE
+        )
         # only the screens this station shows (its own screens/ folder travels with the config)
         (stage / "screens").mkdir()
         own = self.station_dir / "screens"
@@ -115,7 +128,9 @@ class BundleBuilder:
             for s in self.cfg.screens:
                 for ext in (".svg", ".yaml"):
                     if (src / f"{s.source}{ext}").is_file():
-                        shutil.copy2(src / f"{s.source}{ext}", stage / "screens" / f"{s.source}{ext}")
+                        shutil.copy2(
+                            src / f"{s.source}{ext}", stage / "screens" / f"{s.source}{ext}"
+                        )
         info = {
             "name": self.name,
             "station": station_id,
@@ -126,7 +141,9 @@ class BundleBuilder:
             "platform": f"{sys.platform}-{platform.machine().lower()}",
             "python": platform.python_version(),
         }
-        (stage / "bundle.json").write_text(json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8")
+        (stage / "bundle.json").write_text(
+            json.dumps(info, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
         return stage
 
     def pyinstaller(self, stage: Path) -> Path:
@@ -137,8 +154,19 @@ class BundleBuilder:
         out = self.dist / self.name
         if out.exists():
             shutil.rmtree(out)
-        cmd = [sys.executable, "-m", "PyInstaller", str(PACKAGING / "gas-hmi.spec"), "--noconfirm",
-               "--distpath", str(self.dist), "--workpath", str(self.work / "pyinstaller"), "--log-level", "WARN"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            str(PACKAGING / "gas-hmi.spec"),
+            "--noconfirm",
+            "--distpath",
+            str(self.dist),
+            "--workpath",
+            str(self.work / "pyinstaller"),
+            "--log-level",
+            "WARN",
+        ]
         env = {**os.environ, "GAS_HMI_BUILD": str(params_file), "QT_QPA_PLATFORM": "offscreen"}
         t = time.monotonic()
         try:
@@ -166,7 +194,9 @@ class BundleBuilder:
             return
         internal = bundle / "_internal"
         pyver = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        files = sorted(internal.glob("libpython3*.so*")) + sorted(internal.glob(f"{pyver}/lib-dynload/*.so"))
+        files = sorted(internal.glob("libpython3*.so*")) + sorted(
+            internal.glob(f"{pyver}/lib-dynload/*.so")
+        )
         files = [f for f in dict.fromkeys(files) if f.is_file() and not f.is_symlink()]
         if files:
             subprocess.run([strip, "--strip-debug", *map(str, files)], check=False)
@@ -208,15 +238,35 @@ class BundleBuilder:
     def make_windows_installer(self, bundle: Path) -> Path | None:
         """Run Inno Setup's ISCC on packaging/windows/gas-hmi.iss when it is installed."""
         defines = {
-            "AppName": self.name, "Station": self.cfg.station.id, "StationName": self.cfg.station.name.en,
-            "Version": self.version, "SourceDir": str(bundle), "OutputDir": str(self.dist),
+            "AppName": self.name,
+            "Station": self.cfg.station.id,
+            "StationName": self.cfg.station.name.en,
+            "Version": self.version,
+            "SourceDir": str(bundle),
+            "OutputDir": str(self.dist),
         }
         iscc = shutil.which("ISCC") or next(
-            (str(p) for p in (Path(os.environ.get("ProgramFiles(x86)", "C:/Program Files (x86)")) / "Inno Setup 6" / "ISCC.exe",)
-             if p.is_file()), None)
-        cmd = [iscc or "ISCC.exe", *(f"/D{k}={v}" for k, v in defines.items()), str(PACKAGING / "windows" / "gas-hmi.iss")]
+            (
+                str(p)
+                for p in (
+                    Path(os.environ.get("ProgramFiles(x86)", "C:/Program Files (x86)"))
+                    / "Inno Setup 6"
+                    / "ISCC.exe",
+                )
+                if p.is_file()
+            ),
+            None,
+        )
+        cmd = [
+            iscc or "ISCC.exe",
+            *(f"/D{k}={v}" for k, v in defines.items()),
+            str(PACKAGING / "windows" / "gas-hmi.iss"),
+        ]
         if iscc is None:
-            print("Inno Setup not found; to make the installer run:\n  " + subprocess.list2cmdline(cmd))
+            print(
+                "Inno Setup not found; to make the installer run:\n  "
+                + subprocess.list2cmdline(cmd)
+            )
             return None
         if subprocess.run(cmd).returncode != 0:
             raise BuildError("Inno Setup failed")
@@ -236,9 +286,13 @@ class BundleBuilder:
             "archive_mb": round(archive.stat().st_size / 1e6, 1) if archive else None,
             "build_s": round(time.monotonic() - self.t0, 1),
             **{k: round(v, 1) for k, v in self.timings.items()},
-            "largest": [[str(p.relative_to(bundle)), round(p.stat().st_size / 1e6, 1)] for p in largest],
+            "largest": [
+                [str(p.relative_to(bundle)), round(p.stat().st_size / 1e6, 1)] for p in largest
+            ],
         }
-        (self.dist / f"{self.name}.build.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
+        (self.dist / f"{self.name}.build.json").write_text(
+            json.dumps(figures, indent=2), encoding="utf-8"
+        )
         print(f"bundle  {bundle}  {figures['bundle_mb']} MB in {figures['files']} files")
         if archive:
             print(f"archive {archive}  {figures['archive_mb']} MB")
@@ -281,16 +335,34 @@ def _icon() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line of the build."""
-    p = argparse.ArgumentParser(prog="packaging/build.py", description="Build the gas-hmi bundle of one station.")
-    p.add_argument("station_dir", type=Path, help="station config folder, e.g. station_configs/demo_city_gate")
-    p.add_argument("--version", default=_app_version(), help="bundle version (default: the application's)")
+    p = argparse.ArgumentParser(
+        prog="packaging/build.py", description="Build the gas-hmi bundle of one station."
+    )
+    p.add_argument(
+        "station_dir", type=Path, help="station config folder, e.g. station_configs/demo_city_gate"
+    )
+    p.add_argument(
+        "--version", default=_app_version(), help="bundle version (default: the application's)"
+    )
     p.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default dist/)")
-    p.add_argument("--work", type=Path, default=ROOT / "build", help="scratch folder (default build/)")
-    p.add_argument("--cjk-font", type=Path, help="Noto Sans CJK font file to ship (default: the system's)")
-    p.add_argument("--no-archive", action="store_true", help="bundle folder only: no tarball / installer")
+    p.add_argument(
+        "--work", type=Path, default=ROOT / "build", help="scratch folder (default build/)"
+    )
+    p.add_argument(
+        "--cjk-font", type=Path, help="Noto Sans CJK font file to ship (default: the system's)"
+    )
+    p.add_argument(
+        "--no-archive", action="store_true", help="bundle folder only: no tarball / installer"
+    )
     args = p.parse_args(argv)
-    builder = BundleBuilder(args.station_dir, args.version, args.dist, args.work, args.cjk_font,
-                            archive=not args.no_archive)
+    builder = BundleBuilder(
+        args.station_dir,
+        args.version,
+        args.dist,
+        args.work,
+        args.cjk_font,
+        archive=not args.no_archive,
+    )
     try:
         builder.build()
     except BuildError as exc:

@@ -13,14 +13,36 @@ from pathlib import Path
 # windows; imageformats/iconengines: SVG symbols and icons; platforminputcontexts: Chinese
 # input methods (ibus; fcitx5 through compose); xcbglintegrations: GL on X11. No
 # platformthemes: the HMI styles its own widgets with QSS.
-KEEP_PLUGIN_DIRS = {"platforms", "imageformats", "iconengines", "platforminputcontexts", "xcbglintegrations", "styles"}
+KEEP_PLUGIN_DIRS = {
+    "platforms",
+    "imageformats",
+    "iconengines",
+    "platforminputcontexts",
+    "xcbglintegrations",
+    "styles",
+}
 KEEP_PLATFORMS = {"offscreen", "minimal", "xcb", "windows"}
 KEEP_IMAGEFORMATS = {"svg", "ico", "png"}
 # Qt shared libraries that only dropped modules and plugins need
 DROP_QT_LIBS = (
-    "Qt6Quick", "Qt6Qml", "Qt6Pdf", "Qt6Network", "Qt6VirtualKeyboard", "Qt6Wayland", "Qt6Wl",
-    "Qt6EglFS", "Qt6EglFs", "Qt6Test", "Qt6Designer", "Qt6Sql", "Qt6Help", "Qt6Xml",
-    "Qt6PrintSupport", "Qt6Concurrent", "Qt6ShaderTools", "Qt6SvgWidgets",
+    "Qt6Quick",
+    "Qt6Qml",
+    "Qt6Pdf",
+    "Qt6Network",
+    "Qt6VirtualKeyboard",
+    "Qt6Wayland",
+    "Qt6Wl",
+    "Qt6EglFS",
+    "Qt6EglFs",
+    "Qt6Test",
+    "Qt6Designer",
+    "Qt6Sql",
+    "Qt6Help",
+    "Qt6Xml",
+    "Qt6PrintSupport",
+    "Qt6Concurrent",
+    "Qt6ShaderTools",
+    "Qt6SvgWidgets",
 )
 
 

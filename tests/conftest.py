@@ -23,7 +23,11 @@ def _no_leaked_threads():
         extra = [
             t
             for t in threading.enumerate()
-            if t not in before and t.is_alive() and not t.name.startswith(("asyncio_", "ThreadPoolExecutor", "Dummy", "pydevd", "QDBus"))
+            if t not in before
+            and t.is_alive()
+            and not t.name.startswith(
+                ("asyncio_", "ThreadPoolExecutor", "Dummy", "pydevd", "QDBus")
+            )
         ]
         if not extra or time.monotonic() > deadline:
             break

@@ -15,7 +15,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> object:
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+) -> object:
     """Poll ``predicate`` until it returns something truthy; fail with ``what`` at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -28,7 +30,10 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
 
 
 async def async_wait_until(
-    predicate: Callable[[], object | Awaitable[object]], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+    predicate: Callable[[], object | Awaitable[object]],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "",
 ) -> object:
     """Async version of :func:`wait_until` (the predicate may be a coroutine function)."""
     deadline = time.monotonic() + timeout

@@ -28,7 +28,18 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from tests.helpers import free_port
 
-_FC_TABLE = {1: "co", 5: "co", 15: "co", 2: "di", 3: "hr", 6: "hr", 16: "hr", 22: "hr", 23: "hr", 4: "ir"}
+_FC_TABLE = {
+    1: "co",
+    5: "co",
+    15: "co",
+    2: "di",
+    3: "hr",
+    6: "hr",
+    16: "hr",
+    22: "hr",
+    23: "hr",
+    4: "ir",
+}
 
 
 @dataclass
@@ -59,7 +70,9 @@ class RegisterImage:
         name = _FC_TABLE.get(fc)
         if name is None:
             return ExcCodes.ILLEGAL_FUNCTION
-        if address + count > 65536 or any((name, a) in self.illegal for a in range(address, address + count)):
+        if address + count > 65536 or any(
+            (name, a) in self.illegal for a in range(address, address + count)
+        ):
             return ExcCodes.ILLEGAL_ADDRESS
         return None
 

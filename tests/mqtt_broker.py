@@ -39,11 +39,18 @@ class MosquittoBroker:
     """One mosquitto process with its config and log in ``folder``."""
 
     def __init__(
-        self, folder: Path, port: int | None = None, extra: str = "", persistent: bool = False, password_file: Path | None = None
+        self,
+        folder: Path,
+        port: int | None = None,
+        extra: str = "",
+        persistent: bool = False,
+        password_file: Path | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.password_file = password_file  # when set, anonymous clients are refused
-        self.persistent = persistent  # keep sessions (subscriptions, queued messages) across a restart
+        self.persistent = (
+            persistent  # keep sessions (subscriptions, queued messages) across a restart
+        )
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.extra = extra
@@ -90,7 +97,9 @@ class MosquittoBroker:
         if self.proc is not None:
             return self
         conf = self._write_config()
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
 
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
@@ -150,14 +159,22 @@ class Recorder:
     """A paho subscriber that records every message it receives (thread-safe list)."""
 
     def __init__(
-        self, broker: MosquittoBroker, topics: list[str] | str = "#", client_id: str = "", persistent: bool = False
+        self,
+        broker: MosquittoBroker,
+        topics: list[str] | str = "#",
+        client_id: str = "",
+        persistent: bool = False,
     ) -> None:
         self.broker = broker
         self.topics = [topics] if isinstance(topics, str) else topics
         self.messages: list[mqtt.MQTTMessage] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"rec-{id(self)}", clean_session=not persistent)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"rec-{id(self)}",
+            clean_session=not persistent,
+        )
         self.client.reconnect_delay_set(0.2, 1.0)  # follow a broker restart quickly
         self.client.max_inflight_messages_set(0)
         self.client.max_queued_messages_set(0)
@@ -165,7 +182,9 @@ class Recorder:
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
 
-    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, rc: mqtt.ReasonCode, _p: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, _u: object, _f: object, rc: mqtt.ReasonCode, _p: object
+    ) -> None:
         if not rc.is_failure:
             client.subscribe([(t, 1) for t in self.topics])
 
@@ -193,7 +212,9 @@ class Recorder:
         info = self.client.publish(topic, payload, qos, retain)
         info.wait_for_publish(10)
 
-    def take(self, predicate: Callable[[mqtt.MQTTMessage], bool] | None = None) -> list[mqtt.MQTTMessage]:
+    def take(
+        self, predicate: Callable[[mqtt.MQTTMessage], bool] | None = None
+    ) -> list[mqtt.MQTTMessage]:
         """Messages received so far (matching ``predicate``)."""
         with self._lock:
             msgs = list(self.messages)
@@ -203,7 +224,12 @@ class Recorder:
         """Messages whose topic contains ``topic_part``."""
         return self.take(lambda m: topic_part in m.topic)
 
-    def wait_for(self, predicate: Callable[[list[mqtt.MQTTMessage]], object], timeout: float = 20.0, what: str = "") -> object:
+    def wait_for(
+        self,
+        predicate: Callable[[list[mqtt.MQTTMessage]], object],
+        timeout: float = 20.0,
+        what: str = "",
+    ) -> object:
         """Wait until ``predicate(messages)`` is truthy."""
         return wait_until(lambda: predicate(self.take()), timeout, 0.02, what)
 
@@ -214,10 +240,25 @@ class Recorder:
 
 
 # --------------------------------------------------------------------------- uplink test station
-def uplink_station(brokers: list[MosquittoBroker] | list[tuple[str, int]], mode: str = "sparkplug", **uplink: object) -> StationConfig:
+def uplink_station(
+    brokers: list[MosquittoBroker] | list[tuple[str, int]],
+    mode: str = "sparkplug",
+    **uplink: object,
+) -> StationConfig:
     """A small two-device station for uplink tests (no device is polled: tests feed values)."""
-    blist = [{"host": b.host, "port": b.port} if isinstance(b, MosquittoBroker) else {"host": b[0], "port": b[1]} for b in brokers]
-    up: dict[str, object] = {"enabled": True, "mode": mode, "brokers": blist, "integrity_interval": 0, "keepalive": 10}
+    blist = [
+        {"host": b.host, "port": b.port}
+        if isinstance(b, MosquittoBroker)
+        else {"host": b[0], "port": b[1]}
+        for b in brokers
+    ]
+    up: dict[str, object] = {
+        "enabled": True,
+        "mode": mode,
+        "brokers": blist,
+        "integrity_interval": 0,
+        "keepalive": 10,
+    }
     up.update(uplink)
     return StationConfig.model_validate(
         {
@@ -234,12 +275,38 @@ def uplink_station(brokers: list[MosquittoBroker] | list[tuple[str, int]], mode:
                     "unit": "MPa",
                     "deadband": 0.05,
                     "range": [0, 10],
-                    "alarms": [{"kind": "HH", "limit": 6.0, "priority": 1, "message": "Inlet pressure high high"}],
+                    "alarms": [
+                        {
+                            "kind": "HH",
+                            "limit": 6.0,
+                            "priority": 1,
+                            "message": "Inlet pressure high high",
+                        }
+                    ],
                 },
-                {"name": "tt.inlet", "device": "plc1", "address": "hr:2:f32", "unit": "degC", "range": [-40, 80]},
-                {"name": "fq.total", "device": "plc1", "address": "hr:4:u32", "type": "int", "range": [0, 1e9]},
+                {
+                    "name": "tt.inlet",
+                    "device": "plc1",
+                    "address": "hr:2:f32",
+                    "unit": "degC",
+                    "range": [-40, 80],
+                },
+                {
+                    "name": "fq.total",
+                    "device": "plc1",
+                    "address": "hr:4:u32",
+                    "type": "int",
+                    "range": [0, 1e9],
+                },
                 {"name": "hidden.diag", "device": "plc1", "address": "hr:6", "uplink": False},
-                {"name": "xv.outlet", "device": "plc2", "address": "co:0", "type": "bool", "access": "rw", "remote_write": True},
+                {
+                    "name": "xv.outlet",
+                    "device": "plc2",
+                    "address": "co:0",
+                    "type": "bool",
+                    "access": "rw",
+                    "remote_write": True,
+                },
                 {"name": "pic.sp", "device": "plc2", "address": "hr:10:f32", "access": "rw"},
                 {"name": "gc.status", "device": "plc2", "address": "hr:20:str:4", "type": "string"},
             ],
@@ -248,13 +315,25 @@ def uplink_station(brokers: list[MosquittoBroker] | list[tuple[str, int]], mode:
     )
 
 
-def feed(tags: TagTable, sink: Callable[[TagUpdate], None] | None, values: dict[str, object], quality: int = 192, ts: float | None = None) -> TagUpdate:
+def feed(
+    tags: TagTable,
+    sink: Callable[[TagUpdate], None] | None,
+    values: dict[str, object],
+    quality: int = 192,
+    ts: float | None = None,
+) -> TagUpdate:
     """Apply one batch of raw values to ``tags`` and hand the ``changes`` update to ``sink``."""
     now = time.time() if ts is None else ts
     idx = np.array([tags.index[n] for n in values], dtype=np.int32)
     vals = list(values.values())
-    arr = np.array(vals, dtype=object) if any(isinstance(v, str) for v in vals) else np.array(vals, dtype=np.float64)
-    res = tags.apply(Batch(idx, arr, quality, "" if quality == 192 else "device not answering", now, now))
+    arr = (
+        np.array(vals, dtype=object)
+        if any(isinstance(v, str) for v in vals)
+        else np.array(vals, dtype=np.float64)
+    )
+    res = tags.apply(
+        Batch(idx, arr, quality, "" if quality == 192 else "device not answering", now, now)
+    )
     if sink is not None:
         sink(res.changes)
     return res.changes

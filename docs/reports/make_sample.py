@@ -53,7 +53,9 @@ def main() -> None:
     alarms = data / "alarms.db"
     params = {"total_start": [2.0**32 - (DAYS - 1) * PER_DAY_M1 - 120_000.0, 87_654_321.0]}
     print(f"simulating {DAYS} days up to {day} ...", flush=True)
-    m = backfill(cfg, hist, start, d0 + 14.5 * 3600 - start, seed=21, params=params, alarms_db=alarms)
+    m = backfill(
+        cfg, hist, start, d0 + 14.5 * 3600 - start, seed=21, params=params, alarms_db=alarms
+    )
     m.set_scenario("heater_trip")  # the burner trips at 14:30
     m = backfill(cfg, hist, 0, 1800.0, model=m, alarms_db=alarms)
     m.set_scenario("normal")
@@ -68,17 +70,26 @@ def main() -> None:
     for k in range(49):
         res = fc.issue(d0 - 86400.0 + k * 3600.0 + 60.0)
     assert res is not None
-    summary = {"issued": res.issued, "mape": res.mape.get("regression"), "baseline_mape": res.mape.get("seasonal_naive"),
-               "next_24h": float(res.forecast[1:25].sum())}
+    summary = {
+        "issued": res.issued,
+        "mape": res.mape.get("regression"),
+        "baseline_mape": res.mape.get("seasonal_naive"),
+        "next_24h": float(res.forecast[1:25].sum()),
+    }
     report = MeteringReports(cfg, hist, alarms).daily(day, now=d1 + 600.0, forecast=summary)
     store.close()
     hist.close()
     pdf = out / "daily-report-sample.pdf"
     write_pdf(report, pdf, "zh_CN")
     write_json(report, out / "daily-report-sample.json")  # also what goes upstream
-    print(f"wrote {pdf}: {report['station_volume']:,.0f} Nm3, rollovers {[x['rollovers'] for x in report['meters']]}, "
-          f"{report['alarms']['raised']} alarms, MAPE {summary['mape']:.1f} % vs {summary['baseline_mape']:.1f} %")
-    subprocess.run(["pdftoppm", "-r", "80", "-png", "-singlefile", str(pdf), str(out / "daily-report-sample")], check=True)
+    print(
+        f"wrote {pdf}: {report['station_volume']:,.0f} Nm3, rollovers {[x['rollovers'] for x in report['meters']]}, "
+        f"{report['alarms']['raised']} alarms, MAPE {summary['mape']:.1f} % vs {summary['baseline_mape']:.1f} %"
+    )
+    subprocess.run(
+        ["pdftoppm", "-r", "80", "-png", "-singlefile", str(pdf), str(out / "daily-report-sample")],
+        check=True,
+    )
     shutil.rmtree(tmp, ignore_errors=True)
 
 

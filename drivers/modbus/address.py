@@ -163,7 +163,9 @@ def _check(a: ModbusAddress) -> None:
     if isinstance(a.offset, bool) or not isinstance(a.offset, int) or not 0 <= a.offset <= 65535:
         raise ValueError(f"offset {a.offset!r} is outside 0..65535")
     if a.table in ("co", "di") and a.type != "bool":
-        raise ValueError(f"{_TABLE_NAMES[a.table]}s ({a.table}) hold single bits: type must be bool, not {a.type}")
+        raise ValueError(
+            f"{_TABLE_NAMES[a.table]}s ({a.table}) hold single bits: type must be bool, not {a.type}"
+        )
     if a.type == "bit":
         if a.bit is None or not 0 <= a.bit <= 15:
             raise ValueError(f"bit number {a.bit!r} is outside 0..15")
@@ -171,23 +173,31 @@ def _check(a: ModbusAddress) -> None:
         raise ValueError(f"a bit number only applies to the bit type, not {a.type}")
     if a.type == "string":
         if not 1 <= a.length <= MAX_STRING_REGISTERS:
-            raise ValueError(f"string length {a.length} registers is outside 1..{MAX_STRING_REGISTERS}")
+            raise ValueError(
+                f"string length {a.length} registers is outside 1..{MAX_STRING_REGISTERS}"
+            )
     elif a.length:
         raise ValueError(f"a length only applies to the string type, not {a.type}")
     if a.order != "abcd" and (a.type not in WIDTH or WIDTH[a.type] < 2):
         raise ValueError(f"byte/word order {a.order} only applies to 32/64-bit types, not {a.type}")
     if a.offset + a.count > 65536:
-        raise ValueError(f"{a.type} at offset {a.offset} needs {a.count} registers and runs past 65535")
+        raise ValueError(
+            f"{a.type} at offset {a.offset} needs {a.count} registers and runs past 65535"
+        )
 
 
 def parse_address(text: str) -> ModbusAddress:
     """Parse ``TABLE:OFFSET[:TYPE[:ARG]]``; raise ValueError naming what is wrong."""
     if not isinstance(text, str):
-        raise ValueError(f"a Modbus address must be text like 'hr:100:f32', not {type(text).__name__}")
+        raise ValueError(
+            f"a Modbus address must be text like 'hr:100:f32', not {type(text).__name__}"
+        )
     raw = text.strip()
     parts = [p.strip().lower() for p in raw.split(":")]
     if len(parts) < 2 or not parts[0] or not parts[1]:
-        raise ValueError(f"Modbus address {text!r} must look like TABLE:OFFSET[:TYPE[:ARG]], e.g. hr:100:f32:cdab")
+        raise ValueError(
+            f"Modbus address {text!r} must look like TABLE:OFFSET[:TYPE[:ARG]], e.g. hr:100:f32:cdab"
+        )
     if len(parts) > 4:
         raise ValueError(f"Modbus address {text!r} has too many fields: TABLE:OFFSET[:TYPE[:ARG]]")
     table, offset_text = parts[0], parts[1]
@@ -213,7 +223,9 @@ def parse_address(text: str) -> ModbusAddress:
                 f"type must be bool (or left out), not {type_text!r}"
             )
         if len(parts) > 3:
-            raise ValueError(f"Modbus address {text!r}: {_TABLE_NAMES[table]}s take no extra argument ({arg!r})")
+            raise ValueError(
+                f"Modbus address {text!r}: {_TABLE_NAMES[table]}s take no extra argument ({arg!r})"
+            )
         return ModbusAddress(table, offset, "bool")
     kind = TYPE_ALIASES.get(type_text or "uint16")
     if kind is None:
@@ -224,13 +236,17 @@ def parse_address(text: str) -> ModbusAddress:
     order, bit, length = "abcd", None, 0
     if kind == "bit":
         if not arg:
-            raise ValueError(f"Modbus address {text!r}: a bit point needs its bit number, e.g. hr:7:bit:3")
+            raise ValueError(
+                f"Modbus address {text!r}: a bit point needs its bit number, e.g. hr:7:bit:3"
+            )
         if not arg.isdigit() or int(arg) > 15:
             raise ValueError(f"Modbus address {text!r}: bit number {arg!r} is outside 0..15")
         bit = int(arg)
     elif kind == "string":
         if not arg:
-            raise ValueError(f"Modbus address {text!r}: a string needs its length in registers, e.g. hr:200:str:10")
+            raise ValueError(
+                f"Modbus address {text!r}: a string needs its length in registers, e.g. hr:200:str:10"
+            )
         if not arg.isdigit() or not 1 <= int(arg) <= MAX_STRING_REGISTERS:
             raise ValueError(
                 f"Modbus address {text!r}: string length {arg!r} must be 1..{MAX_STRING_REGISTERS} registers"
@@ -242,7 +258,9 @@ def parse_address(text: str) -> ModbusAddress:
                 f"Modbus address {text!r}: byte/word order {arg!r} only applies to 32/64-bit types, not {kind}"
             )
         if arg not in ORDERS:
-            raise ValueError(f"Modbus address {text!r}: unknown byte/word order {arg!r}; use abcd, badc, cdab or dcba")
+            raise ValueError(
+                f"Modbus address {text!r}: unknown byte/word order {arg!r}; use abcd, badc, cdab or dcba"
+            )
         order = arg
     width = length if kind == "string" else WIDTH[kind]
     if offset + width > 65536:

@@ -138,7 +138,9 @@ class ModbusClient:
     async def connect(self) -> str:
         """Open the connection; '' when connected, else the reason (refused, timeout, DNS...)."""
         self.close()
-        client = AsyncModbusTcpClient(self.host, port=self.port, timeout=self.timeout, retries=0, reconnect_delay=0)
+        client = AsyncModbusTcpClient(
+            self.host, port=self.port, timeout=self.timeout, retries=0, reconnect_delay=0
+        )
         client.set_max_no_responses(1_000_000)  # the driver decides when to drop the connection
         for reply in (_FastHoldingRegisters, _FastInputRegisters, _FastCoils, _FastDiscreteInputs):
             client.register(reply)
@@ -179,7 +181,9 @@ class ModbusClient:
 
         def disconnected(exc: Exception | None) -> None:
             if not ctx.response_future.done():
-                ctx.response_future.set_exception(ConnectionException("connection closed by the device"))
+                ctx.response_future.set_exception(
+                    ConnectionException("connection closed by the device")
+                )
             on_lost(exc)
 
         ctx.callback_data = guarded  # type: ignore[method-assign]
@@ -235,5 +239,9 @@ class ModbusClient:
             return resp, "", ""
         if fcode == fc | 0x80 or resp.isError():
             code = int(getattr(resp, "exception_code", 0))
-            return None, EXCEPTION, f"Modbus exception {code} ({EXCEPTION_NAMES.get(code, 'unknown')})"
+            return (
+                None,
+                EXCEPTION,
+                f"Modbus exception {code} ({EXCEPTION_NAMES.get(code, 'unknown')})",
+            )
         return None, MALFORMED, f"malformed reply (function code {fcode}, expected {fc})"

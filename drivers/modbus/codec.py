@@ -104,7 +104,9 @@ def _as_int(addr: ModbusAddress, value: object) -> int:
 
 
 def _as_float(addr: ModbusAddress, value: object) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
         raise ValueError(f"{addr}: {value!r} is not a number ({addr.type})")
     number = float(value)
     if not math.isfinite(number):
@@ -157,7 +159,9 @@ def encode(addr: ModbusAddress, value: object) -> list[int] | list[bool]:
 def decode(addr: ModbusAddress, regs: Sequence[int] | Sequence[bool]) -> float | int | bool | str:
     """Decode one value from the registers (or bits) it occupies, first one first."""
     if len(regs) < addr.count:
-        raise ValueError(f"{addr}: needs {addr.count} {'bits' if addr.is_bits else 'registers'}, got {len(regs)}")
+        raise ValueError(
+            f"{addr}: needs {addr.count} {'bits' if addr.is_bits else 'registers'}, got {len(regs)}"
+        )
     kind = addr.type
     if addr.is_bits or kind == "bool":
         return bool(regs[0])
@@ -206,7 +210,9 @@ class BlockDecoder:
         self.bits = bool(addresses) and addresses[0].is_bits
         self.size = n = max((a.end for a in addresses), default=start) - start
         #: positions of the string points :meth:`decode_strings` returns, in order
-        self.strings = np.asarray([i for i, a in enumerate(addresses) if a.type == "string"], dtype=np.int64)
+        self.strings = np.asarray(
+            [i for i, a in enumerate(addresses) if a.type == "string"], dtype=np.int64
+        )
         self._string_addrs = [addresses[i] for i in self.strings]
         groups: dict[tuple[str, str], list[int]] = {}
         for pos, a in enumerate(addresses):
@@ -241,23 +247,33 @@ class BlockDecoder:
                 rev = _word_swap(order)
                 # storing words little-endian puts each word's bytes swapped in the byte stream
                 buf = buffer("<u2" if _byte_swap(order) else ">u2", rev)
-                window = np.ndarray(shape=(n - width + 1,), dtype=_NP_TYPE[kind], buffer=buf, strides=(2,))
+                window = np.ndarray(
+                    shape=(n - width + 1,), dtype=_NP_TYPE[kind], buffer=buf, strides=(2,)
+                )
                 idx = [n - width - r for r in rel] if rev else rel
                 self._ops.append((out, window, _index(idx), "take", None))
             elif kind == "int16":
                 self._ops.append((out, buffer(">u2", False).view(">i2"), _index(rel), "take", None))
             else:  # uint16, bit, bool-in-register
                 op = {"uint16": "take", "bit": "bit", "bool": "nonzero"}[kind]
-                shifts = np.asarray([addresses[p].bit or 0 for p in positions], dtype=np.uint16) if op == "bit" else None
+                shifts = (
+                    np.asarray([addresses[p].bit or 0 for p in positions], dtype=np.uint16)
+                    if op == "bit"
+                    else None
+                )
                 self._ops.append((out, buffer(">u2", False), _index(rel), op, shifts))
         #: positions (into ``addresses``) of the values :meth:`decode` returns, in order
         self.numeric = np.asarray(numeric, dtype=np.int64)
 
-    def decode(self, words: Sequence[int] | Sequence[bool] | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def decode(
+        self, words: Sequence[int] | Sequence[bool] | np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Float64 values of the numeric/boolean points (order of :attr:`numeric`), into ``out`` if given."""
         n = self.size
         if len(words) < n:
-            raise ValueError(f"short reply: {len(words)} of {n} {'bits' if self.bits else 'registers'}")
+            raise ValueError(
+                f"short reply: {len(words)} of {n} {'bits' if self.bits else 'registers'}"
+            )
         if len(words) > n:
             words = words[:n]
         for buf, rev in self._buffers:

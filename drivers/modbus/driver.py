@@ -43,7 +43,12 @@ from drivers.modbus.planner import Block, plan_blocks
 
 log = logging.getLogger(__name__)
 
-_TABLE_WORDS = {"co": "coils", "di": "discrete inputs", "ir": "input registers", "hr": "holding registers"}
+_TABLE_WORDS = {
+    "co": "coils",
+    "di": "discrete inputs",
+    "ir": "input registers",
+    "hr": "holding registers",
+}
 #: Parameter defaults (the same as hmi.config.schema.ModbusDevice).
 DEFAULTS: dict[str, Any] = dict(
     host="127.0.0.1", port=502, unit_id=1, timeout=1.0, retries=1, backoff_initial=1.0, backoff_max=30.0,
@@ -68,7 +73,9 @@ class _CompiledBlock:
     strings: np.ndarray  # tag indices of its string outputs
     every: np.ndarray  # all tag indices of the block
     where: str  # "hr 100-109", for reasons
-    out: slice = field(default_factory=lambda: slice(0, 0))  # its values in the group's per-scan array
+    out: slice = field(
+        default_factory=lambda: slice(0, 0)
+    )  # its values in the group's per-scan array
 
 
 def _compile(block: Block) -> _CompiledBlock:
@@ -110,9 +117,14 @@ class ModbusDriver(Driver):
     ) -> None:
         super().__init__(device_id, {**DEFAULTS, **dict(params)}, points, sink, on_state)
         p = self.params
-        self._client = ModbusClient(str(p["host"]), int(p["port"]), int(p["unit_id"]), float(p["timeout"]))
+        self._client = ModbusClient(
+            str(p["host"]), int(p["port"]), int(p["unit_id"]), float(p["timeout"])
+        )
         self._retries, self._degrade_after = int(p["retries"]), int(p["degrade_after"])
-        self._backoff_initial, self._backoff_max = float(p["backoff_initial"]), float(p["backoff_max"])
+        self._backoff_initial, self._backoff_max = (
+            float(p["backoff_initial"]),
+            float(p["backoff_max"]),
+        )
         self.diag.endpoint = f"{self._client.endpoint}/{p['unit_id']}"
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -126,18 +138,25 @@ class ModbusDriver(Driver):
             addr, err = self._address_of(spec)
             limit = int(p["max_bits"] if addr is not None and addr.is_bits else p["max_registers"])
             if addr is not None and addr.count > limit:
-                err = f"config error: {addr} spans {addr.count} registers, over max_registers {limit}"
+                err = (
+                    f"config error: {addr} spans {addr.count} registers, over max_registers {limit}"
+                )
                 addr = None
             self._points[spec.index] = (spec, addr, err)
             if addr is None:
                 self._config_errors[spec.index] = err
             else:
-                period = max(float(spec.poll_period), 0.001)  # a zero period would never advance the clock
+                period = max(
+                    float(spec.poll_period), 0.001
+                )  # a zero period would never advance the clock
                 by_period.setdefault(period, []).append((spec.index, addr))
         self._groups = [
-            _ScanGroup(period, [_compile(b) for b in self._plan(items)]) for period, items in sorted(by_period.items())
+            _ScanGroup(period, [_compile(b) for b in self._plan(items)])
+            for period, items in sorted(by_period.items())
         ]
-        self._all = np.asarray([i for i in self._points if i not in self._config_errors], dtype=np.int32)
+        self._all = np.asarray(
+            [i for i in self._points if i not in self._config_errors], dtype=np.int32
+        )
         self.diag.requests_per_scan = sum(len(g.blocks) for g in self._groups)
 
     # ------------------------------------------------------------------ config
@@ -148,13 +167,18 @@ class ModbusDriver(Driver):
             return None, f"config error: {exc}"
         if not self.params["zero_based"]:  # offsets in the config count from 1
             if addr.offset == 0:
-                return None, f"config error: {spec.address}: offset 0 does not exist with 1-based addresses"
+                return (
+                    None,
+                    f"config error: {spec.address}: offset 0 does not exist with 1-based addresses",
+                )
             addr = replace(addr, offset=addr.offset - 1)
         return addr, ""
 
     def _plan(self, items: Sequence[tuple[int, ModbusAddress]]) -> list[Block]:
         p = self.params
-        limits = {k: int(p[k]) for k in ("max_registers", "max_bits", "max_gap_registers", "max_gap_bits")}
+        limits = {
+            k: int(p[k]) for k in ("max_registers", "max_bits", "max_gap_registers", "max_gap_bits")
+        }
         return plan_blocks(items, **limits)
 
     @classmethod
@@ -180,14 +204,22 @@ class ModbusDriver(Driver):
             if not lo <= v <= hi:  # NaN fails too
                 problems.append(f"{key}: {p[key]} is outside {lo:g}..{hi:g}")
         if not problems and float(p["backoff_initial"]) > float(p["backoff_max"]):
-            problems.append(f"backoff_initial {p['backoff_initial']} is above backoff_max {p['backoff_max']}")
+            problems.append(
+                f"backoff_initial {p['backoff_initial']} is above backoff_max {p['backoff_max']}"
+            )
         groups = p["poll_groups"]
         if not isinstance(groups, Mapping) or not groups:
             problems.append("poll_groups: needs at least one group name -> period in seconds")
         else:
             for name, period in groups.items():
-                if isinstance(period, bool) or not isinstance(period, (int, float)) or not period > 0:
-                    problems.append(f"poll_groups.{name}: period {period!r} must be a positive number of seconds")
+                if (
+                    isinstance(period, bool)
+                    or not isinstance(period, (int, float))
+                    or not period > 0
+                ):
+                    problems.append(
+                        f"poll_groups.{name}: period {period!r} must be a positive number of seconds"
+                    )
         return problems
 
     # ------------------------------------------------------------------ lifecycle
@@ -197,7 +229,9 @@ class ModbusDriver(Driver):
             return
         for index, reason in self._config_errors.items():
             self._emit(Batch.bad([index], reason))
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"modbus:{self.device_id}")
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"modbus:{self.device_id}"
+        )
 
     async def stop(self) -> None:
         """Cancel the task and close the connection. Idempotent."""
@@ -355,7 +389,16 @@ class ModbusDriver(Driver):
                         cb.decoder.decode(data, out=values[cb.out])
                         if len(cb.strings):
                             now = time.time()
-                            self._emit(Batch(cb.strings, cb.decoder.decode_strings(data), Quality.GOOD, "", now, now))
+                            self._emit(
+                                Batch(
+                                    cb.strings,
+                                    cb.decoder.decode_strings(data),
+                                    Quality.GOOD,
+                                    "",
+                                    now,
+                                    now,
+                                )
+                            )
                         continue
                     except (ValueError, IndexError) as exc:
                         kind, reason = MALFORMED, f"malformed reply ({exc}) on {cb.where}"
@@ -392,14 +435,18 @@ class ModbusDriver(Driver):
     async def read(self, indices: Sequence[int]) -> Batch:
         """Read some points now (read-back after a write); BAD entries carry the reason."""
         idx = [int(i) for i in indices]
-        strings = any((e := self._points.get(i)) and e[1] is not None and e[1].type == "string" for i in idx)
+        strings = any(
+            (e := self._points.get(i)) and e[1] is not None and e[1].type == "string" for i in idx
+        )
         values = np.full(len(idx), np.nan, dtype=object if strings else np.float64)
         quality = np.zeros(len(idx), dtype=np.uint8)
         reasons: list[str] = []
         slots: dict[int, list[int]] = {}
         items: list[tuple[int, ModbusAddress]] = []
         for slot, index in enumerate(idx):
-            _spec, addr, err = self._points.get(index, (None, None, f"no Modbus point with index {index}"))
+            _spec, addr, err = self._points.get(
+                index, (None, None, f"no Modbus point with index {index}")
+            )
             if addr is None:
                 reasons.append(err)
                 continue
@@ -418,17 +465,30 @@ class ModbusDriver(Driver):
                 for s in slots[key]:
                     values[s], quality[s] = value, Quality.GOOD
         now = time.time()
-        return Batch(np.asarray(idx, dtype=np.int32), values, quality, reasons[0] if reasons else "", now, now)
+        return Batch(
+            np.asarray(idx, dtype=np.int32),
+            values,
+            quality,
+            reasons[0] if reasons else "",
+            now,
+            now,
+        )
 
     async def write(self, index: int, value: float | bool | str) -> WriteResult:
         """Write one point: FC5 coil, FC6 one register, FC16 several, bit = FC3 then FC6."""
-        spec, addr, err = self._points.get(index, (None, None, f"no Modbus point with index {index}"))
+        spec, addr, err = self._points.get(
+            index, (None, None, f"no Modbus point with index {index}")
+        )
         if spec is None or addr is None:
-            return WriteResult(WriteStatus.INVALID, f"{err} on {self.device_id}" if spec is None else err)
+            return WriteResult(
+                WriteStatus.INVALID, f"{err} on {self.device_id}" if spec is None else err
+            )
         if not spec.writable:
             return WriteResult(WriteStatus.INVALID, f"{spec.name} is read-only (access r)")
         if not addr.writable_table:
-            return WriteResult(WriteStatus.INVALID, f"{spec.address}: {_TABLE_WORDS[addr.table]} are read-only")
+            return WriteResult(
+                WriteStatus.INVALID, f"{spec.address}: {_TABLE_WORDS[addr.table]} are read-only"
+            )
         try:
             words = encode(addr, value)
         except ValueError as exc:
@@ -442,7 +502,10 @@ class ModbusDriver(Driver):
         elif addr.type == "bit":  # read-modify-write of the whole register
             resp, kind, reason = await self._request(3, addr.offset, 1, where)
             if not kind and not len(resp.registers):
-                kind, reason = MALFORMED, f"short reply reading {where} before setting bit {addr.bit}"
+                kind, reason = (
+                    MALFORMED,
+                    f"short reply reading {where} before setting bit {addr.bit}",
+                )
             if not kind:
                 merged = merge_bit(int(resp.registers[0]), addr.bit or 0, bool(words[0]))
                 _, kind, reason = await self._request(6, addr.offset, merged, where)
@@ -453,6 +516,10 @@ class ModbusDriver(Driver):
         if not kind:
             log.info("device %s: wrote %s = %r", self.device_id, spec.name, value)
             return WriteResult(WriteStatus.SUCCESS, f"wrote {decode(addr, words)!r} to {where}")
-        status = {EXCEPTION: WriteStatus.REJECTED, TIMEOUT: WriteStatus.TIMEOUT, LOST: WriteStatus.NOT_CONNECTED}
+        status = {
+            EXCEPTION: WriteStatus.REJECTED,
+            TIMEOUT: WriteStatus.TIMEOUT,
+            LOST: WriteStatus.NOT_CONNECTED,
+        }
         log.warning("device %s: write of %s failed: %s", self.device_id, spec.name, reason)
         return WriteResult(status.get(kind, WriteStatus.ERROR), reason)

@@ -72,10 +72,14 @@ def _limits(
 def _check_sizes(items: Sequence[tuple[Any, ModbusAddress]], limit: int) -> None:
     for _key, a in items:
         if a.count > limit:
-            raise ValueError(f"{a} spans {a.count} registers, more than one read request may hold ({limit})")
+            raise ValueError(
+                f"{a} spans {a.count} registers, more than one read request may hold ({limit})"
+            )
 
 
-def _reach(items: Sequence[tuple[Any, ModbusAddress]], i: int, limit: int, gap: int) -> tuple[int, int]:
+def _reach(
+    items: Sequence[tuple[Any, ModbusAddress]], i: int, limit: int, gap: int
+) -> tuple[int, int]:
     """Index one past the last point a block starting at point ``i`` can take, and the block's end."""
     start = items[i][1].offset
     end = items[i][1].end

@@ -212,7 +212,9 @@ class ModbusSimServer(SimServerBase):
             value = new if isinstance(new, str) else float(new) * self.gain[k] + self.offset[k]
             refused = None if isinstance(value, str) else self._model_refusal(k, value)
             if refused is not None:
-                return ExcCodes.ILLEGAL_VALUE if refused.code == "range" else ExcCodes.ILLEGAL_ADDRESS
+                return (
+                    ExcCodes.ILLEGAL_VALUE if refused.code == "range" else ExcCodes.ILLEGAL_ADDRESS
+                )
             planned.append((k, value))
         for k, value in planned:
             p = self.points[k]

@@ -279,7 +279,11 @@ class OpcUaSimServer(SimServerBase):
         eng = pt.to_eng(float(value))
         refused = self._model_refusal(k, eng)
         if refused is not None:
-            bad = ua.StatusCodes.BadOutOfRange if refused.code == "range" else ua.StatusCodes.BadNotWritable
+            bad = (
+                ua.StatusCodes.BadOutOfRange
+                if refused.code == "range"
+                else ua.StatusCodes.BadNotWritable
+            )
             return bad, None
         return 0, eng
 

@@ -272,7 +272,9 @@ class _Slow(Scenario):
         m.env.base_flow = 0.0
 
 
-def _add_metered(m: StationModel, q_std: float, dt: float, runs: tuple[int, ...] = (1, 2), factor: float = 1.0) -> None:
+def _add_metered(
+    m: StationModel, q_std: float, dt: float, runs: tuple[int, ...] = (1, 2), factor: float = 1.0
+) -> None:
     """Add ``q_std`` Nm3/h (split over ``runs``) to what the flow computers measured and counted."""
     v, meters = m.v, m.meters
     share = q_std / len(runs)
@@ -471,6 +473,14 @@ class PtzMismatch(_Slow):
 SCENARIOS.update(
     {
         cls.name: cls
-        for cls in (LeakSmall, RegulatorCreep, IsolationLeak, FilterFouling, HeaterWeak, OdorantUnderdose, PtzMismatch)
+        for cls in (
+            LeakSmall,
+            RegulatorCreep,
+            IsolationLeak,
+            FilterFouling,
+            HeaterWeak,
+            OdorantUnderdose,
+            PtzMismatch,
+        )
     }
 )

@@ -33,7 +33,9 @@ COMMAND_MODULES = [
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
-    parser = argparse.ArgumentParser(prog="gas-hmi", description="SCADA HMI for city natural-gas stations.")
+    parser = argparse.ArgumentParser(
+        prog="gas-hmi", description="SCADA HMI for city natural-gas stations."
+    )
     parser.add_argument("--version", action="version", version=f"gas-hmi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     # handled by hmi.cli.selftest.dispatch before this parser runs; listed here for --help

@@ -56,7 +56,9 @@ def fail(message: str) -> int:
     return 1
 
 
-def read_new_secret(from_stdin: bool, prompt: str, *, what: str, stdin_flag: str, nothing: str) -> str | None:
+def read_new_secret(
+    from_stdin: bool, prompt: str, *, what: str, stdin_flag: str, nothing: str
+) -> str | None:
     """A new password or secret value, never echoed: one line of standard input, or ``prompt``
     twice with getpass (the two must agree).
 
@@ -98,7 +100,10 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: Any 
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        print("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+        print(
+            "  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True)).rstrip(),
+            file=out,
+        )
         if n == 0:
             print("  ".join("-" * w for w in widths), file=out)
 

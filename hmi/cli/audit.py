@@ -20,13 +20,25 @@ from hmi.cli._common import fail, fmt_ts, parse_since, print_json, print_table
 
 def register(sub: Any) -> None:
     """Add the ``audit`` command."""
-    p = sub.add_parser("audit", help="audit trail: who did what, when (and --verify its hash chain)")
-    p.add_argument("--data-dir", required=True, help="the station's data directory (holds users.db)")
-    p.add_argument("--since", default="24h", help="how far back, e.g. 90s, 10m, 24h, 7d (default 24h)")
+    p = sub.add_parser(
+        "audit", help="audit trail: who did what, when (and --verify its hash chain)"
+    )
+    p.add_argument(
+        "--data-dir", required=True, help="the station's data directory (holds users.db)"
+    )
+    p.add_argument(
+        "--since", default="24h", help="how far back, e.g. 90s, 10m, 24h, 7d (default 24h)"
+    )
     p.add_argument("--user", help="only this user")
-    p.add_argument("--action", help="only this action (login, write, ack, shelve, reset, user_add, ...)")
+    p.add_argument(
+        "--action", help="only this action (login, write, ack, shelve, reset, user_add, ...)"
+    )
     p.add_argument("--limit", type=int, default=0, help="only the newest N rows")
-    p.add_argument("--verify", action="store_true", help="check the hash chain over the whole trail (exit 1 when broken)")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the hash chain over the whole trail (exit 1 when broken)",
+    )
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=cmd_audit)
 
@@ -64,12 +76,54 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print_json([r.as_dict() for r in records])
     elif args.format == "csv":
         w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(("seq", "time", "ts", "user", "origin", "station", "action", "target", "result", "details", "hash"))
+        w.writerow(
+            (
+                "seq",
+                "time",
+                "ts",
+                "user",
+                "origin",
+                "station",
+                "action",
+                "target",
+                "result",
+                "details",
+                "hash",
+            )
+        )
         for r in records:
-            w.writerow((r.seq, fmt_ts(r.ts), f"{r.ts:.3f}", r.user, r.origin, r.station, r.action, r.target, r.result, _details(r.details), r.hash))
+            w.writerow(
+                (
+                    r.seq,
+                    fmt_ts(r.ts),
+                    f"{r.ts:.3f}",
+                    r.user,
+                    r.origin,
+                    r.station,
+                    r.action,
+                    r.target,
+                    r.result,
+                    _details(r.details),
+                    r.hash,
+                )
+            )
     else:
-        rows = [(r.seq, fmt_ts(r.ts), r.user, r.origin, r.action, r.target, r.result, _details(r.details, 80)) for r in records]
-        print_table(("seq", "time", "user", "origin", "action", "target", "result", "details"), rows)
+        rows = [
+            (
+                r.seq,
+                fmt_ts(r.ts),
+                r.user,
+                r.origin,
+                r.action,
+                r.target,
+                r.result,
+                _details(r.details, 80),
+            )
+            for r in records
+        ]
+        print_table(
+            ("seq", "time", "user", "origin", "action", "target", "result", "details"), rows
+        )
     return 0
 
 
@@ -81,16 +135,28 @@ def _details(d: dict[str, Any], width: int = 0) -> str:
 def _verify(trail: Any, fmt: str) -> int:
     report = trail.verify()
     if fmt == "json":
-        print_json({"ok": report.ok, "checked": report.checked, "first_bad": report.first_bad, "reason": report.reason})
+        print_json(
+            {
+                "ok": report.ok,
+                "checked": report.checked,
+                "first_bad": report.first_bad,
+                "reason": report.reason,
+            }
+        )
         return 0 if report.ok else 1
     if report.ok:
         seq, digest = trail.head()
         print(f"audit trail ok: {report.checked} rows verified, head seq {seq} {digest[:16]}")
         return 0
-    print(f"gas-hmi: audit trail BROKEN at seq {report.first_bad}: {report.reason}", file=sys.stderr)
+    print(
+        f"gas-hmi: audit trail BROKEN at seq {report.first_bad}: {report.reason}", file=sys.stderr
+    )
     bad = [r for r in trail.records() if r.seq == report.first_bad]
     if bad:
         r = bad[0]
-        print(f"  row {r.seq}: {fmt_ts(r.ts)} {r.user} {r.origin} {r.action} {r.target} {r.result} {_details(r.details, 120)}", file=sys.stderr)
+        print(
+            f"  row {r.seq}: {fmt_ts(r.ts)} {r.user} {r.origin} {r.action} {r.target} {r.result} {_details(r.details, 120)}",
+            file=sys.stderr,
+        )
     print(f"  {report.checked} rows before it verified", file=sys.stderr)
     return 1

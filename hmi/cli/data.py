@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--since", default="10m", help="e.g. 90s, 10m, 24h, 7d (default 10m)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.set_defaults(func=cmd_history)
-    p = sub.add_parser("snapshot", help="latest value, quality (with reason) and timestamp of every tag")
+    p = sub.add_parser(
+        "snapshot", help="latest value, quality (with reason) and timestamp of every tag"
+    )
     p.add_argument("--data-dir", required=True)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_snapshot)
@@ -69,7 +71,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     finally:
         hist.close()
     rows = [
-        {"ts": float(t), "time": fmt_ts(float(t)), "value": (None if v != v else float(v)), "quality": _quality_name(q)}
+        {
+            "ts": float(t),
+            "time": fmt_ts(float(t)),
+            "value": (None if v != v else float(v)),
+            "quality": _quality_name(q),
+        }
         for t, v, q in zip(data.ts, data.value, data.quality, strict=True)
     ]
     if args.format == "json":
@@ -78,7 +85,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     w = csv.writer(sys.stdout)
     w.writerow(["timestamp", "time", "value", "quality"])
     for r in rows:
-        w.writerow([f"{r['ts']:.3f}", r["time"], "" if r["value"] is None else repr(r["value"]), r["quality"]])
+        w.writerow(
+            [
+                f"{r['ts']:.3f}",
+                r["time"],
+                "" if r["value"] is None else repr(r["value"]),
+                r["quality"],
+            ]
+        )
     return 0
 
 
@@ -92,7 +106,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     rows = [
         {
             "tag": name,
-            "value": rec.value if isinstance(rec.value, str) or (rec.value is not None and rec.value == rec.value) else None,
+            "value": rec.value
+            if isinstance(rec.value, str) or (rec.value is not None and rec.value == rec.value)
+            else None,
             "quality": _quality_name(rec.quality),
             "reason": rec.reason or "",
             "ts": rec.ts,
@@ -133,8 +149,20 @@ def cmd_trend_export(args: argparse.Namespace) -> int:
                 w = csv.writer(f)
                 w.writerow(["timestamp", "time", "tag", "value", "quality"])
                 for row in hist.export_rows(args.tags, start, time.time() + 1):
-                    value = "" if row.value is None else (row.value if isinstance(row.value, str) else repr(float(row.value)))
-                    w.writerow([f"{row.ts:.3f}", fmt_ts(row.ts), row.name, value, _quality_name(row.quality)])
+                    value = (
+                        ""
+                        if row.value is None
+                        else (row.value if isinstance(row.value, str) else repr(float(row.value)))
+                    )
+                    w.writerow(
+                        [
+                            f"{row.ts:.3f}",
+                            fmt_ts(row.ts),
+                            row.name,
+                            value,
+                            _quality_name(row.quality),
+                        ]
+                    )
                     n += 1
         except OSError as exc:  # unwritable folder, disk full: say so, no traceback
             return fail(f"cannot write {args.out}: {exc.strerror or exc} ({n} samples written)")

@@ -18,14 +18,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Screens: overview, pid (or a screen id), alarms, trends, diagnostics, faceplate:<tag>, login, confirm:<tag>=<value>.",
     )
     p.add_argument("station_dir")
-    p.add_argument("--screen", default="overview", help="overview | pid | alarms | trends | diagnostics | faceplate:<tag> | login | confirm:<tag>=<value> | <screen id>")
+    p.add_argument(
+        "--screen",
+        default="overview",
+        help="overview | pid | alarms | trends | diagnostics | faceplate:<tag> | login | confirm:<tag>=<value> | <screen id>",
+    )
     p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("--scenario", default="normal", help="simulator scenario (normal, gas_leak, filter_clog, ...)")
-    p.add_argument("--after", type=float, default=4.0, help="seconds of live data before the picture (default 4)")
-    p.add_argument("--speed", type=float, default=1.0, help="simulator speed factor (scenarios unfold faster)")
+    p.add_argument(
+        "--scenario",
+        default="normal",
+        help="simulator scenario (normal, gas_leak, filter_clog, ...)",
+    )
+    p.add_argument(
+        "--after",
+        type=float,
+        default=4.0,
+        help="seconds of live data before the picture (default 4)",
+    )
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="simulator speed factor (scenarios unfold faster)"
+    )
     p.add_argument("--lang", choices=("zh_CN", "en"), help="language (default: the station's)")
     p.add_argument("--theme", choices=("light", "dark"), help="theme (default: the station's)")
-    p.add_argument("--size", default="1920x1080", help="window size WIDTHxHEIGHT (default 1920x1080)")
+    p.add_argument(
+        "--size", default="1920x1080", help="window size WIDTHxHEIGHT (default 1920x1080)"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=cmd_screenshot)
 

@@ -31,13 +31,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d.add_argument("--station", help="station config directory (meter runs, time zone, labels)")
     d.add_argument("--date", help="local date YYYY-MM-DD (default: yesterday)")
     d.add_argument("--out", required=True, help="output file: .pdf, .csv or .json")
-    d.add_argument("--lang", choices=("zh_CN", "en"), help="language of the PDF (default: the station's)")
+    d.add_argument(
+        "--lang", choices=("zh_CN", "en"), help="language of the PDF (default: the station's)"
+    )
     d.set_defaults(func=cmd_daily)
 
     w = rs.add_parser("warnings", help="run the early-warning detectors once on the history")
     w.add_argument("--station", required=True)
     w.add_argument("--data-dir")
-    w.add_argument("--at", help="end of the windows: Unix time or YYYY-MM-DDTHH:MM local (default: now)")
+    w.add_argument(
+        "--at", help="end of the windows: Unix time or YYYY-MM-DDTHH:MM local (default: now)"
+    )
     w.add_argument("--format", choices=("table", "json"), default="table")
     w.set_defaults(func=cmd_warnings)
 
@@ -48,14 +52,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     f.add_argument("--format", choices=("table", "json"), default="table")
     f.set_defaults(func=cmd_forecast)
 
-    b = rs.add_parser("backfill", help="fill a data directory with simulated history (demo, training)")
+    b = rs.add_parser(
+        "backfill", help="fill a data directory with simulated history (demo, training)"
+    )
     b.add_argument("--station", required=True)
     b.add_argument("--data-dir")
     b.add_argument("--days", type=float, required=True)
     b.add_argument("--scenario", default="normal")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--no-alarms", action="store_true", help="do not journal the alarms of the simulated period")
+    b.add_argument(
+        "--no-alarms", action="store_true", help="do not journal the alarms of the simulated period"
+    )
     b.set_defaults(func=cmd_backfill)
+
     def usage(_args: argparse.Namespace) -> int:
         p.print_help()
         return 2
@@ -89,7 +98,11 @@ def _config_from_history(hist: Any) -> Any:
     names = set(hist.tag_names())
     for r in runs:
         m: dict[str, Any] = {"id": r, "total": f"{r}.total.std"}
-        for key, suffix in (("flow", "flow.std"), ("pressure", "pressure"), ("temperature", "temperature")):
+        for key, suffix in (
+            ("flow", "flow.std"),
+            ("pressure", "pressure"),
+            ("temperature", "temperature"),
+        ):
             if f"{r}.{suffix}" in names:
                 m[key] = f"{r}.{suffix}"
         meters.append(m)
@@ -108,7 +121,10 @@ def _local_zone() -> str:
     """IANA name of this computer's time zone (TZ, /etc/localtime), else UTC."""
     import os
 
-    for cand in (os.environ.get("TZ", ""), str(Path("/etc/localtime").resolve()).partition("zoneinfo/")[2]):
+    for cand in (
+        os.environ.get("TZ", ""),
+        str(Path("/etc/localtime").resolve()).partition("zoneinfo/")[2],
+    ):
         if cand:
             try:
                 ZoneInfo(cand)
@@ -140,7 +156,11 @@ def cmd_daily(args: argparse.Namespace) -> int:
             return fail(f"{args.station} has no analytics.meters: no metering runs to report")
         tz = ZoneInfo(cfg.station.timezone)
         try:
-            day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(tz).date() - dt.timedelta(days=1)
+            day = (
+                dt.date.fromisoformat(args.date)
+                if args.date
+                else dt.datetime.now(tz).date() - dt.timedelta(days=1)
+            )
         except ValueError:
             return fail(f"not a date: {args.date!r} (use YYYY-MM-DD)")
         report = MeteringReports(cfg, hist, data_dir / "alarms.db").daily(day)
@@ -151,7 +171,9 @@ def cmd_daily(args: argparse.Namespace) -> int:
     finally:
         hist.close()
     vol = report["station_volume"]
-    state = "" if report["complete"] else " (incomplete: the day is not over or readings are missing)"
+    state = (
+        "" if report["complete"] else " (incomplete: the day is not over or readings are missing)"
+    )
     shown = f"{vol:,.0f}" if vol is not None else f"{report['station_volume_known']:,.0f} known"
     print(f"wrote {out}: {cfg.station.id} {day}: {shown} Nm³{state}")
     return 0
@@ -188,7 +210,10 @@ def cmd_warnings(args: argparse.Namespace) -> int:
         return 0
     print_table(
         ["detector", "kind", "value", "unit", "note"],
-        [[r.id, r.kind, f"{r.value:.2f}" if r.judged else "-", r.unit, r.reason] for r in results.values()],
+        [
+            [r.id, r.kind, f"{r.value:.2f}" if r.judged else "-", r.unit, r.reason]
+            for r in results.values()
+        ],
     )
     return 0
 
@@ -219,7 +244,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         ["hour", "forecast Nm3", "baseline Nm3", "ambient C"],
         [
             [dt.datetime.fromtimestamp(t, tz).strftime("%m-%d %H:%M"), _fmt(f), _fmt(b), _fmt(a, 1)]
-            for t, f, b, a in zip(res.ts[:n], res.forecast[:n], res.baseline[:n], res.temperature[:n], strict=True)
+            for t, f, b, a in zip(
+                res.ts[:n], res.forecast[:n], res.baseline[:n], res.temperature[:n], strict=True
+            )
         ],
     )
     return 0
@@ -243,7 +270,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     start = time.time() - args.days * 86400.0
     try:
         backfill(
-            cfg, hist, start, args.days * 86400.0, scenario=args.scenario, seed=args.seed,
+            cfg,
+            hist,
+            start,
+            args.days * 86400.0,
+            scenario=args.scenario,
+            seed=args.seed,
             alarms_db=None if args.no_alarms else data_dir / "alarms.db",
             progress=lambda f: print(f"\r{f:5.0%}", end="", file=sys.stderr, flush=True),
         )
@@ -252,5 +284,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return fail(f"backfill failed: {exc}")
     finally:
         hist.close()
-    print(f"\nstored {args.days:g} days of simulated history ({args.scenario}) in {data_dir}", file=sys.stderr)
+    print(
+        f"\nstored {args.days:g} days of simulated history ({args.scenario}) in {data_dir}",
+        file=sys.stderr,
+    )
     return 0

@@ -18,21 +18,38 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the run and demo commands."""
-    p = sub.add_parser("run", help="run a station: poll, historize, alarm, forward (GUI unless --headless)")
+    p = sub.add_parser(
+        "run", help="run a station: poll, historize, alarm, forward (GUI unless --headless)"
+    )
     p.add_argument("station_dir")
     p.add_argument("--headless", action="store_true", help="no GUI: run as an edge service")
-    p.add_argument("--data-dir", help="history, alarms, outbox, users (default: per-user data folder)")
-    p.add_argument("--uplink", metavar="URL", help="override the broker for this run: mqtt://HOST:PORT or mqtts://")
-    p.add_argument("--uplink-mode", choices=("sparkplug", "json"), help="override the uplink payload mode")
+    p.add_argument(
+        "--data-dir", help="history, alarms, outbox, users (default: per-user data folder)"
+    )
+    p.add_argument(
+        "--uplink",
+        metavar="URL",
+        help="override the broker for this run: mqtt://HOST:PORT or mqtts://",
+    )
+    p.add_argument(
+        "--uplink-mode", choices=("sparkplug", "json"), help="override the uplink payload mode"
+    )
     p.add_argument("--no-uplink", action="store_true", help="do not forward to MQTT in this run")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("demo", help="run the simulated demo station with the HMI (offline)")
-    p.add_argument("--scenario", default="normal", help="simulator scenario (normal, gas_leak, ...)")
+    p.add_argument(
+        "--scenario", default="normal", help="simulator scenario (normal, gas_leak, ...)"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--headless", action="store_true")
     p.add_argument("--data-dir")
-    p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = until closed)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        help="stop after this many seconds (0 = until closed)",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -133,7 +150,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     data_dir = data_dir_for(cfg, args.data_dir)
     gui = not args.headless and has_display()
     if not args.headless and not gui:
-        print("gas-hmi: no display found: running headless (set DISPLAY, or pass --headless)", file=sys.stderr)
+        print(
+            "gas-hmi: no display found: running headless (set DISPLAY, or pass --headless)",
+            file=sys.stderr,
+        )
     from hmi.instance import station_session
 
     # one process per station data folder (a second HMI launch raises the first window);
@@ -151,10 +171,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     station_dir = paths.station_configs_dir() / "demo_city_gate"
     cfg = load_or_exit(str(station_dir))
-    data_dir = Path(args.data_dir) if args.data_dir else paths.user_data_root() / "demo" / cfg.station.id
+    data_dir = (
+        Path(args.data_dir) if args.data_dir else paths.user_data_root() / "demo" / cfg.station.id
+    )
     gui = not args.headless and has_display()
     if not args.headless and not gui:
-        print("gas-hmi: no display found: the demo runs headless (set DISPLAY for the HMI)", file=sys.stderr)
+        print(
+            "gas-hmi: no display found: the demo runs headless (set DISPLAY for the HMI)",
+            file=sys.stderr,
+        )
     from hmi.instance import station_session
 
     with station_session(cfg.station.id, data_dir, gui=gui):
@@ -169,7 +194,11 @@ def _demo(args: argparse.Namespace, cfg: Any, data_dir: Path, gui: bool) -> int:
     prepare_demo_credentials(cfg, data_dir)
     try:
         sim = start_simulator_thread(
-            cfg, scenario=args.scenario, seed=args.seed, speed=args.speed, pki_root=data_dir / "sim-pki"
+            cfg,
+            scenario=args.scenario,
+            seed=args.seed,
+            speed=args.speed,
+            pki_root=data_dir / "sim-pki",
         )
     except (OSError, ValueError) as exc:
         print(f"gas-hmi: cannot start the simulator: {exc}", file=sys.stderr)

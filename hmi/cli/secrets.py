@@ -27,7 +27,9 @@ def register(sub: Any) -> None:
     q = ss.add_parser("set", help="store (or replace) a secret; the value is never echoed")
     q.add_argument("name")
     q.add_argument("--station", required=True, help="station id")
-    q.add_argument("--stdin", action="store_true", help="read the value from one line of standard input")
+    q.add_argument(
+        "--stdin", action="store_true", help="read the value from one line of standard input"
+    )
     q.set_defaults(func=cmd_set)
     q = ss.add_parser("delete", help="remove a secret")
     q.add_argument("name")
@@ -44,7 +46,11 @@ def register(sub: Any) -> None:
 
 def _read_value(args: argparse.Namespace) -> str | None:
     return read_new_secret(
-        args.stdin, f"value of secret {args.name}: ", what="value", stdin_flag="--stdin", nothing="stored"
+        args.stdin,
+        f"value of secret {args.name}: ",
+        what="value",
+        stdin_flag="--stdin",
+        nothing="stored",
     )
 
 
@@ -139,5 +145,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print_table(("secret", "used by", "state"), rows)
     missing = sorted({name for _w, name in needed if name not in stored})
     for name in missing:
-        print(f"gas-hmi: store it with `gas-hmi secrets set {name} --station {cfg.station.id}`", file=sys.stderr)
+        print(
+            f"gas-hmi: store it with `gas-hmi secrets set {name} --station {cfg.station.id}`",
+            file=sys.stderr,
+        )
     return 1 if missing else 0

@@ -28,10 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check this installation: config, databases, keyring, Qt platforms, fonts, "
         "translations, drivers. Exit 0 only when every check passes.",
     )
-    p.add_argument("station_dir", nargs="?", help="station config folder (default: the bundle's station)")
-    p.add_argument("--data-dir", help="the station's data folder (default: its per-user data folder)")
+    p.add_argument(
+        "station_dir", nargs="?", help="station config folder (default: the bundle's station)"
+    )
+    p.add_argument(
+        "--data-dir", help="the station's data folder (default: its per-user data folder)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable report")
-    p.add_argument("--no-gui", action="store_true", help="check Qt offscreen only, even with a display")
+    p.add_argument(
+        "--no-gui", action="store_true", help="check Qt offscreen only, even with a display"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
@@ -58,7 +64,9 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     setup_logging(args.verbose)
     if not args.verbose:
-        logging.getLogger().setLevel(logging.WARNING)  # the runtime's start/stop chatter is not the report
+        logging.getLogger().setLevel(
+            logging.WARNING
+        )  # the runtime's start/stop chatter is not the report
     station = Path(args.station_dir) if args.station_dir else paths.bundled_station_dir()
     if station is None:
         print("gas-hmi: --self-test needs a STATION_DIR outside a station bundle", file=sys.stderr)

@@ -59,7 +59,9 @@ def _host_port(endpoint: str) -> tuple[str, int]:
     return url.hostname or "127.0.0.1", url.port or 4840
 
 
-def specs_from_config(cfg: StationConfig, pki_root: Path | None = None) -> tuple[list[Any], list[Any]]:
+def specs_from_config(
+    cfg: StationConfig, pki_root: Path | None = None
+) -> tuple[list[Any], list[Any]]:
     """(devices, points) for the simulator from a loaded station config (enabled devices only).
 
     A simulated OPC UA device gets its account's password from the station's keyring secret

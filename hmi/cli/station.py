@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check", help="validate a station config directory (exit 0 when valid)")
     p.add_argument("station_dir")
     p.set_defaults(func=cmd_check)
-    p = sub.add_parser("tags", help="list every tag with its device, protocol, address, type, unit and range")
+    p = sub.add_parser(
+        "tags", help="list every tag with its device, protocol, address, type, unit and range"
+    )
     p.add_argument("station_dir")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_tags)
@@ -47,7 +49,9 @@ def tag_rows(cfg: Any) -> list[dict[str, Any]]:
         dev = cfg.device(t.device)
         ttype = t.type
         if ttype is None:
-            ttype = value_type(dev.protocol, t.address) if dev.protocol in ADDRESS_MODULES else "float"
+            ttype = (
+                value_type(dev.protocol, t.address) if dev.protocol in ADDRESS_MODULES else "float"
+            )
             if ttype == "int" and t.scale is not None:  # a scaled integer is an engineering float
                 ttype = "float"
         rows.append(
@@ -77,11 +81,31 @@ def cmd_tags(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     print_table(
-        ["tag", "device", "protocol", "address", "type", "unit", "range", "rw", "poll", "alarms", "label"],
+        [
+            "tag",
+            "device",
+            "protocol",
+            "address",
+            "type",
+            "unit",
+            "range",
+            "rw",
+            "poll",
+            "alarms",
+            "label",
+        ],
         [
             [
-                r["name"], r["device"], r["protocol"], r["address"], r["type"], r["unit"],
-                f"{r['range'][0]:g}..{r['range'][1]:g}", r["access"], r["poll"], ",".join(r["alarms"]),
+                r["name"],
+                r["device"],
+                r["protocol"],
+                r["address"],
+                r["type"],
+                r["unit"],
+                f"{r['range'][0]:g}..{r['range'][1]:g}",
+                r["access"],
+                r["poll"],
+                ",".join(r["alarms"]),
                 r["label_zh"] or r["label_en"],
             ]
             for r in rows

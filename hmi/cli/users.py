@@ -26,21 +26,33 @@ ROLES = ("viewer", "operator", "engineer", "admin")
 
 def register(sub: Any) -> None:
     """Add the ``users`` command group."""
-    p = sub.add_parser("users", help="local users: add, passwd, role, disable, enable, list (users.db)")
+    p = sub.add_parser(
+        "users", help="local users: add, passwd, role, disable, enable, list (users.db)"
+    )
     us = p.add_subparsers(dest="users_command", metavar="ACTION")
 
     def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--data-dir", required=True, help="the station's data directory (holds users.db)")
+        q.add_argument(
+            "--data-dir", required=True, help="the station's data directory (holds users.db)"
+        )
 
     q = us.add_parser("add", help="create a user (the first one must be an admin)")
     q.add_argument("name")
     q.add_argument("--role", required=True, choices=ROLES)
-    q.add_argument("--password-stdin", action="store_true", help="read the password from one line of standard input")
+    q.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from one line of standard input",
+    )
     common(q)
     q.set_defaults(func=cmd_add)
     q = us.add_parser("passwd", help="set a user's password (clears a lockout)")
     q.add_argument("name")
-    q.add_argument("--password-stdin", action="store_true", help="read the password from one line of standard input")
+    q.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from one line of standard input",
+    )
     common(q)
     q.set_defaults(func=cmd_passwd)
     q = us.add_parser("role", help="change a user's role")
@@ -49,7 +61,12 @@ def register(sub: Any) -> None:
     common(q)
     q.set_defaults(func=cmd_role)
     for name, enabled in (("disable", False), ("enable", True)):
-        q = us.add_parser(name, help="allow login again (clears a lockout)" if enabled else "refuse logins (users are never deleted)")
+        q = us.add_parser(
+            name,
+            help="allow login again (clears a lockout)"
+            if enabled
+            else "refuse logins (users are never deleted)",
+        )
         q.add_argument("name")
         common(q)
         q.set_defaults(func=cmd_enable, enabled=enabled)
@@ -67,7 +84,11 @@ def _open(data_dir: str, create: bool = True) -> Any:
     try:
         return UserStore(data_dir, create=create)
     except StoreError as exc:
-        fail(str(exc) if create else f"{exc} (create the first admin with `gas-hmi users add NAME --role admin --data-dir {data_dir}`)")
+        fail(
+            str(exc)
+            if create
+            else f"{exc} (create the first admin with `gas-hmi users add NAME --role admin --data-dir {data_dir}`)"
+        )
         return None
 
 
@@ -111,16 +132,27 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     def body(store: Any) -> int:
         if store.get(args.name) is not None:
-            return fail(f"user {args.name!r} already exists (use `gas-hmi users passwd` to change the password)")
+            return fail(
+                f"user {args.name!r} already exists (use `gas-hmi users passwd` to change the password)"
+            )
         if store.needs_first_admin() and args.role != "admin":
-            print("gas-hmi: note: there is no admin yet; create one with `--role admin`", file=sys.stderr)
+            print(
+                "gas-hmi: note: there is no admin yet; create one with `--role admin`",
+                file=sys.stderr,
+            )
         password = _read_password(args, args.name)
         if password is None:
             return 1
         problems = password_problems(password, args.name, store.policy.min_password_chars)
         if problems:
             return fail("password rejected: " + "; ".join(problems))
-        return _managed(store.add_user, args.name, password, args.role, done=f"user {args.name} ({args.role}) added")
+        return _managed(
+            store.add_user,
+            args.name,
+            password,
+            args.role,
+            done=f"user {args.name} ({args.role}) added",
+        )
 
     return _with_store(args.data_dir, body, create=True)
 
@@ -134,7 +166,9 @@ def cmd_passwd(args: argparse.Namespace) -> int:
         password = _read_password(args, args.name)
         if password is None:
             return 1
-        return _managed(store.set_password, args.name, password, done=f"password of {args.name} changed")
+        return _managed(
+            store.set_password, args.name, password, done=f"password of {args.name} changed"
+        )
 
     return _with_store(args.data_dir, body)
 
@@ -142,13 +176,17 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 def cmd_role(args: argparse.Namespace) -> int:
     """Change a role."""
     done = f"{args.name} is now {args.role}"
-    return _with_store(args.data_dir, lambda store: _managed(store.set_role, args.name, args.role, done=done))
+    return _with_store(
+        args.data_dir, lambda store: _managed(store.set_role, args.name, args.role, done=done)
+    )
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
     """Enable or disable a user."""
     done = f"{args.name} {'enabled' if args.enabled else 'disabled'}"
-    return _with_store(args.data_dir, lambda store: _managed(store.set_enabled, args.name, args.enabled, done=done))
+    return _with_store(
+        args.data_dir, lambda store: _managed(store.set_enabled, args.name, args.enabled, done=done)
+    )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -168,10 +206,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     now = time.time()
     rows = [
-        (u.name, u.role.label, "yes" if u.enabled else "no", fmt_ts(u.last_login or 0), fmt_ts(u.locked_until or 0) if u.locked(now) else "-")
+        (
+            u.name,
+            u.role.label,
+            "yes" if u.enabled else "no",
+            fmt_ts(u.last_login or 0),
+            fmt_ts(u.locked_until or 0) if u.locked(now) else "-",
+        )
         for u in users
     ]
     print_table(("name", "role", "enabled", "last login", "locked until"), rows)
     if first:
-        print("gas-hmi: no enabled admin: create one with `gas-hmi users add NAME --role admin`", file=sys.stderr)
+        print(
+            "gas-hmi: no enabled admin: create one with `gas-hmi users add NAME --role admin`",
+            file=sys.stderr,
+        )
     return 0

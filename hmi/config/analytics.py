@@ -49,7 +49,9 @@ class MeterRun(_Strict):
     line_flow: str = ""  # flow at line conditions, m³/h (PTZ cross-check)
     pressure: str = ""  # gauge MPa
     temperature: str = ""  # °C
-    rollover: float = Field(4294967296.0, gt=0, description="the totalizer wraps to 0 at this value")
+    rollover: float = Field(
+        4294967296.0, gt=0, description="the totalizer wraps to 0 at this value"
+    )
 
 
 class ForecastConfig(_Strict):
@@ -170,7 +172,13 @@ class PtzCheck(_Detector):
 
 
 Detector = Annotated[
-    MassBalance | PressureDecay | FilterTrend | RegulatorCreep | HeaterCapacity | OdorantDose | PtzCheck,
+    MassBalance
+    | PressureDecay
+    | FilterTrend
+    | RegulatorCreep
+    | HeaterCapacity
+    | OdorantDose
+    | PtzCheck,
     Field(discriminator="kind"),
 ]
 
@@ -186,7 +194,9 @@ class ReportConfig(_Strict):
     """The daily metering report made after local midnight."""
 
     daily: bool = True
-    delay: float = Field(600.0, ge=0, description="seconds after midnight (lets the last totals arrive)")
+    delay: float = Field(
+        600.0, ge=0, description="seconds after midnight (lets the last totals arrive)"
+    )
     save: list[ReportFormat] = Field(default_factory=_json_only)
     language: Literal["zh_CN", "en"] | None = None  # default: the station's language
 
@@ -211,10 +221,25 @@ class AnalyticsConfig(_Strict):
     @property
     def active(self) -> bool:
         """True when there is something to run in the background."""
-        return self.enabled and bool(self.forecast is not None or self.warnings or (self.meters and self.report.daily))
+        return self.enabled and bool(
+            self.forecast is not None or self.warnings or (self.meters and self.report.daily)
+        )
 
 
-_TAG_FIELDS = ("total", "flow", "line_flow", "pressure", "temperature", "dp", "in_service", "burner_on", "setpoint_tag", "mass_total", "rate", "ambient")
+_TAG_FIELDS = (
+    "total",
+    "flow",
+    "line_flow",
+    "pressure",
+    "temperature",
+    "dp",
+    "in_service",
+    "burner_on",
+    "setpoint_tag",
+    "mass_total",
+    "rate",
+    "ambient",
+)
 _TAG_LISTS = ("inlet", "outlet", "flow")
 
 
@@ -240,7 +265,12 @@ def analytics_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:
     def meters_of(refs: list[str], base: Path_) -> None:
         for k, ref in enumerate(refs):
             if ref not in meter_ids:
-                out.append((base + (k,), f"unknown meter {ref!r} (analytics.meters has: {', '.join(sorted(meter_ids)) or 'none'})"))
+                out.append(
+                    (
+                        base + (k,),
+                        f"unknown meter {ref!r} (analytics.meters has: {', '.join(sorted(meter_ids)) or 'none'})",
+                    )
+                )
 
     for i, m in enumerate(a.meters):
         if m.id in meter_ids:
@@ -251,7 +281,12 @@ def analytics_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:
         tags_of(a.forecast, ("analytics", "forecast"))
         meters_of(a.forecast.meters, ("analytics", "forecast", "meters"))
         if not a.meters:
-            out.append((("analytics", "forecast"), "the forecast needs analytics.meters (the send-out is their volume)"))
+            out.append(
+                (
+                    ("analytics", "forecast"),
+                    "the forecast needs analytics.meters (the send-out is their volume)",
+                )
+            )
     seen: set[str] = set()
     for j, w in enumerate(a.warnings):
         base: Path_ = ("analytics", "warnings", j)
@@ -272,7 +307,14 @@ def analytics_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:
                 out.append((base + ("meter",), f"unknown meter {w.meter!r}"))
             else:
                 m = a.meter(w.meter)
-                missing = [k for k in ("flow", "line_flow", "pressure", "temperature") if not getattr(m, k)]
+                missing = [
+                    k for k in ("flow", "line_flow", "pressure", "temperature") if not getattr(m, k)
+                ]
                 if missing:
-                    out.append((base + ("meter",), f"meter {m.id!r} needs {', '.join(missing)} for a PTZ check"))
+                    out.append(
+                        (
+                            base + ("meter",),
+                            f"meter {m.id!r} needs {', '.join(missing)} for a PTZ check",
+                        )
+                    )
     return out

@@ -77,11 +77,20 @@ class _Located:
             for key_node, value_node in node.value:
                 key = self.build(key_node, file, path + ("<key>",))
                 if isinstance(key, list | dict):
-                    self.problems.append(ConfigProblem(file, key_node.start_mark.line + 1, _fmt(path), "a key must be a plain value"))
+                    self.problems.append(
+                        ConfigProblem(
+                            file,
+                            key_node.start_mark.line + 1,
+                            _fmt(path),
+                            "a key must be a plain value",
+                        )
+                    )
                     continue
                 if key in out:
                     self.problems.append(
-                        ConfigProblem(file, key_node.start_mark.line + 1, _fmt(path + (key,)), "duplicate key")
+                        ConfigProblem(
+                            file, key_node.start_mark.line + 1, _fmt(path + (key,)), "duplicate key"
+                        )
                     )
                 if self.track:
                     self.where[path + (key,)] = (file, key_node.start_mark.line + 1)
@@ -133,7 +142,9 @@ class _Namer:
 
 
 def _yaml_files(station_dir: Path) -> list[Path]:
-    files = sorted(p for p in station_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    files = sorted(
+        p for p in station_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+    )
     files.sort(key=lambda p: (p.stem != "station", p.name))
     return files
 
@@ -159,7 +170,11 @@ def _read_files(station_dir: Path, loc: _Located) -> dict[str, Any]:
         if root is None:
             continue
         if not isinstance(root, yaml.MappingNode):
-            loc.problems.append(ConfigProblem(rel, root.start_mark.line + 1, "", "file must be a mapping of sections"))
+            loc.problems.append(
+                ConfigProblem(
+                    rel, root.start_mark.line + 1, "", "file must be a mapping of sections"
+                )
+            )
             continue
         sub = _Located(loc.track)
         try:
@@ -172,7 +187,12 @@ def _read_files(station_dir: Path, loc: _Located) -> dict[str, Any]:
             line = sub.where.get((section,), (rel, 0))[1]
             if section not in SECTIONS:
                 loc.problems.append(
-                    ConfigProblem(rel, line, str(section), f"unknown section (expected one of: {', '.join(SECTIONS)})")
+                    ConfigProblem(
+                        rel,
+                        line,
+                        str(section),
+                        f"unknown section (expected one of: {', '.join(SECTIONS)})",
+                    )
                 )
                 continue
             if section in LIST_SECTIONS:
@@ -199,7 +219,14 @@ def _read_files(station_dir: Path, loc: _Located) -> dict[str, Any]:
 def _schema_problems(exc: ValidationError, loc: _Located, namer: _Namer) -> list[ConfigProblem]:
     out: list[ConfigProblem] = []
     for err in exc.errors():
-        path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("modbus_tcp", "opcua", "system", "function-after", "function-before")))
+        path = tuple(
+            p
+            for p in err["loc"]
+            if not (
+                isinstance(p, str)
+                and p in ("modbus_tcp", "opcua", "system", "function-after", "function-before")
+            )
+        )
         # pydantic puts the discriminator value into loc; drop parts the data does not have
         clean: list[Any] = []
         node: Any = namer.data
@@ -244,7 +271,10 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
     names: dict[str, int] = {}
     for i, t in enumerate(cfg.tags):
         if t.name in names:
-            add(("tags", i, "name"), f"duplicate tag name {t.name!r} (first at tags[{names[t.name]}])")
+            add(
+                ("tags", i, "name"),
+                f"duplicate tag name {t.name!r} (first at tags[{names[t.name]}])",
+            )
         else:
             names[t.name] = i
     alarm_ids: set[str] = set()
@@ -254,7 +284,10 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
             add(("tags", i, "device"), f"unknown device {t.device!r}")
         else:
             if t.poll and t.poll not in dev.poll_groups:
-                add(("tags", i, "poll"), f"device {dev.id!r} has no poll group {t.poll!r} (has: {', '.join(dev.poll_groups)})")
+                add(
+                    ("tags", i, "poll"),
+                    f"device {dev.id!r} has no poll group {t.poll!r} (has: {', '.join(dev.poll_groups)})",
+                )
             if dev.protocol == "system":
                 err = system_address_problem(cfg, dev.id, t.address)
                 if err:
@@ -331,9 +364,13 @@ def _load(root: Path, track: bool) -> StationConfig:
     loc = _Located(track)
     data = _read_files(root, loc)
     if not _yaml_files(root):
-        loc.problems.append(ConfigProblem(str(root), 0, "", "no .yaml files in the station directory"))
+        loc.problems.append(
+            ConfigProblem(str(root), 0, "", "no .yaml files in the station directory")
+        )
     if "station" not in data and not loc.problems:
-        loc.problems.append(ConfigProblem(str(root), 0, "station", "no file has a 'station' section"))
+        loc.problems.append(
+            ConfigProblem(str(root), 0, "station", "no file has a 'station' section")
+        )
     if loc.problems:
         raise ConfigError(loc.problems)
     data["source_dir"] = str(root.resolve())
@@ -346,7 +383,9 @@ def _load(root: Path, track: bool) -> StationConfig:
         try:
             cfg = StationConfig.model_validate_json(text)
         except ValidationError:
-            raise ConfigError([ConfigProblem(str(root), 0, "", "invalid")]) from None  # located on the second pass
+            raise ConfigError(
+                [ConfigProblem(str(root), 0, "", "invalid")]
+            ) from None  # located on the second pass
         del text
         problems = _cross_checks(cfg, loc, _Namer({}))
         if problems:

@@ -66,7 +66,9 @@ class Station(Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         if not ID_RE.match(v):
-            raise ValueError("station id must start with a letter and use only letters, digits, _ and -")
+            raise ValueError(
+                "station id must start with a letter and use only letters, digits, _ and -"
+            )
         return v
 
 
@@ -99,7 +101,9 @@ class DeviceBase(Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         if not ID_RE.match(v):
-            raise ValueError("device id must start with a letter and use only letters, digits, _ and -")
+            raise ValueError(
+                "device id must start with a letter and use only letters, digits, _ and -"
+            )
         return v
 
     @field_validator("poll_groups")
@@ -293,7 +297,9 @@ class TagConfig(Strict):
     @classmethod
     def _name(cls, v: str) -> str:
         if not NAME_RE.match(v):
-            raise ValueError("tag name must be dotted words of letters, digits, _ and - (e.g. reg1.outlet.pressure)")
+            raise ValueError(
+                "tag name must be dotted words of letters, digits, _ and - (e.g. reg1.outlet.pressure)"
+            )
         return v
 
     @field_validator("range")

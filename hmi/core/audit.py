@@ -105,13 +105,28 @@ def _clean(value: Any) -> Any:
 
 def details_text(details: Mapping[str, Any] | None) -> str:
     """Canonical JSON of a details dict (sorted keys, no spaces): the exact text that is hashed."""
-    return json.dumps(_clean(dict(details or {})), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        _clean(dict(details or {})), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
 
 
-def row_hash(prev_hash: str, seq: int, ts_ms: int, user: str, origin: str, station: str, action: str, target: str, result: str, details: str) -> str:
+def row_hash(
+    prev_hash: str,
+    seq: int,
+    ts_ms: int,
+    user: str,
+    origin: str,
+    station: str,
+    action: str,
+    target: str,
+    result: str,
+    details: str,
+) -> str:
     """sha256(prev_hash + canonical row), hex."""
     canonical = json.dumps(
-        [seq, ts_ms, user, origin, station, action, target, result, details], ensure_ascii=False, separators=(",", ":")
+        [seq, ts_ms, user, origin, station, action, target, result, details],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
@@ -166,10 +181,23 @@ class AuditTrail:
             try:
                 with db.write_tx(self._engine) as conn:
                     last = conn.execute(
-                        sa.select(db.audit.c.seq, db.audit.c.hash).order_by(db.audit.c.seq.desc()).limit(1)
+                        sa.select(db.audit.c.seq, db.audit.c.hash)
+                        .order_by(db.audit.c.seq.desc())
+                        .limit(1)
                     ).first()
                     seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
-                    digest = row_hash(prev, seq, ts_ms, user, origin, self.station_id, action, target, result, text)
+                    digest = row_hash(
+                        prev,
+                        seq,
+                        ts_ms,
+                        user,
+                        origin,
+                        self.station_id,
+                        action,
+                        target,
+                        result,
+                        text,
+                    )
                     conn.execute(
                         db.audit.insert().values(
                             seq=seq,
@@ -186,11 +214,28 @@ class AuditTrail:
                     )
                     db.set_meta(conn, "audit_head", f"{seq}:{digest}")
             except sa.exc.DBAPIError as exc:
-                log.error("audit record %s %s by %s NOT written: %s", action, target, user, exc.orig)
-                raise AuditError(f"cannot write the audit trail in {self.path}: {exc.orig}") from None
-        return AuditRecord(seq, ts_ms / 1000.0, user, origin, self.station_id, action, target, result, json.loads(text), digest)
+                log.error(
+                    "audit record %s %s by %s NOT written: %s", action, target, user, exc.orig
+                )
+                raise AuditError(
+                    f"cannot write the audit trail in {self.path}: {exc.orig}"
+                ) from None
+        return AuditRecord(
+            seq,
+            ts_ms / 1000.0,
+            user,
+            origin,
+            self.station_id,
+            action,
+            target,
+            result,
+            json.loads(text),
+            digest,
+        )
 
-    def record_config_load(self, cfg: Any, user: str = "system", origin: str = "system") -> AuditRecord:
+    def record_config_load(
+        self, cfg: Any, user: str = "system", origin: str = "system"
+    ) -> AuditRecord:
         """Audit that a station config was loaded: its id, folder, size and a fingerprint of its files."""
         source = getattr(cfg, "source_dir", "") or ""
         details = {
@@ -199,7 +244,9 @@ class AuditTrail:
             "devices": len(getattr(cfg, "devices", [])),
             "sha256": config_fingerprint(source) if source else "",
         }
-        return self.append("config_load", user=user, origin=origin, target=cfg.station.id, details=details)
+        return self.append(
+            "config_load", user=user, origin=origin, target=cfg.station.id, details=details
+        )
 
     # ------------------------------------------------------------------ reading
     def records(
@@ -224,7 +271,9 @@ class AuditTrail:
             q = q.where(a.action == action)
         if limit is not None:
             # the newest ``limit`` rows, still returned oldest first
-            q = sa.select(q.order_by(None).order_by(a.seq.desc()).limit(limit).subquery()).order_by(sa.text("seq"))
+            q = sa.select(q.order_by(None).order_by(a.seq.desc()).limit(limit).subquery()).order_by(
+                sa.text("seq")
+            )
         try:
             with self._engine.connect() as conn:
                 return [_record(r) for r in conn.execute(q).mappings()]
@@ -259,13 +308,33 @@ class AuditTrail:
             for r in self._iter_rows():
                 seq = int(r["seq"])
                 if seq != expected:
-                    what = f"row(s) {expected}-{seq - 1} missing" if seq > expected else f"unexpected seq {seq}"
-                    return VerifyReport(False, checked, seq, f"sequence broken at seq {seq}: {what}")
+                    what = (
+                        f"row(s) {expected}-{seq - 1} missing"
+                        if seq > expected
+                        else f"unexpected seq {seq}"
+                    )
+                    return VerifyReport(
+                        False, checked, seq, f"sequence broken at seq {seq}: {what}"
+                    )
                 digest = row_hash(
-                    prev, seq, int(r["ts"]), r["user"], r["origin"], r["station"], r["action"], r["target"], r["result"], r["details"]
+                    prev,
+                    seq,
+                    int(r["ts"]),
+                    r["user"],
+                    r["origin"],
+                    r["station"],
+                    r["action"],
+                    r["target"],
+                    r["result"],
+                    r["details"],
                 )
                 if digest != r["hash"]:
-                    return VerifyReport(False, checked, seq, f"row seq {seq} does not match its hash (modified, or rows before it changed)")
+                    return VerifyReport(
+                        False,
+                        checked,
+                        seq,
+                        f"row seq {seq} does not match its hash (modified, or rows before it changed)",
+                    )
                 prev = digest
                 expected += 1
                 checked += 1
@@ -273,9 +342,19 @@ class AuditTrail:
             raise AuditError(f"cannot read the audit trail in {self.path}: {exc.orig}") from None
         last = expected - 1
         if head_seq > last:
-            return VerifyReport(False, checked, last + 1, f"rows {last + 1}-{head_seq} missing: the chain head recorded seq {head_seq}")
+            return VerifyReport(
+                False,
+                checked,
+                last + 1,
+                f"rows {last + 1}-{head_seq} missing: the chain head recorded seq {head_seq}",
+            )
         if head_seq < last or (last and head_hash != prev):
-            return VerifyReport(False, checked, head_seq + 1 if head_seq < last else last, "rows after the recorded chain head were added or changed outside gas-hmi")
+            return VerifyReport(
+                False,
+                checked,
+                head_seq + 1 if head_seq < last else last,
+                "rows after the recorded chain head were added or changed outside gas-hmi",
+            )
         return VerifyReport(True, checked)
 
 
@@ -285,7 +364,16 @@ def _record(r: sa.RowMapping) -> AuditRecord:
     except ValueError:
         details = {"unreadable": r["details"]}
     return AuditRecord(
-        int(r["seq"]), int(r["ts"]) / 1000.0, r["user"], r["origin"], r["station"], r["action"], r["target"], r["result"], details, r["hash"]
+        int(r["seq"]),
+        int(r["ts"]) / 1000.0,
+        r["user"],
+        r["origin"],
+        r["station"],
+        r["action"],
+        r["target"],
+        r["result"],
+        details,
+        r["hash"],
     )
 
 

@@ -35,7 +35,11 @@ from hmi.core.users.session import Session
 log = logging.getLogger(__name__)
 
 RESULT_TIMEOUT = 30.0  # s a blocking caller waits (read-back alone may take 5 s)
-_WRITE_ACTIONS = {"setpoint": Action.WRITE_SETPOINT, "valve": Action.OPERATE_VALVE, "reset": Action.RESET}
+_WRITE_ACTIONS = {
+    "setpoint": Action.WRITE_SETPOINT,
+    "valve": Action.OPERATE_VALVE,
+    "reset": Action.RESET,
+}
 
 
 class CommandStatus(enum.StrEnum):
@@ -110,9 +114,13 @@ def _same(a: float, b: float, tol: float = 1e-9) -> bool:
 class CommandService:
     """Checks, audits and executes control actions for one station."""
 
-    def __init__(self, runtime: Any, users: Any, audit: AuditTrail, cfg: StationConfig | None = None) -> None:
+    def __init__(
+        self, runtime: Any, users: Any, audit: AuditTrail, cfg: StationConfig | None = None
+    ) -> None:
         self.runtime = runtime
-        self.users = users  # UserStore: the session's user must still be enabled, with the role it had
+        self.users = (
+            users  # UserStore: the session's user must still be enabled, with the role it had
+        )
         self.audit = audit
         self.cfg: StationConfig = cfg if cfg is not None else runtime.cfg
 
@@ -132,7 +140,9 @@ class CommandService:
             need = PERMISSIONS[action].label
             return f"no permission: {action.value} needs {need} or higher ({who.display_name} is {who.effective_role().label})"
         if who.logged_in and self.users is not None:
-            info = self.users.get(who.user)  # disabled or demoted since the login: the change counts now
+            info = self.users.get(
+                who.user
+            )  # disabled or demoted since the login: the change counts now
             if info is None or not info.enabled:
                 return f"no permission: user {who.user} is disabled"
             if not can(min(info.role, who.role, key=int), action):
@@ -140,7 +150,9 @@ class CommandService:
         return None
 
     # ------------------------------------------------------------------ checks (also for the confirmation dialog)
-    def interlock_state(self, tag: TagConfig, lang: str = "en") -> list[tuple[Interlock, bool | None]]:
+    def interlock_state(
+        self, tag: TagConfig, lang: str = "en"
+    ) -> list[tuple[Interlock, bool | None]]:
         """Each interlock of ``tag`` with whether it blocks now (None: its tag has no good value)."""
         out: list[tuple[Interlock, bool | None]] = []
         for il in tag.interlocks:
@@ -158,11 +170,26 @@ class CommandService:
     def _coerce(self, tag: TagConfig, value: Any) -> tuple[Any, str | None]:
         """(value to write, error) after type, range and state checks."""
         if tag.type == "string":
-            return (value, None) if isinstance(value, str) else (value, f"{tag.name} takes text, not {value!r}")
+            return (
+                (value, None)
+                if isinstance(value, str)
+                else (value, f"{tag.name} takes text, not {value!r}")
+            )
         if tag.type == "bool":
-            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "on", "off"):
+            if isinstance(value, str) and value.strip().lower() in (
+                "true",
+                "false",
+                "1",
+                "0",
+                "on",
+                "off",
+            ):
                 return value.strip().lower() in ("true", "1", "on"), None
-            if isinstance(value, (bool, int, float)) and not isinstance(value, complex) and float(value) in (0.0, 1.0):
+            if (
+                isinstance(value, (bool, int, float))
+                and not isinstance(value, complex)
+                and float(value) in (0.0, 1.0)
+            ):
                 return bool(value), None
             return value, f"{tag.name} takes on/off (true/false), not {value!r}"
         if isinstance(value, bool):
@@ -175,16 +202,26 @@ class CommandService:
             return value, f"{value!r} is not a finite number"
         lo, hi = tag.range
         if not (lo <= v <= hi):
-            return v, f"{v:g} {tag.unit} is outside the engineering range {lo:g}-{hi:g} {tag.unit}".replace("  ", " ")
+            return (
+                v,
+                f"{v:g} {tag.unit} is outside the engineering range {lo:g}-{hi:g} {tag.unit}".replace(
+                    "  ", " "
+                ),
+            )
         if tag.type == "int" or tag.states:
             if v != int(v):
                 return v, f"{tag.name} takes whole numbers, not {v:g}"
             if tag.states and int(v) not in tag.states:
-                return v, f"{v:g} is not a state of {tag.name} ({', '.join(f'{k}={t.en}' for k, t in tag.states.items())})"
+                return (
+                    v,
+                    f"{v:g} is not a state of {tag.name} ({', '.join(f'{k}={t.en}' for k, t in tag.states.items())})",
+                )
             return int(v), None
         return v, None
 
-    def check_write(self, tag_name: str, value: Any, who: Who, confirm_old: Any = None) -> CommandResult | None:
+    def check_write(
+        self, tag_name: str, value: Any, who: Who, confirm_old: Any = None
+    ) -> CommandResult | None:
         """Every check of :meth:`write` without writing or auditing: None when it may go ahead.
 
         The faceplate calls it before its confirmation step (to show the refusal, or old
@@ -193,16 +230,37 @@ class CommandService:
         refusal, _tag, _v, _old = self._checks(tag_name, value, who, confirm_old)
         return refusal
 
-    def _checks(self, tag_name: str, value: Any, who: Who, confirm_old: Any) -> tuple[CommandResult | None, TagConfig | None, Any, Any]:
+    def _checks(
+        self, tag_name: str, value: Any, who: Who, confirm_old: Any
+    ) -> tuple[CommandResult | None, TagConfig | None, Any, Any]:
         tag = self.cfg.tag_map().get(tag_name)
         if tag is None:
-            return CommandResult(CommandStatus.INVALID, f"unknown tag {tag_name!r}", tag_name, None, value), None, value, None
+            return (
+                CommandResult(
+                    CommandStatus.INVALID, f"unknown tag {tag_name!r}", tag_name, None, value
+                ),
+                None,
+                value,
+                None,
+            )
         old = self._current(tag)
         if isinstance(who, RemoteIdentity):
             if not self.cfg.uplink.remote_commands:
-                return self._refuse(CommandStatus.DENIED, "denied: remote commands are disabled at this station", tag, old, value)
+                return self._refuse(
+                    CommandStatus.DENIED,
+                    "denied: remote commands are disabled at this station",
+                    tag,
+                    old,
+                    value,
+                )
             if not tag.remote_write:
-                return self._refuse(CommandStatus.DENIED, f"denied: {tag.name} does not accept remote writes", tag, old, value)
+                return self._refuse(
+                    CommandStatus.DENIED,
+                    f"denied: {tag.name} does not accept remote writes",
+                    tag,
+                    old,
+                    value,
+                )
         if tag.access != "rw":
             return self._refuse(CommandStatus.INVALID, f"{tag.name} is read-only", tag, old, value)
         why = self._permission(who, action_for(tag))
@@ -214,17 +272,43 @@ class CommandService:
         for il, blocks in self.interlock_state(tag):
             if blocks is None:
                 msg = f"interlocked: {il.tag} has no good value, so the interlock '{il.message.en}' cannot be checked"
-                return CommandResult(CommandStatus.INTERLOCKED, msg, tag.name, old, new, hint=il.message.model_dump()), tag, new, old
+                return (
+                    CommandResult(
+                        CommandStatus.INTERLOCKED,
+                        msg,
+                        tag.name,
+                        old,
+                        new,
+                        hint=il.message.model_dump(),
+                    ),
+                    tag,
+                    new,
+                    old,
+                )
             if blocks:
                 msg = f"interlocked: {il.message.en or il.message.zh} ({il.tag} = {il.equals:g})"
-                return CommandResult(CommandStatus.INTERLOCKED, msg, tag.name, old, new, hint=il.message.model_dump()), tag, new, old
+                return (
+                    CommandResult(
+                        CommandStatus.INTERLOCKED,
+                        msg,
+                        tag.name,
+                        old,
+                        new,
+                        hint=il.message.model_dump(),
+                    ),
+                    tag,
+                    new,
+                    old,
+                )
         if confirm_old is not None and not self._still(tag, old, confirm_old):
             msg = f"{tag.name} changed from {confirm_old!r} to {old!r} since it was confirmed: confirm again"
             return self._refuse(CommandStatus.CHANGED, msg, tag, old, new)
         return None, tag, new, old
 
     @staticmethod
-    def _refuse(status: CommandStatus, msg: str, tag: TagConfig, old: Any, new: Any) -> tuple[CommandResult, TagConfig, Any, Any]:
+    def _refuse(
+        status: CommandStatus, msg: str, tag: TagConfig, old: Any, new: Any
+    ) -> tuple[CommandResult, TagConfig, Any, Any]:
         return CommandResult(status, msg, tag.name, old, new), tag, new, old
 
     def current_value(self, tag_name: str) -> Any:
@@ -260,12 +344,20 @@ class CommandService:
             return False
 
     # ------------------------------------------------------------------ audit helper
-    async def _audit(self, action: str, who: Who, target: str, result: str, details: dict[str, Any]) -> int:
+    async def _audit(
+        self, action: str, who: Who, target: str, result: str, details: dict[str, Any]
+    ) -> int:
         user, origin = self.identity(who)
         if isinstance(who, RemoteIdentity) and who.source:
             details = {**details, "source": who.source}
         rec = await asyncio.to_thread(
-            self.audit.append, action, user=user, origin=origin, target=target, result=result, details=details
+            self.audit.append,
+            action,
+            user=user,
+            origin=origin,
+            target=target,
+            result=result,
+            details=details,
         )
         return rec.seq
 
@@ -288,49 +380,98 @@ class CommandService:
         database locked) the write is not attempted and the result says why.
         """
         # checks read users.db: keep SQLite off the acquisition loop
-        refusal, cfg_tag, new, old = await asyncio.to_thread(self._checks, tag, value, who, confirm_old)
+        refusal, cfg_tag, new, old = await asyncio.to_thread(
+            self._checks, tag, value, who, confirm_old
+        )
         action = action_for(cfg_tag).value if cfg_tag is not None else ""
         if refusal is not None:
-            log.info("write %s = %r by %s refused: %s", tag, value, self.identity(who)[0], refusal.message)
-            seq, note = await self._audit_safe("write", who, tag, refusal.status.value, {"action": action, "old": old, "new": value, "message": refusal.message})
-            return CommandResult(refusal.status, refusal.message + note, tag, old, refusal.new, seq, refusal.hint)
+            log.info(
+                "write %s = %r by %s refused: %s",
+                tag,
+                value,
+                self.identity(who)[0],
+                refusal.message,
+            )
+            seq, note = await self._audit_safe(
+                "write",
+                who,
+                tag,
+                refusal.status.value,
+                {"action": action, "old": old, "new": value, "message": refusal.message},
+            )
+            return CommandResult(
+                refusal.status, refusal.message + note, tag, old, refusal.new, seq, refusal.hint
+            )
         user, origin = self.identity(who)
         try:
-            await self._audit("write", who, tag, "requested", {"action": action, "old": old, "new": new, "confirmed_old": confirm_old})
+            await self._audit(
+                "write",
+                who,
+                tag,
+                "requested",
+                {"action": action, "old": old, "new": new, "confirmed_old": confirm_old},
+            )
         except AuditError as exc:
             return CommandResult(CommandStatus.ERROR, f"not written: {exc}", tag, old, new)
         try:
-            result: WriteResult = await self._on_runtime(self.runtime.write_tag(tag, new, user=user, origin=origin))
+            result: WriteResult = await self._on_runtime(
+                self.runtime.write_tag(tag, new, user=user, origin=origin)
+            )
         except Exception as exc:  # the caller must always get an answer, and the audit a result row
             log.exception("write %s failed", tag)
             result = WriteResult(WriteStatus.ERROR, f"write failed: {exc}")
         status = CommandStatus(result.status.value)
         message = result.message or status.value
-        seq, note = await self._audit_safe("write", who, tag, status.value, {"action": action, "old": old, "new": new, "message": message})
+        seq, note = await self._audit_safe(
+            "write",
+            who,
+            tag,
+            status.value,
+            {"action": action, "old": old, "new": new, "message": message},
+        )
         return CommandResult(status, message + note, tag, old, new, seq)
 
-    async def _audit_safe(self, action: str, who: Who, target: str, result: str, details: dict[str, Any]) -> tuple[int, str]:
+    async def _audit_safe(
+        self, action: str, who: Who, target: str, result: str, details: dict[str, Any]
+    ) -> tuple[int, str]:
         """Audit an outcome that has already happened: (seq, "") or (0, a note for the operator)."""
         try:
             return await self._audit(action, who, target, result, details), ""
         except AuditError as exc:
             return 0, f" (NOT AUDITED: {exc})"
 
-    def submit_write(self, tag: str, value: Any, who: Who, confirm_old: Any = None) -> concurrent.futures.Future[CommandResult]:
+    def submit_write(
+        self, tag: str, value: Any, who: Who, confirm_old: Any = None
+    ) -> concurrent.futures.Future[CommandResult]:
         """Start :meth:`write` on the acquisition loop from the GUI thread; the future holds the result."""
         return self.runtime.submit(self.write(tag, value, who, confirm_old))
 
     # ------------------------------------------------------------------ alarm actions
-    async def _alarm_op(self, op: str, action: Action, who: Who, target: str, fn_name: str, *args: Any, **details: Any) -> CommandResult:
+    async def _alarm_op(
+        self,
+        op: str,
+        action: Action,
+        who: Who,
+        target: str,
+        fn_name: str,
+        *args: Any,
+        **details: Any,
+    ) -> CommandResult:
         if isinstance(who, RemoteIdentity):
-            why = None if (op == "ack" and self.cfg.uplink.remote_ack) else f"denied: remote {op} is disabled at this station"
+            why = (
+                None
+                if (op == "ack" and self.cfg.uplink.remote_ack)
+                else f"denied: remote {op} is disabled at this station"
+            )
         else:
             why = await asyncio.to_thread(self._permission, who, action)
         engine = getattr(self.runtime, "alarms", None)
         if why is None and engine is None:
             why = "alarms are disabled at this station"
         if why:
-            seq, note = await self._audit_safe(op, who, target, "denied", {**details, "message": why})
+            seq, note = await self._audit_safe(
+                op, who, target, "denied", {**details, "message": why}
+            )
             return CommandResult(CommandStatus.DENIED, why + note, target, audit_seq=seq)
         fn = getattr(engine, fn_name)
         kwargs = {"remote": True} if op == "ack" and isinstance(who, RemoteIdentity) else {}
@@ -341,35 +482,83 @@ class CommandService:
         except Exception as exc:
             log.exception("alarm %s failed", op)
             ok, message = False, f"{op} failed: {exc}"
-        seq, note = await self._audit_safe(op, who, target, "ok" if ok else "refused", {**details, "message": message})
-        return CommandResult(CommandStatus.SUCCESS if ok else CommandStatus.REJECTED, message + note, target, audit_seq=seq)
+        seq, note = await self._audit_safe(
+            op, who, target, "ok" if ok else "refused", {**details, "message": message}
+        )
+        return CommandResult(
+            CommandStatus.SUCCESS if ok else CommandStatus.REJECTED,
+            message + note,
+            target,
+            audit_seq=seq,
+        )
 
     async def ack(self, alarm_ids: str | list[str], who: Who, comment: str = "") -> CommandResult:
         """Acknowledge one id, a list, or "all" visible unacknowledged alarms."""
         target = alarm_ids if isinstance(alarm_ids, str) else ",".join(alarm_ids)
         user = self.identity(who)[0]
-        return await self._alarm_op("ack", Action.ACKNOWLEDGE, who, target, "ack", alarm_ids, user, comment, comment=comment)
+        return await self._alarm_op(
+            "ack", Action.ACKNOWLEDGE, who, target, "ack", alarm_ids, user, comment, comment=comment
+        )
 
-    async def shelve(self, alarm_id: str, who: Who, reason: str, duration: float | None = None) -> CommandResult:
+    async def shelve(
+        self, alarm_id: str, who: Who, reason: str, duration: float | None = None
+    ) -> CommandResult:
         """Shelve for ``duration`` seconds (None: one-shot); the alarm engine enforces reason and maximum."""
         user = self.identity(who)[0]
-        return await self._alarm_op("shelve", Action.SHELVE, who, alarm_id, "shelve", alarm_id, user, reason, duration, reason=reason, duration=duration)
+        return await self._alarm_op(
+            "shelve",
+            Action.SHELVE,
+            who,
+            alarm_id,
+            "shelve",
+            alarm_id,
+            user,
+            reason,
+            duration,
+            reason=reason,
+            duration=duration,
+        )
 
     async def unshelve(self, alarm_id: str, who: Who, comment: str = "") -> CommandResult:
         """End a shelve early."""
         user = self.identity(who)[0]
-        return await self._alarm_op("unshelve", Action.SHELVE, who, alarm_id, "unshelve", alarm_id, user, comment, comment=comment)
+        return await self._alarm_op(
+            "unshelve",
+            Action.SHELVE,
+            who,
+            alarm_id,
+            "unshelve",
+            alarm_id,
+            user,
+            comment,
+            comment=comment,
+        )
 
     async def reset(self, alarm_id: str, who: Who, comment: str = "") -> CommandResult:
         """Reset a latched alarm whose condition has cleared."""
         user = self.identity(who)[0]
-        return await self._alarm_op("reset", Action.RESET, who, alarm_id, "reset", alarm_id, user, comment, comment=comment)
+        return await self._alarm_op(
+            "reset", Action.RESET, who, alarm_id, "reset", alarm_id, user, comment, comment=comment
+        )
 
-    async def set_out_of_service(self, alarm_id: str, who: Who, reason: str, out_of_service: bool = True) -> CommandResult:
+    async def set_out_of_service(
+        self, alarm_id: str, who: Who, reason: str, out_of_service: bool = True
+    ) -> CommandResult:
         """Take an alarm out of service (reason required) or back into service."""
         user = self.identity(who)[0]
         op = "out_of_service" if out_of_service else "in_service"
-        return await self._alarm_op(op, Action.MANAGE_ALARMS, who, alarm_id, "set_out_of_service", alarm_id, user, reason, out_of_service, reason=reason)
+        return await self._alarm_op(
+            op,
+            Action.MANAGE_ALARMS,
+            who,
+            alarm_id,
+            "set_out_of_service",
+            alarm_id,
+            user,
+            reason,
+            out_of_service,
+            reason=reason,
+        )
 
     # ------------------------------------------------------------------ uplink handlers (uplink-cmd thread)
     # Blocking: call them from the uplink's command thread, never from the acquisition thread.
@@ -378,7 +567,9 @@ class CommandService:
         fut = self.runtime.submit(self.write(tag, value, RemoteIdentity(user, source)))
         return fut.result(RESULT_TIMEOUT).as_tuple()
 
-    def remote_ack(self, alarm_ids: Any, user: str, comment: str = "", source: str = "") -> tuple[bool, str]:
+    def remote_ack(
+        self, alarm_ids: Any, user: str, comment: str = "", source: str = ""
+    ) -> tuple[bool, str]:
         """The runtime's remote-acknowledgement handler: blocking, returns (ok, message)."""
         fut = self.runtime.submit(self.ack(alarm_ids, RemoteIdentity(user, source), comment))
         return fut.result(RESULT_TIMEOUT).as_tuple()

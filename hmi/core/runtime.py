@@ -96,7 +96,10 @@ class Runtime:
 
         self.audit = AuditTrail(self.data_dir / "users.db", cfg.station.id)
         self.users = UserStore(
-            self.data_dir / "users.db", audit=self.audit, policy=SecurityPolicy.from_config(cfg), station_id=cfg.station.id
+            self.data_dir / "users.db",
+            audit=self.audit,
+            policy=SecurityPolicy.from_config(cfg),
+            station_id=cfg.station.id,
         )
         self.commands = CommandService(self, self.users, self.audit, cfg_up)
         self.uplink: Any = None
@@ -140,7 +143,9 @@ class Runtime:
             if device.password_secret:
                 params["password"] = get_secret(self.cfg.station.id, device.password_secret)
             if device.key_passphrase_secret:
-                params["key_passphrase"] = get_secret(self.cfg.station.id, device.key_passphrase_secret)
+                params["key_passphrase"] = get_secret(
+                    self.cfg.station.id, device.key_passphrase_secret
+                )
         return params
 
     # ------------------------------------------------------------------ lifecycle
@@ -199,22 +204,40 @@ class Runtime:
             for t in self.cfg.tags_of(device.id):
                 i = self.tags.index[t.name]
                 points.append(
-                    PointSpec(i, t.name, t.address, self._poll_period(t), t.access == "rw", dict(t.options))
+                    PointSpec(
+                        i,
+                        t.name,
+                        t.address,
+                        self._poll_period(t),
+                        t.access == "rw",
+                        dict(t.options),
+                    )
                 )
             drv: Driver
             if device.protocol == "system":  # the runtime's own figures: not a field device
                 from hmi.core.system_tags import SystemDriver
 
-                drv = SystemDriver(device.id, self._driver_params(device), points, self._on_batch, self._on_state, runtime=self)
+                drv = SystemDriver(
+                    device.id,
+                    self._driver_params(device),
+                    points,
+                    self._on_batch,
+                    self._on_state,
+                    runtime=self,
+                )
             else:
                 cls = driver_class(device.protocol)
-                drv = cls(device.id, self._driver_params(device), points, self._on_batch, self._on_state)
+                drv = cls(
+                    device.id, self._driver_params(device), points, self._on_batch, self._on_state
+                )
             self.drivers[device.id] = drv
             for p in points:
                 self._tag_driver[p.index] = drv
         for drv in self.drivers.values():
             await drv.start()
-        self._housekeeping = asyncio.get_running_loop().create_task(self._housekeeping_loop(), name="housekeeping")
+        self._housekeeping = asyncio.get_running_loop().create_task(
+            self._housekeeping_loop(), name="housekeeping"
+        )
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop devices, flush history and alarms, close the uplink. Idempotent."""
@@ -265,7 +288,9 @@ class Runtime:
             raise RuntimeError_("runtime is not running")
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+    def call(
+        self, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
         """Run a plain function on the acquisition thread; the future holds its result."""
         fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
         if self.loop is None or not self.loop.is_running():
@@ -312,11 +337,15 @@ class Runtime:
         if self.tags.is_string[u.indices].any():
             strings = self.tags.is_string[u.indices]
             s = u.indices[strings]
-            self.historian.write_text(self._hist_ids[s], u.ts[strings], u.values[strings], u.quality[strings])
+            self.historian.write_text(
+                self._hist_ids[s], u.ts[strings], u.values[strings], u.quality[strings]
+            )
             num = ~strings
             if not num.any():
                 return
-            u = TagUpdate(u.indices[num], u.values[num].astype(np.float64), u.quality[num], u.ts[num], [])
+            u = TagUpdate(
+                u.indices[num], u.values[num].astype(np.float64), u.quality[num], u.ts[num], []
+            )
         self.historian.write(self._hist_ids[u.indices], u.ts, u.values, u.quality)
 
     def _flush_current(self) -> None:
@@ -342,7 +371,13 @@ class Runtime:
         if new in (DeviceState.BACKOFF, DeviceState.DEGRADED):
             log.warning("device %s %s -> %s: %s", device_id, old.value, new.value, reason or "-")
         else:
-            log.info("device %s %s -> %s%s", device_id, old.value, new.value, f": {reason}" if reason else "")
+            log.info(
+                "device %s %s -> %s%s",
+                device_id,
+                old.value,
+                new.value,
+                f": {reason}" if reason else "",
+            )
         if self.alarms is not None:
             self.alarms.device_state(device_id, old, new, reason)
         if self.uplink is not None:
@@ -404,13 +439,17 @@ class Runtime:
         elif kind == "outbox_overflow":
             log.error(
                 "uplink outbox full: %s message(s) of history dropped (%s in all): %s",
-                event.get("dropped"), event.get("total_dropped"), event.get("reason", ""),
+                event.get("dropped"),
+                event.get("total_dropped"),
+                event.get("reason", ""),
             )
         if self.loop is not None and self.loop.is_running():
             self.loop.call_soon_threadsafe(self._emit, "uplink", event)
 
     # ------------------------------------------------------------------ commands
-    async def write_tag(self, name: str, value: Any, user: str = "", origin: str = "local") -> WriteResult:
+    async def write_tag(
+        self, name: str, value: Any, user: str = "", origin: str = "local"
+    ) -> WriteResult:
         """Write an engineering value to a tag, then verify it by reading it back."""
         t = self.cfg.tag_map().get(name)
         if t is None:
@@ -429,7 +468,8 @@ class Runtime:
                 return WriteResult(WriteStatus.INVALID, f"{value!r} is not a number")
             if not (t.range[0] <= v <= t.range[1]):
                 return WriteResult(
-                    WriteStatus.INVALID, f"{v:g} {t.unit} is outside the range {t.range[0]:g}-{t.range[1]:g} {t.unit}"
+                    WriteStatus.INVALID,
+                    f"{v:g} {t.unit} is outside the range {t.range[0]:g}-{t.range[1]:g} {t.unit}",
                 )
             gain, offset = t.scale.gain_offset() if t.scale else (1.0, 0.0)
             raw = (v - offset) / gain
@@ -452,11 +492,18 @@ class Runtime:
                 last = batch.values[0]
                 if isinstance(raw, str) and str(last) == raw:
                     return WriteResult(WriteStatus.SUCCESS, "written and read back")
-                if not isinstance(raw, str) and np.isfinite(last) and abs(float(last) - float(raw)) <= tol + 0.5 * _step(t):
+                if (
+                    not isinstance(raw, str)
+                    and np.isfinite(last)
+                    and abs(float(last) - float(raw)) <= tol + 0.5 * _step(t)
+                ):
                     self._on_batch(batch)
                     return WriteResult(WriteStatus.SUCCESS, "written and read back")
             await asyncio.sleep(0.1)
-        return WriteResult(WriteStatus.TIMEOUT, f"read-back did not confirm the value within {READBACK_TIMEOUT:.0f} s (last read {last!r})")
+        return WriteResult(
+            WriteStatus.TIMEOUT,
+            f"read-back did not confirm the value within {READBACK_TIMEOUT:.0f} s (last read {last!r})",
+        )
 
     # ------------------------------------------------------------------ diagnostics
     def device_diagnostics(self) -> list[dict[str, Any]]:
@@ -482,5 +529,3 @@ class Runtime:
 def _step(t: TagConfig) -> float:
     """Raw-unit resolution of a scaled integer tag (read-back tolerance)."""
     return 1.0 if t.scale is not None and t.type in (None, "int") else 0.0
-
-

@@ -40,7 +40,11 @@ def service_name(station_id: str) -> str:
 def _backend() -> keyring.backend.KeyringBackend:
     kr = keyring.get_keyring()
     # keyring's fail.Keyring (and chainer with nothing viable) has priority 0
-    if getattr(kr, "priority", 1) <= 0 or type(kr).__name__ == "Keyring" and type(kr).__module__ == "keyring.backends.fail":
+    if (
+        getattr(kr, "priority", 1) <= 0
+        or type(kr).__name__ == "Keyring"
+        and type(kr).__module__ == "keyring.backends.fail"
+    ):
         raise SecretError(NO_BACKEND_HELP)
     return kr
 

@@ -135,7 +135,9 @@ def ensure_schema(
     try:
         metadata.create_all(engine)
         with engine.begin() as conn:
-            row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
+            row = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == "schema_version")
+            ).first()
             if row is None:
                 conn.execute(meta.insert().values(key="schema_version", value=str(version)))
                 return

@@ -79,7 +79,9 @@ class SystemDriver(Driver):
         self.runtime = runtime
         self.ntp_server = str(params.get("ntp_server") or "")
         self.diag.endpoint = "local"
-        self._addr: dict[int, SystemAddress] = {p.index: parse_address(p.address) for p in self.points}
+        self._addr: dict[int, SystemAddress] = {
+            p.index: parse_address(p.address) for p in self.points
+        }
         self._by_address: dict[str, list[int]] = defaultdict(list)
         for p in self.points:
             self._by_address[p.address].append(p.index)
@@ -106,7 +108,9 @@ class SystemDriver(Driver):
         for p in self.points:
             groups[p.poll_period].append(p.index)
         for period, idx in sorted(groups.items()):
-            self._tasks.append(loop.create_task(self._poll(period, idx), name=f"system-poll-{period:g}s"))
+            self._tasks.append(
+                loop.create_task(self._poll(period, idx), name=f"system-poll-{period:g}s")
+            )
         self._tasks.append(loop.create_task(self._sample_devices(), name="system-availability"))
         if self.ntp_server and any(a.text == "host.clock_offset" for a in self._addr.values()):
             self._tasks.append(loop.create_task(self._check_clock(), name="system-clock"))
@@ -131,7 +135,9 @@ class SystemDriver(Driver):
         vals = [self._value(self._addr[i], stats, now) for i in indices]
         q = np.array([r[1] for r in vals], dtype=np.uint8)
         reason = next((r[2] for r in vals if r[1] != GOOD), "")
-        return Batch(np.asarray(indices, np.int32), np.array([r[0] for r in vals]), q, reason, now, now)
+        return Batch(
+            np.asarray(indices, np.int32), np.array([r[0] for r in vals]), q, reason, now, now
+        )
 
     # ------------------------------------------------------------------ analytics results
     def push_derived(self, values: Mapping[str, Derived]) -> None:
@@ -167,7 +173,9 @@ class SystemDriver(Driver):
             g[0].append(i)
             g[1].append(value if q != BAD else math.nan)
         for (q, reason), (idx, vals) in groups.items():
-            self.sink(Batch(np.asarray(idx, np.int32), np.asarray(vals, np.float64), q, reason, now, now))
+            self.sink(
+                Batch(np.asarray(idx, np.int32), np.asarray(vals, np.float64), q, reason, now, now)
+            )
 
     async def _sample_devices(self) -> None:
         while True:
@@ -230,7 +238,11 @@ class SystemDriver(Driver):
             return float(stats.get("scan_overruns", 0)), GOOD, ""
         if t.startswith("historian."):
             h = stats.get("historian") or {}
-            key = {"historian.queue": "queue_depth", "historian.size_mb": "db_bytes", "historian.dropped": "dropped"}[t]
+            key = {
+                "historian.queue": "queue_depth",
+                "historian.size_mb": "db_bytes",
+                "historian.dropped": "dropped",
+            }[t]
             if key not in h:
                 return math.nan, BAD, "historian statistics not available"
             v = float(h[key] or 0)
@@ -243,7 +255,11 @@ class SystemDriver(Driver):
             if key not in al:
                 return math.nan, BAD, "alarm engine not running"
             return float(al[key]), GOOD, ""
-        return math.nan, BAD, f"unknown system address {t}"  # pragma: no cover - parse_address forbids it
+        return (
+            math.nan,
+            BAD,
+            f"unknown system address {t}",
+        )  # pragma: no cover - parse_address forbids it
 
     @staticmethod
     def _uplink_value(t: str, up: dict[str, Any]) -> Reading:

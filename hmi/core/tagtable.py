@@ -73,7 +73,9 @@ def _per_point(x: Any, m: int, dtype: type) -> np.ndarray:
 class TagTable:
     """Arrays of static tag properties and live state, indexed by tag position in the config."""
 
-    def __init__(self, tags: Sequence[TagConfig], poll_periods: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, tags: Sequence[TagConfig], poll_periods: Sequence[float] | None = None
+    ) -> None:
         n = len(tags)
         self.tags = list(tags)
         self.names = [t.name for t in tags]
@@ -90,10 +92,15 @@ class TagTable:
         self.hist_mode = np.array([_HIST_MODE[t.history.mode] for t in tags], dtype=np.int8)
         self.hist_deadband = np.array([t.history.deadband for t in tags], dtype=np.float64)
         self.hist_interval = np.array(
-            [t.history.interval if t.history.mode == "periodic" else t.history.max_interval for t in tags],
+            [
+                t.history.interval if t.history.mode == "periodic" else t.history.max_interval
+                for t in tags
+            ],
             dtype=np.float64,
         )
-        periods = np.asarray(poll_periods if poll_periods is not None else [1.0] * n, dtype=np.float64)
+        periods = np.asarray(
+            poll_periods if poll_periods is not None else [1.0] * n, dtype=np.float64
+        )
         self.poll_period = periods
         #: a GOOD tag with no fresh good value for this long becomes UNCERTAIN (stale)
         self.stale_after = np.maximum(periods * 3.0, 1.0)
@@ -141,7 +148,9 @@ class TagTable:
             old_q = self.quality[idx]
             if strings:
                 old_text = [self.text.get(int(i)) for i in idx]
-                value_changed = np.array([o != v for o, v in zip(old_text, eng, strict=True)], dtype=bool)
+                value_changed = np.array(
+                    [o != v for o, v in zip(old_text, eng, strict=True)], dtype=bool
+                )
                 hist_due = value_changed.copy()
             else:
                 old_v = self.value[idx]
@@ -185,7 +194,9 @@ class TagTable:
                 self.hist_ts[hi_] = ts[want_hist]
                 self.hist_quality[hi_] = q[want_hist]
                 if not strings:
-                    self.hist_value[hi_] = np.where(q[want_hist] == GOOD, eng[want_hist], self.hist_value[hi_])
+                    self.hist_value[hi_] = np.where(
+                        q[want_hist] == GOOD, eng[want_hist], self.hist_value[hi_]
+                    )
         idx32 = idx.astype(np.int32)
         why = reason_for or ""
         scan = TagUpdate(idx32, eng, q, ts, [why] * m)
@@ -217,7 +228,13 @@ class TagTable:
             self.hist_quality[si] = UNCERTAIN
             vals = self.value[si].copy()
         n = len(si)
-        return TagUpdate(si.astype(np.int32), vals, np.full(n, UNCERTAIN, np.uint8), np.full(n, now), [STALE_REASON] * n)
+        return TagUpdate(
+            si.astype(np.int32),
+            vals,
+            np.full(n, UNCERTAIN, np.uint8),
+            np.full(n, now),
+            [STALE_REASON] * n,
+        )
 
     # ------------------------------------------------------------------ output
     def changed_since(self, seq: int) -> tuple[int, TagUpdate]:

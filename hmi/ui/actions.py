@@ -42,7 +42,12 @@ STATUS_TEXT = {
     "interlocked": N_("Refused by interlock"),
     "changed": N_("The value has changed: check it and confirm again"),
 }
-ROLE_TEXT = {Role.VIEWER: N_("viewer"), Role.OPERATOR: N_("operator"), Role.ENGINEER: N_("engineer"), Role.ADMIN: N_("admin")}
+ROLE_TEXT = {
+    Role.VIEWER: N_("viewer"),
+    Role.OPERATOR: N_("operator"),
+    Role.ENGINEER: N_("engineer"),
+    Role.ADMIN: N_("admin"),
+}
 ACTION_TEXT = {
     Action.VIEW: N_("Viewing"),
     Action.ACKNOWLEDGE: N_("Acknowledging alarms"),
@@ -64,10 +69,16 @@ def role_text(role: Role | int) -> str:
 def needs_text(action: Action | str, session: Session | None = None) -> str:
     """'Entering a set point needs operator or higher' (+ who is logged in), translated."""
     act = Action(action)
-    text = tr("{action} needs {role} or higher").format(action=tr(ACTION_TEXT[act]), role=role_text(PERMISSIONS[act]))
+    text = tr("{action} needs {role} or higher").format(
+        action=tr(ACTION_TEXT[act]), role=role_text(PERMISSIONS[act])
+    )
     if session is None or not session.logged_in:
         return text + " — " + tr("log in with the user button in the header")
-    return text + " — " + tr("{user} is {role}").format(user=session.user, role=role_text(session.effective_role()))
+    return (
+        text
+        + " — "
+        + tr("{user} is {role}").format(user=session.user, role=role_text(session.effective_role()))
+    )
 
 
 def result_text(result: Any) -> tuple[bool, str]:
@@ -76,7 +87,11 @@ def result_text(result: Any) -> tuple[bool, str]:
     ok = bool(getattr(result, "ok", False))
     head = tr(STATUS_TEXT.get(status, status or "done"))
     hint = getattr(result, "hint", None) or {}
-    detail = (hint.get("zh" if i18n().is_zh else "en") or hint.get("en") or "") if status == "interlocked" else ""
+    detail = (
+        (hint.get("zh" if i18n().is_zh else "en") or hint.get("en") or "")
+        if status == "interlocked"
+        else ""
+    )
     detail = detail or str(getattr(result, "message", "") or "")
     for prefix in ("no permission: ", "denied: ", "interlocked: "):  # the headline says it already
         if detail.startswith(prefix):
@@ -97,7 +112,9 @@ class Actions(QObject):
         super().__init__()
         self.runtime = runtime
         # a plain name (the old signature) grants nothing: the console starts logged out
-        self.console: Console | None = console if isinstance(console, Console) else self._default_console()
+        self.console: Console | None = (
+            console if isinstance(console, Console) else self._default_console()
+        )
 
     def _default_console(self) -> Console | None:
         users = getattr(self.runtime, "users", None)
@@ -133,7 +150,9 @@ class Actions(QObject):
         """True when the current session may do ``action`` (the command service checks again)."""
         return self.session.can(action)
 
-    def gate(self, widget: QWidget, action: Action | str, tip: str = "", enabled: bool = True) -> bool:
+    def gate(
+        self, widget: QWidget, action: Action | str, tip: str = "", enabled: bool = True
+    ) -> bool:
         """Enable ``widget`` when allowed (and ``enabled``); a refusal says which role is needed."""
         allowed = self.can(action)
         widget.setEnabled(allowed and enabled)
@@ -146,7 +165,9 @@ class Actions(QObject):
         if done is not None:
             done(ok, text)
 
-    def _command(self, what: str, make: Callable[[Any, Session], Coroutine[Any, Any, Any]], done: Done | None) -> bool:
+    def _command(
+        self, what: str, make: Callable[[Any, Session], Coroutine[Any, Any, Any]], done: Done | None
+    ) -> bool:
         """Run ``make(commands, session)`` on the acquisition loop; report the CommandResult."""
         svc = self.commands
         if svc is None:
@@ -170,7 +191,9 @@ class Actions(QObject):
         return True
 
     # ------------------------------------------------------------------ alarms
-    def ack(self, alarm_ids: str | Iterable[str], comment: str = "", done: Done | None = None) -> bool:
+    def ack(
+        self, alarm_ids: str | Iterable[str], comment: str = "", done: Done | None = None
+    ) -> bool:
         """Acknowledge ids (or "all")."""
         ids = alarm_ids if isinstance(alarm_ids, str) else list(alarm_ids)
         if not ids:
@@ -178,9 +201,13 @@ class Actions(QObject):
             return False
         return self._command(N_("Acknowledge"), lambda svc, s: svc.ack(ids, s, comment), done)
 
-    def shelve(self, alarm_id: str, reason: str, duration: float | None, done: Done | None = None) -> bool:
+    def shelve(
+        self, alarm_id: str, reason: str, duration: float | None, done: Done | None = None
+    ) -> bool:
         """Shelve one alarm for ``duration`` seconds (None: one-shot)."""
-        return self._command(N_("Shelve"), lambda svc, s: svc.shelve(alarm_id, s, reason, duration), done)
+        return self._command(
+            N_("Shelve"), lambda svc, s: svc.shelve(alarm_id, s, reason, duration), done
+        )
 
     def unshelve(self, alarm_id: str, done: Done | None = None) -> bool:
         """End a shelve."""
@@ -190,24 +217,37 @@ class Actions(QObject):
         """Reset a latched alarm."""
         return self._command(N_("Reset"), lambda svc, s: svc.reset(alarm_id, s), done)
 
-    def set_out_of_service(self, alarm_id: str, reason: str, out: bool = True, done: Done | None = None) -> bool:
+    def set_out_of_service(
+        self, alarm_id: str, reason: str, out: bool = True, done: Done | None = None
+    ) -> bool:
         """Take an alarm out of service (reason required) or put it back."""
         what = N_("Out of service") if out else N_("Back in service")
-        return self._command(what, lambda svc, s: svc.set_out_of_service(alarm_id, s, reason, out), done)
+        return self._command(
+            what, lambda svc, s: svc.set_out_of_service(alarm_id, s, reason, out), done
+        )
 
     def silence(self, done: Done | None = None) -> bool:
         """Silence the horn (acknowledges nothing, so it needs no login)."""
         engine = getattr(self.runtime, "alarms", None)
         call = getattr(self.runtime, "call", None)
         if engine is None or call is None:
-            self._report(False, f"{tr('Silence horn')}: {tr('alarms are disabled at this station')}", done)
+            self._report(
+                False, f"{tr('Silence horn')}: {tr('alarms are disabled at this station')}", done
+            )
             return False
         try:
             fut = call(engine.silence, self.user)
         except Exception as exc:
             self._report(False, f"{tr('Silence horn')}: {exc}", done)
             return False
-        watch(fut, lambda r, e: self._report(e is None, f"{tr('Silence horn')}: {e or getattr(r, 'message', '') or tr('done')}", done))
+        watch(
+            fut,
+            lambda r, e: self._report(
+                e is None,
+                f"{tr('Silence horn')}: {e or getattr(r, 'message', '') or tr('done')}",
+                done,
+            ),
+        )
         return True
 
     # ------------------------------------------------------------------ writes
@@ -228,7 +268,9 @@ class Actions(QObject):
         svc = self.commands
         return [] if svc is None else svc.interlock_state(tag)
 
-    def write(self, tag: str, value: Any, confirm_old: Any = None, done: Done | None = None) -> bool:
+    def write(
+        self, tag: str, value: Any, confirm_old: Any = None, done: Done | None = None
+    ) -> bool:
         """Checked, audited write (the runtime verifies it by read-back)."""
         svc = self.commands
         if svc is None:
@@ -245,7 +287,13 @@ class Actions(QObject):
                 self._report(False, f"{tr('Write')} {tag}: {error}", done)
                 return
             ok, text = result_text(result)
-            self._report(ok, f"{tr('Write')} {tag} = {value:g}: {text}" if isinstance(value, float) else f"{tr('Write')} {tag} = {value}: {text}", done)
+            self._report(
+                ok,
+                f"{tr('Write')} {tag} = {value:g}: {text}"
+                if isinstance(value, float)
+                else f"{tr('Write')} {tag} = {value}: {text}",
+                done,
+            )
 
         watch(fut, finished)
         return True
@@ -265,9 +313,19 @@ class Actions(QObject):
             allowed = session.can(Action.EXIT_APPLICATION)
             if allowed and session.logged_in and users is not None:
                 info = users.get(session.user)  # disabled or demoted since the login: counts now
-                allowed = info is not None and info.enabled and min(info.role, session.role) >= PERMISSIONS[Action.EXIT_APPLICATION]
+                allowed = (
+                    info is not None
+                    and info.enabled
+                    and min(info.role, session.role) >= PERMISSIONS[Action.EXIT_APPLICATION]
+                )
             if audit is not None:
-                audit.append("exit", user=session.display_name, origin=session.origin, target=station, result="ok" if allowed else "denied")
+                audit.append(
+                    "exit",
+                    user=session.display_name,
+                    origin=session.origin,
+                    target=station,
+                    result="ok" if allowed else "denied",
+                )
             return allowed, "" if allowed else needs_text(Action.EXIT_APPLICATION, session)
 
         def finished(result: Any, error: BaseException | None) -> None:

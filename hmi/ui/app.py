@@ -99,6 +99,7 @@ def _quit_on_signals(app: QApplication) -> Any:
     """SIGINT/SIGTERM close the HMI cleanly (the caller then stops the runtime and flushes
     history). Qt's loop does not run Python code on its own, so a timer lets the
     interpreter see the signal."""
+
     def handler(signum: int, _frame: Any) -> None:
         log.info("signal %s: closing the HMI", signal.Signals(signum).name)
         app.closeAllWindows()
@@ -115,7 +116,13 @@ def _quit_on_signals(app: QApplication) -> Any:
     return timer
 
 
-def run_gui(runtime: Any, lang: str | None = None, theme: str | None = None, console: Any = None, demo: bool = False) -> int:
+def run_gui(
+    runtime: Any,
+    lang: str | None = None,
+    theme: str | None = None,
+    console: Any = None,
+    demo: bool = False,
+) -> int:
     """Show the HMI for a started runtime and run the Qt event loop until the window closes.
 
     The console starts logged out (the viewer). On a first run (no administrator yet) the
@@ -200,6 +207,11 @@ def prepare_demo_users(users: Any, data_dir: Path) -> dict[str, str]:
         for name, role in DEMO_USERS:
             print(f"  {name:<10} {role:<10} {known[name]}", flush=True)
     else:
-        print(f"gas-hmi demo: demo users operator / engineer / admin; passwords in {path}", flush=True)
-    print("gas-hmi demo: the HMI starts logged in as operator (automatic logout after idle time)", flush=True)
+        print(
+            f"gas-hmi demo: demo users operator / engineer / admin; passwords in {path}", flush=True
+        )
+    print(
+        "gas-hmi demo: the HMI starts logged in as operator (automatic logout after idle time)",
+        flush=True,
+    )
     return known

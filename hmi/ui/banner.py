@@ -38,11 +38,20 @@ ROWS = 3
 
 def visible(views: list[Any]) -> list[Any]:
     """Annunciated alarms (not shelved/suppressed/out of service, not NORMAL)."""
-    return [v for v in views if v.state != "NORMAL" and not (v.shelved or v.suppressed or v.out_of_service)]
+    return [
+        v
+        for v in views
+        if v.state != "NORMAL" and not (v.shelved or v.suppressed or v.out_of_service)
+    ]
 
 
 def _banner_key(v: Any) -> tuple[bool, int, bool, float]:
-    return (v.state not in UNACKED, v.priority, v.state == "RTN_UNACK", -(v.active_since or v.last_change))
+    return (
+        v.state not in UNACKED,
+        v.priority,
+        v.state == "RTN_UNACK",
+        -(v.active_since or v.last_change),
+    )
 
 
 def banner_order(views: list[Any], top: int | None = None) -> list[Any]:
@@ -69,7 +78,9 @@ class BannerRow(QFrame):
     sigClicked = Signal(object)
     sigDoubleClicked = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, cfg_tags: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, cfg_tags: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(parent)
         self.setProperty("role", "bannerRow")
         self.view: Any = None
@@ -93,7 +104,14 @@ class BannerRow(QFrame):
         self.state = QLabel(self)
         self.state.setProperty("role", "bannerState")
         self.state.setMinimumWidth(150)
-        for w, stretch in ((self.glyph, 0), (self.time, 0), (self.tag, 0), (self.msg, 1), (self.value, 0), (self.state, 0)):
+        for w, stretch in (
+            (self.glyph, 0),
+            (self.time, 0),
+            (self.tag, 0),
+            (self.msg, 1),
+            (self.value, 0),
+            (self.state, 0),
+        ):
             lay.addWidget(w, stretch)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setFixedHeight(26)
@@ -113,11 +131,15 @@ class BannerRow(QFrame):
         self.time.setText(fmt.clock(view.active_since or view.last_change, date=False))
         self.tag.setText(view.tag)
         self.msg.setText(view.message(i18n().lang))
-        self.value.setText(alarm_value_text(view, self.cfg_tags.get(view.tag)) if self.cfg_tags is not None else "")
+        self.value.setText(
+            alarm_value_text(view, self.cfg_tags.get(view.tag)) if self.cfg_tags is not None else ""
+        )
         self.state.setText(tr(STATE_TEXT.get(view.state, view.state)))
         restyle(self.state, unack="1" if unack else "0")
         restyle(self, unack="1" if unack else "0", selected="1" if selected else "0")
-        self.setToolTip(f"{view.alarm_id}\n{view.message(i18n().lang)}\n{view.response(i18n().lang)}".strip())
+        self.setToolTip(
+            f"{view.alarm_id}\n{view.message(i18n().lang)}\n{view.response(i18n().lang)}".strip()
+        )
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         """Select this row."""
@@ -222,7 +244,9 @@ class AlarmBanner(QFrame):
         if self.selected_id and not any(v.alarm_id == self.selected_id for v in self.ordered):
             self.selected_id = ""
         extra = len(shown) - ROWS
-        unacked = sum(1 for v in shown if v.state in UNACKED) - sum(1 for v in self.ordered[:ROWS] if v.state in UNACKED)
+        unacked = sum(1 for v in shown if v.state in UNACKED) - sum(
+            1 for v in self.ordered[:ROWS] if v.state in UNACKED
+        )
         if not shown:
             self.more.setText(tr("No active alarms"))
         elif extra > 0:

@@ -40,7 +40,13 @@ def number(tag: TagConfig, value: float, precision: int | None = None) -> str:
     return f"{value:.{p}f}"
 
 
-def value_text(tag: TagConfig, value: float | str, quality: int, precision: int | None = None, unit: bool = True) -> str:
+def value_text(
+    tag: TagConfig,
+    value: float | str,
+    quality: int,
+    precision: int | None = None,
+    unit: bool = True,
+) -> str:
     """Text of a value as shown on a screen. Never a plausible number when not GOOD.
 
     BAD shows the word BAD; UNCERTAIN (stale) shows the last value followed by '?'.

@@ -55,7 +55,11 @@ def devices_chip(devices: list[dict[str, Any]]) -> tuple[str, str, str]:
     if not devices:
         return tr("Devices") + ": -", "off", ""
     up = [d for d in devices if d.get("state") == "up"]
-    lines = [f"{d.get('device_id')}: {tr(str(d.get('state', '')))}" + (f" — {d.get('last_error')}" if d.get("state") != "up" and d.get("last_error") else "") for d in devices]
+    lines = [
+        f"{d.get('device_id')}: {tr(str(d.get('state', '')))}"
+        + (f" — {d.get('last_error')}" if d.get("state") != "up" and d.get("last_error") else "")
+        for d in devices
+    ]
     state = "ok" if len(up) == len(devices) else "bad"
     return f"{tr('Devices')} {len(up)}/{len(devices)}", state, "\n".join(lines)
 
@@ -156,13 +160,21 @@ class HeaderBar(QFrame):
         self._session = session
         if session is None or not session.logged_in or session.expired():
             self.user.setText(tr("Log in"))
-            self.user.setToolTip(tr("Nobody is logged in: the screens stay live, nothing can be operated. Click to log in."))
+            self.user.setToolTip(
+                tr(
+                    "Nobody is logged in: the screens stay live, nothing can be operated. Click to log in."
+                )
+            )
             restyle(self.user, state="off")
             return
         self.user.setText(f"{session.user} · {role_text(session.role)}")
-        tip = tr("Logged in: {user} ({role})").format(user=session.user, role=role_text(session.role))
+        tip = tr("Logged in: {user} ({role})").format(
+            user=session.user, role=role_text(session.role)
+        )
         if session.idle_timeout > 0:
-            tip += "\n" + tr("Automatic logout after {n} min without input").format(n=f"{session.idle_timeout / 60:g}")
+            tip += "\n" + tr("Automatic logout after {n} min without input").format(
+                n=f"{session.idle_timeout / 60:g}"
+            )
         self.user.setToolTip(tip + "\n" + tr("Click: change password, log out"))
         restyle(self.user, state="ok")
 

@@ -40,7 +40,9 @@ class LiveData(QObject):
     sigDiagnostics = Signal(object, object)  # list[dict] devices, dict runtime stats
     sigTick = Signal(int)  # tick counter (blink phase: even/odd)
 
-    def __init__(self, runtime: Any, period_ms: int = DEFAULT_PERIOD_MS, parent: QObject | None = None) -> None:
+    def __init__(
+        self, runtime: Any, period_ms: int = DEFAULT_PERIOD_MS, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.runtime = runtime
         self.cfg = runtime.cfg

@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 
 IDLE_CHECK_MS = 1000
 #: input that counts as operator activity (mouse moves do not: a nudged mouse is not a person)
-ACTIVITY = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel, QEvent.Type.TouchBegin})
+ACTIVITY = frozenset(
+    {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel, QEvent.Type.TouchBegin}
+)
 
 
 def _ask(box: QMessageBox) -> bool:
@@ -62,8 +64,14 @@ def auth_message(error: BaseException, name: str = "") -> str:
     """What the operator reads when a login is refused (the same words for unknown name and wrong password)."""
     if isinstance(error, AuthError):
         if error.reason == "locked":
-            until = time.strftime("%H:%M:%S", time.localtime(error.locked_until)) if error.locked_until else "?"
-            return tr("Too many failed logins: {user} is locked until {time}").format(user=name, time=until)
+            until = (
+                time.strftime("%H:%M:%S", time.localtime(error.locked_until))
+                if error.locked_until
+                else "?"
+            )
+            return tr("Too many failed logins: {user} is locked until {time}").format(
+                user=name, time=until
+            )
         if error.reason == "disabled":
             return tr("User {user} is disabled: ask the administrator").format(user=name)
         return tr("Wrong user name or password")
@@ -89,7 +97,9 @@ class _FormDialog(QDialog):
         self.message.setObjectName("loginMessage")
         self.message.setWordWrap(True)
         self.message.setProperty("role", "state")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText(ok_text)
         self.ok_button.setObjectName("loginOk")
@@ -164,7 +174,9 @@ class LoginDialog(_FormDialog):
         self._finish_layout()
         s = console.session
         if s.logged_in:
-            self.say(tr("Logged in now: {user}. A new login replaces it.").format(user=s.user), "ok")
+            self.say(
+                tr("Logged in now: {user}. A new login replaces it.").format(user=s.user), "ok"
+            )
         self.name.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def submit(self) -> None:
@@ -195,7 +207,12 @@ class CreateAdminDialog(_FormDialog):
     def __init__(self, console: Console, parent: QWidget | None = None) -> None:
         super().__init__(console, tr("Create the administrator"), tr("Create and log in"), parent)
         self.setObjectName("createAdminDialog")
-        intro = QLabel(tr("This station has no administrator yet. Create one now: the administrator adds the operators and engineers."), self)
+        intro = QLabel(
+            tr(
+                "This station has no administrator yet. Create one now: the administrator adds the operators and engineers."
+            ),
+            self,
+        )
         intro.setWordWrap(True)
         self.layout_.insertWidget(0, intro)
         self.name = self._field(tr("User name"), "adminName", secret=False)
@@ -223,7 +240,11 @@ class CreateAdminDialog(_FormDialog):
 
         def done(session: Any, error: BaseException | None) -> None:
             if error is not None:
-                self.say(auth_message(error, name) if not isinstance(error, (UserError, PermissionError)) else str(error))
+                self.say(
+                    auth_message(error, name)
+                    if not isinstance(error, (UserError, PermissionError))
+                    else str(error)
+                )
                 return
             self.sigLoggedIn.emit(session)
             self.accept()
@@ -272,7 +293,9 @@ class ChangePasswordDialog(_FormDialog):
 def password_rules(console: Console) -> str:
     """The password rules in the current language."""
     n = getattr(getattr(console.store, "policy", None), "min_password_chars", 8)
-    return tr("At least {n} characters, two of letters / digits / other characters, not the user name, not a well-known password.").format(n=n)
+    return tr(
+        "At least {n} characters, two of letters / digits / other characters, not the user name, not a well-known password."
+    ).format(n=n)
 
 
 def check_new(console: Console, user: str, password: str, repeat: str) -> str:
@@ -290,7 +313,9 @@ class Login(QObject):
     #: how yes/no questions are shown (tests replace it)
     ask: Callable[[QMessageBox], bool] = staticmethod(_ask)
 
-    def __init__(self, window: Any, console: Console | None = None, idle_check_ms: int = IDLE_CHECK_MS) -> None:
+    def __init__(
+        self, window: Any, console: Console | None = None, idle_check_ms: int = IDLE_CHECK_MS
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.actions: Actions = window.actions
@@ -358,12 +383,19 @@ class Login(QObject):
             if error is not None:
                 log.error("automatic logout: %s", error)
             elif logged_out:
-                self._say(tr("{user} was logged out after {n} min without input").format(user=s.user, n=f"{minutes:g}"), True)
+                self._say(
+                    tr("{user} was logged out after {n} min without input").format(
+                        user=s.user, n=f"{minutes:g}"
+                    ),
+                    True,
+                )
 
         run_in_pool(c.check_idle, done)
 
     # ------------------------------------------------------------------ login / logout
-    def show_login(self, reason: str = "", then: Callable[[Session], None] | None = None) -> LoginDialog | None:
+    def show_login(
+        self, reason: str = "", then: Callable[[Session], None] | None = None
+    ) -> LoginDialog | None:
         """Open the login dialog (non-blocking); ``then(session)`` runs after a good login."""
         if self.console is None:
             self._say(tr("This station has no user database: nobody can log in"), False)
@@ -377,12 +409,17 @@ class Login(QObject):
         if self.dialog is not None:
             self.dialog.close()
         self.dialog = dlg
-        dlg.finished.connect(lambda _r, d=dlg: setattr(self, "dialog", None) if self.dialog is d else None)
+        dlg.finished.connect(
+            lambda _r, d=dlg: setattr(self, "dialog", None) if self.dialog is d else None
+        )
         dlg.open()
 
     def _logged_in(self, session: Session, then: Callable[[Session], None] | None) -> None:
         self.actions.session_changed()
-        self._say(tr("{user} logged in ({role})").format(user=session.user, role=role_text(session.role)), True)
+        self._say(
+            tr("{user} logged in ({role})").format(user=session.user, role=role_text(session.role)),
+            True,
+        )
         if then is not None:
             then(session)
 
@@ -394,7 +431,12 @@ class Login(QObject):
 
         def done(session: Any, error: BaseException | None) -> None:
             if error is not None:
-                self._say(tr("Automatic login of {user} failed: {error}").format(user=name, error=auth_message(error, name)), False)
+                self._say(
+                    tr("Automatic login of {user} failed: {error}").format(
+                        user=name, error=auth_message(error, name)
+                    ),
+                    False,
+                )
                 return
             self._logged_in(session, None)
 
@@ -488,7 +530,10 @@ class Login(QObject):
     def request_exit(self) -> None:
         """Close the HMI: needs exit_application (log in first otherwise), confirmed and audited."""
         if not self.actions.can(Action.EXIT_APPLICATION):
-            self.show_login(needs_text(Action.EXIT_APPLICATION, self.actions.session), then=self._exit_after_login)
+            self.show_login(
+                needs_text(Action.EXIT_APPLICATION, self.actions.session),
+                then=self._exit_after_login,
+            )
             return
         self._confirm_exit()
 
@@ -499,7 +544,15 @@ class Login(QObject):
             self._say(needs_text(Action.EXIT_APPLICATION, session), False)
 
     def _confirm_exit(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, tr("Close the HMI"), tr("Close the HMI? The station runtime stops and nobody watches the station from this console."), QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self.window)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            tr("Close the HMI"),
+            tr(
+                "Close the HMI? The station runtime stops and nobody watches the station from this console."
+            ),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self.window,
+        )
         box.setObjectName("exitQuestion")
         box.button(QMessageBox.StandardButton.Yes).setText(tr("Close the HMI"))
         box.button(QMessageBox.StandardButton.No).setText(tr("Cancel"))

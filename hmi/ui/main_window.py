@@ -41,7 +41,9 @@ ANALYTICS_PAGES = (("forecast", N_("Forecast"), "F7"), ("report", N_("Daily repo
 class MainWindow(QMainWindow):
     """Everything the operator sees."""
 
-    def __init__(self, runtime: Any, console: Any = None, period_ms: int = 250, horn: bool = True) -> None:
+    def __init__(
+        self, runtime: Any, console: Any = None, period_ms: int = 250, horn: bool = True
+    ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.runtime = runtime
@@ -68,8 +70,15 @@ class MainWindow(QMainWindow):
         self.diagnostics = DiagnosticsPage(self.live, self.pages)
         self.forecast = ForecastPage(self.live, self.pages)
         self.report = ReportPage(self.live, self.pages)
-        self.page_ids = {"overview": self.overview, "pid": self.pid, "alarms": self.alarms, "trends": self.trends, "diagnostics": self.diagnostics,
-                         "forecast": self.forecast, "report": self.report}
+        self.page_ids = {
+            "overview": self.overview,
+            "pid": self.pid,
+            "alarms": self.alarms,
+            "trends": self.trends,
+            "diagnostics": self.diagnostics,
+            "forecast": self.forecast,
+            "report": self.report,
+        }
         for page_id, _label, key in ANALYTICS_PAGES:
             self._add_nav(page_id, key)
         for page in self.page_ids.values():
@@ -159,7 +168,9 @@ class MainWindow(QMainWindow):
         """light <-> dark."""
         tm = theme_mod.theme()
         tm.set_theme("light" if tm.name == "dark" else "dark")
-        for w in [self.overview.trend, getattr(self.trends, "plot", None)] + [f.trend for f in self.faceplates.values()]:
+        for w in [self.overview.trend, getattr(self.trends, "plot", None)] + [
+            f.trend for f in self.faceplates.values()
+        ]:
             if w is not None:
                 w.apply_theme()
 

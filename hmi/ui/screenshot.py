@@ -27,7 +27,19 @@ from hmi.config.schema import StationConfig
 
 log = logging.getLogger(__name__)
 
-SCREENS = ("overview", "pid", "alarms", "trends", "diagnostics", "forecast", "report", "faceplate:<tag>", "login", "confirm:<tag>=<value>", "<screen id>")
+SCREENS = (
+    "overview",
+    "pid",
+    "alarms",
+    "trends",
+    "diagnostics",
+    "forecast",
+    "report",
+    "faceplate:<tag>",
+    "login",
+    "confirm:<tag>=<value>",
+    "<screen id>",
+)
 
 
 def _free_port() -> int:
@@ -60,7 +72,9 @@ def relocate(cfg: StationConfig) -> StationConfig:
         port = _free_port()
         missing = _missing_secret(cfg, d)
         if missing:
-            log.warning("screenshot: device %s disabled: keyring secret %r is not set", d.id, missing)
+            log.warning(
+                "screenshot: device %s disabled: keyring secret %r is not set", d.id, missing
+            )
             devices.append(d.model_copy(update={"enabled": False}))
             continue
         if d.protocol == "modbus_tcp":
@@ -69,12 +83,20 @@ def relocate(cfg: StationConfig) -> StationConfig:
             devices.append(d)
         else:
             url = urlparse(getattr(d, "endpoint", ""))
-            devices.append(d.model_copy(update={"endpoint": urlunparse(url._replace(netloc=f"127.0.0.1:{port}"))}))
-    return cfg.model_copy(update={"devices": devices, "uplink": cfg.uplink.model_copy(update={"enabled": False})})
+            devices.append(
+                d.model_copy(
+                    update={"endpoint": urlunparse(url._replace(netloc=f"127.0.0.1:{port}"))}
+                )
+            )
+    return cfg.model_copy(
+        update={"devices": devices, "uplink": cfg.uplink.model_copy(update={"enabled": False})}
+    )
 
 
 @contextlib.contextmanager
-def live_station(cfg: StationConfig, scenario: str = "normal", seed: int = 1, speed: float = 1.0) -> Iterator[tuple[Any, Any]]:
+def live_station(
+    cfg: StationConfig, scenario: str = "normal", seed: int = 1, speed: float = 1.0
+) -> Iterator[tuple[Any, Any]]:
     """(started runtime, simulator thread) for ``cfg`` on free ports; stops both on exit.
 
     Like ``gas-hmi demo``: the simulated devices' passwords go to a throwaway file keyring
@@ -93,7 +115,9 @@ def live_station(cfg: StationConfig, scenario: str = "normal", seed: int = 1, sp
             data = Path(tmp)
             prepare_demo_credentials(cfg, data)
             moved = relocate(cfg)
-            sim = start_simulator_thread(moved, scenario=scenario, seed=seed, speed=speed, pki_root=data / "sim-pki")
+            sim = start_simulator_thread(
+                moved, scenario=scenario, seed=seed, speed=speed, pki_root=data / "sim-pki"
+            )
             try:
                 trust_simulated_servers(sim, data)
                 rt = Runtime(moved, data)
@@ -176,7 +200,9 @@ def show(win: Any, screen: str) -> Any:
     page = {"city_gate": "pid", "p&id": "pid"}.get(screen, screen)
     pages = set(win.page_ids) | {s.id for s in win.live.cfg.screens}
     if page not in pages:
-        raise ValueError(f"unknown screen {screen!r} (use one of: {', '.join(sorted(pages))}, faceplate:<tag>)")
+        raise ValueError(
+            f"unknown screen {screen!r} (use one of: {', '.join(sorted(pages))}, faceplate:<tag>)"
+        )
     if page in ("forecast", "report"):
         prepare_analytics(win)
     win.navigate(page)
@@ -186,7 +212,9 @@ def show(win: Any, screen: str) -> Any:
 
         shown: list[Any] = []
         win.report.sigReport.connect(shown.append)
-        win.report.build(dt.datetime.now(ZoneInfo(win.live.cfg.station.timezone)).date() - dt.timedelta(days=1))
+        win.report.build(
+            dt.datetime.now(ZoneInfo(win.live.cfg.station.timezone)).date() - dt.timedelta(days=1)
+        )
         deadline = time.monotonic() + 60.0
         while not shown and time.monotonic() < deadline:
             pump(0.25)
@@ -230,7 +258,10 @@ def grab(win: Any, faceplate: Any = None) -> QPixmap:
     for w in _overlays(faceplate):
         img = w.grab()
         if w.objectName() == "faceplate":
-            x, y = max(0, pm.width() - img.width() - 40), max(0, min(150, pm.height() - img.height()))
+            x, y = (
+                max(0, pm.width() - img.width() - 40),
+                max(0, min(150, pm.height() - img.height())),
+            )
             under = (x, y, img.width(), img.height())
         else:  # a dialog: centred over its faceplate, or over the window
             ux, uy, uw, uh = under or (0, 0, pm.width(), pm.height())
@@ -242,7 +273,9 @@ def grab(win: Any, faceplate: Any = None) -> QPixmap:
     return pm
 
 
-def capture(win: Any, screen: str, out: Path, after: float = 3.0, size: tuple[int, int] = (1920, 1080)) -> Path:
+def capture(
+    win: Any, screen: str, out: Path, after: float = 3.0, size: tuple[int, int] = (1920, 1080)
+) -> Path:
     """Resize, show ``screen``, run ``after`` seconds, save ``out`` (PNG)."""
     win.resize(*size)
     fp = show(win, screen)
@@ -271,7 +304,9 @@ _SHAPE = (0.55, 0.50, 0.48, 0.48, 0.52, 0.65, 0.95, 1.30, 1.35, 1.15, 1.05, 1.10
           1.15, 1.00, 0.95, 0.95, 1.05, 1.30, 1.45, 1.40, 1.20, 1.00, 0.80, 0.65)  # fmt: skip
 
 
-def prefill_history(rt: Any, days: int = 10, now: float | None = None, seed: int = 3) -> dict[str, float]:
+def prefill_history(
+    rt: Any, days: int = 10, now: float | None = None, seed: int = 3
+) -> dict[str, float]:
     """Store ``days`` of generated send-out history before ``now`` (for screenshots and tests).
 
     A live demo has only minutes of history, while the forecast needs a week: this writes
@@ -301,12 +336,16 @@ def prefill_history(rt: Any, days: int = 10, now: float | None = None, seed: int
     rng = np.random.default_rng(seed)
     tz = ZoneInfo(cfg.station.timezone)
     minute = np.arange(now - days * 86400.0, now - 30.0, 60.0)
-    utc_offset = dt.datetime.fromtimestamp(now, tz).utcoffset() or dt.timedelta(0)  # a DST day is off by an hour: fine here
+    utc_offset = dt.datetime.fromtimestamp(now, tz).utcoffset() or dt.timedelta(
+        0
+    )  # a DST day is off by an hour: fine here
     hod = (((minute + utc_offset.total_seconds()) // 3600.0) % 24).astype(np.int64)
     day = (minute - minute[0]) / 86400.0
     daily = 6.0 + np.cumsum(rng.normal(0.0, 1.2, days + 2))
     temp = np.interp(day, np.arange(days + 2), daily) + 4.0 * np.sin(2 * np.pi * (hod - 9) / 24.0)
-    rate = 9000.0 * np.asarray(_SHAPE)[hod] * (0.8 + 0.04 * np.maximum(18.0 - temp, 0.0))  # Nm³/h, station
+    rate = (
+        9000.0 * np.asarray(_SHAPE)[hod] * (0.8 + 0.04 * np.maximum(18.0 - temp, 0.0))
+    )  # Nm³/h, station
     yesterday = dt.datetime.fromtimestamp(now, tz).date() - dt.timedelta(days=1)
     y0 = dt.datetime.combine(yesterday, dt.time(0), tz).timestamp()
     volumes: dict[str, float] = {}
@@ -314,21 +353,43 @@ def prefill_history(rt: Any, days: int = 10, now: float | None = None, seed: int
         share = rate / len(meters) * (1.0 + 0.03 * k)
         cum = np.concatenate([[0.0], np.cumsum(share[:-1] / 60.0)])  # Nm³ since the first minute
         end = first.get(m.id, rt.tags.get(m.total)[0] if m.total in rt.tags.index else float("nan"))
-        end = float(end) if isinstance(end, float | int) and np.isfinite(end) and end > cum[-1] else 1.0e6 + cum[-1]
+        end = (
+            float(end)
+            if isinstance(end, float | int) and np.isfinite(end) and end > cum[-1]
+            else 1.0e6 + cum[-1]
+        )
         total = np.floor(end - cum[-1] + cum)
         rt.historian.bulk_load(m.total, minute, total)
         sel = (minute >= y0) & (minute <= y0 + 86400.0)
-        volumes[m.id] = float(np.interp(y0 + 86400.0, minute, total) - np.interp(y0, minute, total)) if sel.any() else 0.0
+        volumes[m.id] = (
+            float(np.interp(y0 + 86400.0, minute, total) - np.interp(y0, minute, total))
+            if sel.any()
+            else 0.0
+        )
         # no line flow: the PTZ cross-check would judge made-up line conditions
-        for name, series in ((m.flow, share),
-                             (m.pressure, 1.0 + 0.01 * np.sin(2 * np.pi * hod / 24.0) - share / 3.0e6),
-                             (m.temperature, 1.0 + 0.01 * temp)):
+        for name, series in (
+            (m.flow, share),
+            (m.pressure, 1.0 + 0.01 * np.sin(2 * np.pi * hod / 24.0) - share / 3.0e6),
+            (m.temperature, 1.0 + 0.01 * temp),
+        ):
             if name:
-                if name in (m.pressure, m.temperature):  # around the live level (else 1.6 MPa, 12 °C)
+                if name in (
+                    m.pressure,
+                    m.temperature,
+                ):  # around the live level (else 1.6 MPa, 12 °C)
                     v = rt.tags.get(name)[0] if name in rt.tags.index else float("nan")
-                    level = float(v) if isinstance(v, float | int) and np.isfinite(v) else (1.6 if name == m.pressure else 12.0)
+                    level = (
+                        float(v)
+                        if isinstance(v, float | int) and np.isfinite(v)
+                        else (1.6 if name == m.pressure else 12.0)
+                    )
                     series = level * series
-                rt.historian.bulk_load(name, minute, series + rng.normal(0.0, 1e-3 * float(np.mean(np.abs(series))) + 1e-6, len(minute)))
+                rt.historian.bulk_load(
+                    name,
+                    minute,
+                    series
+                    + rng.normal(0.0, 1e-3 * float(np.mean(np.abs(series))) + 1e-6, len(minute)),
+                )
     if acfg.forecast is not None and acfg.forecast.ambient:
         rt.historian.bulk_load(acfg.forecast.ambient, minute, temp)
     return volumes

@@ -24,15 +24,46 @@ log = logging.getLogger(__name__)
 
 THEMES = ("light", "dark")
 #: UI font families, first match wins per glyph (Latin and CJK must both render)
-FONT_FAMILIES = ["Noto Sans CJK SC", "Microsoft YaHei UI", "Microsoft YaHei", "PingFang SC", "DejaVu Sans", "Sans Serif"]
+FONT_FAMILIES = [
+    "Noto Sans CJK SC",
+    "Microsoft YaHei UI",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "DejaVu Sans",
+    "Sans Serif",
+]
 
 _COLOR_NAMES = (
-    "background", "panel", "text", "textDim", "value", "border",
-    "pipe", "pipeIdle", "equipment", "equipmentLine",
-    "barTrack", "barNormal", "barAlarm", "barPointer",
-    "alarm1", "alarm2", "alarm3", "alarm4", "alarmText",
-    "bad", "uncertain", "selection", "trendBg", "trendPen1", "trendPen2", "trendPen3", "trendPen4",
-    "trendPen5", "trendPen6", "limit",
+    "background",
+    "panel",
+    "text",
+    "textDim",
+    "value",
+    "border",
+    "pipe",
+    "pipeIdle",
+    "equipment",
+    "equipmentLine",
+    "barTrack",
+    "barNormal",
+    "barAlarm",
+    "barPointer",
+    "alarm1",
+    "alarm2",
+    "alarm3",
+    "alarm4",
+    "alarmText",
+    "bad",
+    "uncertain",
+    "selection",
+    "trendBg",
+    "trendPen1",
+    "trendPen2",
+    "trendPen3",
+    "trendPen4",
+    "trendPen5",
+    "trendPen6",
+    "limit",
 )
 
 
@@ -72,7 +103,10 @@ class _ThemeColorsBase(QWidget):
 ThemeColors = type(
     "ThemeColors",
     (_ThemeColorsBase,),
-    {"__doc__": "Theme colors set by the QSS (one Qt property per color name).", **{n: Property(QColor, _getter(n), _setter(n)) for n in _COLOR_NAMES}},
+    {
+        "__doc__": "Theme colors set by the QSS (one Qt property per color name).",
+        **{n: Property(QColor, _getter(n), _setter(n)) for n in _COLOR_NAMES},
+    },
 )
 
 

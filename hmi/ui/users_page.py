@@ -42,7 +42,9 @@ COLUMNS = (N_("User name"), N_("Role"), N_("Enabled"), N_("Last login"), N_("Loc
 class _PasswordDialog(QDialog):
     """Name (when adding), role (when adding), password twice."""
 
-    def __init__(self, title: str, actions: Actions, name: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, actions: Actions, name: str = "", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.ops = actions
@@ -73,7 +75,9 @@ class _PasswordDialog(QDialog):
         self.message.setWordWrap(True)
         self.message.setProperty("role", "state")
         lay.addWidget(self.message)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("Cancel"))
         buttons.accepted.connect(self._check)
         buttons.rejected.connect(self.reject)
@@ -81,7 +85,11 @@ class _PasswordDialog(QDialog):
 
     def _check(self) -> None:
         console = self.ops.console
-        problem = check_new(console, self.name.text().strip(), self.password.text(), self.repeat.text()) if console is not None else ""
+        problem = (
+            check_new(console, self.name.text().strip(), self.password.text(), self.repeat.text())
+            if console is not None
+            else ""
+        )
         if not self.name.text().strip():
             problem = tr("Enter user name and password")
         if problem:
@@ -95,7 +103,9 @@ class UsersPage(QDialog):
     """The station's users (admins only; the store re-checks every change)."""
 
     #: how the add / password dialogs are shown (tests replace it)
-    confirm: Callable[[QDialog], bool] = staticmethod(lambda d: d.exec() == QDialog.DialogCode.Accepted)
+    confirm: Callable[[QDialog], bool] = staticmethod(
+        lambda d: d.exec() == QDialog.DialogCode.Accepted
+    )
 
     def __init__(self, actions: Actions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -128,7 +138,14 @@ class UsersPage(QDialog):
         self.b_disable.clicked.connect(lambda: self._change("disable"))
         self.b_password = QPushButton(tr("New password…"), self)
         self.b_password.clicked.connect(self.new_password)
-        for w in (self.b_add, self.role, self.b_role, self.b_enable, self.b_disable, self.b_password):
+        for w in (
+            self.b_add,
+            self.role,
+            self.b_role,
+            self.b_enable,
+            self.b_disable,
+            self.b_password,
+        ):
             row.addWidget(w)
         row.addStretch(1)
         lay.addLayout(row)
@@ -153,8 +170,12 @@ class UsersPage(QDialog):
                 u.name,
                 role_text(u.role),
                 tr("yes") if u.enabled else tr("no"),
-                time.strftime("%Y-%m-%d %H:%M", time.localtime(u.last_login)) if u.last_login else "",
-                time.strftime("%H:%M:%S", time.localtime(u.locked_until)) if u.locked(now) and u.locked_until else "",
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(u.last_login))
+                if u.last_login
+                else "",
+                time.strftime("%H:%M:%S", time.localtime(u.locked_until))
+                if u.locked(now) and u.locked_until
+                else "",
             )
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
@@ -183,7 +204,10 @@ class UsersPage(QDialog):
             return
         store, session = self.store, self.ops.session
         name, role, pw = dlg.name.text().strip(), dlg.role.currentData(), dlg.password.text()
-        self._run(tr("Add user…").rstrip("…") + f" {name}", lambda: store.add_user(name, pw, role, by=session))
+        self._run(
+            tr("Add user…").rstrip("…") + f" {name}",
+            lambda: store.add_user(name, pw, role, by=session),
+        )
 
     def new_password(self) -> None:
         """Set a new password for the selected user (ends a lockout)."""
@@ -194,7 +218,10 @@ class UsersPage(QDialog):
         if not self.confirm(dlg):
             return
         store, session, pw = self.store, self.ops.session, dlg.password.text()
-        self._run(tr("New password…").rstrip("…") + f" {name}", lambda: store.set_password(name, pw, by=session))
+        self._run(
+            tr("New password…").rstrip("…") + f" {name}",
+            lambda: store.set_password(name, pw, by=session),
+        )
 
     def _change(self, what: str) -> None:
         name = self.selected()
@@ -206,4 +233,7 @@ class UsersPage(QDialog):
             self._run(tr("Set role") + f" {name}", lambda: store.set_role(name, role, by=session))
         else:
             on = what == "enable"
-            self._run((tr("Enable") if on else tr("Disable")) + f" {name}", lambda: store.set_enabled(name, on, by=session))
+            self._run(
+                (tr("Enable") if on else tr("Disable")) + f" {name}",
+                lambda: store.set_enabled(name, on, by=session),
+            )

@@ -49,9 +49,17 @@ def _run_scenario(cfg, data, scenario: str, expect_active: list[str], expect_rtn
         rt.start()
         try:
             for aid in expect_active:
-                wait_until(lambda a=aid: _state(rt, a) in ("ACTIVE_UNACK", "RTN_UNACK"), timeout=60, what=f"{aid} raised")
+                wait_until(
+                    lambda a=aid: _state(rt, a) in ("ACTIVE_UNACK", "RTN_UNACK"),
+                    timeout=60,
+                    what=f"{aid} raised",
+                )
             for aid in expect_rtn:
-                wait_until(lambda a=aid: _state(rt, a) == "RTN_UNACK", timeout=90, what=f"{aid} back to normal, unacknowledged")
+                wait_until(
+                    lambda a=aid: _state(rt, a) == "RTN_UNACK",
+                    timeout=90,
+                    what=f"{aid} back to normal, unacknowledged",
+                )
             assert rt.alarms.flush(10)
         finally:
             rt.stop()
@@ -65,7 +73,9 @@ def test_outlet_overpressure_raises_h_hh_then_slam_shut(station, capsys):
     _run_scenario(cfg, data, "outlet_overpressure", [h, hh, ssv], [h, hh])
 
     active = {a["alarm_id"]: a for a in _cli_json(capsys, "--active", "--data-dir", str(data))}
-    assert active[h]["priority"] == 3 and active[hh]["priority"] == 1 and active[ssv]["priority"] == 1
+    assert (
+        active[h]["priority"] == 3 and active[hh]["priority"] == 1 and active[ssv]["priority"] == 1
+    )
     assert active[h]["state"] == active[hh]["state"] == "RTN_UNACK"
     assert active[ssv]["state"] == "ACTIVE_UNACK"  # the slam-shut stays closed until reset on site
     journal = _cli_json(capsys, "--journal", "--since", "1h", "--data-dir", str(data))
@@ -78,10 +88,16 @@ def test_outlet_overpressure_raises_h_hh_then_slam_shut(station, capsys):
     try:
         rt = Runtime(cfg, data)
         # the persisted states come back as they were, before any scan
-        assert {a: _state(rt, a) for a in (h, hh, ssv)} == {h: "RTN_UNACK", hh: "RTN_UNACK", ssv: "ACTIVE_UNACK"}
+        assert {a: _state(rt, a) for a in (h, hh, ssv)} == {
+            h: "RTN_UNACK",
+            hh: "RTN_UNACK",
+            ssv: "ACTIVE_UNACK",
+        }
         rt.start()
         try:
-            wait_until(lambda: rt.stats["batches"] > 20, timeout=30, what="a few scans after the restart")
+            wait_until(
+                lambda: rt.stats["batches"] > 20, timeout=30, what="a few scans after the restart"
+            )
             # the fresh simulator has the slam-shut open again: still unacknowledged, not forgotten
             assert _state(rt, ssv) in ("ACTIVE_UNACK", "RTN_UNACK")
             rt.alarms.flush(10)
@@ -105,4 +121,6 @@ def test_gas_leak_raises_level_1_then_level_2(station, capsys):
     assert _raises(journal, l1)[0]["ts"] < _raises(journal, l2)[0]["ts"]
     # gd06 stands next to gd05 and sees about a third of the cloud (level 1 at most)
     others = {e["alarm_id"] for e in journal if e["transition"] == "raise"} - {l1, l2, "gd06.lel.h"}
-    assert not any(a.startswith("gd") for a in others), f"detectors away from the leak alarmed: {others}"
+    assert not any(a.startswith("gd") for a in others), (
+        f"detectors away from the leak alarmed: {others}"
+    )

@@ -51,24 +51,39 @@ def field_only(cfg):
     """The config the simulator serves: field devices only (it has nothing to do with system tags)."""
     devices = [d for d in cfg.devices if d.protocol != "system"]
     ids = {d.id for d in devices}
-    return cfg.model_copy(update={"devices": devices, "tags": [t for t in cfg.tags if t.device in ids]})
+    return cfg.model_copy(
+        update={"devices": devices, "tags": [t for t in cfg.tags if t.device in ids]}
+    )
 
 
 def test_small_leak_raises_the_mass_balance_warning(station):
     cfg, data = station
     uplink = cfg.uplink.model_copy(
-        update={"enabled": True, "mode": "json", "brokers": [Broker(host="127.0.0.1", port=free_port())], "outbox_budget_mb": 0.02}
+        update={
+            "enabled": True,
+            "mode": "json",
+            "brokers": [Broker(host="127.0.0.1", port=free_port())],
+            "outbox_budget_mb": 0.02,
+        }
     )
     sim = start_simulator_thread(field_only(cfg), scenario="leak_small", seed=3, speed=20.0)
     try:
         rt = Runtime(cfg, data, uplink=uplink)
         rt.start()
         try:
+
             def active() -> dict[str, object]:
-                return {v.alarm_id: v for v in rt.alarms.snapshot()[1] if v.state.startswith("ACTIVE")}
+                return {
+                    v.alarm_id: v for v in rt.alarms.snapshot()[1] if v.state.startswith("ACTIVE")
+                }
 
             t0 = time.monotonic()
-            wait_until(lambda: "ew.mass_balance.h" in active(), timeout=90, interval=0.2, what="mass-balance early warning")
+            wait_until(
+                lambda: "ew.mass_balance.h" in active(),
+                timeout=90,
+                interval=0.2,
+                what="mass-balance early warning",
+            )
             print(f"mass-balance warning after {time.monotonic() - t0:.1f} s")
             value, q, _ts, _ = rt.tags.get("ew.mass_balance")
             assert q == GOOD and value > 1.0
@@ -78,7 +93,12 @@ def test_small_leak_raises_the_mass_balance_warning(station):
             others = [a for a in active() if a.startswith("ew.") and a != "ew.mass_balance.h"]
             assert others == []
             # the outbox overflowed (broker unreachable, 20 kB budget): a latched alarm says so
-            wait_until(lambda: "sys.uplink.dropped.h" in active(), timeout=60, interval=0.2, what="outbox overflow alarm")
+            wait_until(
+                lambda: "sys.uplink.dropped.h" in active(),
+                timeout=60,
+                interval=0.2,
+                what="outbox overflow alarm",
+            )
             print(f"outbox alarm after {time.monotonic() - t0:.1f} s")
             assert rt.tags.get("sys.uplink.dropped")[0] > 0
             assert rt.tags.get("sys.plc.availability")[1] in (GOOD, int(Quality.UNCERTAIN))
@@ -98,9 +118,39 @@ def test_cli_reads_the_same_data_dir(station, tmp_path, capsys):
         pytest.skip("needs the station run above")
     today = dt.datetime.now(ZoneInfo(cfg.station.timezone)).date().isoformat()
     out = tmp_path / "today.json"
-    assert main(["report", "daily", "--data-dir", str(data), "--station", cfg.source_dir, "--date", today, "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "daily",
+                "--data-dir",
+                str(data),
+                "--station",
+                cfg.source_dir,
+                "--date",
+                today,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "incomplete" in capsys.readouterr().out  # the day is not over
-    assert main(["report", "warnings", "--data-dir", str(data), "--station", cfg.source_dir, "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "warnings",
+                "--data-dir",
+                str(data),
+                "--station",
+                cfg.source_dir,
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     assert '"id": "mass_balance"' in capsys.readouterr().out
 
 
@@ -116,7 +166,9 @@ def test_service_makes_yesterdays_report_and_a_forecast(tmp_path):
         pending.rename(st / "system.yaml")
     text = (st / "system.yaml").read_text(encoding="utf-8")
     text = text.replace("    history_days: 56\n", "    history_days: 56\n    min_history_days: 1\n")
-    (st / "system.yaml").write_text(text.replace("save: [pdf, json]", "save: [csv]"), encoding="utf-8")
+    (st / "system.yaml").write_text(
+        text.replace("save: [pdf, json]", "save: [csv]"), encoding="utf-8"
+    )
     cfg = load_station(st)
     tz = ZoneInfo(cfg.station.timezone)
     today = dt.datetime.now(tz).date()

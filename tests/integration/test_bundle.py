@@ -36,7 +36,9 @@ def _find_bundle() -> Path | None:
     given = os.environ.get("GAS_HMI_BUNDLE")
     if given:
         return Path(given)
-    found = sorted((ROOT / "dist").glob(f"gas-hmi-{STATION}-*/gas-hmi"), key=lambda p: p.stat().st_mtime)
+    found = sorted(
+        (ROOT / "dist").glob(f"gas-hmi-{STATION}-*/gas-hmi"), key=lambda p: p.stat().st_mtime
+    )
     return found[-1].parent if found else None
 
 
@@ -47,7 +49,9 @@ if not (REQUIRED or os.environ.get("GAS_HMI_BUNDLE")):
 BUNDLE = _find_bundle()
 if BUNDLE is None or not (BUNDLE / "gas-hmi").is_file():
     if REQUIRED:
-        raise RuntimeError(f"no bundle of {STATION} in {ROOT / 'dist'}: run packaging/build.py first")
+        raise RuntimeError(
+            f"no bundle of {STATION} in {ROOT / 'dist'}: run packaging/build.py first"
+        )
     pytest.skip(f"no bundle at {BUNDLE}", allow_module_level=True)
 EXE = str(BUNDLE / "gas-hmi")
 
@@ -70,8 +74,14 @@ def env(tmp_path_factory):
         PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
         FONTCONFIG_FILE=str(root / "fonts.conf"),
     )
-    r = subprocess.run([EXE, "secrets", "set", "hoc_opcua", "--station", STATION, "--stdin"], input="pw\n",
-                       capture_output=True, text=True, env=e, timeout=60)
+    r = subprocess.run(
+        [EXE, "secrets", "set", "hoc_opcua", "--station", STATION, "--stdin"],
+        input="pw\n",
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return e
 
@@ -81,7 +91,9 @@ class Proc:
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.t0 = time.monotonic()
-        self.p = subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.p = subprocess.Popen(
+            [EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
         self.lines: list[tuple[float, str]] = []
         self._reader = threading.Thread(target=self._read, name="bundle-output", daemon=True)
         self._reader.start()
@@ -135,7 +147,9 @@ def test_self_test_passes_offscreen_with_only_the_bundled_font(env):
 
 @pytest.mark.skipif(not Path("/usr/bin/xvfb-run").exists(), reason="xvfb-run not installed")
 def test_self_test_on_an_x_display(env):
-    r = subprocess.run(["xvfb-run", "-a", EXE, "--self-test"], capture_output=True, text=True, env=env, timeout=180)
+    r = subprocess.run(
+        ["xvfb-run", "-a", EXE, "--self-test"], capture_output=True, text=True, env=env, timeout=180
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "PASS  qt:xcb" in r.stdout and "PASS  qt:offscreen" in r.stdout
 
@@ -155,7 +169,11 @@ def served(env, tmp_path_factory):
     """The bundle's simulator serving a Modbus-only copy of the demo station on free ports."""
     st, ports = demo_station_copy(tmp_path_factory.mktemp("station"), exclude=("opcua.yaml",))
     sim = Proc(["simulate", str(st), "--seed", "2"], env)
-    wait_until(lambda: _listening(ports["plc"]) or sim.p.poll() is not None, timeout=60, what="the simulator")
+    wait_until(
+        lambda: _listening(ports["plc"]) or sim.p.poll() is not None,
+        timeout=60,
+        what="the simulator",
+    )
     assert sim.p.poll() is None, sim.output()
     yield st
     sim.stop()
@@ -166,8 +184,12 @@ def test_headless_runtime_from_the_bundle_fills_the_historian(env, served, tmp_p
     rt = Proc(["run", str(served), "--headless", "--data-dir", str(data)], env)
     try:
         wait_until(lambda: rt.seen("running headless"), timeout=90, what="the headless runtime")
-        wait_until(lambda: len(_samples(env, data, "outlet.pressure")) >= 3, timeout=60, interval=0.5,
-                   what="outlet pressure samples")
+        wait_until(
+            lambda: len(_samples(env, data, "outlet.pressure")) >= 3,
+            timeout=60,
+            interval=0.5,
+            what="outlet pressure samples",
+        )
         good = [s for s in _samples(env, data, "outlet.pressure") if s["quality"] == "GOOD"]
         assert good and all(0.3 < s["value"] < 0.5 for s in good)
         # a second run of the same station refuses, naming the first
@@ -187,18 +209,27 @@ def test_gui_starts_from_the_bundle_and_a_second_launch_focuses_it(env, served, 
     gui_env = {**env, "QT_QPA_PLATFORM": "offscreen"}
     gui = Proc(["run", str(served), "--data-dir", str(data)], gui_env)
     try:
-        wait_until(lambda: gui.seen("HMI shown for station") or gui.p.poll() is not None, timeout=120,
-                   what="the HMI window")
+        wait_until(
+            lambda: gui.seen("HMI shown for station") or gui.p.poll() is not None,
+            timeout=120,
+            what="the HMI window",
+        )
         assert gui.p.poll() is None, gui.output()
         second = _run(gui_env, "run", str(served), "--data-dir", str(data))
         assert second.returncode == 0, second.stderr
         assert f"already running (PID {gui.p.pid}, gui" in second.stderr
-        wait_until(lambda: gui.seen("asked this instance to come forward"), timeout=30, what="the activation")
+        wait_until(
+            lambda: gui.seen("asked this instance to come forward"),
+            timeout=30,
+            what="the activation",
+        )
     finally:
         code = gui.stop()
     assert code == 0, gui.output()
     assert "Traceback" not in gui.output()
-    print(f"bundle HMI start-up (offscreen): {gui.seen('HMI shown for station'):.1f} s to the main window")
+    print(
+        f"bundle HMI start-up (offscreen): {gui.seen('HMI shown for station'):.1f} s to the main window"
+    )
 
 
 def _listening(port: int) -> bool:
@@ -223,7 +254,9 @@ def test_demo_with_opc_ua_runs_from_the_bundle(env, tmp_path):
     assert "running headless" in r.stdout
     assert "Traceback" not in r.stderr
     assert [s for s in _samples(env, data, "outlet.pressure") if s["quality"] == "GOOD"]
-    assert [s for s in _samples(env, data, "hoc.heater.water_temp") if s["quality"] == "GOOD"], "no OPC UA values"
+    assert [s for s in _samples(env, data, "hoc.heater.water_temp") if s["quality"] == "GOOD"], (
+        "no OPC UA values"
+    )
 
 
 def test_tarball_and_install_script(tmp_path):
@@ -232,26 +265,49 @@ def test_tarball_and_install_script(tmp_path):
     with tarfile.open(tarballs[-1]) as tar:
         members = {m.name: m for m in tar.getmembers()}
     name = BUNDLE.name
-    for path in ("gas-hmi", "install.sh", "INSTALL.md", "share/gas-hmi.service", "share/gas-hmi.desktop",
-                 "share/gas-hmi-gui.service", "share/gas-hmi.env", "_internal/bundle.json",
-                 f"_internal/station_configs/{STATION}/station.yaml", "_internal/resources/fonts/NotoSansCJK-LICENSE.txt"):
+    for path in (
+        "gas-hmi",
+        "install.sh",
+        "INSTALL.md",
+        "share/gas-hmi.service",
+        "share/gas-hmi.desktop",
+        "share/gas-hmi-gui.service",
+        "share/gas-hmi.env",
+        "_internal/bundle.json",
+        f"_internal/station_configs/{STATION}/station.yaml",
+        "_internal/resources/fonts/NotoSansCJK-LICENSE.txt",
+    ):
         assert f"{name}/{path}" in members, path
     assert members[f"{name}/gas-hmi"].mode & 0o111 and members[f"{name}/install.sh"].mode & 0o111
 
     dest = tmp_path / "root"
-    r = subprocess.run(["sh", str(BUNDLE / "install.sh"), "--service", "--desktop", "--gui-autostart"],
-                       capture_output=True, text=True, timeout=300, env={**os.environ, "DESTDIR": str(dest)})
+    r = subprocess.run(
+        ["sh", str(BUNDLE / "install.sh"), "--service", "--desktop", "--gui-autostart"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DESTDIR": str(dest)},
+    )
     assert r.returncode == 0, r.stderr
     prefix = "/opt/gas-hmi"
-    assert (dest / prefix.lstrip("/") / STATION).resolve() == (dest / prefix.lstrip("/") / name).resolve()
+    assert (dest / prefix.lstrip("/") / STATION).resolve() == (
+        dest / prefix.lstrip("/") / name
+    ).resolve()
     unit = (dest / f"etc/systemd/system/gas-hmi-{STATION}.service").read_text(encoding="utf-8")
-    desktop = (dest / f"usr/local/share/applications/gas-hmi-{STATION}.desktop").read_text(encoding="utf-8")
-    user_unit = (dest / f"etc/systemd/user/gas-hmi-{STATION}-gui.service").read_text(encoding="utf-8")
+    desktop = (dest / f"usr/local/share/applications/gas-hmi-{STATION}.desktop").read_text(
+        encoding="utf-8"
+    )
+    user_unit = (dest / f"etc/systemd/user/gas-hmi-{STATION}-gui.service").read_text(
+        encoding="utf-8"
+    )
     envfile = (dest / f"etc/gas-hmi/{STATION}.env").read_text(encoding="utf-8")
     helper = (dest / f"usr/local/bin/gas-hmi-{STATION}-service").read_text(encoding="utf-8")
     for text in (unit, desktop, user_unit, envfile, helper):
         assert not re.search(r"@[A-Z_]+@", text)  # every placeholder filled in
-    assert f"ExecStart={prefix}/{STATION}/gas-hmi run {prefix}/{STATION}/_internal/station_configs/{STATION} --headless" in unit
+    assert (
+        f"ExecStart={prefix}/{STATION}/gas-hmi run {prefix}/{STATION}/_internal/station_configs/{STATION} --headless"
+        in unit
+    )
     assert "Restart=on-failure" in unit and "Restart=on-failure" in user_unit
     assert "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring" in envfile
     # every program path the units name exists in the staged tree

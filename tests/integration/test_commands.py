@@ -31,7 +31,9 @@ SP = "reg1.active.setpoint"  # hr:0:f32, range 0.2-0.6 MPa, writable in the PLC
 RO = "reg1.monitor.setpoint"  # hr:4:f32, read-only in the PLC: made rw on the HMI side only
 
 
-def _with(cfg: StationConfig, tags: dict[str, dict] | None = None, uplink: dict | None = None) -> StationConfig:
+def _with(
+    cfg: StationConfig, tags: dict[str, dict] | None = None, uplink: dict | None = None
+) -> StationConfig:
     """A changed copy of a config (re-validated, so its tag map is fresh)."""
     data = cfg.model_dump()
     for t in data["tags"]:
@@ -53,7 +55,13 @@ def station(tmp_path_factory):
         rt.start()
         users.add_user("op", PW, "operator", by="setup")
         users.add_user("view", PW, "viewer", by="setup")
-        wait_until(lambda: rt.drivers["plc"].state is DeviceState.UP and rt.tags.get(SP)[1] is Quality.GOOD, 30, what="PLC up")
+        wait_until(
+            lambda: (
+                rt.drivers["plc"].state is DeviceState.UP and rt.tags.get(SP)[1] is Quality.GOOD
+            ),
+            30,
+            what="PLC up",
+        )
         yield sim, rt, users, CommandService(rt, users, users.audit, rt_cfg)
     finally:
         rt.stop()
@@ -84,8 +92,15 @@ def test_setpoint_write_is_verified_by_read_back_and_audited(station):
     assert sim.call(sim.model.get, SP) == pytest.approx(new, abs=1e-6)
     assert rt.tags.get(SP)[0] == pytest.approx(new, abs=1e-6)
     rows = rows_after(users, head)
-    assert [(r.user, r.origin, r.target, r.result) for r in rows] == [("op", "local", SP, "requested"), ("op", "local", SP, "success")]
-    assert rows[1].details["old"] == pytest.approx(old) and rows[1].details["new"] == new and rows[1].details["action"] == "write_setpoint"
+    assert [(r.user, r.origin, r.target, r.result) for r in rows] == [
+        ("op", "local", SP, "requested"),
+        ("op", "local", SP, "success"),
+    ]
+    assert (
+        rows[1].details["old"] == pytest.approx(old)
+        and rows[1].details["new"] == new
+        and rows[1].details["action"] == "write_setpoint"
+    )
     assert users.audit.verify().ok
 
 
@@ -107,15 +122,23 @@ def test_no_permission_never_reaches_the_device(station):
         res = write(rt, svc, SP, 0.5, who)
         assert res.status is CommandStatus.DENIED and "needs operator" in res.message
     assert sim.call(sim.model.get, SP) == before
-    assert [(r.user, r.result) for r in rows_after(users, head)] == [("view", "denied"), ("viewer", "denied")]
+    assert [(r.user, r.result) for r in rows_after(users, head)] == [
+        ("view", "denied"),
+        ("viewer", "denied"),
+    ]
 
 
 def test_interlock_refuses_with_its_message(station):
     _sim, rt, users, _svc = station
     value, quality, _ts, _reason = rt.tags.get("esd.remote")
     assert quality is Quality.GOOD
-    msg = {"en": "ESD panel in this position: set points locked", "zh": "紧急切断阀盘处于此位置：设定锁定"}
-    cfg = _with(rt.cfg, {SP: {"interlocks": [{"tag": "esd.remote", "equals": value, "message": msg}]}})
+    msg = {
+        "en": "ESD panel in this position: set points locked",
+        "zh": "紧急切断阀盘处于此位置：设定锁定",
+    }
+    cfg = _with(
+        rt.cfg, {SP: {"interlocks": [{"tag": "esd.remote", "equals": value, "message": msg}]}}
+    )
     svc = CommandService(rt, users, users.audit, cfg)
     head = users.audit.head()[0]
     res = write(rt, svc, SP, 0.41, users.login("op", PW))
@@ -128,10 +151,19 @@ def test_remote_commands_denied_by_default_and_accepted_when_enabled(station):
     head = users.audit.head()[0]
     res = write(rt, svc, SP, 0.42, RemoteIdentity("dispatch-li", "gas/demo_city_gate/cmd"))
     assert res.status is CommandStatus.DENIED and "remote commands are disabled" in res.message
-    enabled = CommandService(rt, users, users.audit, _with(rt.cfg, {SP: {"remote_write": True}}, {"remote_commands": True}))
-    ok, message = enabled.remote_write(RO, 0.45, "dispatch-li")  # enabled station-wide, not for this tag
+    enabled = CommandService(
+        rt,
+        users,
+        users.audit,
+        _with(rt.cfg, {SP: {"remote_write": True}}, {"remote_commands": True}),
+    )
+    ok, message = enabled.remote_write(
+        RO, 0.45, "dispatch-li"
+    )  # enabled station-wide, not for this tag
     assert not ok and "does not accept remote writes" in message
-    ok, message = enabled.remote_write(SP, 0.42, "dispatch-li", source="gas/demo_city_gate/cmd")  # the uplink's blocking handler
+    ok, message = enabled.remote_write(
+        SP, 0.42, "dispatch-li", source="gas/demo_city_gate/cmd"
+    )  # the uplink's blocking handler
     assert ok, message
     assert sim.call(sim.model.get, SP) == pytest.approx(0.42, abs=1e-6)
     rows = [(r.user, r.origin, r.result, r.details.get("source")) for r in rows_after(users, head)]
@@ -171,5 +203,10 @@ def test_hung_device_times_out_and_lost_device_is_not_connected(station):
     finally:
         sim.run(sim.simulator.set_device_online("plc", True))
     wait_until(lambda: plc_up(rt), 30, what="PLC back on the network")
-    assert [r.result for r in rows_after(users, head)] == ["requested", "timeout", "requested", "not_connected"]
+    assert [r.result for r in rows_after(users, head)] == [
+        "requested",
+        "timeout",
+        "requested",
+        "not_connected",
+    ]
     assert users.audit.verify().ok

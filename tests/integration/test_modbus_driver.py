@@ -44,7 +44,8 @@ class Recorder:
 
     def bad(self, *indices: int, reason: str = "") -> bool:
         return all(
-            (e := self.latest.get(i)) is not None and e[1] == Quality.BAD and reason in e[2] for i in indices
+            (e := self.latest.get(i)) is not None and e[1] == Quality.BAD and reason in e[2]
+            for i in indices
         )
 
     def value(self, index: int) -> object:
@@ -113,10 +114,14 @@ def test_every_type_decodes_right():
             drv = _driver(server.port, points, rec)
             await drv.start()
             try:
-                await async_wait_until(lambda: rec.good(*range(len(TYPED))), 10, what="all points GOOD")
+                await async_wait_until(
+                    lambda: rec.good(*range(len(TYPED))), 10, what="all points GOOD"
+                )
                 for i, (_text, want) in enumerate(TYPED):
                     got = rec.value(i)
-                    assert got == (want if isinstance(want, str) else pytest.approx(float(want))), TYPED[i]
+                    assert got == (want if isinstance(want, str) else pytest.approx(float(want))), (
+                        TYPED[i]
+                    )
                 # hr 0-31 is one block, ir 5-7, co 3, di 9-10: four requests per scan
                 assert drv.diag.requests_per_scan == 4
                 assert drv.state is DeviceState.UP
@@ -157,7 +162,16 @@ def test_writes_of_each_kind_land_in_the_server():
         async with ModbusTestServer() as server:
             img = server.image
             img.hr[7] = 0b0001
-            texts = ["co:5", "hr:1:u16", "hr:2:i16", "hr:4:f32:cdab", "hr:7:bit:3", "hr:10:str:3", "ir:1", "hr:20"]
+            texts = [
+                "co:5",
+                "hr:1:u16",
+                "hr:2:i16",
+                "hr:4:f32:cdab",
+                "hr:7:bit:3",
+                "hr:10:str:3",
+                "ir:1",
+                "hr:20",
+            ]
             points = [PointSpec(i, f"w{i}", t, 0.2, writable=(i != 7)) for i, t in enumerate(texts)]
             rec = Recorder()
             drv = _driver(server.port, points, rec)
@@ -179,7 +193,9 @@ def test_writes_of_each_kind_land_in_the_server():
                 # refused before anything goes on the wire
                 count = len(img.writes)
                 r = await drv.write(6, 1)
-                assert r.status is WriteStatus.INVALID and "input registers are read-only" in r.message
+                assert (
+                    r.status is WriteStatus.INVALID and "input registers are read-only" in r.message
+                )
                 r = await drv.write(7, 1)
                 assert r.status is WriteStatus.INVALID and "read-only" in r.message
                 r = await drv.write(1, 70000)
@@ -187,7 +203,9 @@ def test_writes_of_each_kind_land_in_the_server():
                 r = await drv.write(3, "high")
                 assert r.status is WriteStatus.INVALID and "not a number" in r.message
                 r = await drv.write(99, 1)
-                assert r.status is WriteStatus.INVALID and "no Modbus point with index 99" in r.message
+                assert (
+                    r.status is WriteStatus.INVALID and "no Modbus point with index 99" in r.message
+                )
                 assert len(img.writes) == count
             finally:
                 await drv.stop()
@@ -202,20 +220,30 @@ def test_modbus_exceptions_map_to_bad_and_rejected():
         async with ModbusTestServer() as server:
             img = server.image
             img.illegal.add(("hr", 50))
-            points = [PointSpec(0, "ok", "hr:0", 0.2, True), PointSpec(1, "gone", "hr:50", 0.2, True)]
+            points = [
+                PointSpec(0, "ok", "hr:0", 0.2, True),
+                PointSpec(1, "gone", "hr:50", 0.2, True),
+            ]
             rec = Recorder()
             drv = _driver(server.port, points, rec)
             await drv.start()
             try:
                 reason = "Modbus exception 2 (illegal data address) on hr 50-50"
-                await async_wait_until(lambda: rec.good(0) and rec.bad(1, reason=reason), 10, what="BAD point")
+                await async_wait_until(
+                    lambda: rec.good(0) and rec.bad(1, reason=reason), 10, what="BAD point"
+                )
                 r = await drv.write(1, 3)
-                assert r.status is WriteStatus.REJECTED and "exception 2 (illegal data address)" in r.message
+                assert (
+                    r.status is WriteStatus.REJECTED
+                    and "exception 2 (illegal data address)" in r.message
+                )
                 # a device that answers with exceptions is alive: no degradation, no reconnect
                 await asyncio.sleep(0.5)
                 assert drv.state is DeviceState.UP and drv.diag.reconnects == 0
                 img.busy = True
-                await async_wait_until(lambda: rec.bad(0, reason="exception 6 (server device busy)"), 10)
+                await async_wait_until(
+                    lambda: rec.bad(0, reason="exception 6 (server device busy)"), 10
+                )
                 img.busy = False
                 img.illegal.clear()
                 await async_wait_until(lambda: rec.good(0, 1), 10, what="GOOD again")
@@ -232,7 +260,10 @@ def test_server_stop_and_restart_on_the_same_port():
         await server.start()
         server.image.hr[3] = 11
         period = 0.5
-        points = [PointSpec(0, "a", "hr:3", period, writable=True), PointSpec(1, "b", "co:1", period)]
+        points = [
+            PointSpec(0, "a", "hr:3", period, writable=True),
+            PointSpec(1, "b", "co:1", period),
+        ]
         rec = Recorder()
         drv = _driver(server.port, points, rec)
         await drv.start()
@@ -242,21 +273,29 @@ def test_server_stop_and_restart_on_the_same_port():
             await server.stop()
             # BAD within 3 poll periods, device in BACKOFF
             await async_wait_until(lambda: rec.bad(0, 1), 3 * period, what="BAD after server stop")
-            await async_wait_until(lambda: drv.state is DeviceState.BACKOFF, 3 * period, what="BACKOFF")
+            await async_wait_until(
+                lambda: drv.state is DeviceState.BACKOFF, 3 * period, what="BACKOFF"
+            )
             assert "connection" in rec.latest[0][2]
             back = await drv.read([0])
             assert back.quality[0] == Quality.BAD and "connection lost" in back.reason
             assert (await drv.write(0, 1)).status is WriteStatus.NOT_CONNECTED
             server.image.hr[3] = 12
             await server.start()
-            await async_wait_until(lambda: rec.good(0, 1) and rec.value(0) == 12.0, 10, what="GOOD after restart")
+            await async_wait_until(
+                lambda: rec.good(0, 1) and rec.value(0) == 12.0, 10, what="GOOD after restart"
+            )
             assert drv.state is DeviceState.UP
             assert drv.diag.reconnects >= 1 and drv.diag.requests > requests
         finally:
             await drv.stop()
             await server.stop()
         # no socket of this process is left on the server's port
-        left = [c for c in psutil.Process().net_connections("tcp") if server.port in (c.laddr.port, c.raddr and c.raddr.port)]
+        left = [
+            c
+            for c in psutil.Process().net_connections("tcp")
+            if server.port in (c.laddr.port, c.raddr and c.raddr.port)
+        ]
         assert not left, left
 
     run(body())
@@ -266,10 +305,14 @@ def test_backoff_intervals_grow_and_unreachable_is_bad_at_once():
     async def body():
         port = free_port()  # nothing listens here
         rec = Recorder()
-        drv = _driver(port, [PointSpec(0, "a", "hr:1", 1.0)], rec, backoff_initial=0.05, backoff_max=0.4)
+        drv = _driver(
+            port, [PointSpec(0, "a", "hr:1", 1.0)], rec, backoff_initial=0.05, backoff_max=0.4
+        )
         await drv.start()
         try:
-            await async_wait_until(lambda: rec.bad(0, reason=f"connection refused 127.0.0.1:{port}"), 1.0)
+            await async_wait_until(
+                lambda: rec.bad(0, reason=f"connection refused 127.0.0.1:{port}"), 1.0
+            )
             backoffs = lambda: [s for s in rec.states if s[2] is DeviceState.BACKOFF]  # noqa: E731
             await async_wait_until(lambda: len(backoffs()) >= 6, 10, what="six connect attempts")
         finally:
@@ -342,8 +385,16 @@ class RawServer:
     ("mode", "reason", "states"),
     [
         ("garbage", "timeout after 0.3 s", {DeviceState.DEGRADED, DeviceState.BACKOFF}),
-        ("bad_bytecount", "malformed reply (undecodable frame) on hr 0-3", {DeviceState.DEGRADED, DeviceState.BACKOFF}),
-        ("short", "short reply: 1 of 4 registers on hr 0-3", {DeviceState.DEGRADED, DeviceState.BACKOFF}),
+        (
+            "bad_bytecount",
+            "malformed reply (undecodable frame) on hr 0-3",
+            {DeviceState.DEGRADED, DeviceState.BACKOFF},
+        ),
+        (
+            "short",
+            "short reply: 1 of 4 registers on hr 0-3",
+            {DeviceState.DEGRADED, DeviceState.BACKOFF},
+        ),
         ("wrong_fc", "malformed reply (function code 4, expected 3)", {DeviceState.DEGRADED}),
         ("truncated", "timeout after 0.3 s", {DeviceState.DEGRADED, DeviceState.BACKOFF}),
         ("close", "connection lost to 127.0.0.1", {DeviceState.BACKOFF}),
@@ -354,13 +405,21 @@ def test_broken_replies_give_bad_with_a_reason_and_no_crash(mode, reason, states
         server = RawServer(mode)
         await server.start()
         rec = Recorder()
-        points = [PointSpec(0, "a", "hr:0:f32", 0.1), PointSpec(1, "b", "hr:2:u16", 0.1), PointSpec(2, "c", "hr:3", 0.1)]
+        points = [
+            PointSpec(0, "a", "hr:0:f32", 0.1),
+            PointSpec(1, "b", "hr:2:u16", 0.1),
+            PointSpec(2, "c", "hr:3", 0.1),
+        ]
         drv = _driver(server.port, points, rec, timeout=0.3, degrade_after=2)
         await drv.start()
         try:
-            await async_wait_until(lambda: rec.bad(0, 1, 2, reason=reason), 10, what=f"BAD with {reason!r}")
+            await async_wait_until(
+                lambda: rec.bad(0, 1, 2, reason=reason), 10, what=f"BAD with {reason!r}"
+            )
             seen = {s[2] for s in rec.states}
-            await async_wait_until(lambda: states <= {s[2] for s in rec.states}, 10, what=f"states {states}")
+            await async_wait_until(
+                lambda: states <= {s[2] for s in rec.states}, 10, what=f"states {states}"
+            )
             assert DeviceState.UP in seen
             assert drv._task is not None and not drv._task.done()  # the device task survived
             d = drv.diagnostics()
@@ -377,7 +436,11 @@ def test_broken_replies_give_bad_with_a_reason_and_no_crash(mode, reason, states
 def test_diagnostics_rtt_and_overruns_with_two_poll_periods():
     async def body():
         async with ModbusTestServer() as server:
-            points = [PointSpec(0, "fast", "hr:0", 0.05), PointSpec(1, "slow", "hr:100", 0.3), PointSpec(2, "x", "hr:1", 0.05)]
+            points = [
+                PointSpec(0, "fast", "hr:0", 0.05),
+                PointSpec(1, "slow", "hr:100", 0.3),
+                PointSpec(2, "x", "hr:1", 0.05),
+            ]
             rec = Recorder()
             drv = _driver(server.port, points, rec)
             await drv.start()
@@ -397,9 +460,13 @@ def test_diagnostics_rtt_and_overruns_with_two_poll_periods():
 
                 getter = server.image.async_getValues
                 server.image.async_getValues = (  # type: ignore[method-assign]
-                    lambda dev, fc, addr, count=1: slow_read(count) if addr == 0 else getter(dev, fc, addr, count)
+                    lambda dev, fc, addr, count=1: (
+                        slow_read(count) if addr == 0 else getter(dev, fc, addr, count)
+                    )
                 )
-                await async_wait_until(lambda: drv.diag.scan_overruns >= 2, 10, what="overruns counted")
+                await async_wait_until(
+                    lambda: drv.diag.scan_overruns >= 2, 10, what="overruns counted"
+                )
                 assert drv.state is DeviceState.UP and rec.value(0) == 5.0  # slow, not failed
             finally:
                 await drv.stop()
@@ -412,7 +479,13 @@ def test_validate_address_and_params():
     assert "unknown table" in (ModbusDriver.validate_address("zz:1") or "")
     assert ModbusDriver.validate_params({"host": "10.0.0.5", "port": 502}) == []
     problems = ModbusDriver.validate_params(
-        {"host": "", "port": 70000, "max_registers": 200, "backoff_initial": 5, "poll_groups": {"fast": 0}}
+        {
+            "host": "",
+            "port": 70000,
+            "max_registers": 200,
+            "backoff_initial": 5,
+            "poll_groups": {"fast": 0},
+        }
     )
     text = "\n".join(problems)
     for fragment in ("host: empty", "port: 70000", "max_registers: 200", "poll_groups.fast"):
@@ -431,9 +504,13 @@ def test_silent_device_times_out_writes_and_reads():
         drv = _driver(server.port, points, rec, timeout=0.3, retries=1, degrade_after=100)
         await drv.start()
         try:
-            await async_wait_until(lambda: rec.bad(0, reason="timeout after 0.3 s"), 10, what="timeout")
+            await async_wait_until(
+                lambda: rec.bad(0, reason="timeout after 0.3 s"), 10, what="timeout"
+            )
             assert drv.state is DeviceState.DEGRADED  # connected but failing, not yet dropped
-            assert drv.diag.timeouts >= 2 and drv.diag.requests >= 2  # the retry is a request of its own
+            assert (
+                drv.diag.timeouts >= 2 and drv.diag.requests >= 2
+            )  # the retry is a request of its own
             r = await drv.write(0, 12.5)
             assert r.status is WriteStatus.TIMEOUT and r.message == "timeout after 0.3 s"
         finally:

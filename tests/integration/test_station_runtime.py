@@ -41,7 +41,9 @@ def station(tmp_path_factory):
 def _all_good(rt: Runtime) -> bool:
     """Every tag of a field device GOOD (system tags such as early warnings may rightly be
     UNCERTAIN until they have enough history to judge)."""
-    field = [rt.tags.index[t.name] for t in rt.cfg.tags if rt.cfg.device(t.device).protocol != "system"]
+    field = [
+        rt.tags.index[t.name] for t in rt.cfg.tags if rt.cfg.device(t.device).protocol != "system"
+    ]
     return bool((rt.tags.quality[field] == GOOD).all())
 
 
@@ -60,7 +62,11 @@ def test_every_tag_good_in_history_then_bad_and_back(station):
             assert rt.historian.flush(10)
             now = time.time() + 1
             for t in cfg.tags:
-                if t.type == "string" or t.history.mode == "none" or cfg.device(t.device).protocol == "system":
+                if (
+                    t.type == "string"
+                    or t.history.mode == "none"
+                    or cfg.device(t.device).protocol == "system"
+                ):
                     continue
                 d = rt.historian.raw(t.name, t0 - 1, now)
                 good = d.quality == GOOD
@@ -68,32 +74,56 @@ def test_every_tag_good_in_history_then_bad_and_back(station):
                 lo, hi = t.range
                 span = hi - lo
                 vals = d.value[good]
-                assert np.all((vals >= lo - 0.1 * span) & (vals <= hi + 0.1 * span)), f"{t.name}: implausible {vals}"
-            modbus = [rt.tags.index[t.name] for t in cfg.tags if cfg.device(t.device).protocol == "modbus_tcp"]
+                assert np.all((vals >= lo - 0.1 * span) & (vals <= hi + 0.1 * span)), (
+                    f"{t.name}: implausible {vals}"
+                )
+            modbus = [
+                rt.tags.index[t.name]
+                for t in cfg.tags
+                if cfg.device(t.device).protocol == "modbus_tcp"
+            ]
             periods = [rt.tags.poll_period[i] for i in modbus]
 
             # the simulator goes away: every Modbus tag BAD within 3 poll periods (plus grace for a
             # loaded CI machine), with a reason
             sim.stop()
             t_stop = time.monotonic()
-            wait_until(lambda: (rt.tags.quality[modbus] == 0).all(), timeout=3 * max(periods) + 5, what="tags BAD")
+            wait_until(
+                lambda: (rt.tags.quality[modbus] == 0).all(),
+                timeout=3 * max(periods) + 5,
+                what="tags BAD",
+            )
             took = time.monotonic() - t_stop
             assert all(rt.tags.reasons[i] for i in modbus)
-            print(f"all Modbus tags BAD {took:.2f} s after the simulator stopped (poll {max(periods):g} s)")
+            print(
+                f"all Modbus tags BAD {took:.2f} s after the simulator stopped (poll {max(periods):g} s)"
+            )
 
             # the simulator comes back on the same ports: GOOD again without restarting the runtime
             sim = start_simulator_thread(cfg, seed=3, pki_root=data / "sim-pki")
             wait_until(lambda: _all_good(rt), timeout=60, what="every tag GOOD again")
             diags = {d["device_id"]: d for d in rt.device_diagnostics()}
-            assert diags["plc"]["state"] == "up" and diags["plc"]["errors"] > 0 and diags["plc"]["reconnects"] >= 1
+            assert (
+                diags["plc"]["state"] == "up"
+                and diags["plc"]["errors"] > 0
+                and diags["plc"]["reconnects"] >= 1
+            )
         finally:
             rt.stop()
     finally:
         sim.stop()
 
 
-def _gas_hmi(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hmi", *args], capture_output=True, text=True, timeout=timeout, env=env)
+def _gas_hmi(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hmi", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def test_headless_cli_polls_flushes_on_sigterm_and_exports(station, tmp_path):
@@ -107,7 +137,10 @@ def test_headless_cli_polls_flushes_on_sigterm_and_exports(station, tmp_path):
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hmi", "run", str(st), "--headless", "--data-dir", str(out)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         try:
             wait_until(lambda: (out / "history.db").exists(), timeout=30, what="history.db")
@@ -120,7 +153,9 @@ def test_headless_cli_polls_flushes_on_sigterm_and_exports(station, tmp_path):
                 rows = [x for x in json.loads(r.stdout) if x["tag"] in field]
                 return len(rows) == len(field) and all(x["quality"] == "GOOD" for x in rows)
 
-            wait_until(snapshot_all_good, timeout=40, interval=0.5, what="snapshot with every tag GOOD")
+            wait_until(
+                snapshot_all_good, timeout=40, interval=0.5, what="snapshot with every tag GOOD"
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
             stdout, stderr = proc.communicate(timeout=30)
@@ -133,7 +168,17 @@ def test_headless_cli_polls_flushes_on_sigterm_and_exports(station, tmp_path):
     finally:
         sim.stop()
 
-    r = _gas_hmi("history", "outlet.pressure", "--data-dir", str(out), "--since", "10m", "--format", "json", env=env)
+    r = _gas_hmi(
+        "history",
+        "outlet.pressure",
+        "--data-dir",
+        str(out),
+        "--since",
+        "10m",
+        "--format",
+        "json",
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     samples = json.loads(r.stdout)["samples"]
     assert samples and all(s["quality"] == "GOOD" for s in samples[:-1])
@@ -141,7 +186,18 @@ def test_headless_cli_polls_flushes_on_sigterm_and_exports(station, tmp_path):
     r = _gas_hmi("history", "no.such.tag", "--data-dir", str(out), env=env)
     assert r.returncode == 1 and "no history for tag 'no.such.tag'" in r.stderr
     csv_out = tmp_path / "t.csv"
-    r = _gas_hmi("trend-export", "inlet.pressure", "outlet.pressure", "--data-dir", str(out), "--since", "1h", "--out", str(csv_out), env=env)
+    r = _gas_hmi(
+        "trend-export",
+        "inlet.pressure",
+        "outlet.pressure",
+        "--data-dir",
+        str(out),
+        "--since",
+        "1h",
+        "--out",
+        str(csv_out),
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     lines = csv_out.read_text().splitlines()
     assert lines[0] == "timestamp,time,tag,value,quality" and len(lines) > 2

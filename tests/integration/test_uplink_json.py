@@ -34,7 +34,9 @@ class Rig:
         self.tags = TagTable(self.cfg.tags)
         self.engine = AlarmEngine(self.cfg, tmp / "alarms.db")
         self.writes: list[tuple] = []
-        self.up = Uplink(self.cfg, tmp, self.tags, ack_handler=self._ack, command_handler=self._write)
+        self.up = Uplink(
+            self.cfg, tmp, self.tags, ack_handler=self._ack, command_handler=self._write
+        )
         self.engine.add_listener(self.up.on_alarm)
         self.up.start()
         wait_until(lambda: self.rec.on("gas/gs1/status"), 20, what="online status")
@@ -53,13 +55,21 @@ class Rig:
         self.rec.stop()
 
     def payloads(self, topic: str) -> list[dict]:
-        return [json.loads(m.payload) for m in self.rec.take(lambda m: m.topic == f"gas/gs1/{topic}")]
+        return [
+            json.loads(m.payload) for m in self.rec.take(lambda m: m.topic == f"gas/gs1/{topic}")
+        ]
 
     def command(self, kind: str, body: dict | bytes) -> None:
-        self.rec.publish(f"gas/gs1/cmd/{kind}", body if isinstance(body, bytes) else json.dumps(body))
+        self.rec.publish(
+            f"gas/gs1/cmd/{kind}", body if isinstance(body, bytes) else json.dumps(body)
+        )
 
     def reply(self, rid: str) -> dict:
-        wait_until(lambda: [r for r in self.payloads("cmd/reply") if r["id"] == rid], 20, what=f"reply {rid}")
+        wait_until(
+            lambda: [r for r in self.payloads("cmd/reply") if r["id"] == rid],
+            20,
+            what=f"reply {rid}",
+        )
         return next(r for r in self.payloads("cmd/reply") if r["id"] == rid)
 
 
@@ -73,7 +83,9 @@ def rig(mosquitto, tmp_path):  # noqa: F811
 
 
 def test_every_topic_matches_its_documented_schema(rig, mosquitto):  # noqa: F811
-    late = Recorder(mosquitto, "gas/gs1/status").start()  # subscribes after the fact: gets the retained status
+    late = Recorder(
+        mosquitto, "gas/gs1/status"
+    ).start()  # subscribes after the fact: gets the retained status
     try:
         wait_until(late.take, 10, what="retained status")
         status = late.take()[0]
@@ -89,7 +101,14 @@ def test_every_topic_matches_its_documented_schema(rig, mosquitto):  # noqa: F81
     rig.up.on_device_state("plc1", DeviceState.UP, DeviceState.BACKOFF, "connection refused")
     rig.command("ack", {"id": "a1", "alarm_ids": ["pt.inlet.hh"], "user": "dispatch.zhao"})
     rig.reply("a1")
-    wait_until(lambda: len(rig.payloads("telemetry")) >= 5 and rig.payloads("alarms") and rig.payloads("events"), 20)
+    wait_until(
+        lambda: (
+            len(rig.payloads("telemetry")) >= 5
+            and rig.payloads("alarms")
+            and rig.payloads("events")
+        ),
+        20,
+    )
 
     tel = rig.payloads("telemetry")
     for t in tel:
@@ -98,7 +117,11 @@ def test_every_topic_matches_its_documented_schema(rig, mosquitto):  # noqa: F81
     assert {t["device"] for t in integrity} == {"plc1", "plc2"}  # sent on connect
     live = [t for t in tel if not t["integrity"]]
     values = {v["tag"]: v["value"] for t in live for v in t["values"]}
-    assert values["pt.inlet"] == pytest.approx(6.5) and values["fq.total"] == 77 and values["xv.outlet"] is True
+    assert (
+        values["pt.inlet"] == pytest.approx(6.5)
+        and values["fq.total"] == 77
+        and values["xv.outlet"] is True
+    )
     assert values["gc.status"] == "RUN" and "hidden.diag" not in values
     assert [t["msg_id"] for t in tel] == sorted(t["msg_id"] for t in tel)
     for a in rig.payloads("alarms"):
@@ -110,7 +133,9 @@ def test_every_topic_matches_its_documented_schema(rig, mosquitto):  # noqa: F81
 
     # the Will: an unclean loss leaves the retained status "offline"
     rig.up._conn.drop_socket()  # noqa: SLF001
-    wait_until(lambda: any(not p["online"] for p in rig.payloads("status")), 20, what="offline Will")
+    wait_until(
+        lambda: any(not p["online"] for p in rig.payloads("status")), 20, what="offline Will"
+    )
     will = next(p for p in rig.payloads("status") if not p["online"])
     jsonschema.validate(will, schema("status"))
     assert will["state"] == "offline"
@@ -120,12 +145,21 @@ def test_every_topic_matches_its_documented_schema(rig, mosquitto):  # noqa: F81
 
 def test_remote_ack_round_trip(rig):
     rig.engine.process(feed(rig.tags, rig.up.on_changes, {"pt.inlet": 7.0}))
-    wait_until(lambda: [a for a in rig.payloads("alarms") if a["transition"] == "raise"], 20, what="raise")
+    wait_until(
+        lambda: [a for a in rig.payloads("alarms") if a["transition"] == "raise"], 20, what="raise"
+    )
 
-    rig.command("ack", {"id": "r1", "alarm_ids": ["pt.inlet.hh"], "user": "dispatch.li", "comment": "crew sent"})
+    rig.command(
+        "ack",
+        {"id": "r1", "alarm_ids": ["pt.inlet.hh"], "user": "dispatch.li", "comment": "crew sent"},
+    )
     r1 = rig.reply("r1")
     assert r1["ok"] is True and r1["message"] and r1["alarm_ids"] == ["pt.inlet.hh"]
-    wait_until(lambda: [a for a in rig.payloads("alarms") if a["transition"] == "ack"], 20, what="ack transition")
+    wait_until(
+        lambda: [a for a in rig.payloads("alarms") if a["transition"] == "ack"],
+        20,
+        what="ack transition",
+    )
     ack = next(a for a in rig.payloads("alarms") if a["transition"] == "ack")
     assert ack["remote"] is True and ack["user"] == "dispatch.li" and ack["comment"] == "crew sent"
     assert ack["state"] == "ACTIVE_ACK"
@@ -137,7 +171,10 @@ def test_remote_ack_round_trip(rig):
     assert r3["ok"] is False and "unknown alarm" in r3["message"]
     rig.command("ack", b"{not json")
     wait_until(lambda: [r for r in rig.payloads("cmd/reply") if r["cmd"] == "invalid"], 20)
-    assert "malformed" in next(r for r in rig.payloads("cmd/reply") if r["cmd"] == "invalid")["message"]
+    assert (
+        "malformed"
+        in next(r for r in rig.payloads("cmd/reply") if r["cmd"] == "invalid")["message"]
+    )
 
     # the alarm journal holds the remote acknowledgement
     rig.engine.flush()
@@ -153,7 +190,11 @@ def test_local_ack_goes_up_so_dispatch_screens_clear(rig):
     rig.engine.process(feed(rig.tags, rig.up.on_changes, {"pt.inlet": 7.0}))
     res = rig.engine.ack(["pt.inlet.hh"], "operator.chen", "checked on site")
     assert res.ok
-    wait_until(lambda: [a for a in rig.payloads("alarms") if a["transition"] == "ack"], 20, what="local ack")
+    wait_until(
+        lambda: [a for a in rig.payloads("alarms") if a["transition"] == "ack"],
+        20,
+        what="local ack",
+    )
     ack = next(a for a in rig.payloads("alarms") if a["transition"] == "ack")
     assert ack["remote"] is False and ack["user"] == "operator.chen"
 
@@ -168,7 +209,9 @@ def test_remote_write_denied_by_default(rig):
 def test_remote_write_accepted_only_for_remote_write_tags_when_enabled(mosquitto, tmp_path):  # noqa: F811
     rig = Rig(mosquitto, tmp_path, remote_commands=True)
     try:
-        rig.command("write", {"id": "w1", "tag": "xv.outlet", "value": False, "user": "dispatch.li"})
+        rig.command(
+            "write", {"id": "w1", "tag": "xv.outlet", "value": False, "user": "dispatch.li"}
+        )
         rig.command("write", {"id": "w2", "tag": "pic.sp", "value": 0.4, "user": "dispatch.li"})
         rig.command("write", {"id": "w3", "tag": "no.such", "value": 1, "user": "dispatch.li"})
         rig.command("write", {"id": "w4", "tag": "xv.outlet", "value": True})  # no user
@@ -182,9 +225,17 @@ def test_remote_write_accepted_only_for_remote_write_tags_when_enabled(mosquitto
 
 
 def test_daily_report_goes_up_as_an_event(rig):
-    report = {"date": "2026-11-23", "station": {"volume_nm3": 612345.0}, "runs": {"fc1": 300000.0, "fc2": 312345.0}}
+    report = {
+        "date": "2026-11-23",
+        "station": {"volume_nm3": 612345.0},
+        "runs": {"fc1": 300000.0, "fc2": 312345.0},
+    }
     rig.up.on_report(report)
-    wait_until(lambda: [e for e in rig.payloads("events") if e.get("type") == "daily_report"], 20, what="report event")
+    wait_until(
+        lambda: [e for e in rig.payloads("events") if e.get("type") == "daily_report"],
+        20,
+        what="report event",
+    )
     ev = next(e for e in rig.payloads("events") if e.get("type") == "daily_report")
     assert ev["report"] == report
     jsonschema.validate(ev, schema("event"))

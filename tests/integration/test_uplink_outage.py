@@ -64,28 +64,61 @@ def test_broker_outage_and_runtime_kill_lose_nothing(tmp_path):
     def launch() -> subprocess.Popen:
         log = open(tmp_path / f"runtime{len(logs)}.log", "w")  # noqa: SIM115 - closed at the end
         logs.append(log)
-        cmd = [sys.executable, "-m", "hmi", "run", str(station_dir), "--headless", "--data-dir", str(data),
-               "--uplink", broker.url, "--uplink-mode", "json"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hmi",
+            "run",
+            str(station_dir),
+            "--headless",
+            "--data-dir",
+            str(data),
+            "--uplink",
+            broker.url,
+            "--uplink-mode",
+            "json",
+        ]
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     rt = launch()
     try:
-        wait_until(lambda: sum(not m.get("integrity", True) for m in _received(rec)) >= 10, 60, what="live telemetry")
+        wait_until(
+            lambda: sum(not m.get("integrity", True) for m in _received(rec)) >= 10,
+            60,
+            what="live telemetry",
+        )
         wait_until(lambda: _outbox(data)[0] < 50, 30, what="a steady outbox")
         broker.stop()
         t0 = time.monotonic()
         before_ids = {m["msg_id"] for m in _received(rec)}
         # halfway through the outage: power cut of the station PC (rows are in the outbox)
-        wait_until(lambda: time.monotonic() - t0 > OUTAGE / 2 and _outbox(data)[0] > 50, OUTAGE, 0.5, "rows stored")
+        wait_until(
+            lambda: time.monotonic() - t0 > OUTAGE / 2 and _outbox(data)[0] > 50,
+            OUTAGE,
+            0.5,
+            "rows stored",
+        )
         rt.send_signal(signal.SIGKILL)
         rt.wait(10)
         stored_at_kill = _outbox(data)[1]
         rt = launch()
-        wait_until(lambda: time.monotonic() - t0 > OUTAGE and _outbox(data)[1] > stored_at_kill + 20, OUTAGE + 30, 0.5, "restarted runtime storing")
+        wait_until(
+            lambda: time.monotonic() - t0 > OUTAGE and _outbox(data)[1] > stored_at_kill + 20,
+            OUTAGE + 30,
+            0.5,
+            "restarted runtime storing",
+        )
         last_id_offline = _outbox(data)[1]
         broker.start()
-        wait_until(lambda: {m["msg_id"] for m in _received(rec)} >= set(range(min(before_ids), last_id_offline + 1)), 90, 0.2,
-                   "every stored message delivered")
+        wait_until(
+            lambda: (
+                {m["msg_id"] for m in _received(rec)}
+                >= set(range(min(before_ids), last_id_offline + 1))
+            ),
+            90,
+            0.2,
+            "every stored message delivered",
+        )
         assert rt.poll() is None, "the runtime died"
     finally:
         if rt.poll() is None:
@@ -104,13 +137,27 @@ def test_broker_outage_and_runtime_kill_lose_nothing(tmp_path):
     got = _received(rec)
     ids = [m["msg_id"] for m in got]
     dupes = {i for i in ids if ids.count(i) > 1}
-    assert dupes <= before_ids, f"sent twice though not in flight at the outage: {sorted(dupes - before_ids)[:10]}"
-    outage_ids = [m["msg_id"] for m in got if min(before_ids) <= m["msg_id"] <= last_id_offline and m["msg_id"] not in before_ids]
+    assert dupes <= before_ids, (
+        f"sent twice though not in flight at the outage: {sorted(dupes - before_ids)[:10]}"
+    )
+    outage_ids = [
+        m["msg_id"]
+        for m in got
+        if min(before_ids) <= m["msg_id"] <= last_id_offline and m["msg_id"] not in before_ids
+    ]
     assert outage_ids, "nothing was stored during the outage"
     outage_set = set(outage_ids)
     hist = [m for m in got if m["msg_id"] in outage_set]
     assert all(m["historical"] for m in hist)
-    assert [m["msg_id"] for m in hist] == sorted(m["msg_id"] for m in hist)  # replay order == creation order
+    assert [m["msg_id"] for m in hist] == sorted(
+        m["msg_id"] for m in hist
+    )  # replay order == creation order
     # telemetry from both runtime processes covers the outage (source timestamps inside it)
-    tel_ts = sorted(v["ts"] for m in hist if m["_topic"].endswith("/telemetry") for v in m["values"] if v["quality"] == 192)
+    tel_ts = sorted(
+        v["ts"]
+        for m in hist
+        if m["_topic"].endswith("/telemetry")
+        for v in m["values"]
+        if v["quality"] == 192
+    )
     assert tel_ts and tel_ts[-1] - tel_ts[0] > OUTAGE * 0.8

@@ -46,18 +46,28 @@ def test_broker_outage_rows_accumulate_then_replay_in_order_exactly_once(tmp_pat
     try:
         up.start()
         wait_until(lambda: rec.on("/DBIRTH/gs1/plc1"), 20, what="births")
-        alias = next(m.alias for m in sp_payload(rec.on("/DBIRTH/gs1/plc1")[0]).metrics if m.name == "pt.inlet")
+        alias = next(
+            m.alias
+            for m in sp_payload(rec.on("/DBIRTH/gs1/plc1")[0]).metrics
+            if m.name == "pt.inlet"
+        )
         for i in range(10):
             feed(tags, up.on_changes, {"pt.inlet": float(i)})
         # every live row acknowledged before the outage (else it is legitimately sent again)
-        wait_until(lambda: up.status()["acked"] >= 10 and up.status()["outbox_depth"] == 0, 20, what="live rows acked")
+        wait_until(
+            lambda: up.status()["acked"] >= 10 and up.status()["outbox_depth"] == 0,
+            20,
+            what="live rows acked",
+        )
         wait_until(lambda: len(_pt_values(rec, alias)) >= 10, 20, what="live values received")
 
         broker.stop()
         wait_until(lambda: not up.status()["connected"], 20, what="uplink offline")
         for i in range(10, 60):
             feed(tags, up.on_changes, {"pt.inlet": float(i)})
-        wait_until(lambda: up.status()["outbox_depth"] >= 50, 20, what="rows stored during the outage")
+        wait_until(
+            lambda: up.status()["outbox_depth"] >= 50, 20, what="rows stored during the outage"
+        )
         assert up.status()["oldest_age"] is not None
 
         broker.start()
@@ -73,7 +83,9 @@ def test_broker_outage_rows_accumulate_then_replay_in_order_exactly_once(tmp_pat
     got = _pt_values(rec, alias)
     values = [v for v, _h in got]
     assert sorted(values) == [float(i) for i in range(70)]  # nothing lost, nothing twice
-    assert [v for v, h in got if h] == [float(i) for i in range(10, 60)]  # replay: creation order, historical
+    assert [v for v, h in got if h] == [
+        float(i) for i in range(10, 60)
+    ]  # replay: creation order, historical
     assert [v for v, h in got if not h] == [float(i) for i in list(range(10)) + list(range(60, 70))]
 
 
@@ -109,14 +121,20 @@ def test_process_kill_then_reopen_delivers_every_stored_row(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, cfg.model_dump_json(), str(tmp_path), str(n)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         line = child.stdout.readline() if child.stdout else ""
         assert line.startswith("STORED"), line
         assert int(line.split()[1]) == n + 1
     finally:
-        child.send_signal(signal.SIGKILL)  # no stop(), no clean-up: a power cut as far as the outbox knows
+        child.send_signal(
+            signal.SIGKILL
+        )  # no stop(), no clean-up: a power cut as far as the outbox knows
         child.wait(10)
         if child.stdout:
             child.stdout.close()
@@ -128,7 +146,11 @@ def test_process_kill_then_reopen_delivers_every_stored_row(tmp_path):
     try:
         assert up.status()["outbox_depth"] == n + 1
         up.start()
-        wait_until(lambda: up.status()["outbox_depth"] == 0 and up.status()["connected"], 30, what="backlog delivered")
+        wait_until(
+            lambda: up.status()["outbox_depth"] == 0 and up.status()["connected"],
+            30,
+            what="backlog delivered",
+        )
         tel = [json.loads(m.payload) for m in rec.on("gas/gs1/telemetry")]
         alarms = [json.loads(m.payload) for m in rec.on("gas/gs1/alarms")]
     finally:
@@ -139,7 +161,11 @@ def test_process_kill_then_reopen_delivers_every_stored_row(tmp_path):
     assert [t["values"][0]["value"] for t in replayed] == [float(i) for i in range(n)]
     ids = [t["msg_id"] for t in replayed] + [a["msg_id"] for a in alarms]
     assert ids == sorted(ids) and len(set(ids)) == n + 1
-    assert len(alarms) == 1 and alarms[0]["historical"] is True and alarms[0]["alarm_id"] == "pt.inlet.hh"
+    assert (
+        len(alarms) == 1
+        and alarms[0]["historical"] is True
+        and alarms[0]["alarm_id"] == "pt.inlet.hh"
+    )
 
 
 def test_fail_over_to_the_next_broker(mosquitto, tmp_path):  # noqa: F811
@@ -161,7 +187,11 @@ def auth_broker(tmp_path):
     folder = tmp_path / "mq-auth"
     folder.mkdir()
     pw = folder / "passwd"
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "edge", "s3cret-pw"], check=True, capture_output=True)
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(pw), "edge", "s3cret-pw"],
+        check=True,
+        capture_output=True,
+    )
     broker = MosquittoBroker(folder, password_file=pw).start()
     try:
         yield broker
@@ -196,6 +226,8 @@ def test_wrong_password_and_missing_secret_give_clear_errors(auth_broker, tmp_pa
     try:
         up.start()
         wait_until(lambda: up.status()["last_error"], 30, what="missing secret")
-        assert "mqtt_missing" in up.status()["last_error"] and "keyring" in up.status()["last_error"]
+        assert (
+            "mqtt_missing" in up.status()["last_error"] and "keyring" in up.status()["last_error"]
+        )
     finally:
         up.stop()

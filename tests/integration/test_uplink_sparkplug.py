@@ -54,7 +54,11 @@ class Rig:
         self.rec.stop()
 
     def births(self, n: int = 1) -> None:
-        wait_until(lambda: len(self.rec.on("/NBIRTH/")) >= n and len(self.rec.on("/DBIRTH/")) >= 2 * n, 20, what=f"{n} birth(s)")
+        wait_until(
+            lambda: len(self.rec.on("/NBIRTH/")) >= n and len(self.rec.on("/DBIRTH/")) >= 2 * n,
+            20,
+            what=f"{n} birth(s)",
+        )
 
     def ncmd(self, *metrics: tuple[str, int, object]) -> None:
         p = pb.Payload()
@@ -94,7 +98,9 @@ def _metrics(msg) -> dict[str, pb.Payload.Metric]:
 
 
 def _quality(m) -> int:
-    return dict(zip(m.properties.keys, [v.int_value for v in m.properties.values], strict=True))["Quality"]
+    return dict(zip(m.properties.keys, [v.int_value for v in m.properties.values], strict=True))[
+        "Quality"
+    ]
 
 
 def test_births_carry_every_metric_with_alias_then_ddata_by_exception_with_aliases_only(rig):
@@ -106,15 +112,27 @@ def test_births_carry_every_metric_with_alias_then_ddata_by_exception_with_alias
     assert p.seq == 0 and nb.qos == 0 and not nb.retain
     node = _metrics(nb)
     assert node["bdSeq"].datatype == pb.Int64 and node["bdSeq"].long_value == up.status()["bdseq"]
-    assert node["Node Control/Rebirth"].datatype == pb.Boolean and node["Node Control/Rebirth"].boolean_value is False
-    for name in ("Alarms/Ack", "Commands/Reply", "Alarms/Event", "Diagnostics/Outbox Depth", "Alarms/pt.inlet.hh/State", "Alarms/plc1.comm/State"):
+    assert (
+        node["Node Control/Rebirth"].datatype == pb.Boolean
+        and node["Node Control/Rebirth"].boolean_value is False
+    )
+    for name in (
+        "Alarms/Ack",
+        "Commands/Reply",
+        "Alarms/Event",
+        "Diagnostics/Outbox Depth",
+        "Alarms/pt.inlet.hh/State",
+        "Alarms/plc1.comm/State",
+    ):
         assert name in node, name
     d1 = rig.rec.on("/DBIRTH/gs1/plc1")[0]
     assert sp_payload(d1).seq in (1, 2)
     dm = _metrics(d1)
     assert {"pt.inlet", "tt.inlet", "fq.total", "Device Info/State"} <= set(dm)
     assert "hidden.diag" not in dm  # uplink: false
-    assert dm["pt.inlet"].datatype == pb.Double and dm["pt.inlet"].double_value == pytest.approx(2.5)
+    assert dm["pt.inlet"].datatype == pb.Double and dm["pt.inlet"].double_value == pytest.approx(
+        2.5
+    )
     assert dm["fq.total"].datatype == pb.Int64 and dm["fq.total"].long_value == 1234
     assert _quality(dm["pt.inlet"]) == 192
     d2 = _metrics(rig.rec.on("/DBIRTH/gs1/plc2")[0])
@@ -133,7 +151,9 @@ def test_births_carry_every_metric_with_alias_then_ddata_by_exception_with_alias
     first = dd[0].metrics
     assert len(first) == 1 and first[0].name == "" and first[0].alias == dm["pt.inlet"].alias
     assert first[0].double_value == pytest.approx(3.0) and not first[0].is_historical
-    assert dd[1].metrics[0].alias == d2["xv.outlet"].alias and dd[1].metrics[0].boolean_value is True
+    assert (
+        dd[1].metrics[0].alias == d2["xv.outlet"].alias and dd[1].metrics[0].boolean_value is True
+    )
     bad = dd[2].metrics[0]
     assert bad.alias == dm["tt.inlet"].alias and bad.is_null and _quality(bad) == 0
     seqs = [p.seq] + [sp_payload(m).seq for m in rig.rec.on("/DBIRTH/")] + [d.seq for d in dd]
@@ -187,7 +207,9 @@ def test_ncmd_rebirth_republishes_births_with_same_bdseq(rig):
     rig.births(2)
     nb = rig.rec.on("/NBIRTH/")[1]
     assert sp_payload(nb).seq == 0 and _metrics(nb)["bdSeq"].long_value == bd
-    assert _metrics(rig.rec.on("/DBIRTH/gs1/plc1")[1])["pt.inlet"].double_value == pytest.approx(4.0)
+    assert _metrics(rig.rec.on("/DBIRTH/gs1/plc1")[1])["pt.inlet"].double_value == pytest.approx(
+        4.0
+    )
 
 
 def _dcmd(rig, device: str, alias: int, value: bool) -> None:
@@ -207,7 +229,9 @@ def test_dcmd_is_denied_by_default(rig):
     _dcmd(rig, "plc2", alias, True)
     wait_until(rig.replies, 20, what="a reply")
     reply = rig.replies()[0]
-    assert reply["ok"] is False and reply["message"].startswith("denied") and reply["cmd"] == "write"
+    assert (
+        reply["ok"] is False and reply["message"].startswith("denied") and reply["cmd"] == "write"
+    )
     assert rig.calls == []
 
 
@@ -228,7 +252,11 @@ def test_alarm_goes_up_and_remote_ack_through_ncmd(rig):
     up, tags = rig.make(engine=True)
     rig.births()
     rig.engine.process(feed(tags, up.on_changes, {"pt.inlet": 7.0}))
-    wait_until(lambda: any(m.alias == 4 for msg in rig.rec.on("/NDATA/") for m in sp_payload(msg).metrics), 20, what="alarm NDATA")
+    wait_until(
+        lambda: any(m.alias == 4 for msg in rig.rec.on("/NDATA/") for m in sp_payload(msg).metrics),
+        20,
+        what="alarm NDATA",
+    )
     schema = json.loads((SCHEMAS / "uplink-alarm.schema.json").read_text())
     event_schema = {"$ref": "#/$defs/event", "$defs": schema["$defs"]}
     state_alias = _metrics(rig.rec.on("/NBIRTH/")[0])["Alarms/pt.inlet.hh/State"].alias
@@ -238,12 +266,30 @@ def test_alarm_goes_up_and_remote_ack_through_ncmd(rig):
     assert ev["alarm_id"] == "pt.inlet.hh" and ev["transition"] == "raise"
     assert next(m.string_value for m in raised.metrics if m.alias == state_alias) == "ACTIVE_UNACK"
 
-    rig.ncmd(("Alarms/Ack", pb.String, json.dumps({"id": "r1", "alarm_ids": ["pt.inlet.hh"], "user": "dispatch.wang", "comment": "seen"})))
+    rig.ncmd(
+        (
+            "Alarms/Ack",
+            pb.String,
+            json.dumps(
+                {
+                    "id": "r1",
+                    "alarm_ids": ["pt.inlet.hh"],
+                    "user": "dispatch.wang",
+                    "comment": "seen",
+                }
+            ),
+        )
+    )
     wait_until(rig.replies, 20, what="ack reply")
     assert rig.replies()[0] == {**rig.replies()[0], "id": "r1", "cmd": "ack", "ok": True}
 
     def acked() -> list[dict]:
-        evs = [json.loads(m.string_value) for msg in rig.rec.on("/NDATA/") for m in sp_payload(msg).metrics if m.alias == 4]
+        evs = [
+            json.loads(m.string_value)
+            for msg in rig.rec.on("/NDATA/")
+            for m in sp_payload(msg).metrics
+            if m.alias == 4
+        ]
         return [e for e in evs if e["transition"] == "ack"]
 
     wait_until(acked, 20, what="ack transition")
@@ -254,12 +300,21 @@ def test_primary_host_state_gates_the_births(rig):
     up, tags = rig.make(primary_host="scada1")
     wait_until(lambda: up.status()["state"] == "waiting for primary host", 20)
     assert rig.rec.on("/NBIRTH/") == []
-    rig.rec.publish("spBv1.0/STATE/scada1", json.dumps({"online": True, "timestamp": 1}), retain=True)
+    rig.rec.publish(
+        "spBv1.0/STATE/scada1", json.dumps({"online": True, "timestamp": 1}), retain=True
+    )
     rig.births()
     assert up.status()["connected"]
-    rig.rec.publish("spBv1.0/STATE/scada1", json.dumps({"online": False, "timestamp": 2}), retain=True)
+    rig.rec.publish(
+        "spBv1.0/STATE/scada1", json.dumps({"online": False, "timestamp": 2}), retain=True
+    )
     wait_until(lambda: rig.rec.on("/NDEATH/"), 20, what="NDEATH after the host went offline")
     wait_until(lambda: up.status()["state"] == "waiting for primary host", 20)
-    rig.rec.publish("spBv1.0/STATE/scada1", json.dumps({"online": True, "timestamp": 3}), retain=True)
+    rig.rec.publish(
+        "spBv1.0/STATE/scada1", json.dumps({"online": True, "timestamp": 3}), retain=True
+    )
     rig.births(2)
-    assert _metrics(rig.rec.on("/NDEATH/")[0])["bdSeq"].long_value == _metrics(rig.rec.on("/NBIRTH/")[0])["bdSeq"].long_value
+    assert (
+        _metrics(rig.rec.on("/NDEATH/")[0])["bdSeq"].long_value
+        == _metrics(rig.rec.on("/NBIRTH/")[0])["bdSeq"].long_value
+    )

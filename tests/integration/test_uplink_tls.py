@@ -30,7 +30,10 @@ def _cert(name: str, issuer_key, issuer_name, key, ca: bool) -> x509.Certificate
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if not ca:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        b = b.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
     return b.sign(issuer_key, hashes.SHA256())
 
 
@@ -38,7 +41,13 @@ def _write(path: Path, obj) -> Path:
     if isinstance(obj, x509.Certificate):
         path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
     else:
-        path.write_bytes(obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        path.write_bytes(
+            obj.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
     return path
 
 
@@ -49,28 +58,45 @@ def _pki(folder: Path, tag: str) -> tuple[Path, Path, Path]:
     ca = _cert(f"test CA {tag}", ca_key, None, ca_key, ca=True)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = _cert("127.0.0.1", ca_key, ca.subject, key, ca=False)
-    return _write(folder / "ca.pem", ca), _write(folder / "server.pem", cert), _write(folder / "server.key", key)
+    return (
+        _write(folder / "ca.pem", ca),
+        _write(folder / "server.pem", cert),
+        _write(folder / "server.key", key),
+    )
 
 
 def test_tls_with_the_station_ca_and_a_clear_error_with_the_wrong_one(tmp_path):
     ca, cert, key = _pki(tmp_path / "pki", "a")
     wrong_ca, _c, _k = _pki(tmp_path / "other", "b")
-    broker = MosquittoBroker(tmp_path / "mq", extra=f"cafile {ca}\ncertfile {cert}\nkeyfile {key}").start()
+    broker = MosquittoBroker(
+        tmp_path / "mq", extra=f"cafile {ca}\ncertfile {cert}\nkeyfile {key}"
+    ).start()
     try:
         cfg = uplink_station([broker], "json", ca_file=str(ca))
-        cfg = cfg.model_copy(update={"uplink": cfg.uplink.model_copy(update={"brokers": [cfg.uplink.brokers[0].model_copy(update={"tls": True})]})})
+        cfg = cfg.model_copy(
+            update={
+                "uplink": cfg.uplink.model_copy(
+                    update={"brokers": [cfg.uplink.brokers[0].model_copy(update={"tls": True})]}
+                )
+            }
+        )
         up = Uplink(cfg, tmp_path / "ok", TagTable(cfg.tags))
         try:
             up.start()
             wait_until(lambda: up.status()["connected"], 30, what="TLS session")
         finally:
             up.stop()
-        bad = cfg.model_copy(update={"uplink": cfg.uplink.model_copy(update={"ca_file": str(wrong_ca)})})
+        bad = cfg.model_copy(
+            update={"uplink": cfg.uplink.model_copy(update={"ca_file": str(wrong_ca)})}
+        )
         up = Uplink(bad, tmp_path / "bad", TagTable(bad.tags))
         try:
             up.start()
             wait_until(lambda: "TLS" in up.status()["last_error"], 30, what="TLS error")
-            assert "not trusted" in up.status()["last_error"] and "ca_file" in up.status()["last_error"]
+            assert (
+                "not trusted" in up.status()["last_error"]
+                and "ca_file" in up.status()["last_error"]
+            )
             assert not up.status()["connected"]
         finally:
             up.stop()

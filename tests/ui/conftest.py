@@ -67,15 +67,21 @@ class TableRuntime:
         self.historian = None
         self.writes: list[tuple[str, Any, str]] = []
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="acquisition", daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="acquisition", daemon=True
+        )
         self._thread.start()
         self.audit = AuditTrail(data_dir / "users.db", cfg.station.id)
-        self.users = UserStore(data_dir / "users.db", audit=self.audit, params=TEST_PARAMS, station_id=cfg.station.id)
+        self.users = UserStore(
+            data_dir / "users.db", audit=self.audit, params=TEST_PARAMS, station_id=cfg.station.id
+        )
         self.commands = CommandService(self, self.users, self.audit, cfg)
 
     def close(self) -> None:
         """Stop the loop thread, the alarm journal and users.db."""
-        asyncio.run_coroutine_threadsafe(self.loop.shutdown_default_executor(), self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(self.loop.shutdown_default_executor(), self.loop).result(
+            10
+        )
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
@@ -103,17 +109,23 @@ class TableRuntime:
         """Audit records of one action."""
         return self.audit.records(action=action)
 
-    async def write_tag(self, name: str, value: Any, user: str = "", origin: str = "local") -> WriteResult:
+    async def write_tag(
+        self, name: str, value: Any, user: str = "", origin: str = "local"
+    ) -> WriteResult:
         """Record the write and apply it to the tag table (as a read-back would)."""
         self.writes.append((name, value, user))
         i = self.tags.index[name]
         self._apply([i], [float(value)])
         return WriteResult(WriteStatus.SUCCESS, "written and read back")
 
-    def _apply(self, idx: list[int], values: list[float], quality: int = Quality.GOOD, reason: str = "") -> None:
+    def _apply(
+        self, idx: list[int], values: list[float], quality: int = Quality.GOOD, reason: str = ""
+    ) -> None:
         now = time.time()
         i = np.asarray(idx, np.int32)
-        raw = (np.asarray(values, float) - self.tags.offset[i]) / self.tags.gain[i]  # drivers deliver raw values
+        raw = (np.asarray(values, float) - self.tags.offset[i]) / self.tags.gain[
+            i
+        ]  # drivers deliver raw values
         res = self.tags.apply(Batch(i, raw, quality, reason, now, now))
         self.alarms.process(res.scan)
         self.alarms.tick(now)

@@ -31,7 +31,11 @@ def _refresh_until(window, predicate, what):
 def test_banner_shows_most_important_first_and_acknowledges(window, table_runtime, qtbot):
     table_runtime.set({"flt1.dp": 60.0})  # H, priority 3 (on-delay may apply)
     table_runtime.set({"gd05.lel": 62.0})  # HH priority 1 (+ H priority 2 after its on-delay)
-    _refresh_until(window, lambda: any(v.alarm_id.startswith("gd05.lel.hh") for v in window.banner.ordered), "gd05 HH in the banner")
+    _refresh_until(
+        window,
+        lambda: any(v.alarm_id.startswith("gd05.lel.hh") for v in window.banner.ordered),
+        "gd05 HH in the banner",
+    )
     top = window.banner.ordered[0]
     assert top.priority == 1 and top.tag == "gd05.lel"
     row = window.banner.rows[0]
@@ -41,7 +45,13 @@ def test_banner_shows_most_important_first_and_acknowledges(window, table_runtim
     wait_until(lambda: _journal(table_runtime, "ack"), 10, what="ack in the journal")
     ack = _journal(table_runtime, "ack")[0]
     assert ack["alarm_id"] == top.alarm_id and ack["user"] == "operator"
-    _refresh_until(window, lambda: all(v.alarm_id != top.alarm_id or v.state == "ACTIVE_ACK" for v in window.banner.ordered), "acked state shown")
+    _refresh_until(
+        window,
+        lambda: all(
+            v.alarm_id != top.alarm_id or v.state == "ACTIVE_ACK" for v in window.banner.ordered
+        ),
+        "acked state shown",
+    )
 
 
 def test_summary_page_acknowledge_selected_reaches_the_journal(window, table_runtime):
@@ -54,13 +64,21 @@ def test_summary_page_acknowledge_selected_reaches_the_journal(window, table_run
     page.table.selectRow(row)
     assert page.selected_ids() == ["gd04.lel.hh"]
     page.ack_selected()
-    wait_until(lambda: any(e["alarm_id"] == "gd04.lel.hh" for e in _journal(table_runtime, "ack")), 10, what="ack journaled")
+    wait_until(
+        lambda: any(e["alarm_id"] == "gd04.lel.hh" for e in _journal(table_runtime, "ack")),
+        10,
+        what="ack journaled",
+    )
     e = next(e for e in _journal(table_runtime, "ack") if e["alarm_id"] == "gd04.lel.hh")
     assert e["user"] == "night-op"
     assert not any(e["alarm_id"] == "gd03.lel.hh" for e in _journal(table_runtime, "ack"))
     # acknowledge page: every unacknowledged alarm visible
     page.ack_page()
-    wait_until(lambda: any(e["alarm_id"] == "gd03.lel.hh" for e in _journal(table_runtime, "ack")), 10, what="page ack journaled")
+    wait_until(
+        lambda: any(e["alarm_id"] == "gd03.lel.hh" for e in _journal(table_runtime, "ack")),
+        10,
+        what="page ack journaled",
+    )
 
 
 def test_shelve_with_reason_and_duration_moves_the_alarm(window, table_runtime):
@@ -77,10 +95,16 @@ def test_shelve_with_reason_and_duration_moves_the_alarm(window, table_runtime):
 
     page.confirm = confirm
     page.shelve_selected()
-    _refresh_until(window, lambda: page.shelved_model.row_of("gd06.lel.hh") >= 0, "gd06 on the shelved list")
+    _refresh_until(
+        window, lambda: page.shelved_model.row_of("gd06.lel.hh") >= 0, "gd06 on the shelved list"
+    )
     assert page.model.row_of("gd06.lel.hh") < 0
     shelve = [e for e in _journal(table_runtime, "shelve") if e["alarm_id"] == "gd06.lel.hh"]
-    assert shelve and "detector under calibration" in shelve[0]["comment"] and shelve[0]["user"] == "operator"
+    assert (
+        shelve
+        and "detector under calibration" in shelve[0]["comment"]
+        and shelve[0]["user"] == "operator"
+    )
 
 
 def test_filter_sort_and_export(window, table_runtime, tmp_path):
@@ -93,7 +117,11 @@ def test_filter_sort_and_export(window, table_runtime, tmp_path):
     assert page.model.rows and all(v.priority == 1 for v in page.model.rows)
     page.f_prio.setCurrentIndex(0)
     page.f_text.setText("gd09")
-    assert page.model.rows and all("gd09" in v.tag for v in page.model.rows) and len(page.model.rows) < total
+    assert (
+        page.model.rows
+        and all("gd09" in v.tag for v in page.model.rows)
+        and len(page.model.rows) < total
+    )
     page.f_text.setText("")
     assert len(page.model.rows) == total
     page.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # tag, Z..A
@@ -102,7 +130,11 @@ def test_filter_sort_and_export(window, table_runtime, tmp_path):
     out = tmp_path / "alarms.csv"
     page.export_csv(str(out))
     wait_until(out.exists, 10, what="CSV written")
-    wait_until(lambda: len(list(csv.reader(out.open(encoding="utf-8-sig")))) == total + 1, 10, what="all rows exported")
+    wait_until(
+        lambda: len(list(csv.reader(out.open(encoding="utf-8-sig")))) == total + 1,
+        10,
+        what="all rows exported",
+    )
 
 
 def test_hidden_alarm_page_catches_up_when_shown(window, table_runtime):

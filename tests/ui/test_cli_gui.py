@@ -9,13 +9,37 @@ from hmi.cli import build_parser, main
 
 def test_screenshot_command_is_registered():
     parser = build_parser()
-    args = parser.parse_args(["screenshot", "station", "--screen", "faceplate:outlet.pressure", "--out", "x.png", "--lang", "en"])
-    assert args.screen == "faceplate:outlet.pressure" and args.lang == "en" and args.size == "1920x1080"
+    args = parser.parse_args(
+        [
+            "screenshot",
+            "station",
+            "--screen",
+            "faceplate:outlet.pressure",
+            "--out",
+            "x.png",
+            "--lang",
+            "en",
+        ]
+    )
+    assert (
+        args.screen == "faceplate:outlet.pressure"
+        and args.lang == "en"
+        and args.size == "1920x1080"
+    )
 
 
 def test_bad_size_is_a_message_not_a_traceback(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["screenshot", "station_configs/demo_city_gate", "--out", str(tmp_path / "x.png"), "--size", "big"])
+        main(
+            [
+                "screenshot",
+                "station_configs/demo_city_gate",
+                "--out",
+                str(tmp_path / "x.png"),
+                "--size",
+                "big",
+            ]
+        )
     assert "--size must look like 1920x1080" in str(exc.value)
 
 

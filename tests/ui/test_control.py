@@ -65,7 +65,10 @@ def test_operator_changes_the_outlet_pressure_set_point(station, qtbot):
     qtbot.waitUntil(lambda: w.live.value(SETPOINT)[1] == 192, timeout=20000)
     # every device polls, the OPC UA controller too (its password comes from the throwaway keyring)
     up = lambda: {d["device_id"] for d in w.live.devices if d["state"] == "up"}  # noqa: E731
-    qtbot.waitUntil(lambda: {"plc", "fc1", "fc2", "gd", "hoc"} <= up() and len(up()) == len(w.live.devices), timeout=30000)
+    qtbot.waitUntil(
+        lambda: {"plc", "fc1", "fc2", "gd", "hoc"} <= up() and len(up()) == len(w.live.devices),
+        timeout=30000,
+    )
     login(w, qtbot, "zhang")
     qtbot.waitUntil(lambda: w.header.user.text().startswith("zhang · "), timeout=10000)
     before = _read_setpoint_register(rt)
@@ -93,7 +96,9 @@ def test_operator_changes_the_outlet_pressure_set_point(station, qtbot):
     writes = [r for r in rt.audit.records(action="write") if r.target == SETPOINT]
     assert [r.result for r in writes] == ["requested", "success"]
     assert all(r.user == "zhang" and r.origin == "local" for r in writes)
-    assert writes[0].details["old"] == pytest.approx(before, abs=1e-6) and writes[0].details["new"] == pytest.approx(new)
+    assert writes[0].details["old"] == pytest.approx(before, abs=1e-6) and writes[0].details[
+        "new"
+    ] == pytest.approx(new)
     assert writes[0].details["action"] == "write_setpoint"
     fp.close()
 
@@ -104,7 +109,9 @@ def test_login_and_confirmation_screenshots(station, tmp_path):
     _rt, _sim, w = station
     out = capture(w, "login", tmp_path / "login.png", after=0.2, size=(1366, 768))
     assert QImage(str(out)).size().toTuple() == (1366, 768)
-    out = capture(w, f"confirm:{SETPOINT}=0.43", tmp_path / "confirm.png", after=0.2, size=(1366, 768))
+    out = capture(
+        w, f"confirm:{SETPOINT}=0.43", tmp_path / "confirm.png", after=0.2, size=(1366, 768)
+    )
     assert QImage(str(out)).width() == 1366
     assert not any(fp.isVisible() for fp in w.faceplates.values())
     with pytest.raises(ValueError, match="needs a number"):
@@ -235,10 +242,26 @@ def test_range_check_cancel_and_valve_command(op_window, interlocked, qtbot):
     ("status", "message", "text"),
     [
         (CommandStatus.SUCCESS, "written and read back", "Done: written and read back"),
-        (CommandStatus.REJECTED, "Modbus exception 2 (illegal data address)", "Rejected by the device: Modbus exception 2 (illegal data address)"),
-        (CommandStatus.TIMEOUT, "read-back did not confirm", "No confirmation from the device (timeout): read-back did not confirm"),
-        (CommandStatus.NOT_CONNECTED, "device plc is not running", "Device not connected: device plc is not running"),
-        (CommandStatus.DENIED, "no permission: write_setpoint needs operator", "No permission: write_setpoint needs operator"),
+        (
+            CommandStatus.REJECTED,
+            "Modbus exception 2 (illegal data address)",
+            "Rejected by the device: Modbus exception 2 (illegal data address)",
+        ),
+        (
+            CommandStatus.TIMEOUT,
+            "read-back did not confirm",
+            "No confirmation from the device (timeout): read-back did not confirm",
+        ),
+        (
+            CommandStatus.NOT_CONNECTED,
+            "device plc is not running",
+            "Device not connected: device plc is not running",
+        ),
+        (
+            CommandStatus.DENIED,
+            "no permission: write_setpoint needs operator",
+            "No permission: write_setpoint needs operator",
+        ),
     ],
 )
 def test_result_texts_name_the_outcome(hmi_app, status, message, text):
@@ -253,7 +276,9 @@ def test_engineer_takes_an_alarm_out_of_service_operator_may_not(op_window, inte
     rt.set({"gd06.lel": 70.0})
     w.navigate("alarms")
     page = w.alarms
-    wait_until(lambda: (w.live.refresh(), page.model.row_of("gd06.lel.hh") >= 0)[1], 10, what="gd06 listed")
+    wait_until(
+        lambda: (w.live.refresh(), page.model.row_of("gd06.lel.hh") >= 0)[1], 10, what="gd06 listed"
+    )
     assert not page.b_oos.isEnabled() and "needs engineer or higher" in page.b_oos.toolTip()
     assert page.b_ack.isEnabled()
     add_user(rt, "eng", "engineer")
@@ -269,5 +294,14 @@ def test_engineer_takes_an_alarm_out_of_service_operator_may_not(op_window, inte
     page.out_of_service_selected()
     wait_until(lambda: rt.audit.records(action="out_of_service"), 10, what="out of service audited")
     row = rt.audit.records(action="out_of_service")[-1]
-    assert (row.user, row.target, row.result, row.details["reason"]) == ("eng", "gd06.lel.hh", "ok", "detector replaced")
-    wait_until(lambda: (w.live.refresh(), page.supp_model.row_of("gd06.lel.hh") >= 0)[1], 10, what="listed as out of service")
+    assert (row.user, row.target, row.result, row.details["reason"]) == (
+        "eng",
+        "gd06.lel.hh",
+        "ok",
+        "detector replaced",
+    )
+    wait_until(
+        lambda: (w.live.refresh(), page.supp_model.row_of("gd06.lel.hh") >= 0)[1],
+        10,
+        what="listed as out of service",
+    )

@@ -33,7 +33,11 @@ def test_every_ui_text_has_a_chinese_entry():
 
 def test_no_format_string_is_passed_to_tr():
     root = Path(__file__).resolve().parents[2] / "hmi" / "ui"
-    offenders = [p.name for p in root.rglob("*.py") if re.search(r"\btr\(\s*f[\"']", p.read_text(encoding="utf-8"))]
+    offenders = [
+        p.name
+        for p in root.rglob("*.py")
+        if re.search(r"\btr\(\s*f[\"']", p.read_text(encoding="utf-8"))
+    ]
     assert not offenders
 
 

@@ -66,10 +66,16 @@ def test_acknowledge_from_banner_and_summary_reaches_the_journal(station, qtbot)
     rt, sim, win = station
     sim.call(lambda: sim.model.faults.leak.__setitem__(5, 70.0))
     try:
-        qtbot.waitUntil(lambda: any(v.alarm_id == "gd05.lel.hh" for v in win.banner.ordered), timeout=20000)
+        qtbot.waitUntil(
+            lambda: any(v.alarm_id == "gd05.lel.hh" for v in win.banner.ordered), timeout=20000
+        )
         win.banner.selected_id = "gd05.lel.hh"
         qtbot.mouseClick(win.banner.ack, Qt.MouseButton.LeftButton)
-        wait_until(lambda: any(e["alarm_id"] == "gd05.lel.hh" for e in _journal(rt, "ack")), 15, what="banner ack journaled")
+        wait_until(
+            lambda: any(e["alarm_id"] == "gd05.lel.hh" for e in _journal(rt, "ack")),
+            15,
+            what="banner ack journaled",
+        )
         e = next(e for e in _journal(rt, "ack") if e["alarm_id"] == "gd05.lel.hh")
         assert e["user"] == "operator" and not e["remote"]
         # the level-1 alarm (on-delay 2 s) from the summary page, as another user
@@ -80,7 +86,11 @@ def test_acknowledge_from_banner_and_summary_reaches_the_journal(station, qtbot)
         page.table.clearSelection()
         page.table.selectRow(page.model.row_of("gd05.lel.h"))
         page.ack_selected()
-        wait_until(lambda: any(e["alarm_id"] == "gd05.lel.h" for e in _journal(rt, "ack")), 15, what="summary ack journaled")
+        wait_until(
+            lambda: any(e["alarm_id"] == "gd05.lel.h" for e in _journal(rt, "ack")),
+            15,
+            what="summary ack journaled",
+        )
         e = next(e for e in _journal(rt, "ack") if e["alarm_id"] == "gd05.lel.h")
         assert e["user"] == "shift-b"
     finally:
@@ -94,7 +104,10 @@ def test_faceplate_write_goes_to_the_device_and_reads_back(station, qtbot):
     fp.confirm = lambda dialog: True
     fp.entry.setText("24")
     fp._write_entry()
-    qtbot.waitUntil(lambda: "read back" in fp.result.text() or "failed" in fp.result.text().lower(), timeout=20000)
+    qtbot.waitUntil(
+        lambda: "read back" in fp.result.text() or "failed" in fp.result.text().lower(),
+        timeout=20000,
+    )
     assert fp.result.property("state") == "ok", fp.result.text()
     assert abs(sim.call(lambda: sim.model.v["odor.dose.setpoint"]) - 24.0) < 0.01
     fp.close()
@@ -104,7 +117,9 @@ def test_screenshot_of_a_live_screen(station, tmp_path):
     from hmi.ui.screenshot import capture
 
     _rt, _sim, win = station
-    out = capture(win, "faceplate:outlet.pressure", tmp_path / "fp.png", after=0.5, size=(1366, 768))
+    out = capture(
+        win, "faceplate:outlet.pressure", tmp_path / "fp.png", after=0.5, size=(1366, 768)
+    )
     img = QImage(str(out))
     assert (img.width(), img.height()) == (1366, 768)
     out = capture(win, "diagnostics", tmp_path / "diag.png", after=0.3, size=(1920, 1080))

@@ -17,7 +17,9 @@ from hmi.core.users import SecurityPolicy
 from tests.helpers import wait_until
 from tests.ui.conftest import PW, TableRuntime
 
-SecuredRuntime = TableRuntime  # users.db, audit trail, command service, acquisition loop (conftest.py)
+SecuredRuntime = (
+    TableRuntime  # users.db, audit trail, command service, acquisition loop (conftest.py)
+)
 
 
 @pytest.fixture
@@ -67,7 +69,9 @@ def test_viewer_sees_live_screens_with_commands_disabled(win, secured, qtbot):
     assert not win.banner.ack.isEnabled()
     assert "needs operator or higher" in win.banner.ack.toolTip()
     page = win.alarms
-    assert not page.b_ack.isEnabled() and not page.b_shelve.isEnabled() and not page.b_oos.isEnabled()
+    assert (
+        not page.b_ack.isEnabled() and not page.b_shelve.isEnabled() and not page.b_oos.isEnabled()
+    )
     assert "Taking alarms out of service needs engineer or higher" in page.b_oos.toolTip()
     fp = win.open_faceplate("reg1.active.setpoint")
     assert not fp.write_button.isEnabled() and not fp.entry.isEnabled()
@@ -90,26 +94,42 @@ def test_wrong_password_is_clear_and_audited_then_lockout(win, secured, qtbot):
     qtbot.waitUntil(lambda: dlg.message.text() == "Wrong user name or password", timeout=10000)
     assert dlg.isVisible() and dlg.password.text() == "" and not win.actions.session.logged_in
     failed = secured.audit_rows("login_failed")
-    assert failed and failed[-1].user == "zhang" and failed[-1].details["reason"] == "wrong password"
+    assert (
+        failed and failed[-1].user == "zhang" and failed[-1].details["reason"] == "wrong password"
+    )
     # an unknown name gets the very same words
     dlg.name.setText("nobody")
     dlg.password.setText("whatever-123")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dlg.isEnabled() and secured.audit_rows("login_failed")[-1].user == "nobody", timeout=10000)
+    qtbot.waitUntil(
+        lambda: dlg.isEnabled() and secured.audit_rows("login_failed")[-1].user == "nobody",
+        timeout=10000,
+    )
     assert dlg.message.text() == "Wrong user name or password"
     # four more wrong passwords: the fifth in a row locks the name
     for n in range(2, 6):
         dlg.name.setText("zhang")
         dlg.password.setText(f"wrong-guess-{n}")
         qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda n=n: dlg.isEnabled() and len([r for r in secured.audit_rows("login_failed") if r.user == "zhang"]) == n, timeout=10000)
+        qtbot.waitUntil(
+            lambda n=n: (
+                dlg.isEnabled()
+                and len([r for r in secured.audit_rows("login_failed") if r.user == "zhang"]) == n
+            ),
+            timeout=10000,
+        )
     assert "Too many failed logins: zhang is locked until" in dlg.message.text()
     assert secured.audit_rows("lockout")[-1].user == "zhang"
     # locked: even the right password is refused
     dlg.name.setText("zhang")
     dlg.password.setText(PW)
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dlg.isEnabled() and secured.audit_rows("login_failed")[-1].details["reason"] == "locked", timeout=10000)
+    qtbot.waitUntil(
+        lambda: (
+            dlg.isEnabled() and secured.audit_rows("login_failed")[-1].details["reason"] == "locked"
+        ),
+        timeout=10000,
+    )
     assert "locked until" in dlg.message.text() and not win.actions.session.logged_in
     dlg.reject()
 
@@ -136,7 +156,10 @@ def test_login_enables_commands_and_idle_logout_returns_to_viewer(win, secured, 
     wait_until(lambda: secured.audit_rows("logout"), 5, what="logout audited")
     out = secured.audit_rows("logout")[-1]
     assert out.user == "li" and out.details["reason"] == "inactivity"
-    qtbot.waitUntil(lambda: "li was logged out after 0.0333333 min without input" in win.status_label.text(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: "li was logged out after 0.0333333 min without input" in win.status_label.text(),
+        timeout=5000,
+    )
 
 
 def test_banner_acknowledge_is_audited_with_the_logged_in_user(win, secured, qtbot):
@@ -146,14 +169,25 @@ def test_banner_acknowledge_is_audited_with_the_logged_in_user(win, secured, qtb
     login(win, qtbot, "night-op")
     qtbot.waitUntil(lambda: win.header.user.text().startswith("night-op · "), timeout=10000)
     secured.set({"gd05.lel": 62.0})
-    wait_until(lambda: (win.live.refresh(), any(v.alarm_id == "gd05.lel.hh" for v in win.banner.ordered))[1], 10, what="gd05 HH shown")
+    wait_until(
+        lambda: (win.live.refresh(), any(v.alarm_id == "gd05.lel.hh" for v in win.banner.ordered))[
+            1
+        ],
+        10,
+        what="gd05 HH shown",
+    )
     win.banner.selected_id = "gd05.lel.hh"
     win.banner._gate()
     assert win.banner.ack.isEnabled()
     qtbot.mouseClick(win.banner.ack, Qt.MouseButton.LeftButton)
     wait_until(lambda: secured.audit_rows("ack"), 10, what="ack audited")
     row = secured.audit_rows("ack")[-1]
-    assert (row.user, row.origin, row.target, row.result) == ("night-op", "local", "gd05.lel.hh", "ok")
+    assert (row.user, row.origin, row.target, row.result) == (
+        "night-op",
+        "local",
+        "gd05.lel.hh",
+        "ok",
+    )
     secured.alarms.flush()
     eng = open_db(secured.data_dir / "alarms.db", readonly=True)
     try:
@@ -171,7 +205,10 @@ def test_first_run_creates_the_admin_then_user_menu(win, secured, qtbot):
     dlg.password.setText("short")
     dlg.repeat.setText("short")
     dlg.submit()
-    assert "Password not accepted" in dlg.message.text() and "at least 8 characters" in dlg.message.text()
+    assert (
+        "Password not accepted" in dlg.message.text()
+        and "at least 8 characters" in dlg.message.text()
+    )
     dlg.password.setText(PW)
     dlg.repeat.setText(PW + "x")
     dlg.submit()
@@ -188,7 +225,9 @@ def test_first_run_creates_the_admin_then_user_menu(win, secured, qtbot):
     assert {"Change password…", "Manage users…", "Log out", "Close the HMI…"} <= set(texts)
     menu.close()
     win.login.logout()
-    qtbot.waitUntil(lambda: win.header.user.text() == "Log in", timeout=10000)  # after the audit row
+    qtbot.waitUntil(
+        lambda: win.header.user.text() == "Log in", timeout=10000
+    )  # after the audit row
     assert secured.audit_rows("logout")[-1].details["reason"] == "user"
 
 
@@ -201,7 +240,10 @@ def test_change_own_password(win, secured, qtbot):
     dlg.password.setText("Valve-2468")
     dlg.repeat.setText("Valve-2468")
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dlg.isEnabled() and dlg.message.text() == "Wrong user name or password", timeout=10000)
+    qtbot.waitUntil(
+        lambda: dlg.isEnabled() and dlg.message.text() == "Wrong user name or password",
+        timeout=10000,
+    )
     dlg.old.setText(PW)
     dlg.password.setText("Valve-2468")
     dlg.repeat.setText("Valve-2468")
@@ -221,10 +263,17 @@ def test_closing_the_window_needs_exit_permission(win, secured, qtbot):
     add_user(secured, "op", "operator")
     add_user(secured, "eng", "engineer")
     ev = _WindowManagerClose()
-    assert win.login.eventFilter(win, ev) is True and not ev.isAccepted()  # swallowed: the viewer may not
-    qtbot.waitUntil(lambda: win.login.dialog is not None and win.login.dialog.isVisible(), timeout=5000)
+    assert (
+        win.login.eventFilter(win, ev) is True and not ev.isAccepted()
+    )  # swallowed: the viewer may not
+    qtbot.waitUntil(
+        lambda: win.login.dialog is not None and win.login.dialog.isVisible(), timeout=5000
+    )
     dlg = win.login.dialog
-    assert "Closing the HMI needs engineer or higher" in dlg.findChild(type(dlg.message), "loginReason").text()
+    assert (
+        "Closing the HMI needs engineer or higher"
+        in dlg.findChild(type(dlg.message), "loginReason").text()
+    )
     asked: list[str] = []
 
     def answer(box):
@@ -236,7 +285,9 @@ def test_closing_the_window_needs_exit_permission(win, secured, qtbot):
     dlg.password.setText(PW)
     qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: win.header.user.text().startswith("op · "), timeout=10000)
-    qtbot.waitUntil(lambda: "Closing the HMI needs engineer or higher" in win.status_label.text(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: "Closing the HMI needs engineer or higher" in win.status_label.text(), timeout=5000
+    )
     assert win.isVisible() and asked == []
     # an engineer may, after confirming; the exit is audited
     win.login.request_exit()
@@ -265,7 +316,10 @@ def test_admin_manages_users_and_an_operator_may_not(win, secured, qtbot):
     menu = win.login.open_menu()
     assert "Manage users…" not in [a.text() for a in menu.actions()]
     menu.close()
-    assert win.login.manage_users() is None and "Managing users needs admin or higher" in win.status_label.text()
+    assert (
+        win.login.manage_users() is None
+        and "Managing users needs admin or higher" in win.status_label.text()
+    )
     login(win, qtbot, "admin")
     qtbot.waitUntil(lambda: win.header.user.text().startswith("admin · "), timeout=10000)
     page = win.login.manage_users()

@@ -101,7 +101,9 @@ def test_clicking_a_symbol_opens_its_faceplate(window, qtbot):
     assert fp.isVisible()
     # a value box opens the faceplate of its tag
     item = view.item_for("V_out_p")
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(item.rect.center()))
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(item.rect.center())
+    )
     assert "outlet.pressure" in window.faceplates
 
 
@@ -109,7 +111,9 @@ def test_navigation_link_changes_page(window, qtbot):
     view = _pid(window)
     qtbot.waitExposed(window)
     link = view.item_for("NAV_overview")
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(link.rect.center()))
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(link.rect.center())
+    )
     assert window.current_page == "overview"
 
 

@@ -20,7 +20,9 @@ def test_void_qt_calls_do_not_leak_references_to_none(qapp):
     after = sys.getrefcount(None)
     w.deleteLater()
     # other code may take a few references meanwhile; a per-call drop would be ~100,000
-    assert after >= before - 100, f"PySide6 {PySide6.__version__}: None refcount fell by {before - after}"
+    assert after >= before - 100, (
+        f"PySide6 {PySide6.__version__}: None refcount fell by {before - after}"
+    )
 
 
 def test_pyside_version_is_pinned_below_6_12():

@@ -40,9 +40,24 @@ def test_screen_loads_and_every_binding_resolves(name, demo_cfg, hmi_app, table_
     if name == "city_gate":
         assert SymbolItem in kinds and BarItem in kinds
         # the P&ID covers the demo station's equipment
-        for tag in ("esd.open", "flt1.dp", "flt2.dp", "m1.flow.std", "m2.flow.std", "heater.burner.on",
-                    "reg1.ssv.closed", "reg2.ssv.closed", "reg1.monitor.position", "reg2.active.position",
-                    "relief.open", "odor.tank.level", "outlet.pressure", "gd01.lel", "gd10.lel", "bypass.valve.open"):
+        for tag in (
+            "esd.open",
+            "flt1.dp",
+            "flt2.dp",
+            "m1.flow.std",
+            "m2.flow.std",
+            "heater.burner.on",
+            "reg1.ssv.closed",
+            "reg2.ssv.closed",
+            "reg1.monitor.position",
+            "reg2.active.position",
+            "relief.open",
+            "odor.tank.level",
+            "outlet.pressure",
+            "gd01.lel",
+            "gd10.lel",
+            "bypass.valve.open",
+        ):
             assert tag in view.by_tag, tag
     for item in view.items_:
         assert item.rect.width() > 0 and item.rect.height() > 0, item.binding.element
@@ -50,7 +65,9 @@ def test_screen_loads_and_every_binding_resolves(name, demo_cfg, hmi_app, table_
 
 def test_broken_bindings_are_reported_with_file_and_key(tmp_path, demo_cfg):
     src = paths.screens_dir()
-    (tmp_path / "x.svg").write_text((src / "city_gate.svg").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "x.svg").write_text(
+        (src / "city_gate.svg").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     (tmp_path / "x.yaml").write_text(
         "bindings:\n  XV101: {kind: valve, tag: no.such.tag}\n  nope: {kind: value, tag: outlet.pressure}\n"
         "  V_out_p: {kind: gauge, tag: outlet.pressure}\n  NAV_overview: {kind: link, screen: nowhere}\n",
@@ -73,9 +90,26 @@ def test_malformed_svg_is_a_clear_error(tmp_path):
 def test_symbol_library_is_complete_and_valid():
     folder = Path(paths.resources_dir()) / "symbols"
     names = {p.stem for p in folder.glob("*.svg")}
-    for needed in ("esd_valve", "ball_valve", "filter", "ultrasonic_meter", "heater", "regulator", "monitor_regulator",
-                   "slam_shut", "relief_valve", "odorizer", "gas_detector", "pump", "tank"):
+    for needed in (
+        "esd_valve",
+        "ball_valve",
+        "filter",
+        "ultrasonic_meter",
+        "heater",
+        "regulator",
+        "monitor_regulator",
+        "slam_shut",
+        "relief_valve",
+        "odorizer",
+        "gas_detector",
+        "pump",
+        "tank",
+    ):
         assert needed in names
     for p in folder.glob("*.svg"):
         doc = SvgDoc.parse(p.read_text(encoding="utf-8"), p.name)
-        assert p.stem in doc.ids and "body" in p.read_text(encoding="utf-8") or "shell" in p.read_text(encoding="utf-8")
+        assert (
+            p.stem in doc.ids
+            and "body" in p.read_text(encoding="utf-8")
+            or "shell" in p.read_text(encoding="utf-8")
+        )

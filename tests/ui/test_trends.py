@@ -33,7 +33,13 @@ def history(tmp_path: Any) -> Any:
     h = Historian(tmp_path / "history.db")
     h.bulk_load("outlet.pressure", ts, out, q)
     h.bulk_load("inlet.pressure", ts, inlet)
-    info = {"end": end, "ts": ts, "outlet": out, "inlet": inlet, "bad": (end - 6 * H, end - 6 * H + 1200)}
+    info = {
+        "end": end,
+        "ts": ts,
+        "outlet": out,
+        "inlet": inlet,
+        "bad": (end - 6 * H, end - 6 * H + 1200),
+    }
     yield h, info
     h.close()
 
@@ -128,7 +134,9 @@ def test_historical_range_shows_the_min_max_envelope(twin: Any, history: Any, qt
     rows = s.rows()
     ts, vals = info["ts"], info["outlet"]
     checked = 0
-    for t0, vmin, vmax, count, bad in zip(rows["t0"], rows["min"], rows["max"], rows["count"], rows["bad"], strict=True):
+    for t0, vmin, vmax, count, bad in zip(
+        rows["t0"], rows["min"], rows["max"], rows["count"], rows["bad"], strict=True
+    ):
         if count <= 1 or bad or not end - 24 * H <= t0 < end - s.bucket:
             continue
         sel = (ts >= t0) & (ts < t0 + s.bucket)
@@ -149,12 +157,17 @@ def test_bad_period_renders_as_a_gap(twin: Any, history: Any, qtbot: Any) -> Non
     w = pen.series.bucket
     inside = (x > b0 + w) & (x < b1 - w)
     assert not np.isfinite(y[inside]).any()
-    before, after = np.flatnonzero((x < b0) & np.isfinite(y))[-1], np.flatnonzero((x > b1) & np.isfinite(y))[0]
+    before, after = (
+        np.flatnonzero((x < b0) & np.isfinite(y))[-1],
+        np.flatnonzero((x > b1) & np.isfinite(y))[0],
+    )
     assert np.isnan(y[before + 1 : after]).any()  # no line across the outage
     ex, _w, _lo, _hi = pen.series.envelope()
     assert not ((ex > b0) & (ex < b1 - w)).any()  # no bar inside the outage
     inlet_x, inlet_y = plot.pens["inlet.pressure"].series.line()
-    assert np.isfinite(inlet_y[(inlet_x > b0) & (inlet_x < b1)]).all()  # only the failed tag has a gap
+    assert np.isfinite(
+        inlet_y[(inlet_x > b0) & (inlet_x < b1)]
+    ).all()  # only the failed tag has a gap
     # zoomed in: raw samples, the line stops at the first BAD sample
     _show(qtbot, plot, b0 - 300, b0 + 300)
     assert pen.series.bucket == 0.0 and pen.series.source == "raw"
@@ -187,7 +200,9 @@ def test_cursor_reads_out_every_pen(twin: Any, history: Any, qtbot: Any) -> None
     assert not plot.time_cursor.visible and view.table.cursor_texts()["outlet.pressure"] == ("", "")
 
 
-def test_csv_export_holds_the_visible_data(twin: Any, history: Any, qtbot: Any, tmp_path: Any) -> None:
+def test_csv_export_holds_the_visible_data(
+    twin: Any, history: Any, qtbot: Any, tmp_path: Any
+) -> None:
     _h, info = history
     view = twin.trends.view
     b0, _b1 = info["bad"]
@@ -230,7 +245,9 @@ def test_groups_save_load_and_delete(twin: Any, table_runtime: Any, qtbot: Any) 
     assert not page.save_group("pressures")  # a config group cannot be overwritten
     assert "station config" in view.message.text()
     assert page.show_group("flows")
-    assert view.names == ["m1.flow.std", "m2.flow.std", "outlet.flow"] and view.plot.window == 24 * H
+    assert (
+        view.names == ["m1.flow.std", "m2.flow.std", "outlet.flow"] and view.plot.window == 24 * H
+    )
     assert page.show_group("night shift")
     assert view.names == ["outlet.pressure", "odor.dose"] and view.plot.window == 8 * H
     assert page.current_group() == "night shift" and page.b_delete.isEnabled()
@@ -250,7 +267,12 @@ def test_zoom_refetches_finer_data(twin: Any, history: Any, qtbot: Any) -> None:
     coarse = plot.pens["outlet.pressure"].width
     rid = plot.fetcher._rid
     plot.plotItem.vb.setXRange(end - 3 * H, end - 2 * H, padding=0)  # as the mouse wheel does
-    qtbot.waitUntil(lambda: plot.fetcher._rid > rid and not plot.fetcher.busy and plot.last_rid == plot.fetcher._rid, timeout=15000)
+    qtbot.waitUntil(
+        lambda: (
+            plot.fetcher._rid > rid and not plot.fetcher.busy and plot.last_rid == plot.fetcher._rid
+        ),
+        timeout=15000,
+    )
     fine = plot.pens["outlet.pressure"]
     assert fine.width < coarse and fine.series.bucket < 60 and fine.series.start <= end - 3 * H
 
@@ -270,7 +292,9 @@ def test_language_switch_translates_the_trend(twin: Any) -> None:
         twin.toggle_language()
 
 
-def test_faceplate_trend_has_history_limits_and_live(twin: Any, history: Any, table_runtime: Any, qtbot: Any) -> None:
+def test_faceplate_trend_has_history_limits_and_live(
+    twin: Any, history: Any, table_runtime: Any, qtbot: Any
+) -> None:
     fp = twin.open_faceplate("outlet.pressure")
     trend = fp.trend
     assert trend is not None and trend.compact and trend.names == ["outlet.pressure"]
@@ -282,7 +306,11 @@ def test_faceplate_trend_has_history_limits_and_live(twin: Any, history: Any, ta
     assert s.source == "1min" and len(s.envelope()[0]) > 50
     trend.bar.cursor_button.setChecked(True)
     plot.show_cursor(end - 3 * H)
-    assert trend.readout.isVisible() and "MPa" in trend.readout.text() and "GOOD" in trend.readout.text()
+    assert (
+        trend.readout.isVisible()
+        and "MPa" in trend.readout.text()
+        and "GOOD" in trend.readout.text()
+    )
     plot.resume()
     table_runtime.set({"outlet.pressure": 0.433})
     twin.live.refresh()

@@ -38,7 +38,13 @@ def test_plans_read_rollups_with_the_planned_width(tmp_path: Any) -> None:
     ts = np.arange(end - 3 * DAY, end, 1.0)
     with Historian(tmp_path / "h.db") as h:
         h.bulk_load("p", ts, np.sin(ts / 1000.0))
-        for span, source in ((600.0, "raw"), (6 * 3600.0, "raw"), (DAY, "1min"), (3 * DAY, "1min"), (40 * DAY, "1h")):
+        for span, source in (
+            (600.0, "raw"),
+            (6 * 3600.0, "raw"),
+            (DAY, "1min"),
+            (3 * DAY, "1min"),
+            (40 * DAY, "1h"),
+        ):
             w = bucket_width(span, 1800)
             p = plan(end - span, end, w)
             d = h.query("p", p.start, p.end, p.points)
@@ -84,7 +90,11 @@ def test_series_capacity_keeps_the_newest() -> None:
 
 
 def test_range_texts() -> None:
-    assert parse_range("8h") == 8 * 3600 and parse_range("30d") == 30 * DAY and parse_range("1y") == 365 * DAY
+    assert (
+        parse_range("8h") == 8 * 3600
+        and parse_range("30d") == 30 * DAY
+        and parse_range("1y") == 365 * DAY
+    )
     assert parse_range("bogus", 42.0) == 42.0
     assert range_text(600) == "10m" and range_text(7 * DAY) == "7d" and range_text(5400) == "90m"
 
@@ -114,7 +124,9 @@ def test_fetcher_drops_stale_results(qapp: Any, qtbot: Any, tmp_path: Any) -> No
         h.close()
 
 
-def test_cli_trend_export_writes_bad_as_empty_and_reports_an_unwritable_file(tmp_path: Any, capsys: Any) -> None:
+def test_cli_trend_export_writes_bad_as_empty_and_reports_an_unwritable_file(
+    tmp_path: Any, capsys: Any
+) -> None:
     import csv
     import time
 
@@ -130,10 +142,38 @@ def test_cli_trend_export_writes_bad_as_empty_and_reports_an_unwritable_file(tmp
     with Historian(tmp_path / "history.db") as h:
         h.bulk_load("outlet.pressure", ts, v, q)
     out = tmp_path / "t.csv"
-    assert main(["trend-export", "--data-dir", str(tmp_path), "outlet.pressure", "--since", "1h", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "trend-export",
+                "--data-dir",
+                str(tmp_path),
+                "outlet.pressure",
+                "--since",
+                "1h",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     with open(out, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 300 and sum(r["quality"] == "BAD" and r["value"] == "" for r in rows) == 30
     bad_out = tmp_path / "missing" / "t.csv"
-    assert main(["trend-export", "--data-dir", str(tmp_path), "outlet.pressure", "--since", "1h", "--out", str(bad_out)]) == 1
+    assert (
+        main(
+            [
+                "trend-export",
+                "--data-dir",
+                str(tmp_path),
+                "outlet.pressure",
+                "--since",
+                "1h",
+                "--out",
+                str(bad_out),
+            ]
+        )
+        == 1
+    )
     assert "cannot write" in capsys.readouterr().err

@@ -44,7 +44,12 @@ def synthetic(days: int, start: float, seed: int = 7) -> tuple[np.ndarray, np.nd
     mean = np.interp(np.arange(n) / 24.0, np.arange(days) + 0.5, daily)
     temp = mean + 4.0 * np.sin(2 * np.pi * (hod - 9) / 24.0) + rng.normal(0.0, 0.4, n)
     shape = np.where(daytype == 0, WEEKDAY[hod], WEEKEND[hod])
-    y = 22000.0 * shape * (1.0 + 0.04 * np.maximum(18.0 - temp, 0.0) - 0.2) * (1.0 + rng.normal(0.0, 0.02, n))
+    y = (
+        22000.0
+        * shape
+        * (1.0 + 0.04 * np.maximum(18.0 - temp, 0.0) - 0.2)
+        * (1.0 + rng.normal(0.0, 0.02, n))
+    )
     return ts, y, temp
 
 
@@ -54,7 +59,9 @@ def _start(days_back: int) -> float:
     return dt.datetime.combine(day, dt.time(0), tz).timestamp()
 
 
-FIXED_START = dt.datetime(2025, 11, 3, tzinfo=ZoneInfo(TZ)).timestamp()  # a Monday: same weekdays every run
+FIXED_START = dt.datetime(
+    2025, 11, 3, tzinfo=ZoneInfo(TZ)
+).timestamp()  # a Monday: same weekdays every run
 
 
 def test_forecast_beats_the_seasonal_naive_baseline():
@@ -75,7 +82,9 @@ def test_forecast_beats_the_seasonal_naive_baseline():
         errs_naive.append(np.abs(b - y[future]) / y[future])
     mape_model = 100 * float(np.mean(errs_model))
     mape_naive = 100 * float(np.mean(errs_naive))
-    print(f"MAPE over 26 forecasts of 48 h: regression {mape_model:.1f} %, seasonal naive {mape_naive:.1f} %")
+    print(
+        f"MAPE over 26 forecasts of 48 h: regression {mape_model:.1f} %, seasonal naive {mape_naive:.1f} %"
+    )
     assert mape_model < 0.75 * mape_naive
     assert mape_model < 12.0
 
@@ -114,7 +123,11 @@ def test_accuracy_store_mape(tmp_path):
         value, n = store.mape("seasonal_naive", t0, t0 + 100000)
         assert n == 1 and value == pytest.approx(50.0)
         ts, v = store.day_ahead("regression", t0, t0 + 100000)
-        assert ts.tolist() == [t0 + 3600, t0 + 7200, t0 + 90000] and v.tolist() == [110.0, 90.0, 50.0]
+        assert ts.tolist() == [t0 + 3600, t0 + 7200, t0 + 90000] and v.tolist() == [
+            110.0,
+            90.0,
+            50.0,
+        ]
         store.prune(t0 + 200 * 86400)
         assert store.mape("regression", 0, 2e9)[1] == 0
     finally:
@@ -131,8 +144,12 @@ def _station(forecast: dict | None = None) -> StationConfig:
             "station": {"id": "t", "name": "T", "timezone": TZ},
             "tags": tags,
             "analytics": {
-                "meters": [{"id": "m1", "total": "m1.total.std"}, {"id": "m2", "total": "m2.total.std", "rollover": 1e8}],
-                "forecast": forecast or {"ambient": "ambient.temperature", "horizon_h": 48, "history_days": 28},
+                "meters": [
+                    {"id": "m1", "total": "m1.total.std"},
+                    {"id": "m2", "total": "m2.total.std", "rollover": 1e8},
+                ],
+                "forecast": forecast
+                or {"ambient": "ambient.temperature", "horizon_h": 48, "history_days": 28},
             },
         }
     )
@@ -160,7 +177,9 @@ def test_forecaster_on_history_tracks_its_accuracy(tmp_path):
         now = ts[cut] + 120.0
         assert fc.retrain(now)
         sent, _, _ = fc.hourly(ts[cut - 24], ts[cut])
-        assert np.allclose(fc.hourly(ts[cut - 24], ts[cut])[1], y[cut - 24 : cut], rtol=2e-3)  # across the rollover
+        assert np.allclose(
+            fc.hourly(ts[cut - 24], ts[cut])[1], y[cut - 24 : cut], rtol=2e-3
+        )  # across the rollover
         assert len(sent) == 24
         for k in range(0, 48, 1):  # an hour passes between issues, as the service would run them
             res = fc.issue(ts[cut + k] + 120.0)

@@ -63,10 +63,28 @@ def _journal(path: Path, start: float) -> None:
         nonlocal seq
         seq += 1
         j.put(
-            {"seq": seq, "alarm_id": alarm, "tag": alarm.rsplit(".", 1)[0], "kind": "H", "priority": prio,
-             "state": "ACTIVE_UNACK", "prev_state": "NORMAL", "transition": transition, "shelved": False,
-             "suppressed": False, "out_of_service": False, "latched": False, "ts": ts, "value": 1.0, "limit": 0.5,
-             "user": "", "comment": "", "remote": False, "message": {"en": f"{alarm} high", "zh": f"{alarm}高"}, "area": "x"},
+            {
+                "seq": seq,
+                "alarm_id": alarm,
+                "tag": alarm.rsplit(".", 1)[0],
+                "kind": "H",
+                "priority": prio,
+                "state": "ACTIVE_UNACK",
+                "prev_state": "NORMAL",
+                "transition": transition,
+                "shelved": False,
+                "suppressed": False,
+                "out_of_service": False,
+                "latched": False,
+                "ts": ts,
+                "value": 1.0,
+                "limit": 0.5,
+                "user": "",
+                "comment": "",
+                "remote": False,
+                "message": {"en": f"{alarm} high", "zh": f"{alarm}高"},
+                "area": "x",
+            },
             None,
         )
 
@@ -101,14 +119,25 @@ def test_daily_volumes_equal_the_generated_volumes_across_a_rollover(day_history
     assert 3.6 < p["min"] <= p["avg"] <= p["max"] < 4.2
     assert rep["alarms"]["raised"] == 4 and rep["alarms"]["acknowledged"] == 3
     assert rep["alarms"]["by_priority"] == {"1": 0, "2": 1, "3": 3, "4": 0}
-    assert rep["alarms"]["top"][0]["alarm_id"] == "flt1.dp.h" and rep["alarms"]["top"][0]["count"] == 3
+    assert (
+        rep["alarms"]["top"][0]["alarm_id"] == "flt1.dp.h" and rep["alarms"]["top"][0]["count"] == 3
+    )
 
 
 def test_report_files_and_cli(day_history, tmp_path):
     cfg, data, day, truth = day_history
     station = Path(cfg.source_dir)
     out_pdf, out_csv = tmp_path / "daily.pdf", tmp_path / "daily.csv"
-    args = ["report", "daily", "--data-dir", str(data), "--station", str(station), "--date", day.isoformat()]
+    args = [
+        "report",
+        "daily",
+        "--data-dir",
+        str(data),
+        "--station",
+        str(station),
+        "--date",
+        day.isoformat(),
+    ]
     assert main([*args, "--out", str(out_pdf)]) == 0
     assert main([*args, "--out", str(out_csv)]) == 0
     assert out_pdf.read_bytes()[:5] == b"%PDF-" and out_pdf.stat().st_size > 10_000
@@ -124,7 +153,20 @@ def test_report_files_and_cli(day_history, tmp_path):
 def test_cli_refuses_bad_input_with_a_message(day_history, tmp_path, capsys):
     cfg, data, day, _ = day_history
     base = ["report", "daily", "--station", cfg.source_dir]
-    assert main([*base, "--data-dir", str(data), "--date", "2026-13-01", "--out", str(tmp_path / "x.pdf")]) == 1
+    assert (
+        main(
+            [
+                *base,
+                "--data-dir",
+                str(data),
+                "--date",
+                "2026-13-01",
+                "--out",
+                str(tmp_path / "x.pdf"),
+            ]
+        )
+        == 1
+    )
     assert "not a date" in capsys.readouterr().err
     assert main([*base, "--data-dir", str(data), "--out", str(tmp_path / "x.txt")]) == 1
     assert "unknown report format" in capsys.readouterr().err
@@ -168,9 +210,13 @@ def test_totalizer_volumes_rollover_reset_gap_and_live_end(tmp_path):
         v = total_volumes(hist, "tot", np.array([t0, t0 + 4500.0]), 1000.0, hold=120.0)
         assert v.volume[0] == pytest.approx(750.0) and v.estimated[0]
         # a live window ending after the last reading is carried on at the last rate
-        v = total_volumes(hist, "tot", np.array([t0 + 9000.0, t[-1] + 90.0]), 1000.0, hold=120.0, extend=120.0)
+        v = total_volumes(
+            hist, "tot", np.array([t0 + 9000.0, t[-1] + 90.0]), 1000.0, hold=120.0, extend=120.0
+        )
         assert v.volume[0] == pytest.approx(flow * (t[-1] + 90.0 - t0 - 9000.0) / 3600.0)
-        assert np.isnan(total_volumes(hist, "tot", np.array([t0, t[-1] + 90.0]), 1000.0, hold=120.0).volume[0])
+        assert np.isnan(
+            total_volumes(hist, "tot", np.array([t0, t[-1] + 90.0]), 1000.0, hold=120.0).volume[0]
+        )
     finally:
         hist.close()
     readings = np.array([980.0, 990.0, 5.0, 20.0, 3.0, 18.0])
@@ -178,16 +224,31 @@ def test_totalizer_volumes_rollover_reset_gap_and_live_end(tmp_path):
     assert unwrap_total(readings, 1000.0).tolist() == [980.0, 990.0, 1005.0, 1020.0, 1023.0, 1038.0]
     # with times: the rate (15 per step) decides, also for a reset from high up
     high = np.array([700.0, 715.0, 730.0, 12.0, 27.0])
-    assert unwrap_total(high, 1000.0, np.arange(5.0)).tolist() == [700.0, 715.0, 730.0, 742.0, 757.0]
-    assert unwrap_total(np.array([970.0, 985.0, 0.0, 15.0]), 1000.0, np.arange(4.0)).tolist() == [970.0, 985.0, 1000.0, 1015.0]
+    assert unwrap_total(high, 1000.0, np.arange(5.0)).tolist() == [
+        700.0,
+        715.0,
+        730.0,
+        742.0,
+        757.0,
+    ]
+    assert unwrap_total(np.array([970.0, 985.0, 0.0, 15.0]), 1000.0, np.arange(4.0)).tolist() == [
+        970.0,
+        985.0,
+        1000.0,
+        1015.0,
+    ]
 
 
 def test_time_weighted_means_hold_values_and_skip_bad(tmp_path):
     hist = Historian(tmp_path / "history.db")
     try:
         t0 = float(int(time.time()) - 7200)
-        hist.bulk_load("p", np.array([t0, t0 + 600.0, t0 + 900.0, t0 + 1200.0]), np.array([1.0, 3.0, np.nan, 5.0]),
-                       np.array([192, 192, 0, 192], np.uint8))
+        hist.bulk_load(
+            "p",
+            np.array([t0, t0 + 600.0, t0 + 900.0, t0 + 1200.0]),
+            np.array([1.0, 3.0, np.nan, 5.0]),
+            np.array([192, 192, 0, 192], np.uint8),
+        )
         g = grid_mean(hist, "p", np.array([t0, t0 + 1200.0, t0 + 1800.0]), hold=900.0)
         # 600 s at 1, 300 s at 3, 300 s BAD -> (600 + 900) / 900; then 5 held for 600 s
         assert g.mean.tolist() == pytest.approx([1500.0 / 900.0, 5.0])

@@ -92,7 +92,10 @@ def test_loader_accepts_system_devices_and_checks_their_addresses(tmp_path):
 
 def test_loader_checks_the_analytics_section(tmp_path):
     body = GOOD_STATION.replace("PORT", "15999").replace("NTP", "123")
-    body = body.replace("analytics:\n", "analytics:\n  meters: [{id: m1, total: m1.total}]\n  forecast: {meters: [m2], ambient: air}\n")
+    body = body.replace(
+        "analytics:\n",
+        "analytics:\n  meters: [{id: m1, total: m1.total}]\n  forecast: {meters: [m2], ambient: air}\n",
+    )
     with pytest.raises(ConfigError) as err:
         load_station(write_station(tmp_path / "a", body))
     text = str(err.value)
@@ -165,33 +168,65 @@ def test_sntp_offset_against_a_real_responder(sntp):
 
 
 def test_system_tags_in_a_running_station(tmp_path, sntp):
-    st = write_station(tmp_path / "st", GOOD_STATION.replace("PORT", str(free_port())).replace("NTP", str(sntp.port)))
+    st = write_station(
+        tmp_path / "st",
+        GOOD_STATION.replace("PORT", str(free_port())).replace("NTP", str(sntp.port)),
+    )
     cfg = load_station(st)
     rt = Runtime(cfg, tmp_path / "data")
     rt.start()
     try:
+
         def val(name: str) -> tuple[float, int]:
             v, q, _ts, _why = rt.tags.get(name)
             return float(v), int(q)
 
-        health = ["sys.cpu", "sys.memory", "sys.disk_free", "sys.clock", "sys.queue", "sys.size",
-                  "sys.uplink", "sys.dropped", "sys.active", "sys.uptime", "sys.plc.avail", "sys.plc.up"]
-        wait_until(lambda: all(val(n)[1] == GOOD for n in health), timeout=20, what="system tags GOOD")
+        health = [
+            "sys.cpu",
+            "sys.memory",
+            "sys.disk_free",
+            "sys.clock",
+            "sys.queue",
+            "sys.size",
+            "sys.uplink",
+            "sys.dropped",
+            "sys.active",
+            "sys.uptime",
+            "sys.plc.avail",
+            "sys.plc.up",
+        ]
+        wait_until(
+            lambda: all(val(n)[1] == GOOD for n in health), timeout=20, what="system tags GOOD"
+        )
         assert 0.0 <= val("sys.cpu")[0] <= 100.0 and 0.0 < val("sys.memory")[0] < 100.0
         assert 0.0 < val("sys.disk_free")[0] <= 100.0
         assert val("sys.clock")[0] == pytest.approx(2.5, abs=0.1)
-        assert val("sys.uplink") == (0.0, GOOD) and val("sys.dropped") == (0.0, GOOD)  # uplink disabled
+        assert val("sys.uplink") == (0.0, GOOD) and val("sys.dropped") == (
+            0.0,
+            GOOD,
+        )  # uplink disabled
         assert val("sys.plc.up") == (0.0, GOOD)  # nothing listens on the PLC's port
         assert val("sys.plc.avail")[0] == pytest.approx(0.0, abs=1e-9)
         rtt, q = val("sys.plc.rtt")
         assert q != GOOD  # no round trip to a device that is down
         # the alarm engine judges system tags like any tag: both L alarms come in
-        wait_until(lambda: {v.alarm_id for v in rt.alarms.snapshot()[1]} >= {"sys.disk_free.l", "sys.plc.avail.l"},
-                   timeout=10, what="system-tag alarms")
+        wait_until(
+            lambda: (
+                {v.alarm_id for v in rt.alarms.snapshot()[1]}
+                >= {"sys.disk_free.l", "sys.plc.avail.l"}
+            ),
+            timeout=10,
+            what="system-tag alarms",
+        )
         wait_until(lambda: val("sys.active")[0] >= 2, timeout=10, what="alarms.active counts them")
         # the warning tag: the analytics service ran; plc.x has no data, so it is not judged
-        wait_until(lambda: rt.tags.get("sys.mb")[3] not in ("", "not read yet", "analytics not computed yet"),
-                   timeout=15, what="analytics result on the warning tag")
+        wait_until(
+            lambda: (
+                rt.tags.get("sys.mb")[3] not in ("", "not read yet", "analytics not computed yet")
+            ),
+            timeout=15,
+            what="analytics result on the warning tag",
+        )
         v, q, _, why = rt.tags.get("sys.mb")
         assert q == int(Quality.UNCERTAIN) and np.isnan(v) and "not enough data" in why
         assert rt.historian.flush(10)

@@ -87,11 +87,20 @@ def test_no_early_warning_over_a_normal_day(cfg, history):
     judged: dict[str, int] = dict.fromkeys(engine.detectors, 0)
     for k in np.arange(1800.0, 24 * 3600.0 + 1, 1800.0):
         for det_id, r in engine.evaluate(t0 + k).items():
-            assert not fired(cfg, det_id, r), f"{det_id} fired at {k / 3600:.1f} h: {r.value:.2f} {r.unit} {r.detail}"
+            assert not fired(cfg, det_id, r), (
+                f"{det_id} fired at {k / 3600:.1f} h: {r.value:.2f} {r.unit} {r.detail}"
+            )
             judged[det_id] += r.judged
     # what a normal day can judge, it judged; what it cannot (no isolation, no lock-up,
     # filter 2 on standby) it said so instead of inventing a figure
-    for det_id in ("mass_balance", "heater_capacity", "odorant_dose", "ptz_m1", "ptz_m2", "flt1_days"):
+    for det_id in (
+        "mass_balance",
+        "heater_capacity",
+        "odorant_dose",
+        "ptz_m1",
+        "ptz_m2",
+        "flt1_days",
+    ):
         assert judged[det_id] >= 20, det_id
     for det_id in ("isolation_decay", "reg_creep", "flt2_days"):
         assert judged[det_id] == 0, det_id
@@ -113,13 +122,17 @@ SCENARIOS = [
 ]
 
 
-@pytest.mark.parametrize(("scenario", "hours", "detector", "by"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+@pytest.mark.parametrize(
+    ("scenario", "hours", "detector", "by"), SCENARIOS, ids=[s[0] for s in SCENARIOS]
+)
 def test_each_early_warning_fires_on_its_scenario(cfg, history, scenario, hours, detector, by):
     hist, t0, _ = history(scenario, hours)
     engine = WarningEngine(cfg, hist)
     r = engine.evaluate(t0 + by * 3600.0)
     lo, hi = limits(cfg, detector)
-    assert fired(cfg, detector, r[detector]), f"{detector}: {r[detector].value} (limits {lo}, {hi}) {r[detector].reason} {r[detector].detail}"
+    assert fired(cfg, detector, r[detector]), (
+        f"{detector}: {r[detector].value} (limits {lo}, {hi}) {r[detector].reason} {r[detector].detail}"
+    )
     # only the right detector speaks up (the PTZ check of the other meter etc. stay quiet);
     # a meter reading 3 % high also unbalances the station, so the balance agrees there
     also = {"ptz_mismatch": ["mass_balance"]}.get(scenario, [])
@@ -132,13 +145,21 @@ def test_warnings_come_before_the_process_alarms(cfg, history):
     # regulator creep: warning long before outlet.pressure reaches H 0.42 MPa
     hist, t0, _ = history("regulator_creep", 3.0)
     engine = WarningEngine(cfg, hist)
-    first = next(k for k in np.arange(600.0, 3 * 3600.0 + 1, 300.0) if fired(cfg, "reg_creep", engine.evaluate(t0 + k)["reg_creep"]))
+    first = next(
+        k
+        for k in np.arange(600.0, 3 * 3600.0 + 1, 300.0)
+        if fired(cfg, "reg_creep", engine.evaluate(t0 + k)["reg_creep"])
+    )
     p = hist.raw("outlet.pressure", t0, t0 + first)
     assert np.nanmax(p.value) < 0.42
     # weak heater: warning before the gas after the regulators falls below 5 °C (its L alarm)
     hist, t0, _ = history("heater_weak", 8.0)
     engine = WarningEngine(cfg, hist)
-    first = next(k for k in np.arange(600.0, 8 * 3600.0 + 1, 300.0) if fired(cfg, "heater_capacity", engine.evaluate(t0 + k)["heater_capacity"]))
+    first = next(
+        k
+        for k in np.arange(600.0, 8 * 3600.0 + 1, 300.0)
+        if fired(cfg, "heater_capacity", engine.evaluate(t0 + k)["heater_capacity"])
+    )
     t = hist.raw("reg1.outlet.temperature", t0, t0 + first)
     assert np.nanmin(t.value) > 5.0
     # small leak: no process alarm limit anywhere near (flows, pressures normal)

@@ -16,7 +16,13 @@ from hmi.core.audit import AuditTrail, row_hash
 def trail(tmp_path):
     t = AuditTrail(tmp_path, "st1")
     for i in range(6):
-        t.append("write", user="op", target=f"reg1.sp{i}", result="success", details={"old": i, "new": i + 0.5})
+        t.append(
+            "write",
+            user="op",
+            target=f"reg1.sp{i}",
+            result="success",
+            details={"old": i, "new": i + 0.5},
+        )
     yield t
     t.close()
 
@@ -37,14 +43,21 @@ def test_chain_verifies_and_records_round_trip(trail):
     recs = trail.records()
     assert [r.seq for r in recs] == [1, 2, 3, 4, 5, 6]
     assert recs[2].details == {"old": 2, "new": 2.5}
-    assert (recs[2].user, recs[2].origin, recs[2].station, recs[2].action) == ("op", "local", "st1", "write")
+    assert (recs[2].user, recs[2].origin, recs[2].station, recs[2].action) == (
+        "op",
+        "local",
+        "st1",
+        "write",
+    )
     assert trail.head() == (6, recs[-1].hash)
     assert trail.records(limit=2)[0].seq == 5
     assert trail.records(action="login") == []
 
 
 def test_details_are_json_safe(trail):
-    rec = trail.append("write", user="op", details={"new": float("nan"), "t": (1, 2), "x": object.__name__})
+    rec = trail.append(
+        "write", user="op", details={"new": float("nan"), "t": (1, 2), "x": object.__name__}
+    )
     assert rec.details == {"new": None, "t": [1, 2], "x": "object"}
     assert trail.verify().ok
 
@@ -81,7 +94,9 @@ def test_deleted_tail_is_detected(trail, tmp_path):
 def test_inserted_row_is_detected(trail, tmp_path):
     # make room at seq 3 and insert a forged row whose hash chains correctly from row 2
     rows = {r.seq: r for r in trail.records()}
-    forged = row_hash(rows[2].hash, 3, 1, "op", "local", "st1", "write", "reg1.sp9", "success", "{}")
+    forged = row_hash(
+        rows[2].hash, 3, 1, "op", "local", "st1", "write", "reg1.sp9", "success", "{}"
+    )
     sql(
         tmp_path,
         "update audit set seq=seq+100 where seq>=3",
@@ -93,7 +108,10 @@ def test_inserted_row_is_detected(trail, tmp_path):
 
 
 def test_appended_forgery_is_detected(trail, tmp_path):
-    sql(tmp_path, "insert into audit values (7, 1, 'op', 'local', 'st1', 'write', 'x', 'success', '{}', 'abc')")
+    sql(
+        tmp_path,
+        "insert into audit values (7, 1, 'op', 'local', 'st1', 'write', 'x', 'success', '{}', 'abc')",
+    )
     rep = trail.verify()
     assert not rep.ok and rep.first_bad == 7
 
@@ -101,11 +119,15 @@ def test_appended_forgery_is_detected(trail, tmp_path):
 def test_concurrent_appends_from_threads_and_a_second_handle(tmp_path):
     a, b = AuditTrail(tmp_path, "st1"), AuditTrail(tmp_path, "st1")  # b stands for another process
     try:
+
         def work(t, n):
             for i in range(10):
                 t.append("ack", user=f"u{n}", target=str(i))
 
-        threads = [threading.Thread(target=work, args=(a if n % 2 else b, n), name=f"audit-{n}") for n in range(4)]
+        threads = [
+            threading.Thread(target=work, args=(a if n % 2 else b, n), name=f"audit-{n}")
+            for n in range(4)
+        ]
         for th in threads:
             th.start()
         for th in threads:

@@ -79,7 +79,9 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
 
 
 def test_unknown_key_points_at_its_line(tmp_path):
-    d = make_station(tmp_path, tags_yaml=TAGS.replace("    unit: MPa\n", "    unit: MPa\n    untis: bar\n"))
+    d = make_station(
+        tmp_path, tags_yaml=TAGS.replace("    unit: MPa\n", "    unit: MPa\n    untis: bar\n")
+    )
     out = problems(d)
     assert len(out) == 1
     assert out[0].endswith("tags.yaml:7: tags[inlet.pressure].untis: unknown key")
@@ -119,23 +121,34 @@ def test_duplicate_tags_unknown_device_and_poll_group(tmp_path):
 
 
 def test_alarm_problems(tmp_path):
-    bad = TAGS.replace("{kind: L, limit: 2.0, priority: 3}", "{kind: H, priority: 7, suppressed_by: ghost}")
+    bad = TAGS.replace(
+        "{kind: L, limit: 2.0, priority: 3}", "{kind: H, priority: 7, suppressed_by: ghost}"
+    )
     out = problems(make_station(tmp_path, tags_yaml=bad))
     assert len(out) == 1
-    assert "tags.yaml:11: tags[inlet.pressure].alarms[1].priority: Input should be less than or equal to 4" in out[0]
+    assert (
+        "tags.yaml:11: tags[inlet.pressure].alarms[1].priority: Input should be less than or equal to 4"
+        in out[0]
+    )
     bad = TAGS.replace("{kind: L, limit: 2.0, priority: 3}", "{kind: H, priority: 2}")
     out = problems(make_station(tmp_path, tags_yaml=bad))
-    assert len(out) == 1 and out[0].endswith("tags.yaml:11: tags[inlet.pressure].alarms[1]: a H alarm needs 'limit'")
+    assert len(out) == 1 and out[0].endswith(
+        "tags.yaml:11: tags[inlet.pressure].alarms[1]: a H alarm needs 'limit'"
+    )
 
 
 def test_unknown_reference_in_alarm(tmp_path):
-    bad = TAGS.replace("{kind: L, limit: 2.0, priority: 3}", "{kind: L, limit: 2.0, suppressed_by: ghost}")
+    bad = TAGS.replace(
+        "{kind: L, limit: 2.0, priority: 3}", "{kind: L, limit: 2.0, suppressed_by: ghost}"
+    )
     out = problems(make_station(tmp_path, tags_yaml=bad))
     assert out == [out[0]] and "alarms[1].suppressed_by: unknown tag 'ghost'" in out[0]
 
 
 def test_unknown_section_duplicate_key_and_missing_station(tmp_path):
-    d = make_station(tmp_path, station_yaml="stations:\n  id: x\n", devices_yaml=DEVICES + "devices: []\n")
+    d = make_station(
+        tmp_path, station_yaml="stations:\n  id: x\n", devices_yaml=DEVICES + "devices: []\n"
+    )
     out = "\n".join(problems(d))
     assert "station.yaml:1: stations: unknown section" in out
     assert "devices.yaml:7: devices: duplicate key" in out
@@ -151,7 +164,9 @@ def test_cli_check(tmp_path, capsys):
     good = make_station(tmp_path)
     assert cli_main(["check", str(good)]) == 0
     assert "ok: station test_station: 1 devices, 2 tags, 2 alarms" in capsys.readouterr().out
-    (good / "tags.yaml").write_text(TAGS.replace("range: [0, 6]", "range: [6, 0]"), encoding="utf-8")
+    (good / "tags.yaml").write_text(
+        TAGS.replace("range: [0, 6]", "range: [6, 0]"), encoding="utf-8"
+    )
     assert cli_main(["check", str(good)]) == 1
     out = capsys.readouterr().out
     assert "tags.yaml:7: tags[inlet.pressure].range: range [6.0, 0.0] is empty" in out

@@ -55,7 +55,9 @@ def test_round_trip_keeps_values_times_and_quality(open_hist):
     assert len(h.raw("no.such.tag", 0, NOW)) == 0
     rows = list(h.export_rows(["st.outlet.pressure", "st.inlet.pressure"], NOW - 200, NOW))
     assert [r.ts for r in rows] == sorted(r.ts for r in rows) and len(rows) == 11
-    assert rows[-1].name == "st.outlet.pressure" and rows[-1].value == 1.5 and rows[-1].quality == GOOD
+    assert (
+        rows[-1].name == "st.outlet.pressure" and rows[-1].value == 1.5 and rows[-1].quality == GOOD
+    )
     assert h.stats()["rows_written"] == 11
 
 
@@ -85,7 +87,9 @@ def test_batch_size_triggers_a_flush_before_the_interval(open_hist):
     h = open_hist(flush_interval=60.0, batch_size=500)
     (tid,) = h.tag_ids(["t"])
     h.write(np.full(600, tid), NOW - 1000 + np.arange(600.0), np.zeros(600), np.full(600, GOOD))
-    wait_until(lambda: h.stats()["rows_written"] == 600, timeout=20, what="a flush triggered by batch_size")
+    wait_until(
+        lambda: h.stats()["rows_written"] == 600, timeout=20, what="a flush triggered by batch_size"
+    )
 
 
 def test_duplicate_timestamps_first_stored_wins(open_hist):
@@ -93,15 +97,21 @@ def test_duplicate_timestamps_first_stored_wins(open_hist):
     (tid,) = h.tag_ids(["d"])
     t = NOW - 300
     ids = np.full(3, tid)
-    h.write(ids, np.array([t, t + 1, t]), np.array([1.0, 2.0, 9.0]), np.full(3, GOOD))  # dup inside a batch
+    h.write(
+        ids, np.array([t, t + 1, t]), np.array([1.0, 2.0, 9.0]), np.full(3, GOOD)
+    )  # dup inside a batch
     assert h.flush()
-    h.write(ids, np.array([t + 1, t + 2, t - 1]), np.array([8.0, 3.0, 0.5]), np.full(3, GOOD))  # dup + late
+    h.write(
+        ids, np.array([t + 1, t + 2, t - 1]), np.array([8.0, 3.0, 0.5]), np.full(3, GOOD)
+    )  # dup + late
     assert h.flush()
     raw = h.raw("d", t - 10, t + 10)
     assert raw.value.tolist() == [0.5, 1.0, 2.0, 3.0]
     assert h.stats()["duplicates"] == 2
     con = sqlite3.connect(h.path)
-    n, vsum = con.execute("SELECT sum(n), sum(vsum) FROM rollup_1m WHERE tag_id = ?", (int(tid),)).fetchone()
+    n, vsum = con.execute(
+        "SELECT sum(n), sum(vsum) FROM rollup_1m WHERE tag_id = ?", (int(tid),)
+    ).fetchone()
     con.close()
     assert (n, vsum) == (4, 6.5)  # duplicates are not merged into the rollups
 
@@ -110,8 +120,13 @@ def test_current_table_keeps_the_newest_value_per_tag(open_hist):
     h = open_hist()
     a, b, s = h.tag_ids(["a", "b", "s"])
     h.write_current([a, b], [NOW - 10, NOW - 10], np.array([1.0, 2.0]), [GOOD, GOOD], ["", ""])
-    h.write_current([a, b, s], [NOW - 5, NOW - 20, NOW - 5], np.array([3.0, 99.0, "open"], dtype=object),
-                    [BAD, GOOD, GOOD], ["comm lost", "", ""])
+    h.write_current(
+        [a, b, s],
+        [NOW - 5, NOW - 20, NOW - 5],
+        np.array([3.0, 99.0, "open"], dtype=object),
+        [BAD, GOOD, GOOD],
+        ["comm lost", "", ""],
+    )
     assert h.flush()
     cur = h.latest()
     assert cur["a"].quality == BAD and np.isnan(cur["a"].value) and cur["a"].reason == "comm lost"
@@ -125,7 +140,10 @@ def test_text_tags_have_their_own_table(open_hist):
     (tid,) = h.tag_ids(["odor.state"])
     h.write_text([tid, tid], [NOW - 2, NOW - 1], ["dosing", "alarm"], [GOOD, BAD])
     assert h.flush()
-    assert h.raw_text("odor.state", NOW - 10, NOW) == [(NOW - 2, "dosing", GOOD), (NOW - 1, None, BAD)]
+    assert h.raw_text("odor.state", NOW - 10, NOW) == [
+        (NOW - 2, "dosing", GOOD),
+        (NOW - 1, None, BAD),
+    ]
     assert len(h.raw("odor.state", NOW - 10, NOW)) == 0
     assert [r.value for r in h.export_rows(["odor.state"], NOW - 10, NOW)] == ["dosing", None]
 
@@ -154,7 +172,9 @@ def test_stop_flushes_everything_and_leaves_no_thread(tmp_path):
     assert not any(t.name == "historian-writer" for t in threading.enumerate())
     assert h.stats()["rows_written"] == 5000
     h.close()
-    with Historian(tmp_path / "h.db", HistorianConfig()) as h2:  # what was written survives a reopen
+    with Historian(
+        tmp_path / "h.db", HistorianConfig()
+    ) as h2:  # what was written survives a reopen
         assert len(h2.raw("s", 0, NOW)) == 5000 and h2.latest()["s"].value == 1.0
 
 

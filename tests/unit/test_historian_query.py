@@ -28,7 +28,11 @@ def hist(tmp_path_factory):
     h = Historian(path, HistorianConfig())
     h.bulk_load("p", ts, v, q)
     # on-change tag: a value every 10 s, then BAD once, then silence for 2 h, then values again
-    c_ts = np.r_[np.arange(START, START + 3600, 10.0), START + 3600, np.arange(START + 3 * 3600, START + 4 * 3600, 10.0)]
+    c_ts = np.r_[
+        np.arange(START, START + 3600, 10.0),
+        START + 3600,
+        np.arange(START + 3 * 3600, START + 4 * 3600, 10.0),
+    ]
     c_q = np.full(len(c_ts), GOOD, np.uint8)
     c_q[360] = BAD
     h.bulk_load("c", c_ts, np.ones(len(c_ts)), c_q)
@@ -46,8 +50,12 @@ def _reference(ts, v, q, start, end, w):
     for k in np.unique(g):
         sel = g == k
         vals = v[m][sel]
-        out[int(k)] = (np.nanmin(vals) if np.isfinite(vals).any() else np.nan,
-                       np.nanmax(vals) if np.isfinite(vals).any() else np.nan, int(sel.sum()), bool((q[m][sel] < UNCERTAIN).any()))
+        out[int(k)] = (
+            np.nanmin(vals) if np.isfinite(vals).any() else np.nan,
+            np.nanmax(vals) if np.isfinite(vals).any() else np.nan,
+            int(sel.sum()),
+            bool((q[m][sel] < UNCERTAIN).any()),
+        )
     return out
 
 
@@ -71,7 +79,9 @@ def test_resolution_choice_and_exact_envelope(hist, span, points, source, decima
         m = (ts >= start) & (ts <= end)
         np.testing.assert_allclose(d.min, v[m])
         return
-    assert d.bucket * 1000 % (3_600_000 if source == "1h" else 60_000 if source == "1min" else 1) == 0
+    assert (
+        d.bucket * 1000 % (3_600_000 if source == "1h" else 60_000 if source == "1min" else 1) == 0
+    )
     ref = _reference(ts, v, q, start, end, d.bucket)
     rows = d.count > 0
     got_keys = np.rint(d.ts[rows] * 1000).astype(np.int64) // round(d.bucket * 1000)
@@ -95,7 +105,9 @@ def test_bucket_count_never_exceeds_points(hist):
         assert len(d) - d.buckets == int(np.count_nonzero(d.count == 0))
 
 
-@pytest.mark.parametrize(("span", "points"), [(6 * 3600.0, 3000), (6 * 3600.0, 300), (2 * 86400.0, 400)])
+@pytest.mark.parametrize(
+    ("span", "points"), [(6 * 3600.0, 3000), (6 * 3600.0, 300), (2 * 86400.0, 400)]
+)
 def test_comm_outage_stays_a_gap_at_every_zoom(hist, span, points):
     h, _ = hist
     start = OUT1 - span / 2

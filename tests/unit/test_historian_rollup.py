@@ -43,7 +43,8 @@ def _expected(ts_ms: np.ndarray, v: np.ndarray, q: np.ndarray, width: int) -> di
 def _table(path, table: str, tid: int) -> dict[int, tuple]:
     con = sqlite3.connect(path)
     rows = con.execute(
-        f"SELECT bucket, vmin, vmax, vsum, nval, n, nongood, nbad, vlast, qlast, tlast FROM {table} WHERE tag_id = ?", (tid,)
+        f"SELECT bucket, vmin, vmax, vsum, nval, n, nongood, nbad, vlast, qlast, tlast FROM {table} WHERE tag_id = ?",
+        (tid,),
     ).fetchall()
     con.close()
     return {r[0]: r[1:] for r in rows}
@@ -55,7 +56,9 @@ def _assert_same(got: dict, want: dict) -> None:
         g = got[b]
         assert g[0:2] == pytest.approx(w[0:2]) if w[0] is not None else g[0:2] == (None, None), b
         assert g[2] == pytest.approx(w[2]) and g[3:7] == w[3:7], b
-        assert (g[7] == pytest.approx(w[7]) if w[7] is not None else g[7] is None) and g[8:] == w[8:], b
+        assert (g[7] == pytest.approx(w[7]) if w[7] is not None else g[7] is None) and g[8:] == w[
+            8:
+        ], b
 
 
 def _data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +89,9 @@ def test_incremental_rollups_match_numpy_across_boundaries(tmp_path):
     ts_ms = np.rint(ts * 1000).astype(np.int64)
     vv = np.where(q < UNCERTAIN, np.nan, v)
     _assert_same(_table(tmp_path / "h.db", "rollup_1m", int(tid)), _expected(ts_ms, vv, q, 60_000))
-    _assert_same(_table(tmp_path / "h.db", "rollup_1h", int(tid)), _expected(ts_ms, vv, q, 3_600_000))
+    _assert_same(
+        _table(tmp_path / "h.db", "rollup_1h", int(tid)), _expected(ts_ms, vv, q, 3_600_000)
+    )
 
 
 def test_bulk_load_builds_the_same_rollups(tmp_path):
@@ -126,7 +131,9 @@ os._exit(0)  # a crash: no stop(), the open buckets' rows are not written
 
 def _queries(h: Historian) -> list:
     # 1-min rollups (points 200, 50) and 1-h rollups (points 3) over ranges ending in the open buckets
-    return [h.query("p", NOW - 4 * 3600 + k * 7, NOW + 3600, p) for p in (200, 50, 3) for k in (0, 1)]
+    return [
+        h.query("p", NOW - 4 * 3600 + k * 7, NOW + 3600, p) for p in (200, 50, 3) for k in (0, 1)
+    ]
 
 
 def _assert_same_queries(a: list, b: list) -> None:
@@ -157,7 +164,11 @@ def test_open_buckets_are_rebuilt_exactly_after_a_crash(tmp_path):
     order = rng.permutation(len(ts))  # out of order, late samples included
     np.savez(tmp_path / "d.npz", ts=ts[order], v=v[order], q=q[order])
     path = tmp_path / "h.db"
-    proc = subprocess.run([sys.executable, "-c", _CRASH, str(path), str(tmp_path / "d.npz")], capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH, str(path), str(tmp_path / "d.npz")],
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     ts_ms = np.rint(ts * 1000).astype(np.int64)
     vv = np.where(q < UNCERTAIN, np.nan, v)
@@ -173,7 +184,9 @@ def test_open_buckets_are_rebuilt_exactly_after_a_crash(tmp_path):
         _assert_same(_table(path, "rollup_1h", tid), want_1h)
         _assert_same_queries(stale, _queries(h))
         # and keeps merging on top of the rebuilt state
-        h.write(np.array([tid]), np.array([ts.max() + 1.0]), np.array([0.5]), np.array([GOOD], np.uint8))
+        h.write(
+            np.array([tid]), np.array([ts.max() + 1.0]), np.array([0.5]), np.array([GOOD], np.uint8)
+        )
         assert h.flush()
     finally:
         h.close()

@@ -26,7 +26,10 @@ def test_retention_deletes_old_raw_and_keeps_rollups(tmp_path):
     with Historian(tmp_path / "h.db", cfg) as h:
         _series(h, "p", NOW - 10 * DAY, 10 * 24 * 60, step=60.0)  # 10 days, one sample a minute
         rep = h.maintain(NOW)
-        assert rep["retention_deleted"] > 0 and h.stats()["retention_deleted"] == rep["retention_deleted"]
+        assert (
+            rep["retention_deleted"] > 0
+            and h.stats()["retention_deleted"] == rep["retention_deleted"]
+        )
         raw = h.raw("p", 0, NOW)
         assert raw.ts.min() >= NOW - 5 * DAY and raw.ts.max() == NOW - 60
         con = sqlite3.connect(tmp_path / "h.db")
@@ -54,10 +57,14 @@ def test_disk_budget_deletes_oldest_raw_first_and_nothing_else(tmp_path):
         assert rep["used_bytes"] <= 1.0 * 1024 * 1024
         for name in ("a", "b"):
             raw = h.raw(name, 0, NOW)
-            assert 0 < len(raw) < 60_000 and raw.ts.max() == NOW - 2 * DAY + 59_999 * 2.0  # newest kept
+            assert (
+                0 < len(raw) < 60_000 and raw.ts.max() == NOW - 2 * DAY + 59_999 * 2.0
+            )  # newest kept
             assert raw.ts.min() > NOW - 2 * DAY  # the oldest went first
         con = sqlite3.connect(tmp_path / "history.db")
-        assert con.execute("SELECT min(bucket) FROM rollup_1h").fetchone()[0] / 1000 <= NOW - 2 * DAY
+        assert (
+            con.execute("SELECT min(bucket) FROM rollup_1h").fetchone()[0] / 1000 <= NOW - 2 * DAY
+        )
         con.close()
     assert other.read_bytes() == before
 
@@ -75,12 +82,19 @@ def test_disk_full_keeps_batch_queued_reports_and_recovers(tmp_path, caplog):
         h._store.execute(f"PRAGMA max_page_count = {pages + 1}")
         with caplog.at_level(logging.ERROR, logger="hmi.core.historian"):
             for k in range(5):
-                h.write(np.full(10_000, tid), NOW - 900 + k * 100 + np.arange(10_000) * 0.01, np.full(10_000, 2.0), np.full(10_000, GOOD))
+                h.write(
+                    np.full(10_000, tid),
+                    NOW - 900 + k * 100 + np.arange(10_000) * 0.01,
+                    np.full(10_000, 2.0),
+                    np.full(10_000, GOOD),
+                )
             wait_until(lambda: h.stats()["failing"], timeout=20, what="the disk-full error")
             st = h.stats()
             assert "full" in st["last_error"] and st["queue_depth"] > 0
             # bounded memory: 50,000 written, 30,000 kept, the oldest dropped and counted
-            wait_until(lambda: h.stats()["dropped"] == 20_000, timeout=20, what="oldest samples dropped")
+            wait_until(
+                lambda: h.stats()["dropped"] == 20_000, timeout=20, what="oldest samples dropped"
+            )
         errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
         assert any("history.db" in m and "full" in m for m in errors), errors
         assert len(errors) <= 3  # logged once per state change, not on every retry
@@ -90,7 +104,9 @@ def test_disk_full_keeps_batch_queued_reports_and_recovers(tmp_path, caplog):
         st = h.stats()
         assert not st["failing"] and st["queue_depth"] == 0
         raw = h.raw("p", 0, NOW)
-        assert len(raw) == 100 + 30_000 and raw.ts.max() == NOW - 900 + 400 + 9999 * 0.01  # the newest survived
+        assert (
+            len(raw) == 100 + 30_000 and raw.ts.max() == NOW - 900 + 400 + 9999 * 0.01
+        )  # the newest survived
     finally:
         h.close()
 
@@ -104,7 +120,9 @@ def test_locked_database_is_retried(tmp_path, caplog):
         blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
         with caplog.at_level(logging.ERROR, logger="hmi.core.historian"):
             h.write([tid], [NOW - 5], [1.0], [GOOD])
-            wait_until(lambda: "locked" in h.stats()["last_error"], timeout=20, what="the locked error")
+            wait_until(
+                lambda: "locked" in h.stats()["last_error"], timeout=20, what="the locked error"
+            )
         assert "history.db" in caplog.text and "locked" in caplog.text
         blocker.execute("COMMIT")
         assert h.flush(timeout=30)
@@ -120,7 +138,12 @@ def test_stop_gives_up_on_a_failing_disk_with_a_clear_error(tmp_path, caplog):
     (tid,) = h.tag_ids(["p"])
     pages = h._store.execute("PRAGMA page_count")[0][0]
     h._store.execute(f"PRAGMA max_page_count = {pages}")
-    h.write(np.full(20_000, tid), NOW - 100 + np.arange(20_000) * 0.001, np.ones(20_000), np.full(20_000, GOOD))
+    h.write(
+        np.full(20_000, tid),
+        NOW - 100 + np.arange(20_000) * 0.001,
+        np.ones(20_000),
+        np.full(20_000, GOOD),
+    )
     with caplog.at_level(logging.ERROR, logger="hmi.core.historian"):
         h.stop(flush=True, timeout=0.5)
     assert "not written" in caplog.text and "history.db" in caplog.text

@@ -48,8 +48,13 @@ def holder(tmp_path):
     procs: list[subprocess.Popen[str]] = []
 
     def start(mode: str = "headless") -> subprocess.Popen[str]:
-        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "data"), mode],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(tmp_path / "data"), mode],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
         procs.append(proc)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
@@ -91,7 +96,9 @@ def test_activation_runs_the_callbacks_and_needs_the_token(tmp_path):
         with StationInstance("st1", tmp_path, mode="gui") as first:
             info = read_info(tmp_path)
             assert info["port"] == first.port and info["mode"] == "gui"
-            assert oct(os.stat(tmp_path / instance.INFO_FILE).st_mode & 0o777) == "0o600"  # holds the token
+            assert (
+                oct(os.stat(tmp_path / instance.INFO_FILE).st_mode & 0o777) == "0o600"
+            )  # holds the token
             reply = request(info, "activate")
             assert reply == {"pid": os.getpid(), "mode": "gui", "activated": True}
             assert got.wait(5) and seen[0]["pid"] == os.getpid()
@@ -171,7 +178,9 @@ def test_unwritable_data_folder_is_a_clear_error(tmp_path, capsys):
 
 # ---------------------------------------------------------------------- crash-safe restart
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hmi", *args], capture_output=True, text=True, timeout=60, env=ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "hmi", *args], capture_output=True, text=True, timeout=60, env=ENV
+    )
 
 
 def _json(*args: str) -> object:
@@ -188,7 +197,9 @@ def _samples(data: Path) -> list[tuple[int, int, float, int]]:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         try:
-            return con.execute("SELECT tag_id, ts, value, quality FROM samples ORDER BY tag_id, ts").fetchall()
+            return con.execute(
+                "SELECT tag_id, ts, value, quality FROM samples ORDER BY tag_id, ts"
+            ).fetchall()
         finally:
             con.close()
     except sqlite3.OperationalError:  # the schema is being created
@@ -199,7 +210,9 @@ def _gd_alarm(data: Path) -> dict | None:
     r = _cli("alarms", "--data-dir", str(data), "--format", "json")
     if r.returncode != 0:
         return None
-    return next((a for a in json.loads(r.stdout) if a["kind"] == "comm" and "gd" in a["alarm_id"]), None)
+    return next(
+        (a for a in json.loads(r.stdout) if a["kind"] == "comm" and "gd" in a["alarm_id"]), None
+    )
 
 
 def test_sigkilled_headless_runtime_restarts_with_history_and_alarm_state(tmp_path):
@@ -221,8 +234,12 @@ def test_sigkilled_headless_runtime_restarts_with_history_and_alarm_state(tmp_pa
     logs = [(tmp_path / "first.err").open("w"), (tmp_path / "second.err").open("w")]
     try:
         first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=logs[0], env=ENV)
-        wait_until(lambda: len(_samples(data)) >= 200, timeout=120, interval=0.5, what="samples in history")
-        alarm = wait_until(lambda: _gd_alarm(data), timeout=120, interval=0.5, what="gd comm-loss alarm")
+        wait_until(
+            lambda: len(_samples(data)) >= 200, timeout=120, interval=0.5, what="samples in history"
+        )
+        alarm = wait_until(
+            lambda: _gd_alarm(data), timeout=120, interval=0.5, what="gd comm-loss alarm"
+        )
         assert alarm["state"] == "ACTIVE_UNACK"
         first.send_signal(signal.SIGKILL)
         assert first.wait(30) == -signal.SIGKILL
@@ -232,8 +249,12 @@ def test_sigkilled_headless_runtime_restarts_with_history_and_alarm_state(tmp_pa
         assert is_running(data) is None
 
         second = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=logs[1], env=ENV)
-        wait_until(lambda: sum(r[1] > killed_at and r[3] == 192 for r in _samples(data)) >= 50, timeout=120,
-                   interval=0.5, what="GOOD samples after the restart")
+        wait_until(
+            lambda: sum(r[1] > killed_at and r[3] == 192 for r in _samples(data)) >= 50,
+            timeout=120,
+            interval=0.5,
+            what="GOOD samples after the restart",
+        )
         after = set(_samples(data))
         assert set(before) <= after  # nothing flushed before the kill was lost or changed
         again = _gd_alarm(data)

@@ -46,11 +46,18 @@ def test_file_log_rotates_and_keeps_a_bounded_number_of_files(tmp_path, root_log
 def test_same_file_twice_is_one_handler_another_file_replaces_it(tmp_path, root_logger):
     a = logs.add_file_log(tmp_path / "a")
     assert logs.add_file_log(tmp_path / "a") == a
-    marked = [h for h in root_logger.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]
+    marked = [
+        h for h in root_logger.handlers if isinstance(h, logging.handlers.RotatingFileHandler)
+    ]
     assert len(marked) == 1
     b = logs.add_file_log(tmp_path / "b")
     assert logs.file_log_path() == b != a
-    assert len([h for h in root_logger.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]) == 1
+    assert (
+        len(
+            [h for h in root_logger.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]
+        )
+        == 1
+    )
     logs.remove_file_log()
     assert logs.file_log_path() is None
 
@@ -76,21 +83,42 @@ raise RuntimeError("boom at the end")
 
 
 def test_uncaught_exceptions_of_any_thread_reach_the_file_and_stderr(tmp_path):
-    r = subprocess.run([sys.executable, "-c", CRASH, str(tmp_path)], capture_output=True, text=True, env=ENV,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", CRASH, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
     assert r.returncode == 1
     text = (tmp_path / "logs" / "gas-hmi.log").read_text(encoding="utf-8")
     assert "INFO hmi.x: started" in text
-    assert "CRITICAL hmi.logs: uncaught exception in thread worker" in text and "ZeroDivisionError" in text
-    assert "CRITICAL hmi.logs: uncaught exception, the program stops" in text and "RuntimeError: boom at the end" in text
+    assert (
+        "CRITICAL hmi.logs: uncaught exception in thread worker" in text
+        and "ZeroDivisionError" in text
+    )
+    assert (
+        "CRITICAL hmi.logs: uncaught exception, the program stops" in text
+        and "RuntimeError: boom at the end" in text
+    )
     assert "RuntimeError: boom at the end" in r.stderr  # the operator's console sees it too
 
 
 def test_level_from_the_environment(tmp_path):
     code = "from hmi import logs; import logging; logs.setup_logging(); print(logging.getLogger().level)"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       env={**ENV, "GAS_HMI_LOG_LEVEL": "warning"})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**ENV, "GAS_HMI_LOG_LEVEL": "warning"},
+    )
     assert r.stdout.strip() == str(logging.WARNING)
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       env={**ENV, "GAS_HMI_LOG_LEVEL": "nonsense"})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**ENV, "GAS_HMI_LOG_LEVEL": "nonsense"},
+    )
     assert r.stdout.strip() == str(logging.INFO)

@@ -132,6 +132,8 @@ def test_address_module_does_not_import_pymodbus():
     import subprocess
     import sys
 
-    code = "import sys, drivers.modbus.address, drivers.modbus.codec; print('pymodbus' in sys.modules)"
+    code = (
+        "import sys, drivers.modbus.address, drivers.modbus.codec; print('pymodbus' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -32,9 +32,24 @@ def test_documented_words_of_123456():
 def test_64bit_orders_generalize_word_and_byte_swaps():
     words = encode(parse_address("hr:0:u64"), 0x0102030405060708)
     assert words == [0x0102, 0x0304, 0x0506, 0x0708]
-    assert encode(parse_address("hr:0:u64:cdab"), 0x0102030405060708) == [0x0708, 0x0506, 0x0304, 0x0102]
-    assert encode(parse_address("hr:0:u64:badc"), 0x0102030405060708) == [0x0201, 0x0403, 0x0605, 0x0807]
-    assert encode(parse_address("hr:0:u64:dcba"), 0x0102030405060708) == [0x0807, 0x0605, 0x0403, 0x0201]
+    assert encode(parse_address("hr:0:u64:cdab"), 0x0102030405060708) == [
+        0x0708,
+        0x0506,
+        0x0304,
+        0x0102,
+    ]
+    assert encode(parse_address("hr:0:u64:badc"), 0x0102030405060708) == [
+        0x0201,
+        0x0403,
+        0x0605,
+        0x0807,
+    ]
+    assert encode(parse_address("hr:0:u64:dcba"), 0x0102030405060708) == [
+        0x0807,
+        0x0605,
+        0x0403,
+        0x0201,
+    ]
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -132,7 +147,21 @@ def test_block_decoder_mixes_every_type_and_order():
         "hr:124:f32:dcba",
     ]
     addrs = [parse_address(t) for t in texts]
-    values = [65000, -300, 1.5, -2.25, -70000, 4_000_000_000, 1e-3, -(2**40), True, True, True, "ABCDE", 7.0]
+    values = [
+        65000,
+        -300,
+        1.5,
+        -2.25,
+        -70000,
+        4_000_000_000,
+        1e-3,
+        -(2**40),
+        True,
+        True,
+        True,
+        "ABCDE",
+        7.0,
+    ]
     regs = [0] * 26
     for a, v in zip(addrs, values, strict=True):
         words = encode(a, v)
@@ -155,7 +184,10 @@ def test_block_decoder_mixes_every_type_and_order():
 
 def test_block_decoder_agrees_with_scalar_decode_on_random_words():
     rng = np.random.default_rng(7)
-    addrs = [parse_address(f"hr:{4 * k}:{t}:{o}") for k, (t, o) in enumerate((t, o) for t in SAMPLES for o in ORDERS)]
+    addrs = [
+        parse_address(f"hr:{4 * k}:{t}:{o}")
+        for k, (t, o) in enumerate((t, o) for t in SAMPLES for o in ORDERS)
+    ]
     regs = rng.integers(0, 65536, size=4 * len(addrs) + 4).tolist()
     out = BlockDecoder(0, addrs).decode(regs)
     for a, got in zip(addrs, out, strict=True):
@@ -178,7 +210,10 @@ def test_block_decoder_bits_and_short_reply():
 
 
 def test_block_decoder_groups_outputs_by_type_and_maps_them_back():
-    addrs = [parse_address(t) for t in ("hr:0", "hr:1:f32", "hr:3", "hr:4:bit:2", "hr:4:bit:0", "hr:5:f32", "hr:7:i16")]
+    addrs = [
+        parse_address(t)
+        for t in ("hr:0", "hr:1:f32", "hr:3", "hr:4:bit:2", "hr:4:bit:0", "hr:5:f32", "hr:7:i16")
+    ]
     values = [11, 2.5, 33, True, False, -4.0, -7]
     regs = [11, *encode(addrs[1], 2.5), 33, 0b100, *encode(addrs[5], -4.0), 0xFFF9]
     dec = BlockDecoder(0, addrs)

@@ -14,10 +14,16 @@ def _pts(*texts: str):
     return [(i, parse_address(t)) for i, t in enumerate(texts)]
 
 
-def _check_constraints(blocks, points, max_registers=125, max_bits=2000, max_gap_registers=10, max_gap_bits=64):
+def _check_constraints(
+    blocks, points, max_registers=125, max_bits=2000, max_gap_registers=10, max_gap_bits=64
+):
     seen = []
     for b in blocks:
-        limit, gap = (max_bits, max_gap_bits) if b.table in ("co", "di") else (max_registers, max_gap_registers)
+        limit, gap = (
+            (max_bits, max_gap_bits)
+            if b.table in ("co", "di")
+            else (max_registers, max_gap_registers)
+        )
         assert 1 <= b.count <= limit
         end = b.start
         for _key, a in b.points:
@@ -39,7 +45,12 @@ def test_contiguous_registers_make_one_block_with_the_right_function_code():
 
 def test_tables_never_mix_and_get_their_function_codes():
     blocks = plan_blocks(_pts("co:1", "di:1", "hr:1", "ir:1"))
-    assert sorted((b.table, b.function_code) for b in blocks) == [("co", 1), ("di", 2), ("hr", 3), ("ir", 4)]
+    assert sorted((b.table, b.function_code) for b in blocks) == [
+        ("co", 1),
+        ("di", 2),
+        ("hr", 3),
+        ("ir", 4),
+    ]
 
 
 def test_gap_threshold():
@@ -112,9 +123,17 @@ def test_planner_reaches_the_minimum_on_random_layouts(seed):
             texts.append(f"{table}:{offset[table]}:{typ}")
             offset[table] += parse_address(texts[-1]).count - 1
     points = _pts(*texts)
-    limits = {"max_registers": rng.choice([125, 60, 20]), "max_gap_registers": rng.choice([0, 10, 30])}
+    limits = {
+        "max_registers": rng.choice([125, 60, 20]),
+        "max_gap_registers": rng.choice([0, 10, 30]),
+    }
     blocks = plan_blocks(points, **limits)
-    _check_constraints(blocks, points, max_registers=limits["max_registers"], max_gap_registers=limits["max_gap_registers"])
+    _check_constraints(
+        blocks,
+        points,
+        max_registers=limits["max_registers"],
+        max_gap_registers=limits["max_gap_registers"],
+    )
     assert len(blocks) == minimum_requests(points, **limits)
 
 

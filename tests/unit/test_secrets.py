@@ -28,7 +28,17 @@ def run(capsys, monkeypatch, *argv, stdin=""):
 
 
 def test_set_list_delete_never_echo_the_value(keyring_file, capsys, monkeypatch):
-    rc, out, err = run(capsys, monkeypatch, "secrets", "set", "mqtt_uplink", "--station", "st1", "--stdin", stdin=VALUE + "\n")
+    rc, out, err = run(
+        capsys,
+        monkeypatch,
+        "secrets",
+        "set",
+        "mqtt_uplink",
+        "--station",
+        "st1",
+        "--stdin",
+        stdin=VALUE + "\n",
+    )
     assert rc == 0 and "mqtt_uplink stored" in out and VALUE not in out + err
     assert get_secret("st1", "mqtt_uplink") == VALUE
     assert any(keyring_file.rglob("*.cfg"))  # the value went to the tmp file keyring, nowhere else
@@ -48,16 +58,32 @@ def test_prompted_value_must_match_and_not_be_empty(keyring_file, capsys, monkey
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))  # plays the terminal
     rc, _, err = run(capsys, monkeypatch, "secrets", "set", "opc", "--station", "st1")
     assert rc == 1 and "differ" in err and "abc" not in err
-    rc, _, err = run(capsys, monkeypatch, "secrets", "set", "opc", "--station", "st1", "--stdin", stdin="\n")
+    rc, _, err = run(
+        capsys, monkeypatch, "secrets", "set", "opc", "--station", "st1", "--stdin", stdin="\n"
+    )
     assert rc == 1 and "empty value" in err
     assert list_secrets("st1") == []
 
 
 def test_no_keyring_backend_gives_a_clear_message(tmp_path):
-    env = dict(os.environ, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", XDG_DATA_HOME=str(tmp_path))
-    for argv in (["set", "x", "--station", "st1", "--stdin"], ["list", "--station", "st1"], ["delete", "x", "--station", "st1"]):
+    env = dict(
+        os.environ,
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+        XDG_DATA_HOME=str(tmp_path),
+    )
+    for argv in (
+        ["set", "x", "--station", "st1", "--stdin"],
+        ["list", "--station", "st1"],
+        ["delete", "x", "--station", "st1"],
+    ):
         p = subprocess.run(
-            [sys.executable, "-m", "hmi", "secrets", *argv], input="v\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+            [sys.executable, "-m", "hmi", "secrets", *argv],
+            input="v\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=60,
         )
         assert p.returncode == 1, p.stderr
         assert "no usable keyring backend" in p.stderr and "Traceback" not in p.stderr
@@ -75,7 +101,9 @@ def test_check_reports_missing_and_stored_secrets(keyring_file, tmp_path, capsys
     assert rc == 1 and "MISSING" in out and "gas-hmi secrets set mqtt_uplink --station st9" in err
     set_secret("st9", "mqtt_uplink", VALUE)
     rc, out, err = run(capsys, monkeypatch, "secrets", "check", str(d))
-    assert rc == 0 and "stored" in out and "uplink.password_secret" in out and VALUE not in out + err
+    assert (
+        rc == 0 and "stored" in out and "uplink.password_secret" in out and VALUE not in out + err
+    )
 
 
 # ---------------------------------------------------------------- no secret in any config file
@@ -94,9 +122,13 @@ def config_problems(folder: Path) -> list[str]:
                 here = f"{where}.{key}"
                 if SECRETISH.search(key):
                     if not key.endswith("_secret"):
-                        problems.append(f"{here}: a secret-like key; name a keyring secret with '<x>_secret' instead")
+                        problems.append(
+                            f"{here}: a secret-like key; name a keyring secret with '<x>_secret' instead"
+                        )
                     elif v not in (None, "") and not (isinstance(v, str) and NAME.match(v)):
-                        problems.append(f"{here}: must be the *name* of a keyring secret, not a value")
+                        problems.append(
+                            f"{here}: must be the *name* of a keyring secret, not a value"
+                        )
                 walk(v, here)
         elif isinstance(node, list):
             for i, item in enumerate(node):

@@ -42,55 +42,112 @@ _UA_CLIENT_DEBUG = logging.getLogger(_SOCKET_LOGGER).level in (logging.NOTSET, l
 def broker(tmp_path):
     pw = tmp_path / "mosq" / "passwd"
     pw.parent.mkdir()
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "edge", MQTT_PW], check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(pw), "edge", MQTT_PW],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     b = MosquittoBroker(tmp_path / "mosq", password_file=pw).start()
     yield b
     b.stop()
 
 
-@pytest.mark.xfail(_UA_CLIENT_DEBUG, reason=f"{_SOCKET_LOGGER} logs the OPC UA password at DEBUG", strict=True)
+@pytest.mark.xfail(
+    _UA_CLIENT_DEBUG, reason=f"{_SOCKET_LOGGER} logs the OPC UA password at DEBUG", strict=True
+)
 def test_secrets_never_logged(keyring_file, broker, tmp_path, caplog):
     set_secret("sec1", "hoc_opcua", OPC_PW)
     set_secret("sec1", "hoc_wrong", BAD_PW)
     set_secret("sec1", "mqtt_up", MQTT_PW)
     port = free_port()
     endpoint = f"opc.tcp://127.0.0.1:{port}"
-    opc = {"protocol": "opcua", "endpoint": endpoint, "username": "hmi", "timeout": 2.0, "backoff_initial": 0.5, "poll_groups": {"default": 0.5}}
+    opc = {
+        "protocol": "opcua",
+        "endpoint": endpoint,
+        "username": "hmi",
+        "timeout": 2.0,
+        "backoff_initial": 0.5,
+        "poll_groups": {"default": 0.5},
+    }
     cfg = StationConfig.model_validate(
         {
             "station": {"id": "sec1", "name": "Secrets"},
-            "devices": [{"id": "hoc", "password_secret": "hoc_opcua", **opc}, {"id": "hoc2", "password_secret": "hoc_wrong", **opc}],
+            "devices": [
+                {"id": "hoc", "password_secret": "hoc_opcua", **opc},
+                {"id": "hoc2", "password_secret": "hoc_wrong", **opc},
+            ],
             "tags": [
-                {"name": "hoc.water", "device": "hoc", "address": ADDR, "type": "float", "sim": "heater.water.temperature"},
+                {
+                    "name": "hoc.water",
+                    "device": "hoc",
+                    "address": ADDR,
+                    "type": "float",
+                    "sim": "heater.water.temperature",
+                },
                 {"name": "hoc2.water", "device": "hoc2", "address": ADDR, "type": "float"},
             ],
             "uplink": {
-                "enabled": True, "mode": "json", "brokers": [{"host": broker.host, "port": broker.port}],
-                "username": "edge", "password_secret": "mqtt_up",
+                "enabled": True,
+                "mode": "json",
+                "brokers": [{"host": broker.host, "port": broker.port}],
+                "username": "edge",
+                "password_secret": "mqtt_up",
             },
         }
     )
-    server = SimDeviceSpec("hoc", "opcua", "127.0.0.1", port, 0, {"endpoint": endpoint, "username": "hmi", "password": OPC_PW})
-    points = [SimPointSpec(name="hoc.water", device="hoc", address=ADDR, source="heater.water.temperature", type="float")]
+    server = SimDeviceSpec(
+        "hoc",
+        "opcua",
+        "127.0.0.1",
+        port,
+        0,
+        {"endpoint": endpoint, "username": "hmi", "password": OPC_PW},
+    )
+    points = [
+        SimPointSpec(
+            name="hoc.water",
+            device="hoc",
+            address=ADDR,
+            source="heater.water.temperature",
+            type="float",
+        )
+    ]
     caplog.set_level(logging.DEBUG)
     lib = logging.getLogger("asyncua")
     lib_level = lib.level
-    lib.setLevel(logging.NOTSET)  # as under `gas-hmi -v`: the driver leaves asyncua's level alone at DEBUG
+    lib.setLevel(
+        logging.NOTSET
+    )  # as under `gas-hmi -v`: the driver leaves asyncua's level alone at DEBUG
     try:
         _run(cfg, server, points, tmp_path, caplog)
     finally:
         lib.setLevel(lib_level)
 
 
-def _run(cfg: StationConfig, server: SimDeviceSpec, points: list[SimPointSpec], tmp_path, caplog) -> None:
+def _run(
+    cfg: StationConfig, server: SimDeviceSpec, points: list[SimPointSpec], tmp_path, caplog
+) -> None:
     """Run the station until every login happened; assert no secret in logs or exports."""
     with SimulatorThread([server], points):
         rt = Runtime(cfg, tmp_path / "data")
         rt.start()
         try:
-            wait_until(lambda: rt.drivers["hoc"].state is DeviceState.UP, 30, what="OPC UA login with the keyring password")
-            wait_until(lambda: rt.drivers["hoc2"].diag.errors > 0, 30, what="OPC UA login refused for the wrong password")
-            wait_until(lambda: rt.runtime_stats()["uplink"].get("connected"), 30, what="uplink logged in to the broker")
+            wait_until(
+                lambda: rt.drivers["hoc"].state is DeviceState.UP,
+                30,
+                what="OPC UA login with the keyring password",
+            )
+            wait_until(
+                lambda: rt.drivers["hoc2"].diag.errors > 0,
+                30,
+                what="OPC UA login refused for the wrong password",
+            )
+            wait_until(
+                lambda: rt.runtime_stats()["uplink"].get("connected"),
+                30,
+                what="uplink logged in to the broker",
+            )
             exported = repr(rt.device_diagnostics()) + repr(rt.runtime_stats())
         finally:
             rt.stop()

@@ -22,7 +22,17 @@ from hmi.selftest import Check, SelfTest, report, run_qt_probe
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "station_configs" / "demo_city_gate"
-EXPECTED = ["resources", "config", "drivers", "databases", "data dir", "keyring", "qt:offscreen", "fonts", "translations"]
+EXPECTED = [
+    "resources",
+    "config",
+    "drivers",
+    "databases",
+    "data dir",
+    "keyring",
+    "qt:offscreen",
+    "fonts",
+    "translations",
+]
 
 
 def test_demo_station_passes_every_check(keyring_file, tmp_path):
@@ -38,7 +48,9 @@ def test_demo_station_passes_every_check(keyring_file, tmp_path):
     assert f"{len(cfg.tags)} tags, {len(cfg.devices)} devices" in by["config"].detail
     assert "modbus_tcp, opcua" in by["drivers"].detail
     created = by["databases"].detail.split(" in a scratch folder")[0]
-    assert all(name in created for name in ("alarms.db", "history.db", "outbox.db", "users.db")), created
+    assert all(name in created for name in ("alarms.db", "history.db", "outbox.db", "users.db")), (
+        created
+    )
     assert "1 secret(s) named by the config, all stored" in by["keyring"].detail
     assert by["fonts"].detail.startswith("Chinese renders with ")
     assert not (tmp_path / "data").exists()  # the self-test writes nothing into the data folder
@@ -75,7 +87,9 @@ def test_missing_secret_and_a_loose_keyring_file_fail_with_the_fix(keyring_file,
     kr_file = keyring_file / "python_keyring" / "keyring_pass.cfg"
     kr_file.chmod(0o644)
     test.check_keyring()
-    assert not test.checks[-1].ok and "readable by group/others (mode 644)" in test.checks[-1].detail
+    assert (
+        not test.checks[-1].ok and "readable by group/others (mode 644)" in test.checks[-1].detail
+    )
     kr_file.chmod(0o600)
     test.check_keyring()
     assert test.checks[-1].ok
@@ -85,20 +99,35 @@ def test_broken_config_fails_naming_file_and_line(keyring_file, tmp_path, capsys
     st = tmp_path / "st"
     shutil.copytree(DEMO, st)
     text = (st / "devices.yaml").read_text(encoding="utf-8")
-    (st / "devices.yaml").write_text(text.replace("port: 15020", "port: not-a-port", 1), encoding="utf-8")
-    line = next(i for i, ln in enumerate((st / "devices.yaml").read_text().splitlines(), 1) if "not-a-port" in ln)
-    code = main(["--self-test", str(st), "--data-dir", str(tmp_path / "data"), "--no-gui", "--json"])
+    (st / "devices.yaml").write_text(
+        text.replace("port: 15020", "port: not-a-port", 1), encoding="utf-8"
+    )
+    line = next(
+        i
+        for i, ln in enumerate((st / "devices.yaml").read_text().splitlines(), 1)
+        if "not-a-port" in ln
+    )
+    code = main(
+        ["--self-test", str(st), "--data-dir", str(tmp_path / "data"), "--no-gui", "--json"]
+    )
     assert code == 1
     out = json.loads(capsys.readouterr().out)
     status = {c["name"]: c for c in out["checks"]}
     assert out["ok"] is False
-    assert status["config"]["status"] == "FAIL" and f"devices.yaml:{line}" in status["config"]["detail"]
+    assert (
+        status["config"]["status"] == "FAIL"
+        and f"devices.yaml:{line}" in status["config"]["detail"]
+    )
     assert status["databases"]["detail"] == "skipped: no valid config"
     assert status["qt:offscreen"]["status"] == "PASS"  # the other checks still ran
 
 
 def test_text_report_and_its_summary_line(capsys):
-    checks = [Check("config", True, "fine"), Check("keyring", False, "no backend"), Check("data dir", True, "low", warn=True)]
+    checks = [
+        Check("config", True, "fine"),
+        Check("keyring", False, "no backend"),
+        Check("data dir", True, "low", warn=True),
+    ]
     report(checks, header="gas-hmi self-test: x")
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "gas-hmi self-test: x"

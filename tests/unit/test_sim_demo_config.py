@@ -119,7 +119,9 @@ def test_process_coverage_and_alarm_rationalization(cfg):
 
 def test_specs_follow_the_config_scaling(cfg):
     devices, points = specs_from_config(cfg)
-    assert {d.id for d in devices} == {d.id for d in cfg.devices if d.enabled and d.protocol != "system"}
+    assert {d.id for d in devices} == {
+        d.id for d in cfg.devices if d.enabled and d.protocol != "system"
+    }
     p = next(p for p in points if p.name == "inlet.pressure")
     assert (
         p.gain == pytest.approx(0.001)

@@ -51,14 +51,18 @@ def test_override_uplink_parses_urls_and_modes():
 def test_policy_keeps_uplink_tags_splits_by_device_and_types_values(station):
     cfg, tags, _ob = station
     pol = PublishPolicy(cfg, tags)
-    upd = feed(tags, None, {"pt.inlet": 1.25, "fq.total": 12.0, "hidden.diag": 3.0, "xv.outlet": 1.0})
+    upd = feed(
+        tags, None, {"pt.inlet": 1.25, "fq.total": 12.0, "hidden.diag": 3.0, "xv.outlet": 1.0}
+    )
     rows = [json.loads(b) for b in pol.telemetry(upd)]
     by_dev = {r["d"]: {v[0]: v for v in r["v"]} for r in rows}
     assert set(by_dev) == {"plc1", "plc2"} and "hidden.diag" not in by_dev["plc1"]
     assert by_dev["plc1"]["fq.total"][1] == 12 and isinstance(by_dev["plc1"]["fq.total"][1], int)
     assert by_dev["plc2"]["xv.outlet"][1] is True and by_dev["plc1"]["pt.inlet"][2] == 192
     bad = [json.loads(b) for b in pol.telemetry(feed(tags, None, {"pt.inlet": 5.0}, quality=0))]
-    assert bad[0]["v"][0][1] is None and bad[0]["v"][0][2] == 0 and bad[0]["v"][0][4]  # BAD: no number, a reason
+    assert (
+        bad[0]["v"][0][1] is None and bad[0]["v"][0][2] == 0 and bad[0]["v"][0][4]
+    )  # BAD: no number, a reason
     assert pol.telemetry(feed(tags, None, {"hidden.diag": 9.0})) == []
 
 
@@ -75,7 +79,15 @@ def test_sparkplug_data_uses_aliases_only_and_seq_wraps(station):
         "spBv1.0/gas-stations/DBIRTH/gs1/plc1",
         "spBv1.0/gas-stations/DBIRTH/gs1/plc2",
     ]
-    row = _row(1, KIND_TELEMETRY, {"d": "plc1", "i": 0, "v": [["pt.inlet", 2.0, 192, 5000, ""], ["gone.tag", 1, 192, 5000, ""]]})
+    row = _row(
+        1,
+        KIND_TELEMETRY,
+        {
+            "d": "plc1",
+            "i": 0,
+            "v": [["pt.inlet", 2.0, 192, 5000, ""], ["gone.tag", 1, 192, 5000, ""]],
+        },
+    )
     seqs = []
     for _ in range(300):
         msg = sp.encode(row, historical=True, now=101.0)
@@ -83,10 +95,21 @@ def test_sparkplug_data_uses_aliases_only_and_seq_wraps(station):
         seqs.append(p.seq)
     assert seqs[0] == 3 and seqs[252] == 255 and seqs[253] == 0
     m = p.metrics
-    assert len(m) == 1 and not m[0].name and m[0].alias == sp.alias["pt.inlet"] and m[0].is_historical
+    assert (
+        len(m) == 1 and not m[0].name and m[0].alias == sp.alias["pt.inlet"] and m[0].is_historical
+    )
     assert m[0].timestamp == 5000 and not m[0].HasField("datatype")
-    assert sp.encode(_row(2, KIND_TELEMETRY, {"d": "plc1", "i": 0, "v": [["gone.tag", 1, 192, 0, ""]]}), False, 1.0) is None
-    reply = pb.Payload.FromString(sp.encode(_row(3, KIND_REPLY, {"id": "x", "ok": True}), False, 1.0).payload)
+    assert (
+        sp.encode(
+            _row(2, KIND_TELEMETRY, {"d": "plc1", "i": 0, "v": [["gone.tag", 1, 192, 0, ""]]}),
+            False,
+            1.0,
+        )
+        is None
+    )
+    reply = pb.Payload.FromString(
+        sp.encode(_row(3, KIND_REPLY, {"id": "x", "ok": True}), False, 1.0).payload
+    )
     assert reply.metrics[0].alias == 3 and json.loads(reply.metrics[0].string_value)["id"] == "x"
 
 
@@ -98,7 +121,9 @@ def test_sparkplug_parses_ncmd_and_dcmd(station):
     m.alias, m.datatype, m.boolean_value = 1, pb.Boolean, True  # Node Control/Rebirth by alias
     m = p.metrics.add()
     m.name, m.datatype = "Alarms/Ack", pb.String
-    m.string_value = json.dumps({"id": "k", "alarm_ids": ["pt.inlet.hh"], "user": "u", "comment": "c"})
+    m.string_value = json.dumps(
+        {"id": "k", "alarm_ids": ["pt.inlet.hh"], "user": "u", "comment": "c"}
+    )
     cmds = sp.parse("spBv1.0/gas-stations/NCMD/gs1", p.SerializeToString())
     assert [c.kind for c in cmds] == ["rebirth", "ack"] and cmds[1].alarm_ids == ["pt.inlet.hh"]
     d = pb.Payload()
@@ -118,7 +143,9 @@ def test_sparkplug_state_messages(tmp_path):
         t = "spBv1.0/STATE/scada1"
         assert "spBv1.0/STATE/scada1" in sp.subscriptions()
         assert sp.host_online(t, b'{"online": true, "timestamp": 10}') is True
-        assert sp.host_online(t, b'{"online": false, "timestamp": 5}') is None  # older than the last one
+        assert (
+            sp.host_online(t, b'{"online": false, "timestamp": 5}') is None
+        )  # older than the last one
         assert sp.host_online(t, b'{"online": false, "timestamp": 11}') is False
         assert sp.host_online(t, b"garbage") is None
         assert sp.host_online("other/topic", b"{}") is None
@@ -129,15 +156,48 @@ def test_sparkplug_state_messages(tmp_path):
 def test_json_rows_validate_against_the_schemas(station):
     cfg, _tags, _ob = station
     js = JsonMode(cfg)
-    tel = js.encode(_row(5, KIND_TELEMETRY, {"d": "plc1", "i": 1, "v": [["pt.inlet", 2.0, 192, 5000, ""], ["tt.inlet", None, 0, 0, "timeout"]]}), True, 200.0)
+    tel = js.encode(
+        _row(
+            5,
+            KIND_TELEMETRY,
+            {
+                "d": "plc1",
+                "i": 1,
+                "v": [["pt.inlet", 2.0, 192, 5000, ""], ["tt.inlet", None, 0, 0, "timeout"]],
+            },
+        ),
+        True,
+        200.0,
+    )
     body = json.loads(tel.payload)
     jsonschema.validate(body, json.loads((SCHEMAS / "uplink-telemetry.schema.json").read_text()))
     assert tel.topic == "gas/gs1/telemetry" and body["msg_id"] == 5 and body["historical"] is True
-    assert body["values"][1] == {"tag": "tt.inlet", "value": None, "quality": 0, "ts": 0.0, "reason": "timeout"}
-    event = {"seq": 1, "alarm_id": "a", "tag": "t", "kind": "HH", "priority": 1, "state": "ACTIVE_UNACK", "prev_state": "NORMAL",
-             "transition": "raise", "ts": 1.0, "user": "", "comment": "", "remote": False, "message": {"en": "x", "zh": "x"}}
+    assert body["values"][1] == {
+        "tag": "tt.inlet",
+        "value": None,
+        "quality": 0,
+        "ts": 0.0,
+        "reason": "timeout",
+    }
+    event = {
+        "seq": 1,
+        "alarm_id": "a",
+        "tag": "t",
+        "kind": "HH",
+        "priority": 1,
+        "state": "ACTIVE_UNACK",
+        "prev_state": "NORMAL",
+        "transition": "raise",
+        "ts": 1.0,
+        "user": "",
+        "comment": "",
+        "remote": False,
+        "message": {"en": "x", "zh": "x"},
+    }
     alarm = js.encode(_row(6, KIND_ALARM, event), False, 2.0)
-    jsonschema.validate(json.loads(alarm.payload), json.loads((SCHEMAS / "uplink-alarm.schema.json").read_text()))
+    jsonschema.validate(
+        json.loads(alarm.payload), json.loads((SCHEMAS / "uplink-alarm.schema.json").read_text())
+    )
     broken = json.loads(alarm.payload)
     del broken["transition"]
     with pytest.raises(jsonschema.ValidationError):  # the schema can fail
@@ -150,16 +210,31 @@ def test_json_rows_validate_against_the_schemas(station):
 def test_command_policy(station):
     cfg, _tags, _ob = station
     calls = []
-    ack = lambda ids, user, comment: (calls.append(("ack", ids)) or (True, "ok"))  # noqa: E731
-    write = lambda tag, value, user: (calls.append(("write", tag)) or (True, "ok"))  # noqa: E731
+    ack = lambda ids, user, comment: calls.append(("ack", ids)) or (True, "ok")  # noqa: E731
+    write = lambda tag, value, user: calls.append(("write", tag)) or (True, "ok")  # noqa: E731
     default = Commands(cfg, ack, write)
     assert default.execute(Command("ack", "1", ["a"], user="u"))["ok"] is True
-    assert default.execute(Command("write", "2", tag="xv.outlet", value=1, user="u"))["message"].startswith("denied")
+    assert default.execute(Command("write", "2", tag="xv.outlet", value=1, user="u"))[
+        "message"
+    ].startswith("denied")
     no_ack = cfg.model_copy(update={"uplink": cfg.uplink.model_copy(update={"remote_ack": False})})
-    assert Commands(no_ack, ack, write).execute(Command("ack", "3", ["a"], user="u"))["message"].startswith("denied")
+    assert (
+        Commands(no_ack, ack, write)
+        .execute(Command("ack", "3", ["a"], user="u"))["message"]
+        .startswith("denied")
+    )
     on = cfg.model_copy(update={"uplink": cfg.uplink.model_copy(update={"remote_commands": True})})
-    assert Commands(on, ack, write).execute(Command("write", "4", tag="xv.outlet", value=1, user="u"))["ok"] is True
-    assert Commands(on, ack, write).execute(Command("write", "5", tag="pic.sp", value=1, user="u"))["message"].startswith("denied")
+    assert (
+        Commands(on, ack, write).execute(Command("write", "4", tag="xv.outlet", value=1, user="u"))[
+            "ok"
+        ]
+        is True
+    )
+    assert (
+        Commands(on, ack, write)
+        .execute(Command("write", "5", tag="pic.sp", value=1, user="u"))["message"]
+        .startswith("denied")
+    )
     boom = Commands(cfg, lambda *a: 1 / 0, write).execute(Command("ack", "6", ["a"], user="u"))
     assert boom["ok"] is False and "failed" in boom["message"]
     assert calls == [("ack", ["a"]), ("write", "xv.outlet")]
@@ -168,9 +243,19 @@ def test_command_policy(station):
 def test_sparkplug_diagnostics_ndata(station):
     cfg, _tags, ob = station
     sp = Sparkplug(cfg, ob.aliases)
-    status = {"outbox_depth": 12, "oldest_age": None, "dropped": 3, "sent": 40, "broker": "127.0.0.1:1883"}
+    status = {
+        "outbox_depth": 12,
+        "oldest_age": None,
+        "dropped": 3,
+        "sent": 40,
+        "broker": "127.0.0.1:1883",
+    }
     (msg,) = sp.diagnostics(status, 10.0)
     p = pb.Payload.FromString(msg.payload)
     by_alias = {m.alias: m for m in p.metrics}
     assert msg.topic.endswith("/NDATA/gs1") and all(not m.name for m in p.metrics)
-    assert by_alias[10].long_value == 12 and by_alias[11].is_null and by_alias[14].string_value == "127.0.0.1:1883"
+    assert (
+        by_alias[10].long_value == 12
+        and by_alias[11].is_null
+        and by_alias[14].string_value == "127.0.0.1:1883"
+    )

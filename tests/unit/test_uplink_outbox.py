@@ -40,16 +40,23 @@ def test_budget_drops_oldest_telemetry_first_then_events_never_alarms_or_replies
     for i in range(10):
         items += [(KIND_TELEMETRY, float(i), body), (KIND_ALARM, float(i), body)]
     items += [(KIND_EVENT, 20.0, body), (KIND_REPLY, 21.0, body)]
-    assert ob.append(items) == 4  # 2,200 bytes > 2,000: down to 90 % -> the four oldest telemetry rows
+    assert (
+        ob.append(items) == 4
+    )  # 2,200 bytes > 2,000: down to 90 % -> the four oldest telemetry rows
     kinds = [(r.kind, r.created) for r in ob.read(0, None, 100)]
     assert (KIND_TELEMETRY, 3.0) not in kinds and (KIND_TELEMETRY, 4.0) in kinds
     assert sum(k == KIND_ALARM for k, _c in kinds) == 10
     assert ob.dropped == 4
     # now only alarms and replies beyond the budget: telemetry and events go, alarms stay
-    protected = next(r.id for r in ob.read(0, None, 100) if r.kind == KIND_TELEMETRY)  # pretend it is in flight
+    protected = next(
+        r.id for r in ob.read(0, None, 100) if r.kind == KIND_TELEMETRY
+    )  # pretend it is in flight
     dropped = ob.append([(KIND_ALARM, 30.0 + i, body) for i in range(15)], protect=[protected])
     left = ob.read(0, None, 100)
-    assert sum(r.kind == KIND_ALARM for r in left) == 25 and sum(r.kind == KIND_REPLY for r in left) == 1
+    assert (
+        sum(r.kind == KIND_ALARM for r in left) == 25
+        and sum(r.kind == KIND_REPLY for r in left) == 1
+    )
     assert [r.id for r in left if r.kind == KIND_TELEMETRY] == [protected]
     assert not any(r.kind == KIND_EVENT for r in left)
     assert dropped == 6 and ob.dropped == 10
@@ -70,7 +77,9 @@ def test_aliases_are_stable_and_unique_across_reopen(tmp_path):
 
 
 def test_uplink_over_budget_drops_telemetry_raises_the_event_and_keeps_alarms(tmp_path):
-    cfg = uplink_station([("127.0.0.1", free_port())], "json", outbox_budget_mb=0.01)  # ~10 kB, no broker
+    cfg = uplink_station(
+        [("127.0.0.1", free_port())], "json", outbox_budget_mb=0.01
+    )  # ~10 kB, no broker
     tags = TagTable(cfg.tags)
     events: list[dict] = []
     up = Uplink(cfg, tmp_path, tags, on_event=events.append)
@@ -79,7 +88,15 @@ def test_uplink_over_budget_drops_telemetry_raises_the_event_and_keeps_alarms(tm
         for i in range(150):
             feed(tags, up.on_changes, {"pt.inlet": float(i % 10), "tt.inlet": float(i)})
             if i % 30 == 0:
-                up.on_alarm({"seq": i, "alarm_id": "pt.inlet.hh", "transition": "raise", "state": "ACTIVE_UNACK", "ts": float(i)})
+                up.on_alarm(
+                    {
+                        "seq": i,
+                        "alarm_id": "pt.inlet.hh",
+                        "transition": "raise",
+                        "state": "ACTIVE_UNACK",
+                        "ts": float(i),
+                    }
+                )
         wait_until(lambda: up.status()["dropped"] > 0, 20, what="drops")
         wait_until(lambda: events, 20, what="overflow event")
     finally:

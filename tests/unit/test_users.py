@@ -72,7 +72,11 @@ def test_same_password_gives_different_salted_hashes_that_verify():
 
 def test_hash_carries_its_parameters_and_the_default_is_strong():
     assert parse_hash(hash_password(PW, TEST_PARAMS))[0] == TEST_PARAMS
-    assert (DEFAULT_PARAMS.log2_n, DEFAULT_PARAMS.r, DEFAULT_PARAMS.p) >= (17, 8, 1)  # OWASP scrypt minimum
+    assert (DEFAULT_PARAMS.log2_n, DEFAULT_PARAMS.r, DEFAULT_PARAMS.p) >= (
+        17,
+        8,
+        1,
+    )  # OWASP scrypt minimum
     assert TEST_PARAMS.is_weaker_than(DEFAULT_PARAMS)
 
 
@@ -105,8 +109,24 @@ def test_store_refuses_a_weak_password(store):
 # ---------------------------------------------------------------- roles
 EXPECTED = {
     Role.VIEWER: {Action.VIEW},
-    Role.OPERATOR: {Action.VIEW, Action.ACKNOWLEDGE, Action.SHELVE, Action.WRITE_SETPOINT, Action.OPERATE_VALVE, Action.RESET},
-    Role.ENGINEER: {Action.VIEW, Action.ACKNOWLEDGE, Action.SHELVE, Action.WRITE_SETPOINT, Action.OPERATE_VALVE, Action.RESET, Action.MANAGE_ALARMS, Action.EXIT_APPLICATION},
+    Role.OPERATOR: {
+        Action.VIEW,
+        Action.ACKNOWLEDGE,
+        Action.SHELVE,
+        Action.WRITE_SETPOINT,
+        Action.OPERATE_VALVE,
+        Action.RESET,
+    },
+    Role.ENGINEER: {
+        Action.VIEW,
+        Action.ACKNOWLEDGE,
+        Action.SHELVE,
+        Action.WRITE_SETPOINT,
+        Action.OPERATE_VALVE,
+        Action.RESET,
+        Action.MANAGE_ALARMS,
+        Action.EXIT_APPLICATION,
+    },
     Role.ADMIN: set(Action),
 }
 
@@ -141,7 +161,10 @@ def test_wrong_password_and_unknown_user_give_the_same_message(store):
         store.login("nobody", "Wrong-pass-1")
     assert str(e1.value) == str(e2.value) == "wrong user name or password"
     assert e1.value.reason == e2.value.reason == "bad_credentials"
-    assert actions(store)[-2:] == [("login_failed", "op", "denied", "wrong password"), ("login_failed", "nobody", "denied", "unknown user")]
+    assert actions(store)[-2:] == [
+        ("login_failed", "op", "denied", "wrong password"),
+        ("login_failed", "nobody", "denied", "unknown user"),
+    ]
 
 
 def test_lockout_after_five_failures_and_its_expiry(store, clock):
@@ -176,7 +199,12 @@ def test_failures_below_the_limit_are_forgotten_after_a_success(store):
 
 
 def test_policy_changes_lockout(tmp_path, clock):
-    s = UserStore(tmp_path, params=TEST_PARAMS, clock=clock, policy=SecurityPolicy(lockout_attempts=2, lockout_duration=60))
+    s = UserStore(
+        tmp_path,
+        params=TEST_PARAMS,
+        clock=clock,
+        policy=SecurityPolicy(lockout_attempts=2, lockout_duration=60),
+    )
     try:
         s.add_user("op", PW, "operator", by="t")
         with pytest.raises(AuthError):
@@ -192,7 +220,9 @@ def test_disabled_user_cannot_log_in_and_enable_clears_lockout(store, clock):
     with pytest.raises(AuthError, match="op is disabled") as exc:
         store.login("op", PW)
     assert exc.value.reason == "disabled"
-    with pytest.raises(AuthError, match="wrong user name"):  # a wrong password does not reveal "disabled"
+    with pytest.raises(
+        AuthError, match="wrong user name"
+    ):  # a wrong password does not reveal "disabled"
         store.login("op", "Wrong-pass-1")
     store.set_enabled("op", True, by="admin-cli")
     assert store.login("op", PW).user == "op"

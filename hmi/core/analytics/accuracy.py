@@ -41,18 +41,28 @@ class ForecastStore:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._engine = open_sqlite(self.path, error=AnalyticsStoreError, label="analytics database")
+            self._engine = open_sqlite(
+                self.path, error=AnalyticsStoreError, label="analytics database"
+            )
             with self._engine.begin() as conn:
                 for stmt in _SCHEMA:
                     conn.exec_driver_sql(stmt)
         except (sa.exc.SQLAlchemyError, OSError) as exc:
-            raise AnalyticsStoreError(f"cannot open analytics database {self.path}: {exc}") from None
+            raise AnalyticsStoreError(
+                f"cannot open analytics database {self.path}: {exc}"
+            ) from None
 
     def close(self) -> None:
         """Release the connections."""
         self._engine.dispose()
 
-    def record(self, model: str, issued: float, targets: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray) -> None:
+    def record(
+        self,
+        model: str,
+        issued: float,
+        targets: Sequence[float] | np.ndarray,
+        values: Sequence[float] | np.ndarray,
+    ) -> None:
         """Store one issued forecast (hour starts and volumes)."""
         ims = int(round(issued * 1000))
         rows = [
@@ -61,9 +71,15 @@ class ForecastStore:
         ]
         self._exec("INSERT OR REPLACE INTO forecasts VALUES (?, ?, ?, ?)", rows)
 
-    def record_actuals(self, targets: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray) -> None:
+    def record_actuals(
+        self, targets: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray
+    ) -> None:
         """Store actual hourly volumes (finite values only)."""
-        rows = [(int(round(t * 1000)), float(v)) for t, v in zip(targets, values, strict=True) if np.isfinite(v)]
+        rows = [
+            (int(round(t * 1000)), float(v))
+            for t, v in zip(targets, values, strict=True)
+            if np.isfinite(v)
+        ]
         if rows:
             self._exec("INSERT OR REPLACE INTO actuals VALUES (?, ?)", rows)
 
@@ -75,9 +91,18 @@ class ForecastStore:
                 with self._engine.begin() as conn:
                     conn.exec_driver_sql(sql, rows)
             except sa.exc.SQLAlchemyError as exc:
-                raise AnalyticsStoreError(f"cannot write analytics database {self.path}: {getattr(exc, 'orig', exc)}") from None
+                raise AnalyticsStoreError(
+                    f"cannot write analytics database {self.path}: {getattr(exc, 'orig', exc)}"
+                ) from None
 
-    def mape(self, model: str, since: float, until: float, max_lead: float = 24 * 3600.0, min_actual: float = 1.0) -> tuple[float, int]:
+    def mape(
+        self,
+        model: str,
+        since: float,
+        until: float,
+        max_lead: float = 24 * 3600.0,
+        min_actual: float = 1.0,
+    ) -> tuple[float, int]:
         """(MAPE in %, number of forecast/actual pairs) of ``model`` for targets in [since, until)."""
         sql = (
             "SELECT f.value, a.value FROM forecasts f JOIN actuals a ON a.target_ms = f.target_ms "
@@ -107,9 +132,13 @@ class ForecastStore:
                 "SELECT target_ms, value FROM forecasts WHERE model = ? AND issued_ms = ? ORDER BY target_ms",
                 (model, int(round(issued * 1000))),
             ).fetchall()
-        return np.array([r[0] / 1000.0 for r in rows]), np.array([np.nan if r[1] is None else r[1] for r in rows])
+        return np.array([r[0] / 1000.0 for r in rows]), np.array(
+            [np.nan if r[1] is None else r[1] for r in rows]
+        )
 
-    def day_ahead(self, model: str, since: float, until: float, lead: float = 24 * 3600.0) -> tuple[np.ndarray, np.ndarray]:
+    def day_ahead(
+        self, model: str, since: float, until: float, lead: float = 24 * 3600.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """For each target hour in [since, until): the value of the forecast issued closest to
         ``lead`` seconds before it (for the "forecast vs actual" trend)."""
         sql = (
@@ -117,7 +146,9 @@ class ForecastStore:
             "WHERE model = ? AND target_ms >= ? AND target_ms < ? AND target_ms >= issued_ms ORDER BY target_ms, miss"
         )
         with self._engine.connect() as conn:
-            rows = conn.exec_driver_sql(sql, (int(lead * 1000), model, int(since * 1000), int(until * 1000))).fetchall()
+            rows = conn.exec_driver_sql(
+                sql, (int(lead * 1000), model, int(since * 1000), int(until * 1000))
+            ).fetchall()
         best: dict[int, float] = {}
         for t, v, _ in rows:
             best.setdefault(t, np.nan if v is None else v)

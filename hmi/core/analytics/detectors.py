@@ -80,12 +80,16 @@ class Detector:
     def _mean(self, tag: str, start: float, end: float) -> tuple[float, float]:
         return window_mean(self.ctx.hist, tag, start, end, self.ctx.hold(tag))
 
-    def _minutes(self, tag: str, start: float, end: float, step: float = MINUTE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _minutes(
+        self, tag: str, start: float, end: float, step: float = MINUTE
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         edges = _edges(start, end, step)
         g = grid_mean(self.ctx.hist, tag, edges, self.ctx.hold(tag))
         return g.start, g.mean, g.coverage
 
-    def _flow_minutes(self, tags: list[str], start: float, end: float, step: float = MINUTE) -> tuple[np.ndarray, np.ndarray]:
+    def _flow_minutes(
+        self, tags: list[str], start: float, end: float, step: float = MINUTE
+    ) -> tuple[np.ndarray, np.ndarray]:
         edges = _edges(start, end, step)
         g = sum_of_means(self.ctx.hist, tags, edges, self.ctx.hold)
         return g.start, np.where(g.coverage >= 0.5, g.mean, np.nan)
@@ -115,9 +119,16 @@ class MassBalanceDetector(Detector):
             sums.append(total)
         inlet, outlet = sums
         hours = s.window / 3600.0
-        detail = {"inlet_nm3": inlet * hours, "outlet_nm3": outlet * hours, "inlet_flow": inlet, "outlet_flow": outlet}
+        detail = {
+            "inlet_nm3": inlet * hours,
+            "outlet_nm3": outlet * hours,
+            "inlet_flow": inlet,
+            "outlet_flow": outlet,
+        }
         if inlet < s.min_flow:
-            return Finding.skip(f"inlet flow {inlet:.0f} Nm³/h is below {s.min_flow:.0f} Nm³/h", **detail)
+            return Finding.skip(
+                f"inlet flow {inlet:.0f} Nm³/h is below {s.min_flow:.0f} Nm³/h", **detail
+            )
         return Finding((inlet - outlet) / inlet * 100.0, detail=detail)
 
 
@@ -133,14 +144,23 @@ class PressureDecayDetector(Detector):
             _, mean, cover = self._minutes(cond.tag, start, now)
             held = (cover >= 0.5) & (np.abs(mean - cond.equals) < 0.01)
             if not held.all():
-                return Finding.skip(f"section not isolated for the whole window ({cond.tag} != {cond.equals:g})")
+                return Finding.skip(
+                    f"section not isolated for the whole window ({cond.tag} != {cond.equals:g})"
+                )
         t, p, cover = self._minutes(s.pressure, start, now)
         p = np.where(cover >= 0.5, p, np.nan)
         slope, se, n = linear_slope(t, p)
         if n < 0.5 * len(t) or not math.isfinite(slope):
             return Finding.skip(f"not enough data from {s.pressure}")
         rate = -slope * 1000.0 * 3600.0  # MPa/s -> kPa/h, positive when falling
-        return Finding(rate, detail={"pressure_mpa": float(np.nanmean(p[-5:])), "stderr_kpa_h": se * 3.6e6, "points": n})
+        return Finding(
+            rate,
+            detail={
+                "pressure_mpa": float(np.nanmean(p[-5:])),
+                "stderr_kpa_h": se * 3.6e6,
+                "points": n,
+            },
+        )
 
 
 class FilterTrendDetector(Detector):
@@ -174,16 +194,34 @@ class FilterTrendDetector(Detector):
         q_ref = float(np.nanmax(hourly)) if np.isfinite(hourly).any() else float(q[use].max())
         use &= q >= self.REL_FLOW * q_ref
         if use.sum() < 12:
-            return Finding.skip(f"only {int(use.sum())} dP samples near the peak flow in the window")
+            return Finding.skip(
+                f"only {int(use.sum())} dP samples near the peak flow in the window"
+            )
         norm = dp[use] * (q_ref / q[use]) ** 2
         days = (t[use] - now) / 86400.0
         slope, se, n = linear_slope(days, norm)
-        level = float(np.mean(norm) + slope * (0.0 - np.mean(days))) if math.isfinite(slope) else float(np.mean(norm[-12:]))
+        level = (
+            float(np.mean(norm) + slope * (0.0 - np.mean(days)))
+            if math.isfinite(slope)
+            else float(np.mean(norm[-12:]))
+        )
         span = float(days[-1] - days[0]) * 86400.0
-        detail = {"dp_at_peak_kpa": level, "peak_flow": q_ref, "slope_kpa_per_day": slope, "stderr": se, "samples": n}
+        detail = {
+            "dp_at_peak_kpa": level,
+            "peak_flow": q_ref,
+            "slope_kpa_per_day": slope,
+            "stderr": se,
+            "samples": n,
+        }
         if level >= s.limit:
             return Finding(0.0, detail=detail)
-        significant = math.isfinite(slope) and slope > 0 and se > 0 and slope / se > 3.0 and span >= 0.5 * s.window
+        significant = (
+            math.isfinite(slope)
+            and slope > 0
+            and se > 0
+            and slope / se > 3.0
+            and span >= 0.5 * s.window
+        )
         if not significant:
             return Finding(s.horizon_days, detail=detail)
         return Finding(min((s.limit - level) / slope, s.horizon_days), detail=detail)
@@ -201,13 +239,22 @@ class RegulatorCreepDetector(Detector):
         if not np.isfinite(q).any():
             return Finding.skip("no flow data")
         if not (np.nan_to_num(q, nan=np.inf) < s.lockup_flow).all():
-            return Finding.skip(f"station not at lock-up (flow above {s.lockup_flow:g} Nm³/h in the window)")
+            return Finding.skip(
+                f"station not at lock-up (flow above {s.lockup_flow:g} Nm³/h in the window)"
+            )
         t, p, cover = self._minutes(s.pressure, start, now)
         p = np.where(cover >= 0.5, p, np.nan)
         slope, se, n = linear_slope(t, p)
         if n < 0.5 * len(t) or not math.isfinite(slope):
             return Finding.skip(f"not enough data from {s.pressure}")
-        return Finding(slope * 1000.0 * 3600.0, detail={"pressure_mpa": float(np.nanmean(p[-5:])), "flow": float(np.nanmean(q)), "stderr_kpa_h": se * 3.6e6})
+        return Finding(
+            slope * 1000.0 * 3600.0,
+            detail={
+                "pressure_mpa": float(np.nanmean(p[-5:])),
+                "flow": float(np.nanmean(q)),
+                "stderr_kpa_h": se * 3.6e6,
+            },
+        )
 
 
 class HeaterCapacityDetector(Detector):
@@ -220,7 +267,11 @@ class HeaterCapacityDetector(Detector):
         start = now - s.window
         duty, c1 = self._mean(s.burner_on, start, now)
         temp, c2 = self._mean(s.temperature, start, now)
-        sp, c3 = self._mean(s.setpoint_tag, start, now) if s.setpoint_tag else (float(s.setpoint or 0.0), 1.0)
+        sp, c3 = (
+            self._mean(s.setpoint_tag, start, now)
+            if s.setpoint_tag
+            else (float(s.setpoint or 0.0), 1.0)
+        )
         for name, c in ((s.burner_on, c1), (s.temperature, c2), (s.setpoint_tag, c3)):
             if c < MIN_COVERAGE:
                 return Finding.skip(f"not enough data from {name} ({c:.0%} of the window)")
@@ -243,7 +294,14 @@ class OdorantDoseDetector(Detector):
         edges = np.array([start, now])
         volume = 0.0
         for m in meters:
-            v = total_volumes(self.ctx.hist, m.total, edges, m.rollover, self.ctx.hold(m.total), extend=self.ctx.hold(m.total))
+            v = total_volumes(
+                self.ctx.hist,
+                m.total,
+                edges,
+                m.rollover,
+                self.ctx.hold(m.total),
+                extend=self.ctx.hold(m.total),
+            )
             if not np.isfinite(v.volume[0]):
                 return Finding.skip(f"no totalizer readings from {m.total} around the window")
             volume += float(v.volume[0])
@@ -264,7 +322,9 @@ class OdorantDoseDetector(Detector):
             target = float(s.setpoint or 0.0)
         detail = {"volume_nm3": volume, "odorant_g": grams, "target_mg_m3": target}
         if volume < s.min_volume or target <= 0:
-            return Finding.skip(f"only {volume:.0f} Nm³ in the window (needs {s.min_volume:.0f})", **detail)
+            return Finding.skip(
+                f"only {volume:.0f} Nm³ in the window (needs {s.min_volume:.0f})", **detail
+            )
         dose = grams * 1000.0 / volume
         detail["dose_mg_m3"] = dose
         return Finding((dose - target) / target * 100.0, detail=detail)
@@ -283,17 +343,37 @@ class PtzCheckDetector(Detector):
         for key in ("flow", "line_flow", "pressure", "temperature"):
             _, mean, cover = self._minutes(getattr(m, key), start, now)
             cols[key] = np.where(cover >= 0.5, mean, np.nan)
-        ok = np.logical_and.reduce([np.isfinite(c) for c in cols.values()]) & (cols["flow"] >= s.min_flow)
+        ok = np.logical_and.reduce([np.isfinite(c) for c in cols.values()]) & (
+            cols["flow"] >= s.min_flow
+        )
         if ok.sum() < 0.5 * len(ok):
-            return Finding.skip(f"not enough data at flow from meter {m.id} ({int(ok.sum())} of {len(ok)} minutes)")
+            return Finding.skip(
+                f"not enough data at flow from meter {m.id} ({int(ok.sum())} of {len(ok)} minutes)"
+            )
         recomputed = gasprops.standard_volume(
-            cols["line_flow"][ok], cols["pressure"][ok], cols["temperature"][ok],
-            s.relative_density, s.base_pressure, s.base_temperature, s.atmospheric_pressure,
+            cols["line_flow"][ok],
+            cols["pressure"][ok],
+            cols["temperature"][ok],
+            s.relative_density,
+            s.base_pressure,
+            s.base_temperature,
+            s.atmospheric_pressure,
         )
         fc = float(cols["flow"][ok].sum())
         ref = float(recomputed.sum())
-        zm = float(gasprops.z_factor(np.nanmean(cols["pressure"][ok]) + s.atmospheric_pressure / 1000.0, np.nanmean(cols["temperature"][ok]), s.relative_density))
-        detail = {"fc_flow": fc / float(ok.sum()), "ptz_flow": ref / float(ok.sum()), "z": zm, "minutes": int(ok.sum())}
+        zm = float(
+            gasprops.z_factor(
+                np.nanmean(cols["pressure"][ok]) + s.atmospheric_pressure / 1000.0,
+                np.nanmean(cols["temperature"][ok]),
+                s.relative_density,
+            )
+        )
+        detail = {
+            "fc_flow": fc / float(ok.sum()),
+            "ptz_flow": ref / float(ok.sum()),
+            "z": zm,
+            "minutes": int(ok.sum()),
+        }
         return Finding((fc / ref - 1.0) * 100.0, detail=detail)
 
 

@@ -82,7 +82,9 @@ class SendOutModel:
             x[r, 73 + hod] = hdh
         return x
 
-    def fit(self, ts: np.ndarray, y: np.ndarray, temp: np.ndarray | None, now: float = 0.0) -> SendOutModel:
+    def fit(
+        self, ts: np.ndarray, y: np.ndarray, temp: np.ndarray | None, now: float = 0.0
+    ) -> SendOutModel:
         """Fit on hourly rows (bucket start times, volumes, mean temperatures); NaN rows are skipped."""
         self.use_temperature = temp is not None and bool(np.isfinite(temp).any())
         ok = np.isfinite(y)
@@ -136,7 +138,11 @@ def seasonal_naive(hist_ts: np.ndarray, hist_y: np.ndarray, ts: np.ndarray) -> n
     Hours inside the forecast horizon use the naive value of their own lag, so a 48-hour
     forecast issued now uses only what is known now.
     """
-    lookup = {int(round(t / HOUR)): float(v) for t, v in zip(hist_ts.tolist(), hist_y.tolist(), strict=True) if np.isfinite(v)}
+    lookup = {
+        int(round(t / HOUR)): float(v)
+        for t, v in zip(hist_ts.tolist(), hist_y.tolist(), strict=True)
+        if np.isfinite(v)
+    }
     out = np.full(len(ts), np.nan)
     for i, t in enumerate(np.asarray(ts, np.float64).tolist()):
         k = int(round(t / HOUR))
@@ -148,7 +154,9 @@ def seasonal_naive(hist_ts: np.ndarray, hist_y: np.ndarray, ts: np.ndarray) -> n
     return out
 
 
-def temperature_outlook(hist_ts: np.ndarray, hist_t: np.ndarray, ts: np.ndarray, calendar: Calendar, tau_h: float = 36.0) -> np.ndarray:
+def temperature_outlook(
+    hist_ts: np.ndarray, hist_t: np.ndarray, ts: np.ndarray, calendar: Calendar, tau_h: float = 36.0
+) -> np.ndarray:
     """Hourly ambient temperature ahead: last-3-day daily profile + decaying current anomaly."""
     ok = np.isfinite(hist_t)
     hts, ht = np.asarray(hist_ts)[ok], np.asarray(hist_t)[ok]
@@ -180,7 +188,9 @@ class ForecastResult:
     baseline: np.ndarray  # Nm³ per hour, seasonal naive
     temperature: np.ndarray  # °C assumed for each hour (NaN without a temperature tag)
     history_ts: np.ndarray = field(default_factory=lambda: np.empty(0))
-    history: np.ndarray = field(default_factory=lambda: np.empty(0))  # actual Nm³ per hour (last days)
+    history: np.ndarray = field(
+        default_factory=lambda: np.empty(0)
+    )  # actual Nm³ per hour (last days)
     trained_at: float = 0.0
     training_hours: int = 0
     residual_std: float = float("nan")
@@ -193,6 +203,7 @@ class ForecastResult:
 
     def as_dict(self) -> dict[str, object]:
         """Plain data for JSON, the uplink and the UI."""
+
         def lst(a: np.ndarray) -> list[float | None]:
             return [None if not np.isfinite(v) else round(float(v), 3) for v in a]
 

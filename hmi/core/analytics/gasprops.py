@@ -24,7 +24,9 @@ def pseudo_critical(relative_density: float) -> tuple[float, float]:
     return t_pc, p_pc
 
 
-def z_factor(p_abs_mpa: np.ndarray | float, t_c: np.ndarray | float, relative_density: float = 0.6) -> np.ndarray:
+def z_factor(
+    p_abs_mpa: np.ndarray | float, t_c: np.ndarray | float, relative_density: float = 0.6
+) -> np.ndarray:
     """Compressibility Z at absolute pressure (MPa) and temperature (°C); vectorized."""
     t_pc, p_pc = pseudo_critical(relative_density)
     ppr = np.asarray(p_abs_mpa, dtype=np.float64) / p_pc
@@ -37,7 +39,13 @@ def z_factor(p_abs_mpa: np.ndarray | float, t_c: np.ndarray | float, relative_de
     # fixed-point iteration on the reduced density converges in a few steps at these pressures
     for _ in range(60):
         rr = 0.27 * ppr / (z * tpr)
-        zn = 1.0 + c1 * rr + c2 * rr**2 - c3 * rr**5 + a[9] * (1.0 + a[10] * rr**2) * (rr**2 / tpr**3) * np.exp(-a[10] * rr**2)
+        zn = (
+            1.0
+            + c1 * rr
+            + c2 * rr**2
+            - c3 * rr**5
+            + a[9] * (1.0 + a[10] * rr**2) * (rr**2 / tpr**3) * np.exp(-a[10] * rr**2)
+        )
         if np.all(np.abs(zn - z) < 1e-10):
             z = zn
             break

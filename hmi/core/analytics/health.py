@@ -112,7 +112,9 @@ async def sntp_offset(server: str, timeout: float = 2.0) -> float:
     if not infos:
         raise OSError(f"cannot resolve NTP server {host!r}")
     addr = infos[0][4]
-    transport, _ = await loop.create_datagram_endpoint(_Proto, remote_addr=(str(addr[0]), int(addr[1])))
+    transport, _ = await loop.create_datagram_endpoint(
+        _Proto, remote_addr=(str(addr[0]), int(addr[1]))
+    )
     try:
         t1 = time.time()
         packet = bytearray(48)

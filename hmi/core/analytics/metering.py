@@ -40,7 +40,9 @@ def _num(x: float | None, nd: int = 3) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
 
-def _stats(hist: Historian, tag: str, start: float, end: float, hold: float) -> dict[str, float | None]:
+def _stats(
+    hist: Historian, tag: str, start: float, end: float, hold: float
+) -> dict[str, float | None]:
     raw = hist.raw(tag, start, end)
     vals = raw.value[np.isfinite(raw.value)]
     g = grid_mean(hist, tag, np.array([start, end]), hold)
@@ -65,7 +67,11 @@ class MeteringReports:
     def hourly_volumes(self, start: float, end: float) -> dict[str, Any]:
         """Volumes per meter and station for each hour in [start, end) (Nm³; None when unknown)."""
         edges = np.arange(start, end + 1.0, 3600.0)
-        out: dict[str, Any] = {"edges": edges, "meters": {}, "estimated": np.zeros(len(edges) - 1, bool)}
+        out: dict[str, Any] = {
+            "edges": edges,
+            "meters": {},
+            "estimated": np.zeros(len(edges) - 1, bool),
+        }
         station = np.zeros(len(edges) - 1)
         for m in self.cfg.analytics.meters:
             v = total_volumes(self.hist, m.total, edges, m.rollover, self.hold(m.total))
@@ -75,7 +81,9 @@ class MeteringReports:
         out["station"] = station
         return out
 
-    def daily(self, day: dt.date, now: float | None = None, forecast: dict[str, Any] | None = None) -> dict[str, Any]:
+    def daily(
+        self, day: dt.date, now: float | None = None, forecast: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The daily report of local ``day`` (plain data; see the module docstring)."""
         now = time.time() if now is None else now
         start, end = day_bounds(day, self.tz)
@@ -113,7 +121,11 @@ class MeteringReports:
             v = vols["meters"][m.id]
             raw = self.hist.raw(m.total, start, end)
             readings = raw.value[np.isfinite(raw.value)]
-            wraps = int(np.count_nonzero(np.diff(readings) < -m.rollover / 2.0)) if len(readings) > 1 else 0
+            wraps = (
+                int(np.count_nonzero(np.diff(readings) < -m.rollover / 2.0))
+                if len(readings) > 1
+                else 0
+            )
             entry: dict[str, Any] = {
                 "id": m.id,
                 "label": {"en": m.label.en or m.id, "zh": m.label.zh or m.label.en or m.id},
@@ -147,7 +159,9 @@ class MeteringReports:
             "base_conditions": {"pressure_kpa": 101.325, "temperature_c": 20.0},
             "hours": hours,
             "meters": meters_out,
-            "station_volume": _num(float(np.sum(station_volume)), 1) if np.isfinite(station_volume).all() else None,
+            "station_volume": _num(float(np.sum(station_volume)), 1)
+            if np.isfinite(station_volume).all()
+            else None,
             "station_volume_known": _num(float(np.nansum(station_volume)), 1),
             "peak_hour": self._peak(hours),
             "ambient": None,
@@ -200,4 +214,3 @@ class MeteringReports:
                 for aid, n in counts.most_common(top)
             ],
         }
-

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 FONT_ENV = "GAS_HMI_REPORT_FONT"
-_PREFERRED = ("Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback")
+_PREFERRED = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+)
 _WINDOWS = ("msyh.ttc", "msyh.ttf", "simhei.ttf", "simsun.ttc")
 
 
@@ -43,7 +50,10 @@ def find_cjk_font() -> tuple[str, int]:
         try:
             out = subprocess.run(
                 ["fc-list", "-f", "%{file}|%{index}|%{family}|%{style}\n", ":lang=zh"],
-                capture_output=True, text=True, timeout=20, check=False,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
             ).stdout
         except (OSError, subprocess.SubprocessError):
             out = ""
@@ -82,7 +92,16 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
         w = csv.writer(f)
         st = report["station"]
         w.writerow(["station", st["id"], st["name"]["zh"], st["name"]["en"]])
-        w.writerow(["date", report["date"], "timezone", st["timezone"], "complete", int(report["complete"])])
+        w.writerow(
+            [
+                "date",
+                report["date"],
+                "timezone",
+                st["timezone"],
+                "complete",
+                int(report["complete"]),
+            ]
+        )
         w.writerow(["base conditions", "101.325 kPa", "20 °C"])
         w.writerow([])
         meters = report["meters"]
@@ -96,13 +115,42 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
                 mh = h["meters"][m["id"]]
                 row += [_cell(mh["volume"]), _cell(mh["pressure"]), _cell(mh["temperature"])]
             w.writerow(row + [_cell(h["station"]), int(h["estimated"])])
-        w.writerow(["total"] + [c for m in meters for c in (_cell(m["volume"]), "", "")] + [_cell(report["station_volume"]), ""])
+        w.writerow(
+            ["total"]
+            + [c for m in meters for c in (_cell(m["volume"]), "", "")]
+            + [_cell(report["station_volume"]), ""]
+        )
         w.writerow([])
-        w.writerow(["meter", "volume Nm3", "total start", "total end", "rollovers", "missing hours", "estimated hours",
-                    "flow min", "flow avg", "flow max", "P min", "P avg", "P max", "T min", "T avg", "T max"])
+        w.writerow(
+            [
+                "meter",
+                "volume Nm3",
+                "total start",
+                "total end",
+                "rollovers",
+                "missing hours",
+                "estimated hours",
+                "flow min",
+                "flow avg",
+                "flow max",
+                "P min",
+                "P avg",
+                "P max",
+                "T min",
+                "T avg",
+                "T max",
+            ]
+        )
         for m in meters:
-            row = [m["id"], _cell(m["volume"]), _cell(m["total_start"]), _cell(m["total_end"]), m["rollovers"],
-                   m["missing_hours"], m["estimated_hours"]]
+            row = [
+                m["id"],
+                _cell(m["volume"]),
+                _cell(m["total_start"]),
+                _cell(m["total_end"]),
+                m["rollovers"],
+                m["missing_hours"],
+                m["estimated_hours"],
+            ]
             for key in ("flow", "pressure", "temperature"):
                 s = m[key] or {}
                 row += [_cell(s.get("min")), _cell(s.get("avg")), _cell(s.get("max"))]
@@ -110,10 +158,21 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
         a = report.get("alarms")
         if a and "raised" in a:
             w.writerow([])
-            w.writerow(["alarms raised", a["raised"], "acknowledged", a["acknowledged"]]
-                       + [f"priority {p}: {n}" for p, n in a["by_priority"].items()])
+            w.writerow(
+                ["alarms raised", a["raised"], "acknowledged", a["acknowledged"]]
+                + [f"priority {p}: {n}" for p, n in a["by_priority"].items()]
+            )
             for t in a["top"]:
-                w.writerow(["alarm", t["alarm_id"], t["count"], t["priority"], t["message"]["zh"], t["message"]["en"]])
+                w.writerow(
+                    [
+                        "alarm",
+                        t["alarm_id"],
+                        t["count"],
+                        t["priority"],
+                        t["message"]["zh"],
+                        t["message"]["en"],
+                    ]
+                )
 
     _write(path, body, encoding="utf-8-sig")
 
@@ -148,5 +207,7 @@ def write_report(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> str
 
         write_pdf(report, path, lang)
     else:
-        raise ReportError(f"{path}: unknown report format {suffix or '(none)'} (use .pdf, .csv or .json)")
+        raise ReportError(
+            f"{path}: unknown report format {suffix or '(none)'} (use .pdf, .csv or .json)"
+        )
     return suffix[1:]

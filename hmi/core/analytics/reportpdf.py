@@ -61,7 +61,12 @@ class _Pdf:
         self.pdf.multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT")
 
     def table(
-        self, rows: list[list[str]], widths: tuple[float, ...], size: float = 7.5, align: str = "RIGHT", line_height: float = 4.0
+        self,
+        rows: list[list[str]],
+        widths: tuple[float, ...],
+        size: float = 7.5,
+        align: str = "RIGHT",
+        line_height: float = 4.0,
     ) -> None:
         p = self.pdf
         p.set_font("cjk", size=size)
@@ -89,7 +94,11 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     """Render ``report`` to the PDF file ``path`` (atomically)."""
     font = find_cjk_font()
     st = report["station"]
-    name = f"{st['name']['zh']}  {st['name']['en']}" if lang.startswith("zh") else f"{st['name']['en']}  {st['name']['zh']}"
+    name = (
+        f"{st['name']['zh']}  {st['name']['en']}"
+        if lang.startswith("zh")
+        else f"{st['name']['en']}  {st['name']['zh']}"
+    )
     tz = ZoneInfo(st["timezone"])
     generated = dt.datetime.fromtimestamp(report["generated"], tz).strftime("%Y-%m-%d %H:%M")
     doc = _Pdf(font, f"gas-hmi · {st['id']} · {report['date']} · 生成 generated {generated}")
@@ -98,12 +107,27 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     p.set_font("cjk", size=15)
     p.cell(0, 8, name, new_x="LMARGIN", new_y="NEXT")
     p.set_font("cjk", size=12)
-    p.cell(0, 7, f"燃气计量日报  Daily metering report   {report['date']}", new_x="LMARGIN", new_y="NEXT")
-    info = " · ".join(x for x in (st.get("company", ""), st.get("location", ""), st["timezone"]) if x)
+    p.cell(
+        0,
+        7,
+        f"燃气计量日报  Daily metering report   {report['date']}",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    info = " · ".join(
+        x for x in (st.get("company", ""), st.get("location", ""), st["timezone"]) if x
+    )
     doc.line(info, 8.5)
     base = report.get("base_conditions") or {}
-    state = "完整 complete" if report["complete"] else "不完整 incomplete (day not over or data missing)"
-    doc.line(f"标准参比条件 Base conditions: {base.get('pressure_kpa', 101.325)} kPa, {base.get('temperature_c', 20)} °C    数据 Data: {state}", 8.5)
+    state = (
+        "完整 complete"
+        if report["complete"]
+        else "不完整 incomplete (day not over or data missing)"
+    )
+    doc.line(
+        f"标准参比条件 Base conditions: {base.get('pressure_kpa', 101.325)} kPa, {base.get('temperature_c', 20)} °C    数据 Data: {state}",
+        8.5,
+    )
 
     doc.heading("日汇总  Day summary", 10.5)
     peak = report.get("peak_hour") or {}
@@ -111,27 +135,64 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     summary = [
         ["项目 Item", "数值 Value"],
         ["全站供气量 Station send-out (Nm³)", _f(report.get("station_volume"))],
-        ["高峰小时 Peak hour", f"{peak.get('label', '—')}  {_f(peak.get('volume'))} Nm³" if peak else "—"],
-        ["环境温度 Ambient (°C) min / avg / max", f"{_f(amb.get('min'), 1)} / {_f(amb.get('avg'), 1)} / {_f(amb.get('max'), 1)}" if amb else "—"],
+        [
+            "高峰小时 Peak hour",
+            f"{peak.get('label', '—')}  {_f(peak.get('volume'))} Nm³" if peak else "—",
+        ],
+        [
+            "环境温度 Ambient (°C) min / avg / max",
+            f"{_f(amb.get('min'), 1)} / {_f(amb.get('avg'), 1)} / {_f(amb.get('max'), 1)}"
+            if amb
+            else "—",
+        ],
     ]
     fc = report.get("forecast") or {}
     if fc:
-        summary.append(["预测误差 Forecast MAPE (day-ahead, 7 d)", f"{_f(fc.get('mape'), 1)} %  (基准 baseline {_f(fc.get('baseline_mape'), 1)} %)"])
+        summary.append(
+            [
+                "预测误差 Forecast MAPE (day-ahead, 7 d)",
+                f"{_f(fc.get('mape'), 1)} %  (基准 baseline {_f(fc.get('baseline_mape'), 1)} %)",
+            ]
+        )
         if fc.get("next_24h") is not None:
             summary.append(["未来24小时预测 Forecast, next 24 h (Nm³)", _f(fc.get("next_24h"))])
     doc.table(summary, (95, 91), line_height=3.8)
 
     doc.heading("计量路汇总  Metering runs", 10.5)
-    rows = [["计量路 Run", "体积 Volume Nm³", "表底起 Total start", "表底止 Total end", "翻转 Roll-over",
-             "流量 Flow Nm³/h min/avg/max", "压力 MPa min/avg/max", "温度 °C min/avg/max"]]
+    rows = [
+        [
+            "计量路 Run",
+            "体积 Volume Nm³",
+            "表底起 Total start",
+            "表底止 Total end",
+            "翻转 Roll-over",
+            "流量 Flow Nm³/h min/avg/max",
+            "压力 MPa min/avg/max",
+            "温度 °C min/avg/max",
+        ]
+    ]
     for m in report["meters"]:
         label = m["label"]["zh"] if lang.startswith("zh") else m["label"]["en"]
 
         def trio(s: dict[str, Any] | None, nd: int) -> str:
-            return "—" if not s else f"{_f(s.get('min'), nd)} / {_f(s.get('avg'), nd)} / {_f(s.get('max'), nd)}"
+            return (
+                "—"
+                if not s
+                else f"{_f(s.get('min'), nd)} / {_f(s.get('avg'), nd)} / {_f(s.get('max'), nd)}"
+            )
 
-        rows.append([label, _f(m["volume"]), _f(m["total_start"]), _f(m["total_end"]), str(m["rollovers"]),
-                     trio(m.get("flow"), 0), trio(m.get("pressure"), 3), trio(m.get("temperature"), 1)])
+        rows.append(
+            [
+                label,
+                _f(m["volume"]),
+                _f(m["total_start"]),
+                _f(m["total_end"]),
+                str(m["rollovers"]),
+                trio(m.get("flow"), 0),
+                trio(m.get("pressure"), 3),
+                trio(m.get("temperature"), 1),
+            ]
+        )
     doc.table(rows, (22, 22, 24, 24, 14, 30, 26, 24), size=7, line_height=3.8)
     missing = [f"{m['id']}: {m['missing_hours']} h" for m in report["meters"] if m["missing_hours"]]
     if missing:
@@ -161,7 +222,10 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     rows.append(total)
     doc.table(rows, tuple(w * scale for w in widths), size=6.8, line_height=3.6)
     if any(h["estimated"] for h in report["hours"]):
-        doc.line("* 该小时边界处读数间隔过长，体积按线性分摊  * totalizer readings around this hour were far apart: volume spread linearly", 7)
+        doc.line(
+            "* 该小时边界处读数间隔过长，体积按线性分摊  * totalizer readings around this hour were far apart: volume spread linearly",
+            7,
+        )
 
     a = report.get("alarms")
     doc.heading("报警统计  Alarms", 10.5)
@@ -173,7 +237,8 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
         bp = a["by_priority"]
         doc.line(
             f"产生 Raised: {a['raised']}    确认 Acknowledged: {a['acknowledged']}    "
-            f"优先级 Priority 1: {bp['1']} · 2: {bp['2']} · 3: {bp['3']} · 4: {bp['4']}", 8.5
+            f"优先级 Priority 1: {bp['1']} · 2: {bp['2']} · 3: {bp['3']} · 4: {bp['4']}",
+            8.5,
         )
         if a["top"]:
             rows = [["报警 Alarm", "次数 Count", "优先级 Priority", "说明 Message"]]

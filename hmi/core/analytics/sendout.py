@@ -40,7 +40,11 @@ class SendOutForecaster:
     """Hourly send-out forecast of one station (runs on the analytics thread)."""
 
     def __init__(
-        self, cfg: StationConfig, hist: Historian, store: ForecastStore | None = None, hold: Callable[[str], float] | None = None
+        self,
+        cfg: StationConfig,
+        hist: Historian,
+        store: ForecastStore | None = None,
+        hold: Callable[[str], float] | None = None,
     ) -> None:
         fc = cfg.analytics.forecast
         if fc is None:
@@ -67,7 +71,10 @@ class SendOutForecaster:
         edges = np.arange(start, end + 1.0, HOUR)
         total = np.zeros(len(edges) - 1)
         for m in self.meters:
-            total = total + total_volumes(self.hist, m.total, edges, m.rollover, self.hold(m.total)).volume
+            total = (
+                total
+                + total_volumes(self.hist, m.total, edges, m.rollover, self.hold(m.total)).volume
+            )
         temp = None
         if self.fc.ambient:
             temp = grid_mean(self.hist, self.fc.ambient, edges, self.hold(self.fc.ambient)).mean
@@ -79,11 +86,19 @@ class SendOutForecaster:
         ts, y, temp = self.hourly(end - self.fc.history_days * 86400.0, end)
         good = np.isfinite(y) if temp is None else np.isfinite(y) & np.isfinite(temp)
         if good.sum() < self.fc.min_history_days * 24:
-            log.info("forecast: %d hours of history, %d needed: baseline only", int(good.sum()), int(self.fc.min_history_days * 24))
+            log.info(
+                "forecast: %d hours of history, %d needed: baseline only",
+                int(good.sum()),
+                int(self.fc.min_history_days * 24),
+            )
             self.model = None
             return False
         self.model = SendOutModel(self.calendar, self.fc.base_temperature).fit(ts, y, temp, now)
-        log.info("forecast model refitted on %d hours (residual %.0f Nm3/h)", self.model.rows, self.model.residual_std)
+        log.info(
+            "forecast model refitted on %d hours (residual %.0f Nm3/h)",
+            self.model.rows,
+            self.model.residual_std,
+        )
         return True
 
     def issue(self, now: float, temperatures: np.ndarray | None = None) -> ForecastResult:
@@ -103,7 +118,11 @@ class SendOutForecaster:
             forecast = self.model.predict(targets, temp if self.model.use_temperature else None)
         else:
             forecast = baseline.copy()
-            note = "not enough history for the regression: seasonal-naive values" if self.model is None else "no temperature outlook: seasonal-naive values"
+            note = (
+                "not enough history for the regression: seasonal-naive values"
+                if self.model is None
+                else "no temperature outlook: seasonal-naive values"
+            )
         keep = hts >= h0 - 3 * 86400.0
         res = ForecastResult(
             issued=now,

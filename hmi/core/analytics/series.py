@@ -55,7 +55,9 @@ class Grid:
         return self.edges[:-1]
 
 
-def _segments(ts: np.ndarray, value: np.ndarray, hold: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _segments(
+    ts: np.ndarray, value: np.ndarray, hold: float, end: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hold segments [s, e) with finite values, sorted and non-overlapping."""
     if len(ts) == 0:
         e = np.empty(0)
@@ -66,7 +68,9 @@ def _segments(ts: np.ndarray, value: np.ndarray, hold: float, end: float) -> tup
     return ts[ok], seg_end[ok], value[ok]
 
 
-def _integral(s: np.ndarray, e: np.ndarray, v: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _integral(
+    s: np.ndarray, e: np.ndarray, v: np.ndarray, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """∫ value dt and ∫ 1 dt over the segments, from -inf to each x."""
     if len(s) == 0:
         z = np.zeros(len(x))
@@ -96,7 +100,9 @@ def grid_mean(hist: Historian, tag: str, edges: np.ndarray, hold: float = DEFAUL
     return Grid(edges, mean, np.clip(dl / width, 0.0, 1.0))
 
 
-def values_at(hist: Historian, tag: str, times: np.ndarray, hold: float = DEFAULT_HOLD) -> np.ndarray:
+def values_at(
+    hist: Historian, tag: str, times: np.ndarray, hold: float = DEFAULT_HOLD
+) -> np.ndarray:
     """The stored value of ``tag`` in effect at each of ``times`` (NaN past ``hold`` or when BAD)."""
     times = np.asarray(times, dtype=np.float64)
     if len(times) == 0:
@@ -110,13 +116,17 @@ def values_at(hist: Historian, tag: str, times: np.ndarray, hold: float = DEFAUL
     return np.where(ok, raw.value[jj], np.nan)
 
 
-def window_mean(hist: Historian, tag: str, start: float, end: float, hold: float = DEFAULT_HOLD) -> tuple[float, float]:
+def window_mean(
+    hist: Historian, tag: str, start: float, end: float, hold: float = DEFAULT_HOLD
+) -> tuple[float, float]:
     """(time-weighted mean, coverage) of ``tag`` over [start, end)."""
     g = grid_mean(hist, tag, np.array([start, end]), hold)
     return float(g.mean[0]), float(g.coverage[0])
 
 
-def sum_of_means(hist: Historian, tags: list[str], edges: np.ndarray, hold: Callable[[str], float]) -> Grid:
+def sum_of_means(
+    hist: Historian, tags: list[str], edges: np.ndarray, hold: Callable[[str], float]
+) -> Grid:
     """Sum of several tags' bucket means (e.g. flows of parallel runs); NaN if any is missing."""
     total = np.zeros(len(edges) - 1)
     cover = np.ones(len(edges) - 1)
@@ -205,7 +215,11 @@ def total_volumes(
         outside[-1] = False
     at[outside] = np.nan
     # exact reading at or just around an edge: how long is the gap the edge falls in?
-    j = np.clip(np.searchsorted(t, edges, side="right"), 1, len(t) - 1) if len(t) > 1 else np.zeros(len(edges), int)
+    j = (
+        np.clip(np.searchsorted(t, edges, side="right"), 1, len(t) - 1)
+        if len(t) > 1
+        else np.zeros(len(edges), int)
+    )
     gap = (t[j] - t[j - 1]) if len(t) > 1 else np.zeros(len(edges))
     est_edge = (gap > max_gap) & ~outside
     vol = np.diff(at)

@@ -57,7 +57,9 @@ class AnalyticsService:
         self._forecast: ForecastResult | None = None
         self._last_report: dict[str, Any] | None = None
         self._listeners: list[ReportListener] = []
-        self._jobs: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...], concurrent.futures.Future[Any]] | None] = queue.Queue()
+        self._jobs: queue.Queue[
+            tuple[Callable[..., Any], tuple[Any, ...], concurrent.futures.Future[Any]] | None
+        ] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_warn = 0.0
@@ -79,14 +81,22 @@ class AnalyticsService:
                 log.error("forecast accuracy will not be kept: %s", exc)
             self.forecaster = SendOutForecaster(self.cfg, self.rt.historian, self.store)
         now = self.clock()
-        self._next_warn = now + min(5.0, self.acfg.interval)  # let the first values reach the historian
+        self._next_warn = now + min(
+            5.0, self.acfg.interval
+        )  # let the first values reach the historian
         self._next_forecast = now + 5.0
         self._next_retrain = now + 5.0
-        self._next_report = now + 3.0 if self._report_missing(self._yesterday(now)) else self._report_due(now)
+        self._next_report = (
+            now + 3.0 if self._report_missing(self._yesterday(now)) else self._report_due(now)
+        )
         self._stop.clear()
         self._thread = threading.Thread(target=self._main, name="analytics", daemon=True)
         self._thread.start()
-        log.info("analytics started: %d early warnings, forecast %s", len(self.warnings_engine.detectors), "on" if self.forecaster else "off")
+        log.info(
+            "analytics started: %d early warnings, forecast %s",
+            len(self.warnings_engine.detectors),
+            "on" if self.forecaster else "off",
+        )
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the worker (the job in progress finishes first). Idempotent."""
@@ -141,7 +151,9 @@ class AnalyticsService:
         """Build the daily report of ``day`` on the analytics thread (for the report page)."""
         return self.submit(self.reports.daily, day, None, self._forecast_summary())
 
-    def forecast_history(self, start: float, end: float) -> concurrent.futures.Future[dict[str, Any]]:
+    def forecast_history(
+        self, start: float, end: float
+    ) -> concurrent.futures.Future[dict[str, Any]]:
         """Day-ahead forecasts of both models and the actuals for [start, end) (for the trend)."""
         return self.submit(self._forecast_history, start, end)
 
@@ -163,7 +175,9 @@ class AnalyticsService:
                         run(now)
                     except Exception:  # one failed run must not end the service
                         log.exception("analytics: %s failed", run.__name__)
-            wait = max(0.05, min(self._next_warn, self._next_forecast, self._next_report) - self.clock())
+            wait = max(
+                0.05, min(self._next_warn, self._next_forecast, self._next_report) - self.clock()
+            )
             try:
                 job = self._jobs.get(timeout=min(wait, 1.0))
             except queue.Empty:
@@ -222,14 +236,30 @@ class AnalyticsService:
         quality = GOOD if not res.note else UNCERTAIN
 
         def fig(v: float) -> Derived:
-            return Derived(v, quality if np.isfinite(v) else BAD, res.note if np.isfinite(v) else "no forecast", now, age)
+            return Derived(
+                v,
+                quality if np.isfinite(v) else BAD,
+                res.note if np.isfinite(v) else "no forecast",
+                now,
+                age,
+            )
 
         mape = res.mape.get("regression", float("nan"))
         self._deliver(
             {
-                "forecast.next_hour": fig(float(res.forecast[1]) if len(res.forecast) > 1 else float("nan")),
-                "forecast.next_24h": fig(float(np.sum(res.forecast[1:25])) if len(res.forecast) >= 25 else float("nan")),
-                "forecast.mape": Derived(mape, GOOD if np.isfinite(mape) else UNCERTAIN, "" if np.isfinite(mape) else "no scored forecasts yet", now, age),
+                "forecast.next_hour": fig(
+                    float(res.forecast[1]) if len(res.forecast) > 1 else float("nan")
+                ),
+                "forecast.next_24h": fig(
+                    float(np.sum(res.forecast[1:25])) if len(res.forecast) >= 25 else float("nan")
+                ),
+                "forecast.mape": Derived(
+                    mape,
+                    GOOD if np.isfinite(mape) else UNCERTAIN,
+                    "" if np.isfinite(mape) else "no scored forecasts yet",
+                    now,
+                    age,
+                ),
                 "forecast.baseline_mape": Derived(
                     res.mape.get("seasonal_naive", float("nan")),
                     GOOD if "seasonal_naive" in res.mape else UNCERTAIN,
@@ -246,7 +276,9 @@ class AnalyticsService:
         if not self.acfg.report.daily or not self.acfg.meters or not self._report_missing(day):
             return
         report = self.reports.daily(day, now, self._forecast_summary())
-        if report["station_volume_known"] == 0 and all(m["total_start"] is None for m in report["meters"]):
+        if report["station_volume_known"] == 0 and all(
+            m["total_start"] is None for m in report["meters"]
+        ):
             log.info("no metering history for %s: no daily report", day)
             return
         with self._lock:
@@ -270,7 +302,9 @@ class AnalyticsService:
 
         folder = self.data_dir / "reports"
         lang = self.acfg.report.language or self.cfg.station.language
-        for fmt in dict.fromkeys(["json", *self.acfg.report.save]):  # json always: it marks the day as done
+        for fmt in dict.fromkeys(
+            ["json", *self.acfg.report.save]
+        ):  # json always: it marks the day as done
             try:
                 write_report(report, folder / f"daily-{day.isoformat()}.{fmt}", lang)
             except ReportError as exc:
@@ -286,7 +320,12 @@ class AnalyticsService:
     def _report_due(self, now: float) -> float:
         today = dt.datetime.fromtimestamp(now, self.tz).date()
         due = dt.datetime.combine(today, dt.time(0), self.tz).timestamp() + self.acfg.report.delay
-        return due if due > now else dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), self.tz).timestamp() + self.acfg.report.delay
+        return (
+            due
+            if due > now
+            else dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), self.tz).timestamp()
+            + self.acfg.report.delay
+        )
 
     def _forecast_summary(self) -> dict[str, Any] | None:
         res = self._forecast
@@ -304,11 +343,17 @@ class AnalyticsService:
         if self.store is not None:
             for model in ("regression", "seasonal_naive"):
                 ts, v = self.store.day_ahead(model, start, end)
-                out["models"][model] = {"ts": ts.tolist(), "value": [None if not np.isfinite(x) else float(x) for x in v]}
+                out["models"][model] = {
+                    "ts": ts.tolist(),
+                    "value": [None if not np.isfinite(x) else float(x) for x in v],
+                }
         if self.forecaster is not None:
             h0 = self.forecaster.hour_start(start)
             ts, y, _ = self.forecaster.hourly(h0, self.forecaster.hour_start(end))
-            out["actual"] = {"ts": ts.tolist(), "value": [None if not np.isfinite(x) else float(x) for x in y]}
+            out["actual"] = {
+                "ts": ts.tolist(),
+                "value": [None if not np.isfinite(x) else float(x) for x in y],
+            }
         return out
 
     # ------------------------------------------------------------------ to the acquisition thread

@@ -29,7 +29,11 @@ def _model_class(dt: float) -> type:
 
     if dt == StationModel.DT:
         return StationModel
-    return type("CoarseStationModel", (StationModel,), {"DT": float(dt), "__doc__": "The station model at a coarser step."})
+    return type(
+        "CoarseStationModel",
+        (StationModel,),
+        {"DT": float(dt), "__doc__": "The station model at a coarser step."},
+    )
 
 
 def backfill(
@@ -57,7 +61,11 @@ def backfill(
     if model is None:
         p = {"warmup": 300.0, **dict(params or {})}
         model = _model_class(model_dt)(seed=seed, start_time=start, params=p, scenario=scenario)
-    fed = [i for i, t in enumerate(cfg.tags) if isinstance(t.sim, str) and t.type != "string" and model.has(t.sim)]
+    fed = [
+        i
+        for i, t in enumerate(cfg.tags)
+        if isinstance(t.sim, str) and t.type != "string" and model.has(t.sim)
+    ]
     if not fed:
         raise ValueError("no tag of this station is fed by a model variable (sim:)")
     tags = cfg.tags

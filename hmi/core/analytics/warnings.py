@@ -57,17 +57,23 @@ class WarningResult:
             "judged": self.judged,
             "reason": self.reason,
             "ts": self.ts,
-            "detail": {k: (None if isinstance(v, float) and v != v else v) for k, v in self.detail.items()},
+            "detail": {
+                k: (None if isinstance(v, float) and v != v else v) for k, v in self.detail.items()
+            },
         }
 
 
 class WarningEngine:
     """The station's detectors, evaluated together against the history."""
 
-    def __init__(self, cfg: StationConfig, hist: Historian, hold: Callable[[str], float] | None = None) -> None:
+    def __init__(
+        self, cfg: StationConfig, hist: Historian, hold: Callable[[str], float] | None = None
+    ) -> None:
         self.cfg = cfg
         ctx = Context(hist, hold or hold_for(cfg), cfg.analytics)
-        self.detectors: dict[str, Detector] = {w.id: DETECTORS[w.kind](w, ctx) for w in cfg.analytics.warnings}
+        self.detectors: dict[str, Detector] = {
+            w.id: DETECTORS[w.kind](w, ctx) for w in cfg.analytics.warnings
+        }
         self._failing: set[str] = set()
 
     def evaluate(self, now: float | None = None) -> dict[str, WarningResult]:

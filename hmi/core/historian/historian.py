@@ -65,7 +65,13 @@ class Historian:
         self.config = config or HistorianConfig()
         self._engine = open_engine(self.path, busy_timeout)
         self._store = SampleStore(self._engine, self.path)
-        self._writer = Writer(self._store, self.config, Retention(self._store, self.config), max_queued, maintenance_interval)
+        self._writer = Writer(
+            self._store,
+            self.config,
+            Retention(self._store, self.config),
+            max_queued,
+            maintenance_interval,
+        )
         self._reader = Reader(self._engine, self.path)
         self._closed = False
         self._bad_ts_logged = False
@@ -93,7 +99,12 @@ class Historian:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     # ------------------------------------------------------------------ tags
@@ -106,7 +117,9 @@ class Historian:
         return self._reader.tag_names()
 
     # ------------------------------------------------------------------ writes (non-blocking)
-    def write(self, ids: np.ndarray, ts: np.ndarray, values: np.ndarray, quality: np.ndarray) -> None:
+    def write(
+        self, ids: np.ndarray, ts: np.ndarray, values: np.ndarray, quality: np.ndarray
+    ) -> None:
         """Queue numeric samples: aligned arrays of tag ids (:meth:`tag_ids`), Unix seconds,
         float64 values (NaN allowed) and quality codes (192 GOOD, 64 UNCERTAIN, 0 BAD).
 
@@ -118,16 +131,30 @@ class Historian:
         if len(ts_ms):
             self._writer.put("num", numeric(ids_a, ts_ms, v if keep is None else v[keep], q))
 
-    def write_text(self, ids: np.ndarray, ts: np.ndarray, texts: Sequence[Any], quality: np.ndarray) -> None:
+    def write_text(
+        self, ids: np.ndarray, ts: np.ndarray, texts: Sequence[Any], quality: np.ndarray
+    ) -> None:
         """Queue samples of string tags (stored in their own table)."""
         ids_a, ts_ms, q, keep = self._common(ids, ts, quality, texts)
-        texts = list(texts) if keep is None else [t for t, k in zip(texts, keep.tolist(), strict=True) if k]
-        vals = [None if qq < UNCERTAIN or t is None else str(t) for t, qq in zip(texts, q.tolist(), strict=True)]
+        texts = (
+            list(texts)
+            if keep is None
+            else [t for t, k in zip(texts, keep.tolist(), strict=True) if k]
+        )
+        vals = [
+            None if qq < UNCERTAIN or t is None else str(t)
+            for t, qq in zip(texts, q.tolist(), strict=True)
+        ]
         if len(ts_ms):
             self._writer.put("text", as_rows(ids_a, ts_ms, vals, q))
 
     def write_current(
-        self, ids: np.ndarray, ts: np.ndarray, values: np.ndarray | Sequence[Any], quality: np.ndarray, reasons: Sequence[str]
+        self,
+        ids: np.ndarray,
+        ts: np.ndarray,
+        values: np.ndarray | Sequence[Any],
+        quality: np.ndarray,
+        reasons: Sequence[str],
     ) -> None:
         """Queue the latest value of tags for the ``current`` table (upsert, newest time wins).
 
@@ -155,7 +182,9 @@ class Historian:
         if len(ts_ms):
             self._writer.put("cur", as_rows(ids_a, ts_ms, num, text, q, reasons))
 
-    def _common(self, ids: Any, ts: Any, quality: Any, values: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    def _common(
+        self, ids: Any, ts: Any, quality: Any, values: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """Check alignment, convert ts to ms, drop rows with a non-finite time (logged once).
 
         Returns ids, ts (ms), quality and the mask of kept rows (None: all kept)."""
@@ -163,12 +192,17 @@ class Historian:
         ts_a = np.asarray(ts, dtype=np.float64).reshape(-1)
         q = np.array(quality, dtype=np.uint8).reshape(-1)
         if not (len(ids_a) == len(ts_a) == len(q) == len(values)):
-            raise ValueError(f"misaligned samples: {len(ids_a)} ids, {len(ts_a)} times, {len(values)} values, {len(q)} qualities")
+            raise ValueError(
+                f"misaligned samples: {len(ids_a)} ids, {len(ts_a)} times, {len(values)} values, {len(q)} qualities"
+            )
         keep = None
         finite = np.isfinite(ts_a)
         if not finite.all():
             if not self._bad_ts_logged:
-                log.warning("historian: dropping samples without a valid timestamp (first of tag id %d)", int(ids_a[~finite][0]))
+                log.warning(
+                    "historian: dropping samples without a valid timestamp (first of tag id %d)",
+                    int(ids_a[~finite][0]),
+                )
                 self._bad_ts_logged = True
             keep = finite
             ids_a, ts_a, q = ids_a[finite], ts_a[finite], q[finite]
@@ -179,7 +213,9 @@ class Historian:
         committed (False on timeout/failure)."""
         return self._writer.flush(timeout)
 
-    def bulk_load(self, name: str, ts: np.ndarray, values: np.ndarray, quality: np.ndarray | None = None) -> int:
+    def bulk_load(
+        self, name: str, ts: np.ndarray, values: np.ndarray, quality: np.ndarray | None = None
+    ) -> int:
         """Store a long series of one tag synchronously (raw + rollups), as fast as SQLite allows.
 
         For generators, imports and benchmarks; safe while the writer runs (both take the
@@ -187,12 +223,22 @@ class Historian:
         """
         tid = self.tag_ids([name])[0]
         ts_a = np.asarray(ts, dtype=np.float64)
-        q = np.full(len(ts_a), GOOD, np.uint8) if quality is None else np.asarray(quality, dtype=np.uint8)
+        q = (
+            np.full(len(ts_a), GOOD, np.uint8)
+            if quality is None
+            else np.asarray(quality, dtype=np.uint8)
+        )
         ids = np.full(len(ts_a), tid, np.int64)
         try:
-            counts = self._store.bulk(numeric(ids, np.rint(ts_a * 1000.0).astype(np.int64), np.asarray(values, np.float64), q))
+            counts = self._store.bulk(
+                numeric(
+                    ids, np.rint(ts_a * 1000.0).astype(np.int64), np.asarray(values, np.float64), q
+                )
+            )
         except sqlite3.Error as exc:
-            raise HistorianError(f"cannot bulk-load {name} into history database {self.path}: {exc}") from None
+            raise HistorianError(
+                f"cannot bulk-load {name} into history database {self.path}: {exc}"
+            ) from None
         return counts.samples
 
     def maintain(self, now: float | None = None) -> dict[str, Any]:
@@ -205,7 +251,9 @@ class Historian:
         return self._writer.snapshot()
 
     # ------------------------------------------------------------------ reads (any thread)
-    def query(self, name_or_id: str | int, start: float, end: float, points: int | None = None) -> HistoryData:
+    def query(
+        self, name_or_id: str | int, start: float, end: float, points: int | None = None
+    ) -> HistoryData:
         """History of one tag over [start, end] (Unix s) for a trend.
 
         With ``points=None`` or when the range holds at most ``points`` samples: the raw
@@ -222,7 +270,9 @@ class Historian:
         """Stored samples of a numeric tag in [start, end] (value NaN where BAD)."""
         return self._reader.raw(name_or_id, start, end)
 
-    def raw_text(self, name_or_id: str | int, start: float, end: float) -> list[tuple[float, str | None, int]]:
+    def raw_text(
+        self, name_or_id: str | int, start: float, end: float
+    ) -> list[tuple[float, str | None, int]]:
         """Stored samples of a string tag in [start, end]: (ts, text or None, quality)."""
         return self._reader.raw_text(name_or_id, start, end)
 

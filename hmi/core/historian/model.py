@@ -77,7 +77,18 @@ class HistoryData:
     def empty(cls, source: str = "raw", bucket: float = 0.0) -> HistoryData:
         """A result without rows."""
         f = np.empty(0, np.float64)
-        return cls(f, f, f, f, f, np.empty(0, np.int64), np.empty(0, np.uint8), np.empty(0, bool), source, bucket)
+        return cls(
+            f,
+            f,
+            f,
+            f,
+            f,
+            np.empty(0, np.int64),
+            np.empty(0, np.uint8),
+            np.empty(0, bool),
+            source,
+            bucket,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,10 +86,14 @@ class Reader:
     def tag_names(self) -> dict[str, int]:
         """Every tag the database knows: name -> id."""
         with self._db() as db:
-            return {name: tid for tid, name in db.execute("SELECT id, name FROM tags ORDER BY name")}
+            return {
+                name: tid for tid, name in db.execute("SELECT id, name FROM tags ORDER BY name")
+            }
 
     # ------------------------------------------------------------------ trends
-    def query(self, name_or_id: str | int, start: float, end: float, points: int | None = None) -> HistoryData:
+    def query(
+        self, name_or_id: str | int, start: float, end: float, points: int | None = None
+    ) -> HistoryData:
         """See :meth:`hmi.core.historian.Historian.query`."""
         if points is not None and points < 2:
             raise ValueError(f"points must be at least 2, not {points}")
@@ -109,9 +113,13 @@ class Reader:
         bad = raw.quality < UNCERTAIN
         v = raw.value
         v.flags.writeable = False  # shared by min/max/avg/last
-        return HistoryData(raw.ts, v, v, v, v, np.ones(len(v), np.int64), _worst(raw.quality), bad, "raw", 0.0)
+        return HistoryData(
+            raw.ts, v, v, v, v, np.ones(len(v), np.int64), _worst(raw.quality), bad, "raw", 0.0
+        )
 
-    def _decimated(self, db: sqlite3.Connection, tid: int, s: int, e: int, points: int) -> HistoryData:
+    def _decimated(
+        self, db: sqlite3.Connection, tid: int, s: int, e: int, points: int
+    ) -> HistoryData:
         # bucket width: buckets aligned to multiples of w since the epoch; w >= span/(points-1)
         # guarantees that [s, e] touches at most `points` of them
         w = max(1, math.ceil((e - s + 1) / (points - 1)))
@@ -136,7 +144,9 @@ class Reader:
                     pieces.append(self._piece(db, _RAW_AGG, _RAW_LAST, w, tid, s, first - 1))
                 # the bucket of the tag's newest sample may still be open (its row missing or
                 # stale, see .rollup): from there on, the next finer table, then raw samples
-                newest = db.execute("SELECT max(ts) FROM samples WHERE tag_id = ?", (tid,)).fetchone()[0]
+                newest = db.execute(
+                    "SELECT max(ts) FROM samples WHERE tag_id = ?", (tid,)
+                ).fetchone()[0]
                 cur = first
                 for r, t, _lab in reversed(ROLLUPS):
                     if r > res:
@@ -145,14 +155,26 @@ class Reader:
                     if newest is not None:
                         stop = min(stop, newest - newest % r)
                     if stop > cur:
-                        pieces.append(self._piece(db, _ROLL_AGG.format(t=t), _ROLL_LAST.format(t=t), w, tid, cur, stop - r))
+                        pieces.append(
+                            self._piece(
+                                db,
+                                _ROLL_AGG.format(t=t),
+                                _ROLL_LAST.format(t=t),
+                                w,
+                                tid,
+                                cur,
+                                stop - r,
+                            )
+                        )
                         cur = stop
                 if cur <= e:
                     pieces.append(self._piece(db, _RAW_AGG, _RAW_LAST, w, tid, cur, e))
         return _combine(pieces, w, label)
 
     @staticmethod
-    def _piece(db: sqlite3.Connection, agg: str, last: str, w: int, tid: int, lo: int, hi: int) -> tuple[list, list]:
+    def _piece(
+        db: sqlite3.Connection, agg: str, last: str, w: int, tid: int, lo: int, hi: int
+    ) -> tuple[list, list]:
         params = (w, tid, lo, hi)
         return db.execute(agg, params).fetchall(), db.execute(last, params).fetchall()
 
@@ -167,11 +189,16 @@ class Reader:
 
     @staticmethod
     def _raw(db: sqlite3.Connection, tid: int, s: int, e: int) -> RawData:
-        rows = db.execute("SELECT ts, value, quality FROM samples WHERE tag_id = ? AND ts BETWEEN ? AND ? ORDER BY ts", (tid, s, e)).fetchall()
+        rows = db.execute(
+            "SELECT ts, value, quality FROM samples WHERE tag_id = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+            (tid, s, e),
+        ).fetchall()
         a = np.array(rows, dtype=np.float64).reshape(-1, 3)  # NULL (None) -> NaN
         return RawData(a[:, 0] / 1000.0, a[:, 1].copy(), a[:, 2].astype(np.uint8))
 
-    def raw_text(self, name_or_id: str | int, start: float, end: float) -> list[tuple[float, str | None, int]]:
+    def raw_text(
+        self, name_or_id: str | int, start: float, end: float
+    ) -> list[tuple[float, str | None, int]]:
         """Stored samples of a string tag in [start, end]: (ts, text or None, quality)."""
         with self._db() as db:
             tid = self.tag_id(db, name_or_id)
@@ -190,11 +217,18 @@ class Reader:
                 "SELECT t.name, c.ts, c.value, c.text, c.quality, c.reason FROM current c JOIN tags t ON t.id = c.tag_id ORDER BY t.name"
             ).fetchall()
         return {
-            name: CurrentValue(ts / 1000.0, text if text is not None else (math.nan if value is None else value), q, reason or "")
+            name: CurrentValue(
+                ts / 1000.0,
+                text if text is not None else (math.nan if value is None else value),
+                q,
+                reason or "",
+            )
             for name, ts, value, text, q, reason in rows
         }
 
-    def export_rows(self, names: Sequence[str], start: float, end: float, chunk: int = 5000) -> Iterator[ExportRow]:
+    def export_rows(
+        self, names: Sequence[str], start: float, end: float, chunk: int = 5000
+    ) -> Iterator[ExportRow]:
         """Every stored sample of ``names`` in [start, end], in time order (streamed, merged per tag)."""
         s, e = to_ms(start), to_ms(end)
         with self._db() as db:
@@ -207,8 +241,13 @@ class Reader:
             yield from heapq.merge(*streams, key=lambda r: r.ts)
 
 
-def _stream(db: sqlite3.Connection, table: str, tid: int, name: str, s: int, e: int, chunk: int) -> Iterator[ExportRow]:
-    cur = db.execute(f"SELECT ts, value, quality FROM {table} WHERE tag_id = ? AND ts BETWEEN ? AND ? ORDER BY ts", (tid, s, e))
+def _stream(
+    db: sqlite3.Connection, table: str, tid: int, name: str, s: int, e: int, chunk: int
+) -> Iterator[ExportRow]:
+    cur = db.execute(
+        f"SELECT ts, value, quality FROM {table} WHERE tag_id = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+        (tid, s, e),
+    )
     try:
         while rows := cur.fetchmany(chunk):
             for ts, v, q in rows:
@@ -219,7 +258,9 @@ def _stream(db: sqlite3.Connection, table: str, tid: int, name: str, s: int, e: 
 
 def _worst(quality: np.ndarray) -> np.ndarray:
     """Quality codes folded to 192 / 64 / 0."""
-    return np.where(quality >= GOOD, GOOD, np.where(quality >= UNCERTAIN, UNCERTAIN, BAD)).astype(np.uint8)
+    return np.where(quality >= GOOD, GOOD, np.where(quality >= UNCERTAIN, UNCERTAIN, BAD)).astype(
+        np.uint8
+    )
 
 
 def _combine(pieces: list[tuple[list, list]], w: int, label: str) -> HistoryData:

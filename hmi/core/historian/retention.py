@@ -40,7 +40,9 @@ class RetentionReport:
     retention_deleted: int = 0
     budget_deleted: int = 0
     used_bytes: int = 0
-    budget_cutoffs: dict[str, float] = field(default_factory=dict)  # tier -> deleted before (Unix s)
+    budget_cutoffs: dict[str, float] = field(
+        default_factory=dict
+    )  # tier -> deleted before (Unix s)
 
 
 class Retention:
@@ -58,8 +60,12 @@ class Retention:
         with self.store.lock:
             raw_cut = now_ms - int(self.config.retention_days * DAY_MS)
             roll_cut = now_ms - int(self.config.rollup_retention_days * DAY_MS)
-            report.retention_deleted += self._delete_before(("samples", "samples_text"), "ts", raw_cut)
-            report.retention_deleted += self._delete_before(("rollup_1m", "rollup_1h"), "bucket", roll_cut)
+            report.retention_deleted += self._delete_before(
+                ("samples", "samples_text"), "ts", raw_cut
+            )
+            report.retention_deleted += self._delete_before(
+                ("rollup_1m", "rollup_1h"), "bucket", roll_cut
+            )
             self._budget(report)
             if report.retention_deleted or report.budget_deleted:
                 self.store.forget_newest()
@@ -67,7 +73,11 @@ class Retention:
                 self.store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             report.used_bytes = self.store.used_bytes()
         if report.retention_deleted:
-            log.info("historian: deleted %d rows past retention from %s", report.retention_deleted, self.store.path)
+            log.info(
+                "historian: deleted %d rows past retention from %s",
+                report.retention_deleted,
+                self.store.path,
+            )
         return report
 
     # ------------------------------------------------------------------ helpers
@@ -81,7 +91,9 @@ class Retention:
         for table in tables:
             with self.store.transaction() as cur:
                 for tid in ids:
-                    cur.execute(f"DELETE FROM {table} WHERE tag_id = ? AND {col} < ?", (tid, cutoff_ms))
+                    cur.execute(
+                        f"DELETE FROM {table} WHERE tag_id = ? AND {col} < ?", (tid, cutoff_ms)
+                    )
                     deleted += max(cur.rowcount, 0)
         return deleted
 
@@ -91,7 +103,9 @@ class Retention:
         hi: int | None = None
         for table in tables:
             for tid in self._tag_ids():
-                row = self.store.execute(f"SELECT min({col}), max({col}) FROM {table} WHERE tag_id = ?", (tid,))[0]
+                row = self.store.execute(
+                    f"SELECT min({col}), max({col}) FROM {table} WHERE tag_id = ?", (tid,)
+                )[0]
                 if row[0] is not None:
                     lo = row[0] if lo is None else min(lo, row[0])
                     hi = row[1] if hi is None else max(hi, row[1])
@@ -123,6 +137,9 @@ class Retention:
             start_used / MIB,
             budget / MIB,
             report.budget_deleted,
-            ", ".join(f"{k} before {time.strftime('%Y-%m-%d %H:%M', time.localtime(v))}" for k, v in report.budget_cutoffs.items()),
+            ", ".join(
+                f"{k} before {time.strftime('%Y-%m-%d %H:%M', time.localtime(v))}"
+                for k, v in report.budget_cutoffs.items()
+            ),
             used / MIB,
         )

@@ -56,7 +56,9 @@ _REPLACE = "INSERT OR REPLACE INTO {table} (" + _COLUMNS + ") VALUES (?,?,?,?,?,
 # that each tag costs one index range of the joined table
 _NEWEST = "SELECT id AS tid, (SELECT max(ts) FROM samples WHERE tag_id = tags.id) AS m FROM tags"
 
-Agg = list[np.ndarray]  # vmin, vmax, vsum (float), nval, n, nongood, nbad (int), vlast (float), qlast, tlast (int)
+Agg = list[
+    np.ndarray
+]  # vmin, vmax, vsum (float), nval, n, nongood, nbad (int), vlast (float), qlast, tlast (int)
 _FLOAT = (0, 1, 2, 7)
 
 
@@ -91,7 +93,9 @@ def aggregate_arrays(
     return tag[idx].astype(np.int64), bucket[idx], agg
 
 
-def aggregate(tag: np.ndarray, ts: np.ndarray, value: np.ndarray, quality: np.ndarray, width: int) -> list[tuple]:
+def aggregate(
+    tag: np.ndarray, ts: np.ndarray, value: np.ndarray, quality: np.ndarray, width: int
+) -> list[tuple]:
     """Partial rollup rows (tuples in the column order of the rollup tables, NaN binds as NULL)."""
     if len(ts) == 0:
         return []
@@ -211,8 +215,12 @@ class Rollups:
             ).fetchall()
             c = np.array(closed, dtype=np.float64).reshape(-1, 12)
             ctag = np.r_[c[:, 0].astype(np.int64), t]
-            cagg = [np.r_[c[:, 2 + k].astype(fine.agg[k].dtype), finer.agg[k][t]] for k in range(10)]
-            order = np.lexsort((np.r_[c[:, 1].astype(np.int64), finer.bucket[t]], ctag))  # the open bucket sorts last
+            cagg = [
+                np.r_[c[:, 2 + k].astype(fine.agg[k].dtype), finer.agg[k][t]] for k in range(10)
+            ]
+            order = np.lexsort(
+                (np.r_[c[:, 1].astype(np.int64), finer.bucket[t]], ctag)
+            )  # the open bucket sorts last
             t2, agg2 = _reduce(ctag[order], _take(cagg, order))
             ob.set(t2, finer.bucket[t2] - finer.bucket[t2] % ob.width, agg2, dirty=True)
         for change in self.checkpoint(cur)[1]:
@@ -220,7 +228,14 @@ class Rollups:
         return self
 
     # ------------------------------------------------------------------ per batch
-    def merge(self, cur: sqlite3.Cursor, tag: np.ndarray, ts: np.ndarray, value: np.ndarray, quality: np.ndarray) -> tuple[int, list[Change]]:
+    def merge(
+        self,
+        cur: sqlite3.Cursor,
+        tag: np.ndarray,
+        ts: np.ndarray,
+        value: np.ndarray,
+        quality: np.ndarray,
+    ) -> tuple[int, list[Change]]:
         """Merge newly stored samples (sorted by tag, ts): rows written and the in-memory changes."""
         if len(ts) == 0:
             return 0, []
@@ -252,12 +267,18 @@ class Rollups:
                 written += len(tc)
             to, bo, ago = tr[opens], br[opens], _take(agg, opens)
             fresh = np.flatnonzero(obt[opens] == NONE)
-            for i in fresh.tolist():  # a row can exist only if its raw samples were deleted (retention)
+            for (
+                i
+            ) in fresh.tolist():  # a row can exist only if its raw samples were deleted (retention)
                 row = cur.execute(
-                    f"SELECT {_AGG_COLUMNS} FROM {ob.table} WHERE tag_id = ? AND bucket = ?", (int(to[i]), int(bo[i]))
+                    f"SELECT {_AGG_COLUMNS} FROM {ob.table} WHERE tag_id = ? AND bucket = ?",
+                    (int(to[i]), int(bo[i])),
                 ).fetchone()
                 if row is not None:
-                    old = [np.array([np.nan if x is None else x], a.dtype) for x, a in zip(row, ago, strict=True)]
+                    old = [
+                        np.array([np.nan if x is None else x], a.dtype)
+                        for x, a in zip(row, ago, strict=True)
+                    ]
                     new = _combine(old, [a[i : i + 1] for a in ago])
                     for a, v in zip(ago, new, strict=True):
                         a[i] = v[0]

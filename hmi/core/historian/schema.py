@@ -103,7 +103,10 @@ rollup_1m = _rollup_table("rollup_1m")
 rollup_1h = _rollup_table("rollup_1h")
 
 #: (bucket width in ms, table name, label), finest first
-ROLLUPS: tuple[tuple[int, str, str], ...] = ((60_000, "rollup_1m", "1min"), (3_600_000, "rollup_1h", "1h"))
+ROLLUPS: tuple[tuple[int, str, str], ...] = (
+    (60_000, "rollup_1m", "1min"),
+    (3_600_000, "rollup_1h", "1h"),
+)
 
 current = Table(
     "current",
@@ -116,7 +119,12 @@ current = Table(
     Column("reason", Text, nullable=False, default=""),
 )
 
-meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", String, nullable=False))
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", String, nullable=False),
+)
 
 
 def open_engine(path: Path, busy_timeout: float = 5.0) -> sa.Engine:
@@ -129,19 +137,32 @@ def open_engine(path: Path, busy_timeout: float = 5.0) -> sa.Engine:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise HistorianError(f"cannot create the folder of history database {path}: {exc.strerror or exc}") from None
+        raise HistorianError(
+            f"cannot create the folder of history database {path}: {exc.strerror or exc}"
+        ) from None
     engine = open_sqlite(
         path,
         busy_timeout=busy_timeout,
         synchronous="NORMAL",  # WAL: durable on checkpoint, no fsync per commit
-        extra_pragmas=("cache_size=-4000",),  # 4 MB page cache per connection (the OS caches the file too)
+        extra_pragmas=(
+            "cache_size=-4000",
+        ),  # 4 MB page cache per connection (the OS caches the file too)
         # the store's write connection sets isolation_level itself (see store.py)
         explicit_begin=False,
         pool_size=4,
         max_overflow=8,
     )
     mismatch = "history database {path} has schema version {found}, this version of gas-hmi reads {version}"
-    ensure_schema(engine, metadata, meta, SCHEMA_VERSION, path=path, error=HistorianError, label="history database", mismatch=mismatch)
+    ensure_schema(
+        engine,
+        metadata,
+        meta,
+        SCHEMA_VERSION,
+        path=path,
+        error=HistorianError,
+        label="history database",
+        mismatch=mismatch,
+    )
     return engine
 
 

@@ -58,7 +58,12 @@ class Numeric:
         """One array set from many (in the given order)."""
         if len(parts) == 1:
             return parts[0]
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("tag", "ts", "value", "quality")))
+        return cls(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("tag", "ts", "value", "quality")
+            )
+        )
 
 
 @dataclass(slots=True)
@@ -141,26 +146,37 @@ class SampleStore:
     def tag_ids(self, names: Sequence[str]) -> np.ndarray:
         """Stable ids of ``names`` (int32), creating the missing ones."""
         with self.lock:
-            missing = list(dict.fromkeys(n for n in names if n not in self.ids))  # ids in order of appearance
+            missing = list(
+                dict.fromkeys(n for n in names if n not in self.ids)
+            )  # ids in order of appearance
             if missing:
                 now = int(time.time() * 1000)
                 try:
                     with self.transaction() as cur:
-                        cur.executemany("INSERT OR IGNORE INTO tags (name, created) VALUES (?, ?)", [(n, now) for n in missing])
+                        cur.executemany(
+                            "INSERT OR IGNORE INTO tags (name, created) VALUES (?, ?)",
+                            [(n, now) for n in missing],
+                        )
                     self._load_tags()
                 except sqlite3.Error as exc:
-                    raise HistorianError(f"cannot add {len(missing)} tag(s) to history database {self.path}: {exc}") from None
+                    raise HistorianError(
+                        f"cannot add {len(missing)} tag(s) to history database {self.path}: {exc}"
+                    ) from None
             return np.array([self.ids[n] for n in names], dtype=np.int32)
 
     # ------------------------------------------------------------------ writes
-    def write(self, num: Numeric | None, text: list[tuple] | None, current: list[tuple] | None) -> WriteCounts:
+    def write(
+        self, num: Numeric | None, text: list[tuple] | None, current: list[tuple] | None
+    ) -> WriteCounts:
         """Store one batch in one transaction; nothing is kept if it fails (the error is raised)."""
         counts = WriteCounts()
         newest: dict[int, int] = {}
         changes: list[rollup.Change] = []
         with self.lock:  # held until the in-memory state follows the commit
             with self.transaction() as cur:
-                rollups = self._rollups if self._rollups is not None else rollup.Rollups.rebuild(cur)
+                rollups = (
+                    self._rollups if self._rollups is not None else rollup.Rollups.rebuild(cur)
+                )
                 if num is not None and len(num):
                     changes = self._insert_numeric(cur, num, counts, newest, rollups)
                 if text:
@@ -199,7 +215,12 @@ class SampleStore:
             return written
 
     def _insert_numeric(
-        self, cur: sqlite3.Cursor, num: Numeric, counts: WriteCounts, newest: dict[int, int], rollups: rollup.Rollups
+        self,
+        cur: sqlite3.Cursor,
+        num: Numeric,
+        counts: WriteCounts,
+        newest: dict[int, int],
+        rollups: rollup.Rollups,
     ) -> list[rollup.Change]:
         tag, ts, value, quality = num.tag, num.ts, num.value, num.quality
         n = len(ts)
@@ -209,7 +230,9 @@ class SampleStore:
             same = tag[1:] == tag[:-1]
             ordered = bool(np.all((tag[1:] > tag[:-1]) | (same & (ts[1:] > ts[:-1]))))
             if not ordered:
-                order = np.lexsort((ts, tag))  # stable: among equal keys the first written stays first
+                order = np.lexsort(
+                    (ts, tag)
+                )  # stable: among equal keys the first written stays first
                 tag, ts, value, quality = tag[order], ts[order], value[order], quality[order]
                 first = np.ones(n, dtype=bool)
                 first[1:] = (tag[1:] != tag[:-1]) | (ts[1:] != ts[:-1])
@@ -222,12 +245,23 @@ class SampleStore:
         counts_per_tag = np.diff(np.append(start, len(tag)))
         late = ts <= np.repeat(known, counts_per_tag)
         keep = ~late
-        fresh_rows = zip(tag[keep].tolist(), ts[keep].tolist(), value[keep].tolist(), quality[keep].tolist(), strict=True)
+        fresh_rows = zip(
+            tag[keep].tolist(),
+            ts[keep].tolist(),
+            value[keep].tolist(),
+            quality[keep].tolist(),
+            strict=True,
+        )
         nfresh = int(np.count_nonzero(keep))
         if nfresh:
             cur.executemany(_INSERT, fresh_rows)
             if cur.rowcount != nfresh:  # only if another process writes this database
-                log.warning("historian: %d of %d new samples were already stored in %s", nfresh - cur.rowcount, nfresh, self.path)
+                log.warning(
+                    "historian: %d of %d new samples were already stored in %s",
+                    nfresh - cur.rowcount,
+                    nfresh,
+                    self.path,
+                )
         if late.any():
             for i in np.flatnonzero(late).tolist():
                 cur.execute(_INSERT, (int(tag[i]), int(ts[i]), float(value[i]), int(quality[i])))
@@ -264,7 +298,12 @@ class SampleStore:
         """Store a large numeric series in transactions of ``chunk`` samples (raw + rollups)."""
         total = WriteCounts()
         for i in range(0, len(num), chunk):
-            part = Numeric(num.tag[i : i + chunk], num.ts[i : i + chunk], num.value[i : i + chunk], num.quality[i : i + chunk])
+            part = Numeric(
+                num.tag[i : i + chunk],
+                num.ts[i : i + chunk],
+                num.value[i : i + chunk],
+                num.quality[i : i + chunk],
+            )
             c = self.write(part, None, None)
             total.samples += c.samples
             total.duplicates += c.duplicates

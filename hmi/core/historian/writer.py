@@ -177,7 +177,11 @@ class Writer:
         try:  # exact rows for the buckets a crash may have left open (else done on the first write)
             self.store.open_rollups()
         except sqlite3.Error as exc:
-            log.error("historian: cannot rebuild the open rollup buckets of %s: %s (retried on the next write)", self.store.path, exc)
+            log.error(
+                "historian: cannot rebuild the open rollup buckets of %s: %s (retried on the next write)",
+                self.store.path,
+                exc,
+            )
         with self._cond:
             self._stopping = False
             self._next_maintenance = time.monotonic()  # retention runs once at start
@@ -197,7 +201,11 @@ class Writer:
                 if items:
                     self._commit(items)  # a failure puts them back in the queue
             with self._cond:
-                why = f"the database could not be written ({self.stats['last_error']})" if flush else "stopped without flushing"
+                why = (
+                    f"the database could not be written ({self.stats['last_error']})"
+                    if flush
+                    else "stopped without flushing"
+                )
                 self._drop_all(why)
             self._checkpoint()
             return
@@ -221,13 +229,22 @@ class Writer:
         try:
             self.store.checkpoint()
         except sqlite3.Error as exc:
-            log.warning("historian: cannot write the open rollup buckets to %s: %s (rebuilt at next start)", self.store.path, exc)
+            log.warning(
+                "historian: cannot write the open rollup buckets to %s: %s (rebuilt at next start)",
+                self.store.path,
+                exc,
+            )
             return False
         return True
 
     def _drop_all(self, why: str) -> None:
         if self._queued:
-            log.error("historian: %d queued samples not written to %s: %s", self._queued, self.store.path, why)
+            log.error(
+                "historian: %d queued samples not written to %s: %s",
+                self._queued,
+                self.store.path,
+                why,
+            )
             self.stats["dropped"] += self._queued
         for item in self._items:
             self._done_seq = max(self._done_seq, item.seq)
@@ -275,7 +292,9 @@ class Writer:
                     break
                 wake = self._next_maintenance
                 if self._queued:
-                    wake = min(wake, max(self._retry_at, self._items[0].t + self.config.flush_interval))
+                    wake = min(
+                        wake, max(self._retry_at, self._items[0].t + self.config.flush_interval)
+                    )
                 self._cond.wait(max(0.001, wake - now))
             if maintain:
                 self._next_maintenance = now + self.maintenance_interval
@@ -292,12 +311,17 @@ class Writer:
         cur = [row for i in items if i.kind == "cur" for row in i.data]
         t0 = time.perf_counter()
         try:
-            counts = self.store.write(Numeric.concat(nums) if nums else None, text or None, cur or None)
+            counts = self.store.write(
+                Numeric.concat(nums) if nums else None, text or None, cur or None
+            )
         except sqlite3.Error as exc:
             self._failed(items, exc)
             return
         except Exception:  # a bug: do not retry the same batch forever
-            log.exception("historian: dropping a batch of %d samples that cannot be stored", sum(map(len, items)))
+            log.exception(
+                "historian: dropping a batch of %d samples that cannot be stored",
+                sum(map(len, items)),
+            )
             with self._cond:
                 self.stats["dropped"] += sum(map(len, items))
                 self._done_seq = max(self._done_seq, items[-1].seq)
@@ -307,8 +331,14 @@ class Writer:
         with self._cond:
             st = self.stats
             if st["failing"]:
-                log.info("historian: writing to %s again after %d failed attempts", self.store.path, st["failed_attempts"])
-            st.update(failing=False, failed_attempts=0, last_flush_ts=time.time(), last_flush_duration=dt)
+                log.info(
+                    "historian: writing to %s again after %d failed attempts",
+                    self.store.path,
+                    st["failed_attempts"],
+                )
+            st.update(
+                failing=False, failed_attempts=0, last_flush_ts=time.time(), last_flush_duration=dt
+            )
             st["rows_written"] += counts.samples
             st["text_rows_written"] += counts.text
             st["current_rows_written"] += counts.current
@@ -324,7 +354,9 @@ class Writer:
         cause = str(exc) or type(exc).__name__
         with self._cond:
             st = self.stats
-            self._backoff = min(MAX_BACKOFF, max(self.config.flush_interval, self._backoff * 2 or 1.0))
+            self._backoff = min(
+                MAX_BACKOFF, max(self.config.flush_interval, self._backoff * 2 or 1.0)
+            )
             self._retry_at = time.monotonic() + self._backoff
             self._items.extendleft(reversed(items))
             self._queued += sum(map(len, items))
@@ -379,4 +411,6 @@ class Writer:
 
 def as_rows(*cols: np.ndarray | list) -> list[tuple]:
     """Row tuples from aligned columns (NumPy arrays become Python scalars)."""
-    return list(zip(*[c.tolist() if isinstance(c, np.ndarray) else list(c) for c in cols], strict=True))
+    return list(
+        zip(*[c.tolist() if isinstance(c, np.ndarray) else list(c) for c in cols], strict=True)
+    )

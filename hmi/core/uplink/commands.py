@@ -85,7 +85,9 @@ class Commands:
         elif cmd.kind == "write":
             reply["tag"] = cmd.tag
             reply["value"] = cmd.value
-        log.info("remote %s from %r: %s (%s)", reply["cmd"], cmd.user, "ok" if ok else "refused", message)
+        log.info(
+            "remote %s from %r: %s (%s)", reply["cmd"], cmd.user, "ok" if ok else "refused", message
+        )
         return reply
 
     def _execute(self, cmd: Command) -> tuple[bool, str]:
@@ -130,10 +132,17 @@ def ack_from_json(obj: Any, source: str = "") -> Command:
     if isinstance(ids, str):
         ids = [ids]
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        return Command("invalid", request_id=rid, error="'alarm_ids' must be a list of alarm ids", source=source)
+        return Command(
+            "invalid",
+            request_id=rid,
+            error="'alarm_ids' must be a list of alarm ids",
+            source=source,
+        )
     user, comment = obj.get("user", ""), obj.get("comment", "")
     if not isinstance(user, str) or not isinstance(comment, str):
-        return Command("invalid", request_id=rid, error="'user' and 'comment' must be strings", source=source)
+        return Command(
+            "invalid", request_id=rid, error="'user' and 'comment' must be strings", source=source
+        )
     return Command("ack", request_id=rid, alarm_ids=ids, user=user, comment=comment, source=source)
 
 
@@ -147,7 +156,12 @@ def write_from_json(obj: Any, source: str = "") -> Command:
         return Command("invalid", request_id=rid, error="'tag' must be a tag name", source=source)
     value = obj.get("value")
     if not isinstance(value, bool | int | float | str):
-        return Command("invalid", request_id=rid, error="'value' must be a number, boolean or string", source=source)
+        return Command(
+            "invalid",
+            request_id=rid,
+            error="'value' must be a number, boolean or string",
+            source=source,
+        )
     if not isinstance(user, str):
         return Command("invalid", request_id=rid, error="'user' must be a string", source=source)
     return Command("write", request_id=rid, tag=tag, value=value, user=user, source=source)

@@ -48,7 +48,9 @@ class Connection:
         self.refused = ""  # CONNACK refused: why
         self.lost = ""  # connection lost after connecting: why
         self.acked: list[int] = []  # mids whose PUBACK arrived (QoS 1) or that were written (QoS 0)
-        self.failed: list[int] = []  # mids the broker answered with a failure reason code (MQTT 5 only)
+        self.failed: list[
+            int
+        ] = []  # mids the broker answered with a failure reason code (MQTT 5 only)
         self.inbound: list[tuple[str, bytes]] = []
         self._closing = False
         c = mqtt.Client(
@@ -81,17 +83,23 @@ class Connection:
         self.client = c
 
     # ------------------------------------------------------------------ paho callbacks (owner's thread)
-    def _on_connect(self, _c: mqtt.Client, _u: object, _flags: object, rc: mqtt.ReasonCode, _p: object) -> None:
+    def _on_connect(
+        self, _c: mqtt.Client, _u: object, _flags: object, rc: mqtt.ReasonCode, _p: object
+    ) -> None:
         if rc.is_failure:
             self.refused = f"broker {self.name} refused the connection: {rc}"
         else:
             self.connected = True
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: mqtt.ReasonCode, _p: object) -> None:
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: object, _f: object, rc: mqtt.ReasonCode, _p: object
+    ) -> None:
         if not self._closing and not self.lost:
             self.lost = f"connection to {self.name} lost ({rc})"
 
-    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, rc: mqtt.ReasonCode, _p: object) -> None:
+    def _on_publish(
+        self, _c: mqtt.Client, _u: object, mid: int, rc: mqtt.ReasonCode, _p: object
+    ) -> None:
         (self.failed if rc.is_failure else self.acked).append(mid)
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
@@ -107,13 +115,19 @@ class Connection:
                 f"TLS: the certificate of {self.name} is not trusted ({exc.verify_message}); check uplink.ca_file"
             ) from None
         except ssl.SSLError as exc:
-            raise ConnectError(f"TLS handshake with {self.name} failed: {exc.reason or exc}") from None
+            raise ConnectError(
+                f"TLS handshake with {self.name} failed: {exc.reason or exc}"
+            ) from None
         except ConnectionRefusedError:
-            raise ConnectError(f"connection refused by {self.name} (is the broker running?)") from None
+            raise ConnectError(
+                f"connection refused by {self.name} (is the broker running?)"
+            ) from None
         except TimeoutError:
             raise ConnectError(f"no answer from {self.name} (timed out)") from None
         except socket.gaierror as exc:
-            raise ConnectError(f"cannot resolve broker host {self.broker.host!r}: {exc.strerror}") from None
+            raise ConnectError(
+                f"cannot resolve broker host {self.broker.host!r}: {exc.strerror}"
+            ) from None
         except OSError as exc:
             raise ConnectError(f"cannot connect to {self.name}: {exc.strerror or exc}") from None
 

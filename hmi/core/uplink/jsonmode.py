@@ -24,7 +24,12 @@ from hmi.core.uplink.message import Message
 from hmi.core.uplink.outbox import KIND_ALARM, KIND_EVENT, KIND_REPLY, KIND_TELEMETRY, Row
 from hmi.core.uplink.policy import dumps
 
-_TOPIC_OF = {KIND_TELEMETRY: "telemetry", KIND_ALARM: "alarms", KIND_EVENT: "events", KIND_REPLY: "cmd/reply"}
+_TOPIC_OF = {
+    KIND_TELEMETRY: "telemetry",
+    KIND_ALARM: "alarms",
+    KIND_EVENT: "events",
+    KIND_REPLY: "cmd/reply",
+}
 
 
 class JsonMode:
@@ -47,9 +52,16 @@ class JsonMode:
 
     def will(self, bdseq: int) -> Message:
         """Retained ``offline`` status, published by the broker if the link dies."""
-        return Message(self.status_topic, dumps({"station": self.station, "state": "offline", "online": False}), 1, True)
+        return Message(
+            self.status_topic,
+            dumps({"station": self.station, "state": "offline", "online": False}),
+            1,
+            True,
+        )
 
-    def online(self, bdseq: int, current: dict[str, list[list[Any]]], status: dict[str, Any], now: float) -> list[Message]:
+    def online(
+        self, bdseq: int, current: dict[str, list[list[Any]]], status: dict[str, Any], now: float
+    ) -> list[Message]:
         """What to publish once connected: the retained ``online`` status (values follow as integrity rows)."""
         return [self._status(True, status, now)]
 
@@ -87,12 +99,25 @@ class JsonMode:
             body = json.loads(row.body)
         except ValueError:
             return None
-        env: dict[str, Any] = {"station": self.station, "msg_id": row.id, "created": row.created, "sent_ts": now, "historical": historical}
+        env: dict[str, Any] = {
+            "station": self.station,
+            "msg_id": row.id,
+            "created": row.created,
+            "sent_ts": now,
+            "historical": historical,
+        }
         if row.kind == KIND_TELEMETRY:
             env["device"] = body["d"]
             env["integrity"] = bool(body.get("i"))
             env["values"] = [
-                {"tag": n, "value": v, "quality": q, "ts": t / 1000.0, **({"reason": r} if r else {})} for n, v, q, t, r in body["v"]
+                {
+                    "tag": n,
+                    "value": v,
+                    "quality": q,
+                    "ts": t / 1000.0,
+                    **({"reason": r} if r else {}),
+                }
+                for n, v, q, t, r in body["v"]
             ]
         elif isinstance(body, dict):
             env.update({k: v for k, v in body.items() if k not in env})

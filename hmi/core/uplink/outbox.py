@@ -44,7 +44,12 @@ KIND_TELEMETRY = 0  # tag values (report by exception, integrity)
 KIND_EVENT = 1  # device state changes, outbox overflow notices
 KIND_ALARM = 2  # alarm transitions (never dropped)
 KIND_REPLY = 3  # answers to remote commands (never dropped)
-KIND_NAMES = {KIND_TELEMETRY: "telemetry", KIND_EVENT: "event", KIND_ALARM: "alarm", KIND_REPLY: "reply"}
+KIND_NAMES = {
+    KIND_TELEMETRY: "telemetry",
+    KIND_EVENT: "event",
+    KIND_ALARM: "alarm",
+    KIND_REPLY: "reply",
+}
 DROPPABLE = (KIND_TELEMETRY, KIND_EVENT)  # in this order
 
 ROW_OVERHEAD = 48  # bytes of SQLite bookkeeping per row, counted against the budget
@@ -61,8 +66,15 @@ outbox_t = Table(
     Column("body", LargeBinary, nullable=False),
     sqlite_autoincrement=True,  # ids are never reused, even after the table empties
 )
-meta_t = Table("meta", _md, Column("key", String, primary_key=True), Column("value", String, nullable=False))
-alias_t = Table("aliases", _md, Column("name", String, primary_key=True), Column("alias", Integer, nullable=False, unique=True))
+meta_t = Table(
+    "meta", _md, Column("key", String, primary_key=True), Column("value", String, nullable=False)
+)
+alias_t = Table(
+    "aliases",
+    _md,
+    Column("name", String, primary_key=True),
+    Column("alias", Integer, nullable=False, unique=True),
+)
 
 
 class OutboxError(OSError):
@@ -97,12 +109,18 @@ class Outbox:
             )
             _md.create_all(self._engine)
             self._conn = self._engine.connect()
-            self.depth = int(self._conn.execute(select(func.count()).select_from(outbox_t)).scalar_one())
-            self.total_bytes = int(self._conn.execute(select(func.coalesce(func.sum(outbox_t.c.size), 0))).scalar_one())
+            self.depth = int(
+                self._conn.execute(select(func.count()).select_from(outbox_t)).scalar_one()
+            )
+            self.total_bytes = int(
+                self._conn.execute(select(func.coalesce(func.sum(outbox_t.c.size), 0))).scalar_one()
+            )
             self.dropped = int(self.meta_get("dropped", "0"))
             self._conn.commit()
         except (SQLAlchemyError, OSError) as exc:
-            raise OutboxError(f"cannot open the uplink outbox {self.path}: {_reason(exc)}") from None
+            raise OutboxError(
+                f"cannot open the uplink outbox {self.path}: {_reason(exc)}"
+            ) from None
         self._oldest_cache: tuple[float, float | None] = (0.0, None)
 
     # ------------------------------------------------------------------ rows
@@ -130,7 +148,9 @@ class Outbox:
             except DBAPIError as exc:
                 self._conn.rollback()
                 if attempt == 2 or "full" not in str(exc.orig).lower():
-                    raise OutboxError(f"cannot store uplink messages in {self.path}: {_reason(exc)}") from None
+                    raise OutboxError(
+                        f"cannot store uplink messages in {self.path}: {_reason(exc)}"
+                    ) from None
                 # disk full: make room by dropping the oldest telemetry, then retry once
                 log.error("uplink outbox: disk full, dropping the oldest telemetry to make room")
                 dropped += self._drop(max(self.total_bytes // 10, added * 2), set(protect))
@@ -146,7 +166,9 @@ class Outbox:
         """Up to ``limit`` rows with ``after_id < id <= upto_id`` in id order."""
         if limit <= 0:
             return []
-        q = select(outbox_t.c.id, outbox_t.c.kind, outbox_t.c.created_ms, outbox_t.c.body).where(outbox_t.c.id > after_id)
+        q = select(outbox_t.c.id, outbox_t.c.kind, outbox_t.c.created_ms, outbox_t.c.body).where(
+            outbox_t.c.id > after_id
+        )
         if upto_id is not None:
             q = q.where(outbox_t.c.id <= upto_id)
         res = self._conn.execute(q.order_by(outbox_t.c.id).limit(limit)).all()
@@ -159,7 +181,9 @@ class Outbox:
             return 0
         n = 0
         for chunk in _chunks(list(ids), 500):
-            res = self._conn.execute(outbox_t.delete().where(outbox_t.c.id.in_(chunk)).returning(outbox_t.c.size))
+            res = self._conn.execute(
+                outbox_t.delete().where(outbox_t.c.id.in_(chunk)).returning(outbox_t.c.size)
+            )
             sizes = [s for (s,) in res]
             n += len(sizes)
             self.total_bytes -= sum(sizes)
@@ -170,7 +194,9 @@ class Outbox:
 
     def max_id(self) -> int:
         """Highest row id ever stored (0 when none): the cursor for 'everything so far'."""
-        seq = self._conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").scalar()
+        seq = self._conn.exec_driver_sql(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
+        ).scalar()
         self._conn.commit()
         return int(seq or 0)
 
@@ -179,7 +205,9 @@ class Outbox:
         now = time.monotonic()
         if now - self._oldest_cache[0] < max_age:
             return self._oldest_cache[1]
-        ms = self._conn.execute(select(outbox_t.c.created_ms).order_by(outbox_t.c.id).limit(1)).scalar()
+        ms = self._conn.execute(
+            select(outbox_t.c.created_ms).order_by(outbox_t.c.id).limit(1)
+        ).scalar()
         self._conn.commit()
         value = None if ms is None else ms / 1000.0
         self._oldest_cache = (now, value)
@@ -191,7 +219,10 @@ class Outbox:
         for kind in DROPPABLE:
             while freed < nbytes:
                 cand = self._conn.execute(
-                    select(outbox_t.c.id, outbox_t.c.size).where(outbox_t.c.kind == kind).order_by(outbox_t.c.id).limit(2000)
+                    select(outbox_t.c.id, outbox_t.c.size)
+                    .where(outbox_t.c.kind == kind)
+                    .order_by(outbox_t.c.id)
+                    .limit(2000)
                 ).all()
                 victims: list[int] = []
                 for rid, size in cand:
@@ -233,16 +264,22 @@ class Outbox:
         self._conn.commit()
 
     def _meta_put(self, key: str, value: str) -> None:
-        self._conn.exec_driver_sql("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self._conn.exec_driver_sql(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)
+        )
 
     def aliases(self, names: Sequence[str]) -> dict[str, int]:
         """Stable alias of every name; new names get the next free alias (persisted)."""
-        known = {n: int(a) for n, a in self._conn.execute(select(alias_t.c.name, alias_t.c.alias)).all()}
+        known = {
+            n: int(a) for n, a in self._conn.execute(select(alias_t.c.name, alias_t.c.alias)).all()
+        }
         new = [n for n in dict.fromkeys(names) if n not in known]
         if new:
             nxt = max([FIRST_ALIAS - 1, *known.values()]) + 1
             assigned = {n: nxt + i for i, n in enumerate(new)}
-            self._conn.execute(alias_t.insert(), [{"name": n, "alias": a} for n, a in assigned.items()])
+            self._conn.execute(
+                alias_t.insert(), [{"name": n, "alias": a} for n, a in assigned.items()]
+            )
             known.update(assigned)
         self._conn.commit()
         return {n: known[n] for n in names}

@@ -42,11 +42,15 @@ def override_uplink(cfg: UplinkConfig, url: str | None, mode: str | None) -> Upl
         if scheme not in _DEFAULT_PORT:
             raise ValueError(f"--uplink {url!r}: use mqtt://HOST:PORT or mqtts://HOST:PORT")
         if parts.password:
-            raise ValueError("--uplink: do not put a password in the URL; store it in the keyring (uplink.password_secret)")
+            raise ValueError(
+                "--uplink: do not put a password in the URL; store it in the keyring (uplink.password_secret)"
+            )
         try:
             port = parts.port or _DEFAULT_PORT[scheme]
         except ValueError:
-            raise ValueError(f"--uplink {url!r}: the port must be a number from 1 to 65535") from None
+            raise ValueError(
+                f"--uplink {url!r}: the port must be a number from 1 to 65535"
+            ) from None
         if not parts.hostname:
             raise ValueError(f"--uplink {url!r}: no host name")
         if parts.path not in ("", "/"):

@@ -35,7 +35,13 @@ class Codec(Protocol):
 class Publisher:
     """Per-session cursors, the in-flight window and the replay pacing."""
 
-    def __init__(self, outbox: Outbox, codec: Codec, replay_rate: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        codec: Codec,
+        replay_rate: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.outbox = outbox
         self.codec = codec
         self.replay_rate = float(replay_rate)

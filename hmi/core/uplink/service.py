@@ -50,11 +50,15 @@ from hmi.core.uplink.sparkplug import Sparkplug
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 200_000  # items waiting in memory for the outbox (disk trouble): then telemetry is dropped
+MAX_PENDING = (
+    200_000  # items waiting in memory for the outbox (disk trouble): then telemetry is dropped
+)
 CONNACK_TIMEOUT = 15.0
 BACKOFF_MAX = 15.0
 DIAG_INTERVAL = 30.0  # node diagnostics publish (Sparkplug NDATA / JSON status)
-STOP_DRAIN = 3.0  # s to wait for in-flight PUBACKs on a clean stop (avoids duplicates at the next start)
+STOP_DRAIN = (
+    3.0  # s to wait for in-flight PUBACKs on a clean stop (avoids duplicates at the next start)
+)
 
 
 class Uplink:
@@ -77,10 +81,14 @@ class Uplink:
         self.clock = clock
         self.on_event = on_event
         self.data_dir = Path(data_dir)
-        self.outbox = Outbox(self.data_dir / "outbox.db", int(self.up.outbox_budget_mb * 1024 * 1024))
+        self.outbox = Outbox(
+            self.data_dir / "outbox.db", int(self.up.outbox_budget_mb * 1024 * 1024)
+        )
         self.policy = PublishPolicy(cfg, tags)
         self.codec: Sparkplug | JsonMode = (
-            Sparkplug(cfg, self.outbox.aliases, self.up.qos) if self.up.mode == "sparkplug" else JsonMode(cfg, self.up.qos)
+            Sparkplug(cfg, self.outbox.aliases, self.up.qos)
+            if self.up.mode == "sparkplug"
+            else JsonMode(cfg, self.up.qos)
         )
         self.commands = Commands(cfg, ack_handler, command_handler, clock, on_refused=self._refused)
         self.publisher = Publisher(self.outbox, self.codec, self.up.replay_rate, clock)
@@ -130,11 +138,19 @@ class Uplink:
 
     def on_report(self, report: dict[str, Any]) -> None:
         """A metering report (daily): queued as an event, never dropped as telemetry would be."""
-        self._pending.append(("event", self.clock(), {"type": "daily_report", "report": dict(report)}))
+        self._pending.append(
+            ("event", self.clock(), {"type": "daily_report", "report": dict(report)})
+        )
 
     def on_device_state(self, device_id: str, old: Any, new: Any, reason: str) -> None:
         """A device changed state: queue an event."""
-        body = {"type": "device_state", "device": device_id, "old": _text(old), "new": _text(new), "reason": reason}
+        body = {
+            "type": "device_state",
+            "device": device_id,
+            "old": _text(old),
+            "new": _text(new),
+            "reason": reason,
+        }
         self._pending.append(("event", self.clock(), body))
 
     # ------------------------------------------------------------------ lifecycle
@@ -145,10 +161,17 @@ class Uplink:
         self._stop_evt.clear()
         self._state = "connecting" if self.up.brokers else "no broker"
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
-        self._cmd_thread = threading.Thread(target=self._run_commands, name="uplink-cmd", daemon=True)
+        self._cmd_thread = threading.Thread(
+            target=self._run_commands, name="uplink-cmd", daemon=True
+        )
         self._thread.start()
         self._cmd_thread.start()
-        log.info("uplink started (%s mode, %d broker(s), outbox %d messages)", self.codec.mode, len(self.up.brokers), self.outbox.depth)
+        log.info(
+            "uplink started (%s mode, %d broker(s), outbox %d messages)",
+            self.codec.mode,
+            len(self.up.brokers),
+            self.outbox.depth,
+        )
 
     def stop(self, timeout: float = 20.0) -> None:
         """Store what is queued, say goodbye (NDEATH / offline status), close. Idempotent."""
@@ -197,7 +220,9 @@ class Uplink:
             while not self._stop_evt.is_set():
                 try:
                     self._iteration()
-                except Exception as exc:  # a bug must not end forwarding for good: new session, go on
+                except (
+                    Exception
+                ) as exc:  # a bug must not end forwarding for good: new session, go on
                     log.exception("uplink: unexpected error; restarting the session")
                     self._error(f"internal error: {exc}")
                     if self._conn is not None:
@@ -234,7 +259,11 @@ class Uplink:
             self._fails_in_round, self._backoff = 0, 1.0
             if not self._host_online:
                 self._state = "waiting for primary host"
-                log.info("uplink connected to %s; waiting for primary host %s", conn.name, self.up.primary_host)
+                log.info(
+                    "uplink connected to %s; waiting for primary host %s",
+                    conn.name,
+                    self.up.primary_host,
+                )
         self._handle_inbound(conn)
         if self._conn is None:
             return
@@ -264,7 +293,9 @@ class Uplink:
         bdseq = self._bdseq
         base = Path(self.cfg.source_dir) if self.cfg.source_dir else None
         try:
-            conn = Connection(broker, self.up, self.client_id, self.codec.will(bdseq), self._password, base)
+            conn = Connection(
+                broker, self.up, self.client_id, self.codec.will(bdseq), self._password, base
+            )
             conn.set_keepalive(self.up.keepalive)
             self._state, self._broker = "connecting", conn.name
             conn.open()
@@ -312,14 +343,22 @@ class Uplink:
         backlog = self.publisher.begin()
         for msg in self.codec.online(self._session_bdseq, self.policy.current(), self._status, now):
             conn.publish(msg)
-        if isinstance(self.codec, JsonMode):  # JSON has no births: current values go as an integrity message
+        if isinstance(
+            self.codec, JsonMode
+        ):  # JSON has no births: current values go as an integrity message
             self._append([(KIND_TELEMETRY, now, b) for b in self.policy.integrity()])
         self._online = True
         self._state, self._broker = "online", conn.name
         interval = self.up.integrity_interval
         self._next_integrity = time.monotonic() + interval if interval > 0 else math.inf
         self._next_diag = time.monotonic() + DIAG_INTERVAL
-        log.info("uplink online at %s (%s, bdSeq %d); %d stored message(s) to replay", conn.name, self.codec.mode, self._session_bdseq, backlog)
+        log.info(
+            "uplink online at %s (%s, bdSeq %d); %d stored message(s) to replay",
+            conn.name,
+            self.codec.mode,
+            self._session_bdseq,
+            backlog,
+        )
 
     def _handle_inbound(self, conn: Connection) -> None:
         if not conn.inbound:
@@ -336,7 +375,9 @@ class Uplink:
                 if cmd.kind == "rebirth":
                     if self._online:
                         log.info("uplink rebirth requested by the host")
-                        for msg in self.codec.online(self._session_bdseq, self.policy.current(), self._status, self.clock()):
+                        for msg in self.codec.online(
+                            self._session_bdseq, self.policy.current(), self._status, self.clock()
+                        ):
                             conn.publish(msg)
                 else:
                     self._cmds.put(cmd)
@@ -350,7 +391,9 @@ class Uplink:
             log.warning("primary host %s went offline: disconnecting", self.up.primary_host)
             for msg in self.codec.offline(self._status, self.clock(), self._session_bdseq):
                 conn.publish(msg)
-            self._end_session(f"primary host {self.up.primary_host} offline", connected=True, clean=True)
+            self._end_session(
+                f"primary host {self.up.primary_host} offline", connected=True, clean=True
+            )
         elif not online:
             self._state = "waiting for primary host"
 
@@ -409,7 +452,13 @@ class Uplink:
 
     def _dropped(self, n: int, why: str) -> None:
         log.error("uplink dropped %d telemetry message(s): %s", n, why)
-        event = {"type": "outbox_overflow", "dropped": n, "total_dropped": self.outbox.dropped, "reason": why, "ts": self.clock()}
+        event = {
+            "type": "outbox_overflow",
+            "dropped": n,
+            "total_dropped": self.outbox.dropped,
+            "reason": why,
+            "ts": self.clock(),
+        }
         self._pending.append(("event", self.clock(), event))
         self._next_diag = 0.0
         if self.on_event is not None:

@@ -28,7 +28,14 @@ from hmi.core.uplink.policy import value_kind
 log = logging.getLogger(__name__)
 
 NAMESPACE = "spBv1.0"
-INT32, INT64, UINT64, DOUBLE, BOOLEAN, STRING = pb.Int32, pb.Int64, pb.UInt64, pb.Double, pb.Boolean, pb.String
+INT32, INT64, UINT64, DOUBLE, BOOLEAN, STRING = (
+    pb.Int32,
+    pb.Int64,
+    pb.UInt64,
+    pb.Double,
+    pb.Boolean,
+    pb.String,
+)
 DATATYPE = {"float": DOUBLE, "int": INT64, "bool": BOOLEAN, "string": STRING}
 
 # node metrics: fixed aliases below the persisted range (outbox.FIRST_ALIAS)
@@ -46,7 +53,11 @@ DIAG = {
 }
 NODE_ALIAS = {REBIRTH: 1, ALARM_ACK: 2, COMMAND_REPLY: 3, ALARM_EVENT: 4, EVENT: 5}
 NODE_ALIAS.update({name: 10 + i for i, (name, _t) in enumerate(DIAG.values())})
-PROPS = {"Properties/Station Name": 20, "Properties/Software Version": 21, "Properties/Payload Mode": 22}
+PROPS = {
+    "Properties/Station Name": 20,
+    "Properties/Software Version": 21,
+    "Properties/Payload Mode": 22,
+}
 DEVICE_STATE, DEVICE_REASON = "Device Info/State", "Device Info/Reason"
 
 
@@ -55,7 +66,9 @@ class Sparkplug:
 
     mode = "sparkplug"
 
-    def __init__(self, cfg: StationConfig, aliases: Callable[[Sequence[str]], dict[str, int]], qos: int = 1) -> None:
+    def __init__(
+        self, cfg: StationConfig, aliases: Callable[[Sequence[str]], dict[str, int]], qos: int = 1
+    ) -> None:
         up = cfg.uplink
         self.group = up.group_id
         self.edge = up.edge_node or cfg.station.id
@@ -123,7 +136,9 @@ class Sparkplug:
         """NDEATH published before an intentional disconnect."""
         return [self._death(bdseq, _ms(now))]
 
-    def online(self, bdseq: int, current: dict[str, list[list[Any]]], status: dict[str, Any], now: float) -> list[Message]:
+    def online(
+        self, bdseq: int, current: dict[str, list[list[Any]]], status: dict[str, Any], now: float
+    ) -> list[Message]:
         """NBIRTH (seq 0) and one DBIRTH per device, with every metric and its alias."""
         ts = _ms(now)
         self.seq = 0
@@ -143,7 +158,9 @@ class Sparkplug:
         for dev in self.devices:
             db = self._payload(ts)
             for name, value, q, t_ms, _reason in current.get(dev, []):
-                _metric(db, name, self.alias[name], self.tag_type[name], value, t_ms or ts, quality=q)
+                _metric(
+                    db, name, self.alias[name], self.tag_type[name], value, t_ms or ts, quality=q
+                )
             state, reason = self.device_state.get(dev, (None, None))
             _metric(db, DEVICE_STATE, self.alias[f"{dev}/{DEVICE_STATE}"], STRING, state, ts)
             _metric(db, DEVICE_REASON, self.alias[f"{dev}/{DEVICE_REASON}"], STRING, reason, ts)
@@ -162,7 +179,15 @@ class Sparkplug:
             v = status.get(key)
             if dtype == UINT64:
                 v = int(v or 0)
-            _metric(p, name if birth else None, NODE_ALIAS[name], dtype if birth else None, v, ts, dtype_hint=dtype)
+            _metric(
+                p,
+                name if birth else None,
+                NODE_ALIAS[name],
+                dtype if birth else None,
+                v,
+                ts,
+                dtype_hint=dtype,
+            )
 
     # ------------------------------------------------------------------ data
     def note(self, kind: int, body: Any) -> None:
@@ -170,7 +195,10 @@ class Sparkplug:
         if kind == KIND_ALARM and isinstance(body, dict) and "alarm_id" in body:
             self.alarm_state[str(body["alarm_id"])] = str(body.get("state", ""))
         elif kind == KIND_EVENT and isinstance(body, dict) and body.get("type") == "device_state":
-            self.device_state[str(body.get("device"))] = (str(body.get("new", "")), str(body.get("reason", "")))
+            self.device_state[str(body.get("device"))] = (
+                str(body.get("new", "")),
+                str(body.get("reason", "")),
+            )
 
     def encode(self, row: Row, historical: bool, now: float) -> Message | None:
         """DDATA/NDATA of one outbox row (None when nothing in it is known to the births)."""
@@ -186,28 +214,96 @@ class Sparkplug:
                 return None
             p = self._payload(ts)
             for name, value, q, t_ms, _reason in entries:
-                _metric(p, None, self.alias[name], None, value, t_ms, quality=q, historical=historical, dtype_hint=self.tag_type[name])
+                _metric(
+                    p,
+                    None,
+                    self.alias[name],
+                    None,
+                    value,
+                    t_ms,
+                    quality=q,
+                    historical=historical,
+                    dtype_hint=self.tag_type[name],
+                )
             return Message(self.topic("DDATA", dev), p.SerializeToString(), self.qos, False)
         if not isinstance(body, dict):
             return None
         ev_ts = _ms(float(body.get("ts") or row.created))
-        if row.kind == KIND_EVENT and body.get("type") == "device_state" and body.get("device") in self.devices:
+        if (
+            row.kind == KIND_EVENT
+            and body.get("type") == "device_state"
+            and body.get("device") in self.devices
+        ):
             dev = body["device"]
             p = self._payload(ts)
-            _metric(p, None, self.alias[f"{dev}/{DEVICE_STATE}"], None, str(body.get("new", "")), ev_ts, historical=historical, dtype_hint=STRING)
-            _metric(p, None, self.alias[f"{dev}/{DEVICE_REASON}"], None, str(body.get("reason", "")), ev_ts, historical=historical, dtype_hint=STRING)
+            _metric(
+                p,
+                None,
+                self.alias[f"{dev}/{DEVICE_STATE}"],
+                None,
+                str(body.get("new", "")),
+                ev_ts,
+                historical=historical,
+                dtype_hint=STRING,
+            )
+            _metric(
+                p,
+                None,
+                self.alias[f"{dev}/{DEVICE_REASON}"],
+                None,
+                str(body.get("reason", "")),
+                ev_ts,
+                historical=historical,
+                dtype_hint=STRING,
+            )
             return Message(self.topic("DDATA", dev), p.SerializeToString(), self.qos, False)
         p = self._payload(ts)
         text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         if row.kind == KIND_ALARM:
-            _metric(p, None, NODE_ALIAS[ALARM_EVENT], None, text, ev_ts, historical=historical, dtype_hint=STRING)
+            _metric(
+                p,
+                None,
+                NODE_ALIAS[ALARM_EVENT],
+                None,
+                text,
+                ev_ts,
+                historical=historical,
+                dtype_hint=STRING,
+            )
             name = f"Alarms/{body.get('alarm_id')}/State"
             if name in self.alias:
-                _metric(p, None, self.alias[name], None, str(body.get("state", "")), ev_ts, historical=historical, dtype_hint=STRING)
+                _metric(
+                    p,
+                    None,
+                    self.alias[name],
+                    None,
+                    str(body.get("state", "")),
+                    ev_ts,
+                    historical=historical,
+                    dtype_hint=STRING,
+                )
         elif row.kind == KIND_REPLY:
-            _metric(p, None, NODE_ALIAS[COMMAND_REPLY], None, text, ev_ts, historical=historical, dtype_hint=STRING)
+            _metric(
+                p,
+                None,
+                NODE_ALIAS[COMMAND_REPLY],
+                None,
+                text,
+                ev_ts,
+                historical=historical,
+                dtype_hint=STRING,
+            )
         else:
-            _metric(p, None, NODE_ALIAS[EVENT], None, text, ev_ts, historical=historical, dtype_hint=STRING)
+            _metric(
+                p,
+                None,
+                NODE_ALIAS[EVENT],
+                None,
+                text,
+                ev_ts,
+                historical=historical,
+                dtype_hint=STRING,
+            )
         return Message(self.topic("NDATA"), p.SerializeToString(), self.qos, False)
 
     # ------------------------------------------------------------------ inbound
@@ -248,7 +344,9 @@ class Sparkplug:
                     try:
                         obj = json.loads(str(_value(m)))
                     except ValueError as exc:
-                        out.append(Command("invalid", error=f"Alarms/Ack is not JSON: {exc}", source=topic))
+                        out.append(
+                            Command("invalid", error=f"Alarms/Ack is not JSON: {exc}", source=topic)
+                        )
                         continue
                     out.append(ack_from_json(obj, topic))
                 else:
@@ -259,7 +357,15 @@ class Sparkplug:
             name = m.name or self.alias_tag.get(m.alias, "")
             user = _property(m, "User") or f"sparkplug:{self.primary_host or 'host'}"
             if name not in self.tag_device or self.tag_device[name] != device:
-                out.append(Command("write", tag=name or f"alias {m.alias}", value=_value(m), user=user, source=topic))
+                out.append(
+                    Command(
+                        "write",
+                        tag=name or f"alias {m.alias}",
+                        value=_value(m),
+                        user=user,
+                        source=topic,
+                    )
+                )
                 continue
             value = _value(m)
             if value is None:

@@ -19,7 +19,9 @@ from hmi.core.users.store import UserStore
 class Console:
     """Holds the session of one operator console (thread-safe)."""
 
-    def __init__(self, store: UserStore, origin: str = "local", clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, store: UserStore, origin: str = "local", clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.store = store
         self.origin = origin
         self._clock = clock

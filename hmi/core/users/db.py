@@ -61,7 +61,12 @@ audit = Table(
     Index("ix_audit_ts", "ts"),
 )
 
-meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", String, nullable=False))
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", String, nullable=False),
+)
 
 
 class StoreError(Exception):
@@ -74,7 +79,9 @@ def db_path(data_dir_or_file: str | os.PathLike[str]) -> Path:
     return p if p.suffix == ".db" else p / FILE_NAME
 
 
-def open_engine(path: str | os.PathLike[str], busy_timeout: float = 10.0, create: bool = True) -> sa.Engine:
+def open_engine(
+    path: str | os.PathLike[str], busy_timeout: float = 10.0, create: bool = True
+) -> sa.Engine:
     """An engine on users.db (WAL, synchronous=FULL: audit rows survive a power cut).
 
     ``create=False`` refuses to create a missing file (read-only CLI commands).
@@ -93,7 +100,16 @@ def open_engine(path: str | os.PathLike[str], busy_timeout: float = 10.0, create
         label="user database",
     )
     mismatch = "user database {path} has schema version {found}; this gas-hmi reads {version}"
-    ensure_schema(engine, metadata, meta, SCHEMA_VERSION, path=path, error=StoreError, label="user database", mismatch=mismatch)
+    ensure_schema(
+        engine,
+        metadata,
+        meta,
+        SCHEMA_VERSION,
+        path=path,
+        error=StoreError,
+        label="user database",
+        mismatch=mismatch,
+    )
     return engine
 
 

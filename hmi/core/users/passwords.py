@@ -109,7 +109,11 @@ def parse_hash(stored: str) -> tuple[ScryptParams, bytes, bytes]:
         key = base64.b64decode(parts[5], validate=True)
     except (ValueError, binascii.Error) as exc:
         raise ValueError(f"malformed password hash: {exc}") from None
-    if not (1 <= params.log2_n <= 24 and 1 <= params.r <= 32 and 1 <= params.p <= 16) or not salt or not key:
+    if (
+        not (1 <= params.log2_n <= 24 and 1 <= params.r <= 32 and 1 <= params.p <= 16)
+        or not salt
+        or not key
+    ):
         raise ValueError("password hash parameters out of range")
     return params, salt, key
 
@@ -134,7 +138,9 @@ def hash_params(stored: str) -> ScryptParams | None:
         return None
 
 
-def password_problems(password: str, user: str = "", min_chars: int = MIN_PASSWORD_CHARS) -> list[str]:
+def password_problems(
+    password: str, user: str = "", min_chars: int = MIN_PASSWORD_CHARS
+) -> list[str]:
     """Every rule a new password breaks (empty list: acceptable).
 
     Rules: at least ``min_chars`` characters (at most 256), at least two of letters /

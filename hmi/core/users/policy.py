@@ -37,5 +37,9 @@ class SecurityPolicy:
             return cls()
         if not isinstance(sec, dict):
             sec = sec.model_dump() if hasattr(sec, "model_dump") else vars(sec)
-        known = {k: sec[k] for k in ("idle_logout", "lockout_attempts", "lockout_duration", "min_password_chars") if k in sec}
+        known = {
+            k: sec[k]
+            for k in ("idle_logout", "lockout_attempts", "lockout_duration", "min_password_chars")
+            if k in sec
+        }
         return cls(**known)

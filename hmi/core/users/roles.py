@@ -31,7 +31,9 @@ class Role(enum.IntEnum):
         try:
             return cls[str(text).strip().upper()]
         except KeyError:
-            raise ValueError(f"unknown role {text!r} (choose {', '.join(r.label for r in cls)})") from None
+            raise ValueError(
+                f"unknown role {text!r} (choose {', '.join(r.label for r in cls)})"
+            ) from None
 
 
 class Action(enum.StrEnum):

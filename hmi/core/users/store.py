@@ -75,7 +75,10 @@ class UserInfo:
 
     def locked(self, now: float | None = None) -> bool:
         """True while a lockout is running."""
-        return self.locked_until is not None and (time.time() if now is None else now) < self.locked_until
+        return (
+            self.locked_until is not None
+            and (time.time() if now is None else now) < self.locked_until
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -164,24 +167,45 @@ class UserStore:
     def list_users(self) -> list[UserInfo]:
         """Every user, by name."""
         with self._engine.connect() as conn:
-            return [_info(r) for r in conn.execute(sa.select(db.users).order_by(db.users.c.name)).mappings()]
+            return [
+                _info(r)
+                for r in conn.execute(sa.select(db.users).order_by(db.users.c.name)).mappings()
+            ]
 
     def needs_first_admin(self) -> bool:
         """True while no enabled admin exists (the HMI then offers to create one)."""
         with self._engine.connect() as conn:
             n = conn.execute(
-                sa.select(sa.func.count()).where(db.users.c.role == Role.ADMIN.label, db.users.c.enabled == 1)
+                sa.select(sa.func.count()).where(
+                    db.users.c.role == Role.ADMIN.label, db.users.c.enabled == 1
+                )
             ).scalar_one()
         return int(n) == 0
 
     # ------------------------------------------------------------------ user management
-    def _actor(self, by: Session | str, origin: str | None, target: str, action: str, first_admin: bool = False) -> tuple[str, str]:
+    def _actor(
+        self,
+        by: Session | str,
+        origin: str | None,
+        target: str,
+        action: str,
+        first_admin: bool = False,
+    ) -> tuple[str, str]:
         """(actor name, origin) after checking the permission of a Session caller."""
         if isinstance(by, Session):
             if by.can(Action.EDIT_USERS) or (first_admin and self.needs_first_admin()):
                 return by.display_name, by.origin
-            self.audit.append(action, user=by.display_name, origin=by.origin, target=target, result="denied", details={"reason": "no permission"})
-            raise PermissionError(f"{by.display_name} ({by.effective_role().label}) may not edit users")
+            self.audit.append(
+                action,
+                user=by.display_name,
+                origin=by.origin,
+                target=target,
+                result="denied",
+                details={"reason": "no permission"},
+            )
+            raise PermissionError(
+                f"{by.display_name} ({by.effective_role().label}) may not edit users"
+            )
         return (by or os_user()), (origin or "cli")
 
     def _write(self, what: str, fn: Callable[[sa.Connection], Any]) -> Any:
@@ -191,28 +215,49 @@ class UserStore:
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"cannot {what} in {self.path}: {exc.orig}") from None
 
-    def add_user(self, name: str, password: str, role: Role | str, *, by: Session | str = "", origin: str | None = None) -> UserInfo:
+    def add_user(
+        self,
+        name: str,
+        password: str,
+        role: Role | str,
+        *,
+        by: Session | str = "",
+        origin: str | None = None,
+    ) -> UserInfo:
         """Create a user; the first admin may be created by anyone while none exists."""
         role = Role.parse(role)
         if not NAME_RE.match(name) or name.lower() in RESERVED:
-            raise UserError(f"invalid user name {name!r}: 1-32 letters, digits, '_', '.', '-', starting with a letter (not {', '.join(sorted(RESERVED))})")
+            raise UserError(
+                f"invalid user name {name!r}: 1-32 letters, digits, '_', '.', '-', starting with a letter (not {', '.join(sorted(RESERVED))})"
+            )
         actor, origin = self._actor(by, origin, name, "user_add", first_admin=role is Role.ADMIN)
         check_password(password, name, self.policy.min_password_chars)
         digest = hash_password(password, self.params)
         now = _ms(self._clock())
 
         def insert(conn: sa.Connection) -> None:
-            if conn.execute(sa.select(db.users.c.name).where(db.users.c.name == name)).first() is not None:
+            if (
+                conn.execute(sa.select(db.users.c.name).where(db.users.c.name == name)).first()
+                is not None
+            ):
                 raise UserError(f"user {name!r} already exists")
             conn.execute(
                 db.users.insert().values(
-                    name=name, role=role.label, password_hash=digest, enabled=1, created=now, created_by=actor,
-                    password_changed=now, failed_attempts=0,
+                    name=name,
+                    role=role.label,
+                    password_hash=digest,
+                    enabled=1,
+                    created=now,
+                    created_by=actor,
+                    password_changed=now,
+                    failed_attempts=0,
                 )
             )
 
         self._write("add a user", insert)
-        self.audit.append("user_add", user=actor, origin=origin, target=name, details={"role": role.label})
+        self.audit.append(
+            "user_add", user=actor, origin=origin, target=name, details={"role": role.label}
+        )
         log.info("user %s (%s) added by %s", name, role.label, actor)
         return self._require(name)
 
@@ -223,10 +268,16 @@ class UserStore:
         return info
 
     def _enabled_admins(self, conn: sa.Connection) -> list[str]:
-        rows = conn.execute(sa.select(db.users.c.name).where(db.users.c.role == Role.ADMIN.label, db.users.c.enabled == 1))
+        rows = conn.execute(
+            sa.select(db.users.c.name).where(
+                db.users.c.role == Role.ADMIN.label, db.users.c.enabled == 1
+            )
+        )
         return [r[0] for r in rows]
 
-    def set_password(self, name: str, password: str, *, by: Session | str = "", origin: str | None = None) -> None:
+    def set_password(
+        self, name: str, password: str, *, by: Session | str = "", origin: str | None = None
+    ) -> None:
         """Set a new password for ``name`` (admin or command line); clears a lockout."""
         info = self._require(name)
         actor, origin = self._actor(by, origin, info.name, "user_passwd")
@@ -238,7 +289,9 @@ class UserStore:
         """A user changes their own password (the old one is checked like a login)."""
         info = self._check_credentials(name, old, origin)
         self._store_password(info.name, new)
-        self.audit.append("user_passwd", user=info.name, origin=origin, target=info.name, details={"own": True})
+        self.audit.append(
+            "user_passwd", user=info.name, origin=origin, target=info.name, details={"own": True}
+        )
 
     def _store_password(self, name: str, password: str) -> None:
         check_password(password, name, self.policy.min_password_chars)
@@ -247,33 +300,58 @@ class UserStore:
         self._write(
             "change a password",
             lambda conn: conn.execute(
-                sa.update(db.users).where(db.users.c.name == name).values(password_hash=digest, password_changed=now, failed_attempts=0, locked_until=None)
+                sa.update(db.users)
+                .where(db.users.c.name == name)
+                .values(
+                    password_hash=digest, password_changed=now, failed_attempts=0, locked_until=None
+                )
             ),
         )
 
-    def set_role(self, name: str, role: Role | str, *, by: Session | str = "", origin: str | None = None) -> None:
+    def set_role(
+        self, name: str, role: Role | str, *, by: Session | str = "", origin: str | None = None
+    ) -> None:
         """Change a user's role (the last enabled admin cannot be demoted)."""
         role = Role.parse(role)
         info = self._require(name)
         actor, origin = self._actor(by, origin, info.name, "user_role")
 
         def update(conn: sa.Connection) -> None:
-            if info.role is Role.ADMIN and role is not Role.ADMIN and self._enabled_admins(conn) == [info.name]:
+            if (
+                info.role is Role.ADMIN
+                and role is not Role.ADMIN
+                and self._enabled_admins(conn) == [info.name]
+            ):
                 raise UserError(f"{info.name} is the last enabled admin: add another admin first")
-            conn.execute(sa.update(db.users).where(db.users.c.name == info.name).values(role=role.label))
+            conn.execute(
+                sa.update(db.users).where(db.users.c.name == info.name).values(role=role.label)
+            )
 
         self._write("change a role", update)
-        self.audit.append("user_role", user=actor, origin=origin, target=info.name, details={"old": info.role.label, "new": role.label})
+        self.audit.append(
+            "user_role",
+            user=actor,
+            origin=origin,
+            target=info.name,
+            details={"old": info.role.label, "new": role.label},
+        )
         log.info("role of %s: %s -> %s by %s", info.name, info.role.label, role.label, actor)
 
-    def set_enabled(self, name: str, enabled: bool, *, by: Session | str = "", origin: str | None = None) -> None:
+    def set_enabled(
+        self, name: str, enabled: bool, *, by: Session | str = "", origin: str | None = None
+    ) -> None:
         """Disable (no login) or enable a user; enabling also clears a lockout."""
         info = self._require(name)
         action = "user_enable" if enabled else "user_disable"
         actor, origin = self._actor(by, origin, info.name, action)
 
         def update(conn: sa.Connection) -> None:
-            if not enabled and info.enabled and info.role is Role.ADMIN and self._enabled_admins(conn) == [info.name]:
+            if (
+                not enabled
+                and info.enabled
+                and info.role is Role.ADMIN
+                and self._enabled_admins(conn) == [info.name]
+            ):
                 raise UserError(f"{info.name} is the last enabled admin: add another admin first")
             values: dict[str, Any] = {"enabled": int(enabled)}
             if enabled:
@@ -296,18 +374,45 @@ class UserStore:
         info = self.get(name)
         if info is None:
             self._burn_time(password)
-            self.audit.append("login_failed", user=name, origin=origin, target=name, result="denied", details={"reason": "unknown user"})
+            self.audit.append(
+                "login_failed",
+                user=name,
+                origin=origin,
+                target=name,
+                result="denied",
+                details={"reason": "unknown user"},
+            )
             raise AuthError(BAD_CREDENTIALS, "bad_credentials")
         if info.locked(now):
-            self.audit.append("login_failed", user=info.name, origin=origin, target=info.name, result="denied", details={"reason": "locked"})
+            self.audit.append(
+                "login_failed",
+                user=info.name,
+                origin=origin,
+                target=info.name,
+                result="denied",
+                details={"reason": "locked"},
+            )
             until = time.strftime("%H:%M:%S", time.localtime(info.locked_until or 0))
-            raise AuthError(f"user {info.name} is locked until {until} after too many failed logins", "locked", info.locked_until)
+            raise AuthError(
+                f"user {info.name} is locked until {until} after too many failed logins",
+                "locked",
+                info.locked_until,
+            )
         with self._engine.connect() as conn:
-            stored = conn.execute(sa.select(db.users.c.password_hash).where(db.users.c.name == info.name)).scalar_one()
+            stored = conn.execute(
+                sa.select(db.users.c.password_hash).where(db.users.c.name == info.name)
+            ).scalar_one()
         if not verify_password(password, stored):
             self._count_failure(info.name, now, origin)
         if not info.enabled:
-            self.audit.append("login_failed", user=info.name, origin=origin, target=info.name, result="denied", details={"reason": "disabled"})
+            self.audit.append(
+                "login_failed",
+                user=info.name,
+                origin=origin,
+                target=info.name,
+                result="denied",
+                details={"reason": "disabled"},
+            )
             raise AuthError(f"user {info.name} is disabled", "disabled")
         old = hash_params(stored)
         if old is None or old.is_weaker_than(self.params):
@@ -318,28 +423,60 @@ class UserStore:
         pol = self.policy
 
         def bump(conn: sa.Connection) -> tuple[int, int | None]:
-            r = conn.execute(sa.select(db.users.c.failed_attempts, db.users.c.locked_until).where(db.users.c.name == name)).first()
+            r = conn.execute(
+                sa.select(db.users.c.failed_attempts, db.users.c.locked_until).where(
+                    db.users.c.name == name
+                )
+            ).first()
             failed = 0 if r is None or (r[1] is not None and r[1] <= _ms(now)) else int(r[0])
             failed += 1
             locked = _ms(now + pol.lockout_duration) if failed >= pol.lockout_attempts else None
             conn.execute(
-                sa.update(db.users).where(db.users.c.name == name).values(failed_attempts=0 if locked else failed, locked_until=locked)
+                sa.update(db.users)
+                .where(db.users.c.name == name)
+                .values(failed_attempts=0 if locked else failed, locked_until=locked)
             )
             return failed, locked
 
         failed, locked = self._write("count a failed login", bump)
-        self.audit.append("login_failed", user=name, origin=origin, target=name, result="denied", details={"reason": "wrong password", "attempt": failed})
+        self.audit.append(
+            "login_failed",
+            user=name,
+            origin=origin,
+            target=name,
+            result="denied",
+            details={"reason": "wrong password", "attempt": failed},
+        )
         if locked is not None:
-            self.audit.append("lockout", user=name, origin=origin, target=name, result="locked", details={"attempts": failed, "until": locked / 1000.0})
-            log.warning("user %s locked for %.0f s after %d failed logins", name, pol.lockout_duration, failed)
+            self.audit.append(
+                "lockout",
+                user=name,
+                origin=origin,
+                target=name,
+                result="locked",
+                details={"attempts": failed, "until": locked / 1000.0},
+            )
+            log.warning(
+                "user %s locked for %.0f s after %d failed logins",
+                name,
+                pol.lockout_duration,
+                failed,
+            )
             raise AuthError(
-                f"{BAD_CREDENTIALS}; too many failed logins: {name} is locked for {pol.lockout_duration / 60:g} min", "locked", locked / 1000.0
+                f"{BAD_CREDENTIALS}; too many failed logins: {name} is locked for {pol.lockout_duration / 60:g} min",
+                "locked",
+                locked / 1000.0,
             )
         raise AuthError(BAD_CREDENTIALS, "bad_credentials")
 
     def _store_hash_upgrade(self, name: str, password: str) -> None:
         digest = hash_password(password, self.params)
-        self._write("upgrade a hash", lambda conn: conn.execute(sa.update(db.users).where(db.users.c.name == name).values(password_hash=digest)))
+        self._write(
+            "upgrade a hash",
+            lambda conn: conn.execute(
+                sa.update(db.users).where(db.users.c.name == name).values(password_hash=digest)
+            ),
+        )
 
     def authenticate(self, name: str, password: str, origin: str = "local") -> UserInfo:
         """Check a name and password; raise :class:`AuthError` (audited) when refused."""
@@ -348,21 +485,43 @@ class UserStore:
         self._write(
             "record a login",
             lambda conn: conn.execute(
-                sa.update(db.users).where(db.users.c.name == info.name).values(last_login=now, failed_attempts=0, locked_until=None)
+                sa.update(db.users)
+                .where(db.users.c.name == info.name)
+                .values(last_login=now, failed_attempts=0, locked_until=None)
             ),
         )
         return info
 
-    def login(self, name: str, password: str, origin: str = "local", clock: Callable[[], float] = time.monotonic) -> Session:
+    def login(
+        self,
+        name: str,
+        password: str,
+        origin: str = "local",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Session:
         """Authenticate and open a session with the policy's idle timeout (audited)."""
         info = self.authenticate(name, password, origin)
-        self.audit.append("login", user=info.name, origin=origin, target=info.name, details={"role": info.role.label})
+        self.audit.append(
+            "login",
+            user=info.name,
+            origin=origin,
+            target=info.name,
+            details={"role": info.role.label},
+        )
         log.info("%s logged in (%s, %s)", info.name, info.role.label, origin)
-        return Session(info.name, info.role, idle_timeout=self.policy.idle_logout, origin=origin, clock=clock)
+        return Session(
+            info.name, info.role, idle_timeout=self.policy.idle_logout, origin=origin, clock=clock
+        )
 
     def logout(self, session: Session, reason: str = "user") -> Session:
         """Close a session (audited; ``reason``: user, inactivity, replaced); returns the viewer session."""
         if session.logged_in:
-            self.audit.append("logout", user=session.user, origin=session.origin, target=session.user, details={"reason": reason})
+            self.audit.append(
+                "logout",
+                user=session.user,
+                origin=session.origin,
+                target=session.user,
+                details={"reason": reason},
+            )
             log.info("%s logged out (%s)", session.user, reason)
         return Session.viewer(session.origin)

@@ -16,7 +16,13 @@ from PySide6.QtWidgets import (
 from hmi.ui.i18n import N_, tr
 
 #: shelve durations offered (seconds; None = one-shot until it next returns to normal)
-SHELVE_CHOICES = ((900.0, N_("15 min")), (3600.0, N_("1 h")), (4 * 3600.0, N_("4 h")), (8 * 3600.0, N_("8 h")), (None, N_("One-shot")))
+SHELVE_CHOICES = (
+    (900.0, N_("15 min")),
+    (3600.0, N_("1 h")),
+    (4 * 3600.0, N_("4 h")),
+    (8 * 3600.0, N_("8 h")),
+    (None, N_("One-shot")),
+)
 
 
 class ConfirmWriteDialog(QDialog):
@@ -67,7 +73,9 @@ class ConfirmWriteDialog(QDialog):
             w.setProperty("state", state)
             self.notes.append(w)
             lay.addWidget(w)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         self.execute = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.execute.setText(tr("Execute"))
         self.execute.setObjectName("confirmExecute")
@@ -96,12 +104,18 @@ class ReasonDialog(QDialog):
         self.reason.setObjectName("reasonText")
         self.reason.setPlaceholderText(tr("Reason (required)"))
         lay.addWidget(self.reason)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("Cancel"))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
-        self.reason.textChanged.connect(lambda t: self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(t.strip())))
+        self.reason.textChanged.connect(
+            lambda t: self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(
+                bool(t.strip())
+            )
+        )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
         lay.addWidget(self.buttons)
 
@@ -113,7 +127,9 @@ class ReasonDialog(QDialog):
 class ShelveDialog(QDialog):
     """Asks for a shelve reason (required) and a duration."""
 
-    def __init__(self, alarm_text: str, max_seconds: float | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, alarm_text: str, max_seconds: float | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("shelveDialog")
         self.setWindowTitle(tr("Shelve alarm"))
@@ -133,7 +149,9 @@ class ShelveDialog(QDialog):
         form.addRow(tr("Reason") + ":", self.reason)
         form.addRow(tr("Duration") + ":", self.duration)
         lay.addLayout(form)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(tr("Shelve"))
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("Cancel"))
         self.buttons.accepted.connect(self.accept)
@@ -143,7 +161,9 @@ class ShelveDialog(QDialog):
         self._check()
 
     def _check(self) -> None:
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.reason.text().strip()))
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(
+            bool(self.reason.text().strip())
+        )
 
     def values(self) -> tuple[str, float | None]:
         """(reason, duration seconds or None for one-shot)."""

@@ -60,7 +60,9 @@ class Faceplate(QDialog):
     #: how confirmation dialogs are shown (tests replace it)
     confirm: Callable[[QDialog], bool] = staticmethod(_exec_dialog)
 
-    def __init__(self, tag: TagConfig, live: LiveData, actions: Actions, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, tag: TagConfig, live: LiveData, actions: Actions, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("faceplate")
         self.setWindowFlag(Qt.WindowType.Tool, True)
@@ -102,7 +104,9 @@ class Faceplate(QDialog):
         info.addWidget(self.reason, 2, 0, 1, 2)
         top.addLayout(info, 1)
         lay.addLayout(top)
-        self.bar = AnalogBar(tag, self) if self.numeric and tag.type != "bool" and not tag.states else None
+        self.bar = (
+            AnalogBar(tag, self) if self.numeric and tag.type != "bool" and not tag.states else None
+        )
         if self.bar is not None:
             lay.addWidget(self.bar)
         self.props = QLabel(self)
@@ -110,7 +114,9 @@ class Faceplate(QDialog):
         self.props.setWordWrap(True)
         lay.addWidget(self.props)
         # ---- trend
-        self.trend = TrendView(live, [tag], TREND_WINDOW, self, compact=True) if self.numeric else None
+        self.trend = (
+            TrendView(live, [tag], TREND_WINDOW, self, compact=True) if self.numeric else None
+        )
         if self.trend is not None:
             self.trend.setMinimumHeight(250)
             lay.addWidget(self.trend, 1)
@@ -224,7 +230,9 @@ class Faceplate(QDialog):
             rows.append(t.description)
         self.props.setText("    ".join(rows))
         self.alarm_box.setTitle(tr("Alarms of this tag"))
-        self.alarm_table.setHorizontalHeaderLabels([tr("Priority"), tr("Kind"), tr("Limit"), tr("State")])
+        self.alarm_table.setHorizontalHeaderLabels(
+            [tr("Priority"), tr("Kind"), tr("Limit"), tr("State")]
+        )
         self.b_ack.setText(tr("Acknowledge"))
         self.b_shelve.setText(tr("Shelve…"))
         self.b_unshelve.setText(tr("Unshelve"))
@@ -234,7 +242,13 @@ class Faceplate(QDialog):
             self.cmd_box.setTitle(tr("Command"))
             for b, key in self.cmd_buttons:
                 text = t.states.get(int(key))
-                b.setText(text.get(i18n().lang) if text else (tr("On") if key else tr("Off")) if t.type == "bool" else f"{key:g}")
+                b.setText(
+                    text.get(i18n().lang)
+                    if text
+                    else (tr("On") if key else tr("Off"))
+                    if t.type == "bool"
+                    else f"{key:g}"
+                )
             if self.entry is not None:
                 self.write_button.setText(tr("Write…"))
                 self.entry.setPlaceholderText(f"{t.range[0]:g} … {t.range[1]:g}")
@@ -290,8 +304,12 @@ class Faceplate(QDialog):
             item.setIcon(glyph_pixmap(a.priority, 16, filled=state != "NORMAL"))
             self.alarm_table.setItem(r, 0, item)
             self.alarm_table.setItem(r, 1, QTableWidgetItem(a.kind))
-            self.alarm_table.setItem(r, 2, QTableWidgetItem("" if a.limit is None else f"{a.limit:g} {self.tag.unit}"))
-            self.alarm_table.setItem(r, 3, QTableWidgetItem(", ".join([tr(STATE_TEXT.get(state, state)), *flags])))
+            self.alarm_table.setItem(
+                r, 2, QTableWidgetItem("" if a.limit is None else f"{a.limit:g} {self.tag.unit}")
+            )
+            self.alarm_table.setItem(
+                r, 3, QTableWidgetItem(", ".join([tr(STATE_TEXT.get(state, state)), *flags]))
+            )
         self.alarm_table.resizeColumnsToContents()
         self._gate()
         if self.last[2]:
@@ -357,7 +375,9 @@ class Faceplate(QDialog):
         """The first interlock that blocks a command now ('' when none)."""
         for lk, blocks in self.actions.interlocks(self.tag):
             if blocks is None:
-                return tr("{text} — cannot be checked: {tag} has no good value").format(text=fmt.text(lk.message), tag=lk.tag)
+                return tr("{text} — cannot be checked: {tag} has no good value").format(
+                    text=fmt.text(lk.message), tag=lk.tag
+                )
             if blocks:
                 return fmt.text(lk.message)
         return ""
@@ -379,7 +399,9 @@ class Faceplate(QDialog):
             return
         lo, hi = self.tag.range
         if not lo <= value <= hi:
-            self._done(False, tr("Outside the range {lo} … {hi}").format(lo=f"{lo:g}", hi=f"{hi:g}"))
+            self._done(
+                False, tr("Outside the range {lo} … {hi}").format(lo=f"{lo:g}", hi=f"{hi:g}")
+            )
             return
         self.request_write(value)
 
@@ -400,7 +422,11 @@ class Faceplate(QDialog):
             return None, None
         old = self.actions.current_value(self.tag.name)
         quality = self.live.value(self.tag.name)[1]
-        old_text = fmt.value_text(self.tag, old if isinstance(old, str) else float(old), quality) if old is not None else tr("unknown")
+        old_text = (
+            fmt.value_text(self.tag, old if isinstance(old, str) else float(old), quality)
+            if old is not None
+            else tr("unknown")
+        )
         new_text = fmt.value_text(self.tag, value, int(Quality.GOOD))
         notes = [
             (tr("Interlock checked, not active") + ": " + fmt.text(lk.message), "ok")
@@ -409,7 +435,15 @@ class Faceplate(QDialog):
         ]
         s = self.actions.session
         who = f"{s.display_name} ({role_text(s.effective_role())})"
-        return ConfirmWriteDialog(fmt.label(self.tag), self.tag.name, old_text, new_text, parent=self, who=who, notes=notes), old
+        return ConfirmWriteDialog(
+            fmt.label(self.tag),
+            self.tag.name,
+            old_text,
+            new_text,
+            parent=self,
+            who=who,
+            notes=notes,
+        ), old
 
     def request_write(self, value: float) -> bool:
         """Check, ask for confirmation (current and new value), then write; True when sent."""

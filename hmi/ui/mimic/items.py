@@ -113,7 +113,10 @@ class BoundItem(QGraphicsItem):
         if not self.alarm or self.binding.opt("alarm_marker") == "none":
             return
         s = self._marker_size()
-        where = self.binding.opt("alarm_marker", "left" if self.binding.kind in ("value", "bar", "state_text") else "corner")
+        where = self.binding.opt(
+            "alarm_marker",
+            "left" if self.binding.kind in ("value", "bar", "state_text") else "corner",
+        )
         if where == "left":
             r = QRectF(self.rect.left() - s - 3, self.rect.center().y() - s / 2, s, s)
         else:
@@ -132,7 +135,9 @@ class BoundItem(QGraphicsItem):
 class SymbolItem(BoundItem):
     """A bound SVG element drawn from a per-state document (CSS state classes)."""
 
-    def __init__(self, binding: Binding, doc: SvgDoc, rect: QRectF, viewbox: QRectF, css: str, defs: str) -> None:
+    def __init__(
+        self, binding: Binding, doc: SvgDoc, rect: QRectF, viewbox: QRectF, css: str, defs: str
+    ) -> None:
         super().__init__(binding, rect)
         self.doc = doc
         self.viewbox = viewbox
@@ -163,7 +168,9 @@ class SymbolItem(BoundItem):
         r = self._renderers.get(key)
         if r is None:
             classes = f"st-{self.state} {self.qcls}".strip()
-            r = QSvgRenderer(QByteArray(self.doc.element_doc(self.binding.element, classes, self.css, self.defs)))
+            r = QSvgRenderer(
+                QByteArray(self.doc.element_doc(self.binding.element, classes, self.css, self.defs))
+            )
             self._renderers[key] = r
         return r
 
@@ -182,7 +189,11 @@ class SymbolItem(BoundItem):
             f.setPixelSize(12)
             p.setFont(f)
             p.setPen(c.color("bad" if bad else "uncertain"))
-            p.drawText(QRectF(self.rect.left(), self.rect.bottom() - 14, 14, 14), Qt.AlignmentFlag.AlignCenter, "?")
+            p.drawText(
+                QRectF(self.rect.left(), self.rect.bottom() - 14, 14, 14),
+                Qt.AlignmentFlag.AlignCenter,
+                "?",
+            )
         self.paint_hover(p)
         self.paint_marker(p)
 
@@ -269,8 +280,16 @@ class BarItem(BoundItem):
         if normal:
             self.normal = (float(normal[0]), float(normal[1]))
         else:
-            self.normal = (limits.get("L", limits.get("LL", self.lo)), limits.get("H", limits.get("HH", self.hi)))
-        self.vertical = binding.opt("orientation", "vertical" if rect.height() >= rect.width() else "horizontal") == "vertical"
+            self.normal = (
+                limits.get("L", limits.get("LL", self.lo)),
+                limits.get("H", limits.get("HH", self.hi)),
+            )
+        self.vertical = (
+            binding.opt(
+                "orientation", "vertical" if rect.height() >= rect.width() else "horizontal"
+            )
+            == "vertical"
+        )
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def set_value(self, value: float | str, quality: int, ts: float, reason: str) -> bool:
@@ -279,7 +298,12 @@ class BarItem(BoundItem):
         q = fmt.quality_name(quality)
         self.info = (quality, reason, ts)
         span = self.hi - self.lo
-        if q == self.quality and not math.isnan(v) and not math.isnan(self.value) and abs(v - self.value) < span * 0.002:
+        if (
+            q == self.quality
+            and not math.isnan(v)
+            and not math.isnan(self.value)
+            and abs(v - self.value) < span * 0.002
+        ):
             return False
         self.value, self.quality = v, q
         self.update()
@@ -311,9 +335,17 @@ class BarItem(BoundItem):
         zone = QColor(c.color("barAlarm"))
         p.setBrush(zone)
         if "H" in self.limits or "HH" in self.limits:
-            p.drawRect(self._band(min(self.limits.get("H", math.inf), self.limits.get("HH", math.inf)), self.hi))
+            p.drawRect(
+                self._band(
+                    min(self.limits.get("H", math.inf), self.limits.get("HH", math.inf)), self.hi
+                )
+            )
         if "L" in self.limits or "LL" in self.limits:
-            p.drawRect(self._band(self.lo, max(self.limits.get("L", -math.inf), self.limits.get("LL", -math.inf))))
+            p.drawRect(
+                self._band(
+                    self.lo, max(self.limits.get("L", -math.inf), self.limits.get("LL", -math.inf))
+                )
+            )
         # limit ticks
         p.setPen(QPen(c.color("limit"), 1))
         for k in ("HH", "H", "L", "LL"):
@@ -334,10 +366,22 @@ class BarItem(BoundItem):
             if self.quality == "uncertain":
                 color = c.color("uncertain")
             if self.vertical:
-                tri = QPolygonF([QPointF(r.right() + s, pos - s / 1.6), QPointF(r.right(), pos), QPointF(r.right() + s, pos + s / 1.6)])
+                tri = QPolygonF(
+                    [
+                        QPointF(r.right() + s, pos - s / 1.6),
+                        QPointF(r.right(), pos),
+                        QPointF(r.right() + s, pos + s / 1.6),
+                    ]
+                )
                 line = (QPointF(r.left(), pos), QPointF(r.right(), pos))
             else:
-                tri = QPolygonF([QPointF(pos - s / 1.6, r.bottom() + s), QPointF(pos, r.bottom()), QPointF(pos + s / 1.6, r.bottom() + s)])
+                tri = QPolygonF(
+                    [
+                        QPointF(pos - s / 1.6, r.bottom() + s),
+                        QPointF(pos, r.bottom()),
+                        QPointF(pos + s / 1.6, r.bottom() + s),
+                    ]
+                )
                 line = (QPointF(pos, r.top()), QPointF(pos, r.bottom()))
             p.setPen(QPen(color, 2.5))
             p.drawLine(*line)
@@ -349,7 +393,11 @@ class BarItem(BoundItem):
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
         """Room for the pointer beside the track."""
-        return super().boundingRect().adjusted(0, 0, self.rect.width() * 0.8 + 6, self.rect.height() * 0.8 + 6)
+        return (
+            super()
+            .boundingRect()
+            .adjusted(0, 0, self.rect.width() * 0.8 + 6, self.rect.height() * 0.8 + 6)
+        )
 
 
 class LinkItem(BoundItem):

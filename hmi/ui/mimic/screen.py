@@ -39,7 +39,8 @@ _ALLOWED = {
     "value": _COMMON | {"precision", "unit", "align"},
     "state_text": _COMMON | {"align"},
     "bar": _COMMON | {"normal", "orientation"},
-    "valve": _COMMON | {"open_tag", "closed_tag", "fault_tag", "map", "position", "open_above", "closed_below"},
+    "valve": _COMMON
+    | {"open_tag", "closed_tag", "fault_tag", "map", "position", "open_above", "closed_below"},
     "regulator": _COMMON | {"fault_tag", "map", "position", "open_above", "closed_below"},
     "slamshut": _COMMON | {"fault_tag", "map"},
     "heater": _COMMON | {"fault_tag", "map"},
@@ -79,7 +80,9 @@ class Binding:
 
     def tag_names(self) -> list[str]:
         """Every tag this binding reads."""
-        names = [self.tag] + [str(self.options.get(k) or "") for k in ("open_tag", "closed_tag", "fault_tag")]
+        names = [self.tag] + [
+            str(self.options.get(k) or "") for k in ("open_tag", "closed_tag", "fault_tag")
+        ]
         return [n for n in dict.fromkeys(names) if n]
 
 
@@ -109,7 +112,9 @@ class ScreenDef:
         return list(out)
 
 
-def load_screen(folder: Path, name: str, cfg: StationConfig, screen_ids: set[str] | None = None) -> ScreenDef:
+def load_screen(
+    folder: Path, name: str, cfg: StationConfig, screen_ids: set[str] | None = None
+) -> ScreenDef:
     """Load ``folder/name.svg`` + ``folder/name.yaml``; ScreenError listing every problem."""
     svg_path = folder / f"{name}.svg"
     yaml_path = folder / f"{name}.yaml"
@@ -160,7 +165,9 @@ def load_screen(folder: Path, name: str, cfg: StationConfig, screen_ids: set[str
             if not target and not spec.get("faceplate"):
                 problems.append(f"{where}: a link needs 'screen' or 'faceplate'")
             elif target and screen_ids is not None and target not in screen_ids:
-                problems.append(f"{where}.screen: unknown screen {target!r} (known: {', '.join(sorted(screen_ids))})")
+                problems.append(
+                    f"{where}.screen: unknown screen {target!r} (known: {', '.join(sorted(screen_ids))})"
+                )
         elif kind == "valve" and not (spec.get("tag") or spec.get("open_tag")):
             problems.append(f"{where}: a valve needs 'tag' or 'open_tag'")
         elif kind != "valve" and not spec.get("tag"):
@@ -170,8 +177,12 @@ def load_screen(folder: Path, name: str, cfg: StationConfig, screen_ids: set[str
         opts = {k: v for k, v in spec.items() if k not in ("kind", "tag")}
         bindings.append(Binding(str(eid), str(kind), str(spec.get("tag") or ""), opts))
     translations = data.get("translations") or {}
-    if not isinstance(translations, dict) or not all(isinstance(v, dict) for v in translations.values()):
-        problems.append(f"{yaml_path}: translations must map a language to {{English text: translation}}")
+    if not isinstance(translations, dict) or not all(
+        isinstance(v, dict) for v in translations.values()
+    ):
+        problems.append(
+            f"{yaml_path}: translations must map a language to {{English text: translation}}"
+        )
         translations = {}
     kpis = data.get("kpis") or []
     if not isinstance(kpis, list):
@@ -179,12 +190,26 @@ def load_screen(folder: Path, name: str, cfg: StationConfig, screen_ids: set[str
         kpis = []
     for i, k in enumerate(kpis):
         if not isinstance(k, dict) or k.get("tag") not in tag_map:
-            problems.append(f"{yaml_path}: kpis[{i}]: needs a known 'tag' (got {k.get('tag') if isinstance(k, dict) else k!r})")
+            problems.append(
+                f"{yaml_path}: kpis[{i}]: needs a known 'tag' (got {k.get('tag') if isinstance(k, dict) else k!r})"
+            )
             continue
         for ref in k.get("detail") or []:
             if ref not in tag_map:
                 problems.append(f"{yaml_path}: kpis[{i}].detail: unknown tag {ref!r}")
     if problems:
         raise ScreenError(problems)
-    trans = {str(lang): {str(k): str(v) for k, v in table.items()} for lang, table in translations.items()}
-    return ScreenDef(name, svg_path, svg_text, doc, Text.model_validate(data.get("title") or name), bindings, trans, [k for k in kpis if isinstance(k, dict)])
+    trans = {
+        str(lang): {str(k): str(v) for k, v in table.items()}
+        for lang, table in translations.items()
+    }
+    return ScreenDef(
+        name,
+        svg_path,
+        svg_text,
+        doc,
+        Text.model_validate(data.get("title") or name),
+        bindings,
+        trans,
+        [k for k in kpis if isinstance(k, dict)],
+    )

@@ -90,7 +90,9 @@ class SvgDoc:
             head.append(style)
         return head
 
-    def background(self, hidden_ids: set[str], css: str, defs: str = "", texts: dict[str, str] | None = None) -> bytes:
+    def background(
+        self, hidden_ids: set[str], css: str, defs: str = "", texts: dict[str, str] | None = None
+    ) -> bytes:
         """The document with ``hidden_ids`` removed, the theme applied and texts translated.
 
         ``texts`` maps an SVG text (as drawn, English) to the text to show instead.
@@ -98,11 +100,17 @@ class SvgDoc:
         root = copy.deepcopy(self.root)
         if texts:
             for el in root.iter():
-                if el.tag in (_q((SVG_NS, "text")), _q((SVG_NS, "tspan"))) and el.text and el.text.strip() in texts:
+                if (
+                    el.tag in (_q((SVG_NS, "text")), _q((SVG_NS, "tspan")))
+                    and el.text
+                    and el.text.strip() in texts
+                ):
                     el.text = texts[el.text.strip()]
         parents = {c: p for p in root.iter() for c in p}
         for el in list(root.iter()):
-            if el.tag == _q((SVG_NS, "style")) or (el.tag == _q((SVG_NS, "defs")) and parents.get(el) is root):
+            if el.tag == _q((SVG_NS, "style")) or (
+                el.tag == _q((SVG_NS, "defs")) and parents.get(el) is root
+            ):
                 parents[el].remove(el)
             elif el.get("id") in hidden_ids and el in parents:
                 parents[el].remove(el)

@@ -35,7 +35,11 @@ class MimicView(QGraphicsView):
         self.live = live
         self.cfg_tags = live.cfg.tag_map()
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setRenderHints(
+            QPainter.RenderHint.Antialiasing
+            | QPainter.RenderHint.TextAntialiasing
+            | QPainter.RenderHint.SmoothPixmapTransform
+        )
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
@@ -68,7 +72,9 @@ class MimicView(QGraphicsView):
         self._scene.setSceneRect(viewbox)
         tags = self.live.tags
         for b in self.screen.bindings:
-            rect = geometry.transformForElement(b.element).mapRect(geometry.boundsOnElement(b.element))
+            rect = geometry.transformForElement(b.element).mapRect(
+                geometry.boundsOnElement(b.element)
+            )
             item: BoundItem
             if b.kind in SYMBOL_KINDS:
                 item = SymbolItem(b, doc, rect, viewbox, css, defs)

@@ -54,16 +54,55 @@ def _limit(v: Any) -> str:
 
 #: (key, header, cell text, sort key) of every column
 COLUMNS: list[tuple[str, str, Callable[[Any], str], Callable[[Any], Any]]] = [
-    ("priority", N_("Pri."), lambda v: str(v.priority), lambda v: (v.priority, -(v.active_since or v.last_change))),
-    ("time", N_("Time"), lambda v: fmt.clock(v.active_since or v.last_change), lambda v: v.active_since or v.last_change),
-    ("state", N_("State"), lambda v: tr(STATE_TEXT.get(v.state, v.state)), lambda v: (v.state not in ("ACTIVE_UNACK", "RTN_UNACK"), v.state)),
+    (
+        "priority",
+        N_("Pri."),
+        lambda v: str(v.priority),
+        lambda v: (v.priority, -(v.active_since or v.last_change)),
+    ),
+    (
+        "time",
+        N_("Time"),
+        lambda v: fmt.clock(v.active_since or v.last_change),
+        lambda v: v.active_since or v.last_change,
+    ),
+    (
+        "state",
+        N_("State"),
+        lambda v: tr(STATE_TEXT.get(v.state, v.state)),
+        lambda v: (v.state not in ("ACTIVE_UNACK", "RTN_UNACK"), v.state),
+    ),
     ("tag", N_("Tag"), lambda v: v.tag, lambda v: v.tag),
     ("message", N_("Message"), lambda v: v.message(i18n().lang), lambda v: v.message(i18n().lang)),
-    ("value", N_("Value"), lambda v: _value(v), lambda v: v.value if v.value is not None else float("-inf")),
-    ("limit", N_("Limit"), lambda v: _limit(v), lambda v: v.limit if v.limit is not None else float("-inf")),
+    (
+        "value",
+        N_("Value"),
+        lambda v: _value(v),
+        lambda v: v.value if v.value is not None else float("-inf"),
+    ),
+    (
+        "limit",
+        N_("Limit"),
+        lambda v: _limit(v),
+        lambda v: v.limit if v.limit is not None else float("-inf"),
+    ),
     ("area", N_("Area"), lambda v: v.area, lambda v: v.area),
-    ("ack", N_("Acknowledged by"), lambda v: f"{v.ack_user} {fmt.clock(v.ack_ts, date=False)}" if v.ack_user else "", lambda v: v.ack_ts),
-    ("shelved", N_("Shelved until"), lambda v: (tr("one-shot") if v.shelve_oneshot else fmt.clock(v.shelved_until)) if v.shelved else "", lambda v: v.shelved_until),
+    (
+        "ack",
+        N_("Acknowledged by"),
+        lambda v: f"{v.ack_user} {fmt.clock(v.ack_ts, date=False)}" if v.ack_user else "",
+        lambda v: v.ack_ts,
+    ),
+    (
+        "shelved",
+        N_("Shelved until"),
+        lambda v: (
+            (tr("one-shot") if v.shelve_oneshot else fmt.clock(v.shelved_until))
+            if v.shelved
+            else ""
+        ),
+        lambda v: v.shelved_until,
+    ),
     ("reason", N_("Shelve reason"), lambda v: v.shelve_reason, lambda v: v.shelve_reason),
 ]
 COLUMN_KEYS = [c[0] for c in COLUMNS]
@@ -95,7 +134,12 @@ class AlarmFilter:
             return False
         if self.text:
             t = self.text.lower()
-            if t not in v.tag.lower() and t not in v.message_en.lower() and t not in v.message_zh.lower() and t not in v.alarm_id.lower():
+            if (
+                t not in v.tag.lower()
+                and t not in v.message_en.lower()
+                and t not in v.message_zh.lower()
+                and t not in v.alarm_id.lower()
+            ):
                 return False
         return True
 
@@ -103,7 +147,9 @@ class AlarmFilter:
 class AlarmTableModel(QAbstractTableModel):
     """Rows = alarm views that pass ``select`` and the filter, in the chosen order."""
 
-    def __init__(self, columns: Sequence[str], select: Callable[[Any], bool], parent: Any = None) -> None:
+    def __init__(
+        self, columns: Sequence[str], select: Callable[[Any], bool], parent: Any = None
+    ) -> None:
         super().__init__(parent)
         self.columns = [c for c in COLUMNS if c[0] in columns]
         self.select = select
@@ -160,7 +206,9 @@ class AlarmTableModel(QAbstractTableModel):
         """Columns shown."""
         return 0 if parent.isValid() else len(self.columns)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:  # noqa: N802
         """Translated column titles."""
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return tr(self.columns[section][1])

@@ -39,7 +39,12 @@ log = logging.getLogger(__name__)
 ACTIVE_COLS = ("priority", "time", "state", "tag", "message", "value", "limit", "area", "ack")
 SHELVED_COLS = ("priority", "time", "state", "tag", "message", "shelved", "reason")
 SUPPRESSED_COLS = ("priority", "time", "state", "tag", "message", "area")
-SINCE_CHOICES = ((0, N_("Any time")), (3600, N_("Last hour")), (8 * 3600, N_("Last 8 hours")), (24 * 3600, N_("Last 24 hours")))
+SINCE_CHOICES = (
+    (0, N_("Any time")),
+    (3600, N_("Last hour")),
+    (8 * 3600, N_("Last 8 hours")),
+    (24 * 3600, N_("Last 24 hours")),
+)
 
 
 def _is_active(v: Any) -> bool:
@@ -64,7 +69,9 @@ def _table(model: AlarmTableModel, parent: QWidget, name: str) -> QTableView:
     t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     if "message" in model.column_keys():
         # the message takes what is left, so the list fits 1366 px without a scroll bar
-        t.horizontalHeader().setSectionResizeMode(model.column_keys().index("message"), QHeaderView.ResizeMode.Stretch)
+        t.horizontalHeader().setSectionResizeMode(
+            model.column_keys().index("message"), QHeaderView.ResizeMode.Stretch
+        )
     else:
         t.horizontalHeader().setStretchLastSection(True)
     t.setWordWrap(False)
@@ -136,7 +143,14 @@ class AlarmsPage(QWidget):
         self.b_export.clicked.connect(self._export)
         self.count = QLabel(self)
         self.count.setObjectName("alarmCount")
-        for b in (self.b_ack, self.b_ack_page, self.b_shelve, self.b_reset, self.b_oos, self.b_face):
+        for b in (
+            self.b_ack,
+            self.b_ack_page,
+            self.b_shelve,
+            self.b_reset,
+            self.b_oos,
+            self.b_face,
+        ):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.count)
@@ -193,10 +207,23 @@ class AlarmsPage(QWidget):
         self.tabs.setTabText(2, tr("Suppressed / out of service"))
         self.tabs.setTabText(3, tr("Journal"))
         self.l_filter.setText(tr("Filter") + ":")
-        self._fill_combo(self.f_prio, [(0, tr("All priorities"))] + [(p, tr(PRIORITY_TEXT[p])) for p in range(1, 5)])
-        areas = sorted({a.area or t.area for t in self.live.cfg.tags for a in t.alarms if (a.area or t.area)})
+        self._fill_combo(
+            self.f_prio,
+            [(0, tr("All priorities"))] + [(p, tr(PRIORITY_TEXT[p])) for p in range(1, 5)],
+        )
+        areas = sorted(
+            {a.area or t.area for t in self.live.cfg.tags for a in t.alarms if (a.area or t.area)}
+        )
         self._fill_combo(self.f_area, [("", tr("All areas"))] + [(a, a) for a in areas])
-        self._fill_combo(self.f_state, [("", tr("All states")), ("unack", tr("Unacknowledged")), ("ack", tr("Acknowledged")), ("rtn", tr("Returned, unacknowledged"))])
+        self._fill_combo(
+            self.f_state,
+            [
+                ("", tr("All states")),
+                ("unack", tr("Unacknowledged")),
+                ("ack", tr("Acknowledged")),
+                ("rtn", tr("Returned, unacknowledged")),
+            ],
+        )
         self._fill_combo(self.f_since, [(s, tr(t)) for s, t in SINCE_CHOICES])
         self.f_text.setPlaceholderText(tr("Tag or message contains…"))
         self.b_ack.setText(tr("Acknowledge selected"))
@@ -219,11 +246,17 @@ class AlarmsPage(QWidget):
         """Buttons the session may use; the lists stay live for viewers."""
         a = self.actions
         a.gate(self.b_ack, Action.ACKNOWLEDGE)
-        a.gate(self.b_ack_page, Action.ACKNOWLEDGE, tr("Acknowledge every alarm visible on this page"))
+        a.gate(
+            self.b_ack_page, Action.ACKNOWLEDGE, tr("Acknowledge every alarm visible on this page")
+        )
         a.gate(self.b_shelve, Action.SHELVE)
         a.gate(self.b_unshelve, Action.SHELVE)
         a.gate(self.b_reset, Action.RESET)
-        a.gate(self.b_oos, Action.MANAGE_ALARMS, tr("Take the selected alarm out of service (reason required)"))
+        a.gate(
+            self.b_oos,
+            Action.MANAGE_ALARMS,
+            tr("Take the selected alarm out of service (reason required)"),
+        )
         a.gate(self.b_ins, Action.MANAGE_ALARMS, tr("Put the selected alarm back into service"))
 
     @staticmethod
@@ -263,11 +296,17 @@ class AlarmsPage(QWidget):
         for aid in ids:
             r = self.model.row_of(aid)
             if r >= 0:
-                sel.select(self.model.index(r, 0), sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
+                sel.select(
+                    self.model.index(r, 0), sel.SelectionFlag.Select | sel.SelectionFlag.Rows
+                )
 
     def _update_count(self) -> None:
         unack = sum(1 for v in self.model.rows if v.state in ("ACTIVE_UNACK", "RTN_UNACK"))
-        self.count.setText(tr("{n} shown, {u} unacknowledged, {t} in total").format(n=len(self.model.rows), u=unack, t=len(self.model.all)))
+        self.count.setText(
+            tr("{n} shown, {u} unacknowledged, {t} in total").format(
+                n=len(self.model.rows), u=unack, t=len(self.model.all)
+            )
+        )
 
     def _filter_changed(self, *_: Any) -> None:
         f = self.model.filter
@@ -285,14 +324,22 @@ class AlarmsPage(QWidget):
         on = (n // 2) % 2 == 0
         if on != self.model.blink_on and self.isVisible() and self.model.rows:
             self.model.blink_on = on
-            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(len(self.model.rows) - 1, 0), [Qt.ItemDataRole.DecorationRole])
+            self.model.dataChanged.emit(
+                self.model.index(0, 0),
+                self.model.index(len(self.model.rows) - 1, 0),
+                [Qt.ItemDataRole.DecorationRole],
+            )
 
     # ------------------------------------------------------------------ actions
     def selected_ids(self, table: QTableView | None = None) -> list[str]:
         """Alarm ids of the selected rows."""
         t = table or self.table
         model: AlarmTableModel = t.model()  # type: ignore[assignment]
-        return [model.view_at(i.row()).alarm_id for i in t.selectionModel().selectedRows() if i.row() < len(model.rows)]
+        return [
+            model.view_at(i.row()).alarm_id
+            for i in t.selectionModel().selectedRows()
+            if i.row() < len(model.rows)
+        ]
 
     def page_ids(self) -> list[str]:
         """Alarm ids of the rows visible in the table's viewport (what 'acknowledge page' acts on)."""
@@ -301,7 +348,11 @@ class AlarmsPage(QWidget):
         first = max(self.table.rowAt(0), 0)
         last = self.table.rowAt(self.table.viewport().height() - 1)
         last = len(self.model.rows) - 1 if last < 0 else last
-        return [v.alarm_id for v in self.model.rows[first : last + 1] if v.state in ("ACTIVE_UNACK", "RTN_UNACK")]
+        return [
+            v.alarm_id
+            for v in self.model.rows[first : last + 1]
+            if v.state in ("ACTIVE_UNACK", "RTN_UNACK")
+        ]
 
     def ack_selected(self) -> None:
         """Acknowledge the selected alarms."""
@@ -349,9 +400,21 @@ class AlarmsPage(QWidget):
             self.actions.sigMessage.emit(tr("Select one alarm"), False)
             return
         if out:
-            dlg = ReasonDialog(tr("Out of service…"), tr("Take {alarm} out of service? It is not annunciated until it is returned.").format(alarm=ids[0]), tr("Out of service"), self)
+            dlg = ReasonDialog(
+                tr("Out of service…"),
+                tr(
+                    "Take {alarm} out of service? It is not annunciated until it is returned."
+                ).format(alarm=ids[0]),
+                tr("Out of service"),
+                self,
+            )
         else:
-            dlg = ReasonDialog(tr("Return to service…"), tr("Put {alarm} back into service?").format(alarm=ids[0]), tr("Back in service"), self)
+            dlg = ReasonDialog(
+                tr("Return to service…"),
+                tr("Put {alarm} back into service?").format(alarm=ids[0]),
+                tr("Back in service"),
+                self,
+            )
         if self.confirm(dlg):
             self.actions.set_out_of_service(ids[0], dlg.value(), out)
 
@@ -364,7 +427,9 @@ class AlarmsPage(QWidget):
             self.sigOpenFaceplate.emit(self.model.view_at(index.row()).tag)
 
     def _export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, tr("Export CSV…"), f"alarms-{export_time()}.csv", "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, tr("Export CSV…"), f"alarms-{export_time()}.csv", "CSV (*.csv)"
+        )
         if path:
             self.export_csv(path)
 
@@ -376,6 +441,8 @@ class AlarmsPage(QWidget):
             if error is not None:
                 self.actions.sigMessage.emit(f"{tr('Export failed')}: {error}", False)
             else:
-                self.actions.sigMessage.emit(tr("{n} rows written to {path}").format(n=n, path=path), True)
+                self.actions.sigMessage.emit(
+                    tr("{n} rows written to {path}").format(n=n, path=path), True
+                )
 
         run_in_pool(lambda: export_views(rows, path), done)

@@ -26,10 +26,20 @@ from hmi.ui.i18n import N_, i18n, tr
 from hmi.ui.live import LiveData
 
 DEVICE_COLS = (
-    ("device_id", N_("Device")), ("protocol", N_("Protocol")), ("endpoint", N_("Endpoint")), ("state", N_("State")),
-    ("state_since", N_("Since")), ("rtt_last_ms", N_("RTT ms")), ("rtt_avg_ms", N_("RTT avg ms")), ("requests", N_("Requests")),
-    ("errors", N_("Errors")), ("timeouts", N_("Timeouts")), ("consecutive_failures", N_("Failures in a row")),
-    ("reconnects", N_("Reconnects")), ("scan_overruns", N_("Scan overruns")), ("last_error", N_("Last error")),
+    ("device_id", N_("Device")),
+    ("protocol", N_("Protocol")),
+    ("endpoint", N_("Endpoint")),
+    ("state", N_("State")),
+    ("state_since", N_("Since")),
+    ("rtt_last_ms", N_("RTT ms")),
+    ("rtt_avg_ms", N_("RTT avg ms")),
+    ("requests", N_("Requests")),
+    ("errors", N_("Errors")),
+    ("timeouts", N_("Timeouts")),
+    ("consecutive_failures", N_("Failures in a row")),
+    ("reconnects", N_("Reconnects")),
+    ("scan_overruns", N_("Scan overruns")),
+    ("last_error", N_("Last error")),
 )
 
 
@@ -85,7 +95,13 @@ class DiagnosticsPage(QWidget):
         """Texts."""
         self.dev_box.setTitle(tr("Devices"))
         self.table.setHorizontalHeaderLabels([tr(t) for _k, t in DEVICE_COLS])
-        titles = {"runtime": N_("Runtime"), "historian": N_("Historian"), "uplink": N_("Uplink"), "alarms": N_("Alarm system"), "gui": N_("Operator display")}
+        titles = {
+            "runtime": N_("Runtime"),
+            "historian": N_("Historian"),
+            "uplink": N_("Uplink"),
+            "alarms": N_("Alarm system"),
+            "gui": N_("Operator display"),
+        }
         for key, (box, form) in self.boxes.items():
             box.setTitle(tr(titles[key]))
             while form.rowCount():
@@ -141,32 +157,59 @@ class DiagnosticsPage(QWidget):
         self._set("runtime", N_("Uptime"), fmt.duration(up) if up else "-")
         self._set("runtime", N_("Batches"), str(s.get("batches", "-")))
         self._set("runtime", N_("Samples"), str(s.get("samples", "-")))
-        self._set("runtime", N_("Scan overruns"), str(s.get("scan_overruns", "-")), bool(s.get("scan_overruns")))
+        self._set(
+            "runtime",
+            N_("Scan overruns"),
+            str(s.get("scan_overruns", "-")),
+            bool(s.get("scan_overruns")),
+        )
         self._set("runtime", N_("Housekeeping overruns"), str(s.get("housekeeping_overruns", "-")))
         disk = s.get("disk") or {}
         if disk:
             pct = 100.0 * disk.get("used", 0) / max(disk.get("total", 1), 1)
-            self._set("runtime", N_("Disk used"), f"{pct:.0f} %  ({tr('free')} {fmt.bytes_text(disk.get('free', 0))})", pct > 90)
+            self._set(
+                "runtime",
+                N_("Disk used"),
+                f"{pct:.0f} %  ({tr('free')} {fmt.bytes_text(disk.get('free', 0))})",
+                pct > 90,
+            )
         h = s.get("historian") or {}
         self._set("historian", N_("Queue"), str(h.get("queue_depth", "-")), bool(h.get("failing")))
         self._set("historian", N_("Rows written"), str(h.get("rows", h.get("rows_written", "-"))))
-        self._set("historian", N_("Database size"), fmt.bytes_text(float(h.get("db_bytes") or 0)) if h else "-")
-        self._set("historian", N_("Dropped samples"), str(h.get("dropped", "-")), bool(h.get("dropped")))
+        self._set(
+            "historian",
+            N_("Database size"),
+            fmt.bytes_text(float(h.get("db_bytes") or 0)) if h else "-",
+        )
+        self._set(
+            "historian", N_("Dropped samples"), str(h.get("dropped", "-")), bool(h.get("dropped"))
+        )
         last = h.get("last_flush_ts") or h.get("last_flush")
-        self._set("historian", N_("Last flush"), fmt.clock(float(last), date=False) if isinstance(last, int | float) and last else "-")
+        self._set(
+            "historian",
+            N_("Last flush"),
+            fmt.clock(float(last), date=False) if isinstance(last, int | float) and last else "-",
+        )
         if h.get("last_error"):
             self._set("historian", N_("Last error"), str(h.get("last_error")), True)
         u = s.get("uplink") or {}
         if not u.get("enabled"):
             self._set("uplink", N_("State"), tr("disabled"))
         else:
-            self._set("uplink", N_("State"), tr(str(u.get("state") or ("online" if u.get("connected") else "offline"))), not u.get("connected"))
+            self._set(
+                "uplink",
+                N_("State"),
+                tr(str(u.get("state") or ("online" if u.get("connected") else "offline"))),
+                not u.get("connected"),
+            )
             self._set("uplink", N_("Broker"), str(u.get("broker") or "-"))
             self._set("uplink", N_("Mode"), str(u.get("mode") or "-"))
             self._set("uplink", N_("Queued"), str(u.get("outbox_depth", 0)))
             age = u.get("oldest_age")
             self._set("uplink", N_("Oldest queued"), fmt.duration(age) if age else "-")
-            self._set("uplink", N_("Sent / acknowledged"), f"{u.get('sent', 0)} / {u.get('acked', 0)}")
+            self._set(
+                "uplink", N_("Sent / acknowledged"), f"{u.get('sent', 0)} / {u.get('acked', 0)}"
+            )
             self._set("uplink", N_("Dropped"), str(u.get("dropped", 0)), bool(u.get("dropped")))
             if u.get("last_error"):
                 self._set("uplink", N_("Last error"), str(u.get("last_error")), True)
@@ -184,7 +227,9 @@ class DiagnosticsPage(QWidget):
         self._set("alarms", N_("Suppressed"), str(a.get("suppressed", "-")))
         j = a.get("journal") or {}
         if j:
-            self._set("alarms", N_("Journal queue"), str(j.get("queue_depth", j.get("queued", "-"))))
+            self._set(
+                "alarms", N_("Journal queue"), str(j.get("queue_depth", j.get("queued", "-")))
+            )
         self._set("gui", N_("Refresh period"), f"{self.live.period_ms} ms")
         self._set("gui", N_("Last pull"), f"{self.live.last_pull_ms:.1f} ms")
         self._set("gui", N_("Tags"), str(self.live.tags.n))

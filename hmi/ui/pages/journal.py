@@ -40,11 +40,16 @@ JCOLS = (
     (N_("User"), lambda e: e["user"] + (" (remote)" if e.get("remote") else "")),
     (N_("Comment"), lambda e: e["comment"]),
     (N_("Value"), lambda e: "" if e["value"] is None else f"{e['value']:.4g}"),
-    (N_("Message"), lambda e: (e["message"].get("zh") if i18n().is_zh else e["message"].get("en")) or ""),
+    (
+        N_("Message"),
+        lambda e: (e["message"].get("zh") if i18n().is_zh else e["message"].get("en")) or "",
+    ),
 )
 
 
-def search_journal(db_path: Path, since: float, until: float, text: str = "", limit: int = MAX_ROWS) -> list[dict[str, Any]]:
+def search_journal(
+    db_path: Path, since: float, until: float, text: str = "", limit: int = MAX_ROWS
+) -> list[dict[str, Any]]:
     """Journal events in [since, until] matching ``text`` (tag, alarm id, user, message), newest first."""
     from hmi.core.alarms.journal import open_db, read_journal
 
@@ -60,8 +65,11 @@ def search_journal(db_path: Path, since: float, until: float, text: str = "", li
         events = [
             e
             for e in events
-            if t in e["tag"].lower() or t in e["alarm_id"].lower() or t in (e["user"] or "").lower()
-            or t in (e["message"].get("en") or "").lower() or t in (e["message"].get("zh") or "")
+            if t in e["tag"].lower()
+            or t in e["alarm_id"].lower()
+            or t in (e["user"] or "").lower()
+            or t in (e["message"].get("en") or "").lower()
+            or t in (e["message"].get("zh") or "")
             or t in (e["comment"] or "").lower()
         ]
     events.reverse()
@@ -89,13 +97,17 @@ class JournalModel(QAbstractTableModel):
         """Columns."""
         return 0 if parent.isValid() else len(JCOLS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:  # noqa: N802
         """Titles."""
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return tr(JCOLS[section][0])
         return None
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         """Cells."""
         if not index.isValid():
             return None
@@ -110,10 +122,32 @@ class JournalModel(QAbstractTableModel):
         """Write the shown events as CSV; row count."""
         with open(path, "w", encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f)
-            keys = ["ts", "alarm_id", "tag", "kind", "priority", "transition", "state", "prev_state", "user", "comment", "remote", "value", "limit", "area"]
+            keys = [
+                "ts",
+                "alarm_id",
+                "tag",
+                "kind",
+                "priority",
+                "transition",
+                "state",
+                "prev_state",
+                "user",
+                "comment",
+                "remote",
+                "value",
+                "limit",
+                "area",
+            ]
             w.writerow(["time", *keys, "message_en", "message_zh"])
             for e in self.events:
-                w.writerow([fmt.clock(e["ts"]), *[e.get(k) for k in keys], e["message"].get("en"), e["message"].get("zh")])
+                w.writerow(
+                    [
+                        fmt.clock(e["ts"]),
+                        *[e.get(k) for k in keys],
+                        e["message"].get("en"),
+                        e["message"].get("zh"),
+                    ]
+                )
         return len(self.events)
 
 
@@ -140,7 +174,15 @@ class JournalPanel(QWidget):
         self.b_search.clicked.connect(self.search)
         self.b_export = QPushButton(self)
         self.b_export.clicked.connect(self._export)
-        for w in (self.l_from, self.since, self.l_to, self.until, self.text, self.b_search, self.b_export):
+        for w in (
+            self.l_from,
+            self.since,
+            self.l_to,
+            self.until,
+            self.text,
+            self.b_search,
+            self.b_export,
+        ):
             form.addWidget(w)
         form.setStretchFactor(self.text, 1)
         lay.addLayout(form)
@@ -189,12 +231,21 @@ class JournalPanel(QWidget):
                 return
             self.model.set_events(result)
             self.table.resizeColumnsToContents()
-            self.status.setText(tr("{n} events ({ms} ms)").format(n=len(result), ms=int((time.perf_counter() - t0) * 1000)))
+            self.status.setText(
+                tr("{n} events ({ms} ms)").format(
+                    n=len(result), ms=int((time.perf_counter() - t0) * 1000)
+                )
+            )
 
         run_in_pool(lambda: search_journal(path, float(since), float(until), text), done)
 
     def _export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, tr("Export CSV…"), f"alarm-journal-{time.strftime('%Y%m%d-%H%M%S')}.csv", "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            tr("Export CSV…"),
+            f"alarm-journal-{time.strftime('%Y%m%d-%H%M%S')}.csv",
+            "CSV (*.csv)",
+        )
         if path:
             n = self.model.export_csv(path)
             self.status.setText(tr("{n} rows written to {path}").format(n=n, path=path))

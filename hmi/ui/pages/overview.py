@@ -177,7 +177,9 @@ class ForecastCard(QFrame):
             self.mape.setText(tr("Day-ahead MAPE: not scored yet"))
         else:
             base = f"{b:.1f} %" if b is not None and np.isfinite(b) else "-"
-            self.mape.setText(tr("Day-ahead MAPE {m} (baseline {b})").format(m=f"{m:.1f} %", b=base))
+            self.mape.setText(
+                tr("Day-ahead MAPE {m} (baseline {b})").format(m=f"{m:.1f} %", b=base)
+            )
 
 
 class OverviewPage(QWidget):
@@ -203,7 +205,9 @@ class OverviewPage(QWidget):
         folder = screens_root(live.cfg)
         if refs and folder is not None:
             try:
-                self.screen = load_screen(folder, refs[0].source, live.cfg, {s.id for s in live.cfg.screens})
+                self.screen = load_screen(
+                    folder, refs[0].source, live.cfg, {s.id for s in live.cfg.screens}
+                )
             except ScreenError as exc:
                 log.error("overview screen: %s", exc)
         self.kpis = [KpiCard(k, live, self) for k in (self.screen.kpis if self.screen else [])]
@@ -214,7 +218,9 @@ class OverviewPage(QWidget):
         grid = QGridLayout()
         self.prio: dict[int, QLabel] = {}
         for p in range(1, 5):
-            grid.addWidget(GlyphWidget(p, 24, self.alarm_card), 0, p - 1, Qt.AlignmentFlag.AlignHCenter)
+            grid.addWidget(
+                GlyphWidget(p, 24, self.alarm_card), 0, p - 1, Qt.AlignmentFlag.AlignHCenter
+            )
             n = QLabel("0", self.alarm_card)
             n.setObjectName(f"alarmCount{p}")
             n.setProperty("role", "kpiSmall")
@@ -297,7 +303,11 @@ class OverviewPage(QWidget):
             self._stale = True  # counted again when the page is shown
             return
         self._stale = False
-        shown = [v for v in views if v.state != "NORMAL" and not (v.shelved or v.suppressed or v.out_of_service)]
+        shown = [
+            v
+            for v in views
+            if v.state != "NORMAL" and not (v.shelved or v.suppressed or v.out_of_service)
+        ]
         worst = 0
         for p in range(1, 5):
             n = sum(1 for v in shown if v.priority == p)
@@ -320,7 +330,11 @@ class OverviewPage(QWidget):
         up = [d for d in devices if d.get("state") == "up"]
         self.dev_summary.setText(tr("{up} of {n} up").format(up=len(up), n=len(devices)))
         restyle(self.dev_summary, quality="good" if len(up) == len(devices) else "bad")
-        lines = [f"{d.get('device_id')}: {tr(str(d.get('state')))}" for d in devices if d.get("state") != "up"]
+        lines = [
+            f"{d.get('device_id')}: {tr(str(d.get('state')))}"
+            for d in devices
+            if d.get("state") != "up"
+        ]
         self.dev_list.setText("\n".join(lines) if lines else tr("All devices communicating"))
         restyle(self.dev_card, alarm="2" if lines else "0")
 
@@ -341,5 +355,7 @@ class OverviewPage(QWidget):
         now = time.time()
         for name in self.trend_names:
             v, q, _ts, _r = self.live.value(name)
-            self.trend.add_point(name, now, float(v) if not isinstance(v, str) else float("nan"), q >= 192)
+            self.trend.add_point(
+                name, now, float(v) if not isinstance(v, str) else float("nan"), q >= 192
+            )
         self.trend.redraw()

@@ -24,7 +24,9 @@ def screen_refs(cfg: StationConfig, level: int | None = None) -> list[ScreenRef]
     return [s for s in cfg.screens if level is None or s.level == level]
 
 
-def make_view(cfg: StationConfig, ref: ScreenRef, live: LiveData, parent: QWidget | None = None) -> QWidget:
+def make_view(
+    cfg: StationConfig, ref: ScreenRef, live: LiveData, parent: QWidget | None = None
+) -> QWidget:
     """A MimicView for ``ref``, or a label listing why it cannot be shown."""
     folder = screens_root(cfg)
     ids = {s.id for s in cfg.screens}
@@ -74,7 +76,9 @@ class PidPage(QWidget):
             self.stack.addWidget(view)
             self.tabs.addTab(ref.id)
         if not self.refs:
-            self.stack.addWidget(_error_label([tr("The station config lists no level-2 screens")], self))
+            self.stack.addWidget(
+                _error_label([tr("The station config lists no level-2 screens")], self)
+            )
         self.tabs.setVisible(len(self.refs) > 1)
         self.tabs.currentChanged.connect(self.stack.setCurrentIndex)
         lay.addWidget(self.tabs)

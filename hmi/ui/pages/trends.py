@@ -35,7 +35,9 @@ class TrendsPage(QWidget):
         super().__init__(parent)
         self.setProperty("role", "page")
         self.live = live
-        self.store = GroupStore(list(live.cfg.trend_groups), getattr(live.runtime, "data_dir", None))
+        self.store = GroupStore(
+            list(live.cfg.trend_groups), getattr(live.runtime, "data_dir", None)
+        )
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
         bar = QHBoxLayout()
@@ -103,7 +105,11 @@ class TrendsPage(QWidget):
 
     def _title(self, g: Group) -> str:
         if not g.user:
-            return (g.title.get("zh") if i18n().is_zh else g.title.get("en")) or g.title.get("en") or g.name
+            return (
+                (g.title.get("zh") if i18n().is_zh else g.title.get("en"))
+                or g.title.get("en")
+                or g.name
+            )
         return f"{g.name} ({tr('saved')})"
 
     def _fill_groups(self, select: str = "") -> None:
@@ -159,7 +165,9 @@ class TrendsPage(QWidget):
     def _ask_save(self) -> None:
         current = self.store.get(self.current_group())
         default = current.name if current is not None and current.user else ""
-        name, ok = QInputDialog.getText(self, tr("Save trend group"), tr("Name of the group:"), text=default)
+        name, ok = QInputDialog.getText(
+            self, tr("Save trend group"), tr("Name of the group:"), text=default
+        )
         if ok and name.strip():
             self.save_group(name)
 
@@ -184,7 +192,9 @@ class TrendsPage(QWidget):
 
     # ------------------------------------------------------------------ export
     def _ask_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, tr("Export CSV…"), f"trend-{time.strftime('%Y%m%d-%H%M%S')}.csv", "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, tr("Export CSV…"), f"trend-{time.strftime('%Y%m%d-%H%M%S')}.csv", "CSV (*.csv)"
+        )
         if not path:
             return
         try:
@@ -195,11 +205,16 @@ class TrendsPage(QWidget):
         self.view.show_message(tr("{n} rows written to {path}").format(n=n, path=path), True)
 
     def _ask_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, tr("Export PNG…"), f"trend-{time.strftime('%Y%m%d-%H%M%S')}.png", "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, tr("Export PNG…"), f"trend-{time.strftime('%Y%m%d-%H%M%S')}.png", "PNG (*.png)"
+        )
         if not path:
             return
         ok = self.view.export_png(path)
-        self.view.show_message((tr("Picture saved to {path}") if ok else tr("Cannot write {path}")).format(path=path), ok)
+        self.view.show_message(
+            (tr("Picture saved to {path}") if ok else tr("Cannot write {path}")).format(path=path),
+            ok,
+        )
 
     # ------------------------------------------------------------------ texts
     def retranslate(self, *_: Any) -> None:

@@ -72,7 +72,9 @@ class AxisSet:
         self.boxes = [self.pi.vb] + [vb for vb, _ax in self._pool[:used]]
         self.axes = [self.pi.getAxis("left")] + [ax for _vb, ax in self._pool[:used]]
         self.pi.getAxis("left").enableAutoSIPrefix(False)  # engineering units as configured
-        for ax in [self.pi.getAxis(n) for n in ("left", "bottom", "right")] + [a for _v, a in self._pool]:
+        for ax in [self.pi.getAxis(n) for n in ("left", "bottom", "right")] + [
+            a for _v, a in self._pool
+        ]:
             ax.setZValue(GRID_Z)
         for ax, unit in zip(self.axes, units, strict=True):
             ax.setLabel(unit)

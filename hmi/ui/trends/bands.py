@@ -19,7 +19,11 @@ LIMIT_KINDS = ("HH", "H", "L", "LL")
 def limit_regions(tag: TagConfig) -> list[tuple[float, float, int, str]]:
     """(low, high, priority, kind) of every band of ``tag``: beyond each limit up to the
     next limit or to the edge of the tag's range."""
-    lim = {a.kind: (float(a.limit), a.priority) for a in tag.alarms if a.limit is not None and a.kind in LIMIT_KINDS}
+    lim = {
+        a.kind: (float(a.limit), a.priority)
+        for a in tag.alarms
+        if a.limit is not None and a.kind in LIMIT_KINDS
+    }
     lo_edge, hi_edge = tag.range
     out: list[tuple[float, float, int, str]] = []
     if "H" in lim:
@@ -46,7 +50,9 @@ class LimitBands:
         for lo, hi, prio, kind in limit_regions(tag):
             if hi <= lo:
                 continue
-            reg = pg.LinearRegionItem((lo, hi), orientation="horizontal", movable=False, pen=pg.mkPen(None))
+            reg = pg.LinearRegionItem(
+                (lo, hi), orientation="horizontal", movable=False, pen=pg.mkPen(None)
+            )
             reg.setZValue(-20)
             box.addItem(reg, ignoreBounds=True)
             self.regions.append((reg, prio, kind))
@@ -56,7 +62,12 @@ class LimitBands:
             # the label inside the band: above a high limit, below a low one (and so out of
             # sight with its line when the limit is beyond the visible values)
             anchor = (0, 1) if a.kind in ("H", "HH") else (0, 0)
-            line = pg.InfiniteLine(pos=float(a.limit), angle=0, label=a.kind, labelOpts={"position": 0.02, "anchors": [anchor, anchor]})
+            line = pg.InfiniteLine(
+                pos=float(a.limit),
+                angle=0,
+                label=a.kind,
+                labelOpts={"position": 0.02, "anchors": [anchor, anchor]},
+            )
             line.setZValue(-15)
             box.addItem(line, ignoreBounds=not in_range)
             self.lines.append((line, a.priority))

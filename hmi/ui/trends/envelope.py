@@ -26,7 +26,9 @@ class EnvelopeItem(pg.GraphicsObject):
 
     def __init__(self, color: QColor | None = None) -> None:
         super().__init__()
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # a real exposedRect
+        self.setFlag(
+            QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption
+        )  # a real exposedRect
         self._rects: list[QRectF] = []
         self._start = self._end = self._x = self._lo = self._hi = np.empty(0)
         self._bounds = QRectF()
@@ -42,14 +44,26 @@ class EnvelopeItem(pg.GraphicsObject):
         self._alpha = alpha / 255.0
         self.update()
 
-    def set_data(self, start: np.ndarray, width: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    def set_data(
+        self, start: np.ndarray, width: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> None:
         """Buckets [start, start + width) (sorted) with their min and max (finite)."""
         self.prepareGeometryChange()
         self._start, self._end = start, start + width
         self._x, self._lo, self._hi = start + width / 2.0, lo, hi
-        self._rects = [QRectF(s, a, w, b - a) for s, w, a, b in zip(start.tolist(), width.tolist(), lo.tolist(), hi.tolist(), strict=True)]
+        self._rects = [
+            QRectF(s, a, w, b - a)
+            for s, w, a, b in zip(
+                start.tolist(), width.tolist(), lo.tolist(), hi.tolist(), strict=True
+            )
+        ]
         if len(start):
-            self._bounds = QRectF(float(start[0]), float(lo.min()), float(self._end[-1] - start[0]), float(hi.max() - lo.min()))
+            self._bounds = QRectF(
+                float(start[0]),
+                float(lo.min()),
+                float(self._end[-1] - start[0]),
+                float(hi.max() - lo.min()),
+            )
         else:
             self._bounds = QRectF()
         self.update()
@@ -63,7 +77,9 @@ class EnvelopeItem(pg.GraphicsObject):
         """Bounds of the bars."""
         return self._bounds
 
-    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: tuple[float, float] | None = None) -> tuple[float, float] | None:  # noqa: N802, N803 - pyqtgraph API
+    def dataBounds(
+        self, ax: int, frac: float = 1.0, orthoRange: tuple[float, float] | None = None
+    ) -> tuple[float, float] | None:  # noqa: N802, N803 - pyqtgraph API
         """Data range along ``ax`` (0: x, 1: y), within ``orthoRange`` of the other axis (auto range)."""
         x, lo, hi = self._x, self._lo, self._hi
         if not len(x):
@@ -71,7 +87,10 @@ class EnvelopeItem(pg.GraphicsObject):
         if ax == 0:
             return self._bounds.left(), self._bounds.right()
         if orthoRange is not None:
-            a, b = np.searchsorted(x, orthoRange[0]), np.searchsorted(x, orthoRange[1], side="right")
+            a, b = (
+                np.searchsorted(x, orthoRange[0]),
+                np.searchsorted(x, orthoRange[1], side="right"),
+            )
             lo, hi = lo[a:b], hi[a:b]
         if not len(lo):
             return None

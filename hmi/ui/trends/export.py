@@ -19,7 +19,19 @@ import numpy as np
 
 from hmi.config.schema import TagConfig
 
-HEADER = ("timestamp", "time", "tag", "label", "unit", "value", "min", "max", "quality", "samples", "bucket_s")
+HEADER = (
+    "timestamp",
+    "time",
+    "tag",
+    "label",
+    "unit",
+    "value",
+    "min",
+    "max",
+    "quality",
+    "samples",
+    "bucket_s",
+)
 QUALITY = {192: "GOOD", 64: "UNCERTAIN", 0: "BAD"}
 
 
@@ -27,14 +39,22 @@ def _num(v: float) -> str:
     return "" if math.isnan(v) else repr(float(v))
 
 
-def csv_rows(tags: dict[str, TagConfig], rows: dict[str, dict[str, np.ndarray]], lang: str = "en") -> Iterator[list[str]]:
+def csv_rows(
+    tags: dict[str, TagConfig], rows: dict[str, dict[str, np.ndarray]], lang: str = "en"
+) -> Iterator[list[str]]:
     """CSV rows (without header) of every pen's visible rows."""
     for name, r in rows.items():
         tag = tags[name]
         label = tag.label.get(lang) or name
         for t0, avg, lo, hi, q, count, bucket in zip(
-            r["t0"].tolist(), r["avg"].tolist(), r["min"].tolist(), r["max"].tolist(), r["q"].tolist(),
-            r["count"].tolist(), r["bucket"].tolist(), strict=True,
+            r["t0"].tolist(),
+            r["avg"].tolist(),
+            r["min"].tolist(),
+            r["max"].tolist(),
+            r["q"].tolist(),
+            r["count"].tolist(),
+            r["bucket"].tolist(),
+            strict=True,
         ):
             yield [
                 f"{t0:.3f}",

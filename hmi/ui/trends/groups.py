@@ -27,7 +27,9 @@ class Group:
     name: str
     pens: list[str]
     range: str = "1h"
-    title: dict[str, str] = field(default_factory=dict)  # {"en": ..., "zh": ...}; config groups only
+    title: dict[str, str] = field(
+        default_factory=dict
+    )  # {"en": ..., "zh": ...}; config groups only
     user: bool = True  # saved by a user (can be deleted), not from the station config
 
     def as_json(self) -> dict[str, Any]:
@@ -39,7 +41,10 @@ class GroupStore:
     """Trend groups of one station: config groups (read-only) + user groups (the JSON file)."""
 
     def __init__(self, config_groups: list[Any], data_dir: Path | str | None) -> None:
-        self.config = [Group(g.name, list(g.pens), g.range, g.title.model_dump(), user=False) for g in config_groups]
+        self.config = [
+            Group(g.name, list(g.pens), g.range, g.title.model_dump(), user=False)
+            for g in config_groups
+        ]
         self.path = Path(data_dir) / FILE_NAME if data_dir else None
         self.error = ""
         self.user: list[Group] = self._load()
@@ -103,7 +108,9 @@ class GroupStore:
                 out.append(Group(str(g["name"]), pens, str(g.get("range", "1h"))))
             return out
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            self.error = f"saved trend groups in {self.path} are unreadable ({exc}); they were set aside"
+            self.error = (
+                f"saved trend groups in {self.path} are unreadable ({exc}); they were set aside"
+            )
             log.error("%s", self.error)
             try:
                 os.replace(self.path, self.path.with_suffix(".json.broken"))

@@ -29,7 +29,15 @@ class TrendPen:
         self.style = Qt.PenStyle.SolidLine
         self.selected = False
         # no antialiasing: a long noisy trend costs ~1 s per pen antialiased, ~10 ms without
-        self.curve = pg.PlotDataItem([], [], connect="finite", clipToView=True, autoDownsample=True, downsampleMethod="peak", antialias=False)
+        self.curve = pg.PlotDataItem(
+            [],
+            [],
+            connect="finite",
+            clipToView=True,
+            autoDownsample=True,
+            downsampleMethod="peak",
+            antialias=False,
+        )
         self.envelope = EnvelopeItem()
         self.hold_line = pg.PlotCurveItem([], [], antialias=False)
         self.box: pg.ViewBox | None = None

@@ -85,7 +85,9 @@ class PenTable(QTableWidget):
             if item is not None:
                 item.setText(fmt.label(t))
 
-    def set_pens(self, tags: list[TagConfig], colors: list[tuple[QColor, Qt.PenStyle]], selected: str = "") -> None:
+    def set_pens(
+        self, tags: list[TagConfig], colors: list[tuple[QColor, Qt.PenStyle]], selected: str = ""
+    ) -> None:
         """Rows for ``tags`` with their colors; ``selected`` is highlighted."""
         self.blockSignals(True)
         self.tags = list(tags)
@@ -104,7 +106,11 @@ class PenTable(QTableWidget):
     def fit_rows(self, most: int) -> None:
         """Be as tall as the rows (at most ``most`` of them, then scroll)."""
         rows = max(1, min(self.rowCount(), most))
-        h = self.horizontalHeader().sizeHint().height() + rows * self.verticalHeader().defaultSectionSize() + 2 * self.frameWidth()
+        h = (
+            self.horizontalHeader().sizeHint().height()
+            + rows * self.verticalHeader().defaultSectionSize()
+            + 2 * self.frameWidth()
+        )
         self.setFixedHeight(h)
 
     def selected_name(self) -> str:
@@ -133,7 +139,10 @@ class PenTable(QTableWidget):
 
     def cursor_texts(self) -> dict[str, tuple[str, str]]:
         """Pen -> (value, quality) shown in the cursor columns."""
-        return {t.name: (self._cell(r, COL_CURSOR).text(), self._cell(r, COL_QUALITY).text()) for r, t in enumerate(self.tags)}
+        return {
+            t.name: (self._cell(r, COL_CURSOR).text(), self._cell(r, COL_QUALITY).text())
+            for r, t in enumerate(self.tags)
+        }
 
     def _cell(self, r: int, c: int) -> QTableWidgetItem:
         item = self.item(r, c)

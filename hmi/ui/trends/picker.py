@@ -36,7 +36,13 @@ def matches(tag: TagConfig, words: list[str]) -> bool:
 class TagPicker(QDialog):
     """Search and select one or more tags."""
 
-    def __init__(self, tags: Iterable[TagConfig], exclude: Iterable[str] = (), room: int = 12, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        tags: Iterable[TagConfig],
+        exclude: Iterable[str] = (),
+        room: int = 12,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("tagPicker")
         self.setWindowTitle(tr("Add pens"))
@@ -54,7 +60,9 @@ class TagPicker(QDialog):
         self.list.itemDoubleClicked.connect(lambda _i: self.accept())
         self.hint = QLabel(tr("Up to {n} more pens").format(n=room), self)
         self.hint.setProperty("role", "dim")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText(tr("Add"))
         buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(tr("Cancel"))
         buttons.accepted.connect(self.accept)
@@ -79,7 +87,9 @@ class TagPicker(QDialog):
 
     def shown(self) -> list[str]:
         """Names of the tags listed now."""
-        return [self.tags[i].name for i in range(self.list.count()) if not self.list.item(i).isHidden()]
+        return [
+            self.tags[i].name for i in range(self.list.count()) if not self.list.item(i).isHidden()
+        ]
 
     def select(self, names: Iterable[str]) -> None:
         """Select tags by name (tests, keyboard-less use)."""
@@ -90,5 +100,9 @@ class TagPicker(QDialog):
 
     def chosen(self) -> list[str]:
         """Selected tag names (at most ``room``), in list order."""
-        names = [str(self.list.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.list.count()) if self.list.item(i).isSelected()]
+        names = [
+            str(self.list.item(i).data(Qt.ItemDataRole.UserRole))
+            for i in range(self.list.count())
+            if self.list.item(i).isSelected()
+        ]
         return names[: self.room]

@@ -50,7 +50,9 @@ class RangeBar(QWidget):
         if compact:
             self.preset_combo = QComboBox(self)
             self.preset_combo.setObjectName("trendPreset")
-            self.preset_combo.activated.connect(lambda i: self.sigPreset.emit(float(self.preset_combo.itemData(i))))  # type: ignore[union-attr]
+            self.preset_combo.activated.connect(
+                lambda i: self.sigPreset.emit(float(self.preset_combo.itemData(i)))
+            )  # type: ignore[union-attr]
         else:
             for i, (seconds, _text, _key) in enumerate(PRESETS):
                 b = QPushButton(self)
@@ -91,7 +93,14 @@ class RangeBar(QWidget):
             grid = QGridLayout(self)
             grid.setContentsMargins(0, 0, 0, 0)
             row = QHBoxLayout()
-            first: list[QWidget] = [self.state, self.preset_combo, self.back, self.forward, self.pause, self.cursor_button]  # type: ignore[list-item]
+            first: list[QWidget] = [
+                self.state,
+                self.preset_combo,
+                self.back,
+                self.forward,
+                self.pause,
+                self.cursor_button,
+            ]  # type: ignore[list-item]
             for w in first:
                 row.addWidget(w)
             row.addStretch(1)
@@ -110,13 +119,22 @@ class RangeBar(QWidget):
         for b in (self.back, self.forward, self.pause):
             row.addWidget(b)
         row.addSpacing(16)
-        for w in (self.l_from, self.from_edit, self.l_to, self.to_edit, self.show_button, self.cursor_button):
+        for w in (
+            self.l_from,
+            self.from_edit,
+            self.l_to,
+            self.to_edit,
+            self.show_button,
+            self.cursor_button,
+        ):
             row.addWidget(w)
         row.addStretch(1)
 
     def retranslate(self, *_: Any) -> None:
         """Texts in the current language."""
-        for b, (_s, text, _k) in zip(self.preset_buttons, PRESETS, strict=False):  # none when compact
+        for b, (_s, text, _k) in zip(
+            self.preset_buttons, PRESETS, strict=False
+        ):  # none when compact
             b.setText(tr(text))
         if self.preset_combo is not None:
             i = self.preset_combo.currentIndex()
@@ -130,7 +148,9 @@ class RangeBar(QWidget):
         self.l_to.setText(tr("To"))
         self.show_button.setText(tr("Show"))
         self.cursor_button.setText(tr("Cursor"))
-        self.cursor_button.setToolTip(tr("Read every pen's value and quality at a time (double-click the plot to place it)"))
+        self.cursor_button.setToolTip(
+            tr("Read every pen's value and quality at a time (double-click the plot to place it)")
+        )
         self.set_follow(self.follow)
 
     # ------------------------------------------------------------------ state from the plot
@@ -144,7 +164,9 @@ class RangeBar(QWidget):
 
     def set_span(self, seconds: float) -> None:
         """Check the preset that matches ``seconds`` (none when it is another span)."""
-        match = [i for i, (s, _t, _k) in enumerate(PRESETS) if abs(s - seconds) <= max(1.0, s * 0.002)]
+        match = [
+            i for i, (s, _t, _k) in enumerate(PRESETS) if abs(s - seconds) <= max(1.0, s * 0.002)
+        ]
         if self.preset_combo is not None:
             if match:
                 self.preset_combo.setCurrentIndex(match[0])

@@ -42,8 +42,18 @@ class Readout:
 
 def _empty() -> dict[str, np.ndarray]:
     f = np.empty(0)
-    return {"t0": f, "x": f, "avg": f, "min": f, "max": f, "last": f, "q": np.empty(0, np.uint8),
-            "count": np.empty(0, np.int64), "bucket": f, "bad": np.empty(0, bool)}
+    return {
+        "t0": f,
+        "x": f,
+        "avg": f,
+        "min": f,
+        "max": f,
+        "last": f,
+        "q": np.empty(0, np.uint8),
+        "count": np.empty(0, np.int64),
+        "bucket": f,
+        "bad": np.empty(0, bool),
+    }
 
 
 class Series:
@@ -80,13 +90,23 @@ class Series:
         else:
             x = t0
         self._h = {
-            "t0": t0, "x": x, "avg": np.asarray(data.avg if b > 0 else data.last, np.float64),
-            "min": np.asarray(data.min, np.float64), "max": np.asarray(data.max, np.float64),
-            "last": np.asarray(data.last, np.float64), "q": np.asarray(data.quality, np.uint8),
-            "count": count, "bucket": np.where(count > 0, b, 0.0) if b > 0 else np.zeros(len(t0)),
+            "t0": t0,
+            "x": x,
+            "avg": np.asarray(data.avg if b > 0 else data.last, np.float64),
+            "min": np.asarray(data.min, np.float64),
+            "max": np.asarray(data.max, np.float64),
+            "last": np.asarray(data.last, np.float64),
+            "q": np.asarray(data.quality, np.uint8),
+            "count": count,
+            "bucket": np.where(count > 0, b, 0.0) if b > 0 else np.zeros(len(t0)),
             "bad": np.asarray(data.bad, bool),
         }
-        self.start, self.end, self.bucket, self.source = float(start), float(end), b, str(data.source)
+        self.start, self.end, self.bucket, self.source = (
+            float(start),
+            float(end),
+            b,
+            str(data.source),
+        )
         self.version += 1
 
     def clear_history(self) -> None:
@@ -144,19 +164,47 @@ class Series:
         parts = [h]
         if len(lt):
             if len(h["t0"]) and self.end < self.live_since - 1.0:
-                parts.append(self._row(self.end, math.nan, UNCERTAIN, 0, False))  # unknown time: break
+                parts.append(
+                    self._row(self.end, math.nan, UNCERTAIN, 0, False)
+                )  # unknown time: break
             n = len(lt)
-            parts.append({"t0": lt, "x": lt, "avg": lv, "min": lv, "max": lv, "last": lv, "q": lq,
-                          "count": np.ones(n, np.int64), "bucket": np.zeros(n), "bad": lq < UNCERTAIN})
-        out = parts[0] if len(parts) == 1 else {c: np.concatenate([p[c] for p in parts]) for c in _COLS}
+            parts.append(
+                {
+                    "t0": lt,
+                    "x": lt,
+                    "avg": lv,
+                    "min": lv,
+                    "max": lv,
+                    "last": lv,
+                    "q": lq,
+                    "count": np.ones(n, np.int64),
+                    "bucket": np.zeros(n),
+                    "bad": lq < UNCERTAIN,
+                }
+            )
+        out = (
+            parts[0]
+            if len(parts) == 1
+            else {c: np.concatenate([p[c] for p in parts]) for c in _COLS}
+        )
         self._cache = (self.version, out)
         return out
 
     @staticmethod
     def _row(t: float, v: float, q: int, count: int, bad: bool) -> dict[str, np.ndarray]:
         a = np.array([v])
-        return {"t0": np.array([t]), "x": np.array([t]), "avg": a, "min": a, "max": a, "last": a,
-                "q": np.array([q], np.uint8), "count": np.array([count], np.int64), "bucket": np.zeros(1), "bad": np.array([bad])}
+        return {
+            "t0": np.array([t]),
+            "x": np.array([t]),
+            "avg": a,
+            "min": a,
+            "max": a,
+            "last": a,
+            "q": np.array([q], np.uint8),
+            "count": np.array([count], np.int64),
+            "bucket": np.zeros(1),
+            "bad": np.array([bad]),
+        }
 
     def line(self, step: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of the line: bucket averages or sample values, NaN where it must break.
@@ -206,11 +254,22 @@ class Series:
         b = float(r["bucket"][i])
         q, bad = int(r["q"][i]), bool(r["bad"][i])
         if b > 0 and t < r["t0"][i] + b:
-            return Readout(float(r["t0"][i]), float(r["avg"][i]), float(r["min"][i]), float(r["max"][i]), q, b, int(r["count"][i]), bad)
+            return Readout(
+                float(r["t0"][i]),
+                float(r["avg"][i]),
+                float(r["min"][i]),
+                float(r["max"][i]),
+                q,
+                b,
+                int(r["count"][i]),
+                bad,
+            )
         last = float(r["last"][i])
         if math.isnan(last):
             q, bad = BAD, True
-        return Readout(float(r["t0"][i]), last, last, last, q, 0.0, 1, bad, held=b > 0 or t > r["t0"][i])
+        return Readout(
+            float(r["t0"][i]), last, last, last, q, 0.0, 1, bad, held=b > 0 or t > r["t0"][i]
+        )
 
     def rows_between(self, x0: float, x1: float) -> dict[str, np.ndarray]:
         """The rows whose time lies in [x0, x1] (export of the visible data)."""

@@ -37,14 +37,23 @@ class TrendView(QWidget):
     sigPensChanged = Signal()
     sigMessage = Signal(str, bool)  # text, ok
 
-    def __init__(self, live: LiveData, tags: Sequence[TagConfig], span: float = 3600.0, parent: QWidget | None = None, compact: bool = False) -> None:
+    def __init__(
+        self,
+        live: LiveData,
+        tags: Sequence[TagConfig],
+        span: float = 3600.0,
+        parent: QWidget | None = None,
+        compact: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("trendView")
         self.live = live
         self.compact = compact
         self.bar = RangeBar(self, compact)
         historian = getattr(live.runtime, "historian", None)
-        self.plot = TrendPlot([], span, self, limits=True, legend=False, historian=historian, interactive=True)
+        self.plot = TrendPlot(
+            [], span, self, limits=True, legend=False, historian=historian, interactive=True
+        )
         self.table: PenTable | None = None if compact else PenTable(self)
         self.readout = QLabel(self)
         self.readout.setObjectName("trendReadout")
@@ -82,7 +91,9 @@ class TrendView(QWidget):
         self.plot.sigCursorMoved.connect(self._cursor_moved)
         self.plot.sigRendered.connect(lambda _rid: self._refresh_readout())
         self.plot.sigPensChanged.connect(self._pens_changed)
-        self.plot.sigError.connect(lambda text: self.show_message(tr("History unavailable") + f": {text}", False))
+        self.plot.sigError.connect(
+            lambda text: self.show_message(tr("History unavailable") + f": {text}", False)
+        )
         if self.table is not None:
             self.table.sigSelected.connect(self.plot.set_band_pen)
         live.sigTags.connect(self.on_tags)
@@ -142,7 +153,9 @@ class TrendView(QWidget):
         self._idx = np.fromiter(idx, np.int64, len(idx))
         if self.table is not None:
             pens = list(self.plot.pens.values())
-            self.table.set_pens([p.tag for p in pens], [(p.color, p.style) for p in pens], self.plot.band_pen)
+            self.table.set_pens(
+                [p.tag for p in pens], [(p.color, p.style) for p in pens], self.plot.band_pen
+            )
             self.table.fit_rows(6)  # the plot gets the rest of the page
             self._update_current()
         self._refresh_readout()
@@ -243,7 +256,9 @@ class TrendView(QWidget):
     def export_csv(self, path: str | Path) -> int:
         """The visible data of every pen as CSV; returns the number of rows (raises OSError)."""
         tags = {name: pen.tag for name, pen in self.plot.pens.items()}
-        return write_csv(path, csv_rows(tags, self.plot.visible_rows(), "zh" if i18n().is_zh else "en"))
+        return write_csv(
+            path, csv_rows(tags, self.plot.visible_rows(), "zh" if i18n().is_zh else "en")
+        )
 
     def export_png(self, path: str | Path) -> bool:
         """The plot as a PNG image."""

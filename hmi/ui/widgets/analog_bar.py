@@ -16,12 +16,24 @@ from hmi.ui import theme as theme_mod
 class AnalogBar(QWidget):
     """Horizontal bar: range, normal band, alarm zones, limit ticks, value pointer, scale labels."""
 
-    def __init__(self, tag: TagConfig, parent: QWidget | None = None, normal: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self,
+        tag: TagConfig,
+        parent: QWidget | None = None,
+        normal: tuple[float, float] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.tag = tag
         self.lo, self.hi = tag.range
-        self.limits = {a.kind: float(a.limit) for a in tag.alarms if a.limit is not None and a.enabled and a.kind in ("HH", "H", "L", "LL")}
-        self.normal = normal or (self.limits.get("L", self.limits.get("LL", self.lo)), self.limits.get("H", self.limits.get("HH", self.hi)))
+        self.limits = {
+            a.kind: float(a.limit)
+            for a in tag.alarms
+            if a.limit is not None and a.enabled and a.kind in ("HH", "H", "L", "LL")
+        }
+        self.normal = normal or (
+            self.limits.get("L", self.limits.get("LL", self.lo)),
+            self.limits.get("H", self.limits.get("HH", self.hi)),
+        )
         self.value = math.nan
         self.quality = "bad"
         self.alarm = 0
@@ -41,7 +53,9 @@ class AnalogBar(QWidget):
             self.update()
 
     def _x(self, v: float, r: QRectF) -> float:
-        return r.left() + (min(max(v, self.lo), self.hi) - self.lo) / (self.hi - self.lo) * r.width()
+        return (
+            r.left() + (min(max(v, self.lo), self.hi) - self.lo) / (self.hi - self.lo) * r.width()
+        )
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802 - Qt override
         """Paint the bar."""
@@ -73,8 +87,14 @@ class AnalogBar(QWidget):
             x = self._x(lim, r)
             p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
         p.setPen(c.color("textDim"))
-        p.drawText(QRectF(r.left(), r.bottom() + 2, 80, 14), Qt.AlignmentFlag.AlignLeft, f"{self.lo:g}")
-        p.drawText(QRectF(r.right() - 80, r.bottom() + 2, 80, 14), Qt.AlignmentFlag.AlignRight, f"{self.hi:g} {self.tag.unit}")
+        p.drawText(
+            QRectF(r.left(), r.bottom() + 2, 80, 14), Qt.AlignmentFlag.AlignLeft, f"{self.lo:g}"
+        )
+        p.drawText(
+            QRectF(r.right() - 80, r.bottom() + 2, 80, 14),
+            Qt.AlignmentFlag.AlignRight,
+            f"{self.hi:g} {self.tag.unit}",
+        )
         for k, lim in self.limits.items():  # limit names above the bar, range below: no overlap
             x = self._x(lim, r)
             p.drawText(QRectF(x - 15, 0, 30, 12), Qt.AlignmentFlag.AlignCenter, k)
@@ -84,10 +104,24 @@ class AnalogBar(QWidget):
             p.drawRect(r)
         else:
             x = self._x(self.value, r)
-            color = c.alarm(self.alarm) if self.alarm else (c.color("uncertain") if self.quality == "uncertain" else c.color("barPointer"))
+            color = (
+                c.alarm(self.alarm)
+                if self.alarm
+                else (
+                    c.color("uncertain") if self.quality == "uncertain" else c.color("barPointer")
+                )
+            )
             p.setPen(QPen(color, 3))
             p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
             p.setPen(QPen(c.color("text"), 0.8))
             p.setBrush(color)
-            p.drawPolygon(QPolygonF([QPointF(x - 6, r.top() - 4), QPointF(x + 6, r.top() - 4), QPointF(x, r.top() + 4)]))
+            p.drawPolygon(
+                QPolygonF(
+                    [
+                        QPointF(x - 6, r.top() - 4),
+                        QPointF(x + 6, r.top() - 4),
+                        QPointF(x, r.top() + 4),
+                    ]
+                )
+            )
         p.end()

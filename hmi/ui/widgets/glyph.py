@@ -21,17 +21,38 @@ def glyph_path(rect: QRectF, priority: int) -> QPainterPath:
     if priority == 1:
         path.addRect(rect.adjusted(w * 0.06, h * 0.06, -w * 0.06, -h * 0.06))
     elif priority == 2:
-        path.addPolygon(QPolygonF([QPointF(x + w / 2, y), QPointF(x + w, y + h), QPointF(x, y + h), QPointF(x + w / 2, y)]))
+        path.addPolygon(
+            QPolygonF(
+                [
+                    QPointF(x + w / 2, y),
+                    QPointF(x + w, y + h),
+                    QPointF(x, y + h),
+                    QPointF(x + w / 2, y),
+                ]
+            )
+        )
     elif priority == 3:
-        path.addPolygon(QPolygonF([QPointF(x, y), QPointF(x + w, y), QPointF(x + w / 2, y + h), QPointF(x, y)]))
+        path.addPolygon(
+            QPolygonF([QPointF(x, y), QPointF(x + w, y), QPointF(x + w / 2, y + h), QPointF(x, y)])
+        )
     else:
         path.addPolygon(
-            QPolygonF([QPointF(x + w / 2, y), QPointF(x + w, y + h / 2), QPointF(x + w / 2, y + h), QPointF(x, y + h / 2), QPointF(x + w / 2, y)])
+            QPolygonF(
+                [
+                    QPointF(x + w / 2, y),
+                    QPointF(x + w, y + h / 2),
+                    QPointF(x + w / 2, y + h),
+                    QPointF(x, y + h / 2),
+                    QPointF(x + w / 2, y),
+                ]
+            )
         )
     return path
 
 
-def paint_glyph(p: QPainter, rect: QRectF, priority: int, filled: bool = True, colors: object | None = None) -> None:
+def paint_glyph(
+    p: QPainter, rect: QRectF, priority: int, filled: bool = True, colors: object | None = None
+) -> None:
     """Paint the glyph of ``priority`` (1-4) in ``rect``; outlined when ``filled`` is False."""
     c = colors or theme_mod.colors()
     color: QColor = c.alarm(priority)  # type: ignore[attr-defined]

@@ -82,7 +82,11 @@ class TrendPlot(pg.PlotWidget):
         # a plain plot (overview) always follows live values; the trends page and the
         # faceplates pan and zoom with the mouse (``interactive``)
         self.axes = AxisSet(pi, mouse=interactive)
-        self.legend = pi.addLegend(offset=(10, 5)) if (legend if legend is not None else len(tags) > 1) else None
+        self.legend = (
+            pi.addLegend(offset=(10, 5))
+            if (legend if legend is not None else len(tags) > 1)
+            else None
+        )
         self.fetcher = Fetcher(historian, self)
         self.fetcher.sigFetched.connect(self._on_fetched)
         self.fetcher.sigError.connect(self.sigError)
@@ -282,7 +286,13 @@ class TrendPlot(pg.PlotWidget):
         """Where history comes from (None: live values only)."""
         return self.fetcher.historian
 
-    def load_history(self, historian: Any, start: float | None = None, end: float | None = None, points: int | None = None) -> None:
+    def load_history(
+        self,
+        historian: Any,
+        start: float | None = None,
+        end: float | None = None,
+        points: int | None = None,
+    ) -> None:
         """Use ``historian`` and fetch the visible range again (``start``/``end`` set a past range)."""
         del points  # the plot's width decides the resolution
         self.fetcher.historian = historian
@@ -319,7 +329,9 @@ class TrendPlot(pg.PlotWidget):
             return -1
         x0, x1, width = self.wanted()
         if names is None:
-            names = [n for n, p in self.pens.items() if force or not self._covered(p, x0, x1, width)]
+            names = [
+                n for n, p in self.pens.items() if force or not self._covered(p, x0, x1, width)
+            ]
         names = [n for n in names if n in self.pens]
         if not names:
             return -1
@@ -426,7 +438,9 @@ class TrendPlot(pg.PlotWidget):
         # opaque grid lines, pre-mixed with the background: translucent lines across the
         # whole plot cost Qt ~10 ms per axis and frame, too much while panning
         grid = _mix(bg, c.color("textDim"), 0.22)
-        for ax in [self.plotItem.getAxis(n) for n in ("left", "bottom", "right")] + list(self.axes.axes):
+        for ax in [self.plotItem.getAxis(n) for n in ("left", "bottom", "right")] + list(
+            self.axes.axes
+        ):
             ax.setPen(axis_pen)
             ax.setTextPen(text_pen)
             ax.setTickPen(pg.mkPen(grid))
@@ -436,7 +450,11 @@ class TrendPlot(pg.PlotWidget):
             self.legend.setBrush(pg.mkBrush(c.color("trendBg")))
         colors = c.pens()
         for i, pen in enumerate(self.pens.values()):
-            pen.set_style(colors[i % len(colors)], i, selected=len(self.pens) > 1 and pen.name == self.band_pen)
+            pen.set_style(
+                colors[i % len(colors)],
+                i,
+                selected=len(self.pens) > 1 and pen.name == self.band_pen,
+            )
         # an axis used by one pen takes its color, so the reader knows which scale is whose
         for unit, ax in zip(self.axes.units, self.axes.axes, strict=False):
             users = [p for p in self.pens.values() if p.unit == unit]
@@ -450,5 +468,7 @@ class TrendPlot(pg.PlotWidget):
 def _mix(a: QColor, b: QColor, f: float) -> QColor:
     """``a`` with ``f`` of ``b`` mixed in (an opaque color)."""
     return QColor(
-        round(a.red() + (b.red() - a.red()) * f), round(a.green() + (b.green() - a.green()) * f), round(a.blue() + (b.blue() - a.blue()) * f)
+        round(a.red() + (b.red() - a.red()) * f),
+        round(a.green() + (b.green() - a.green()) * f),
+        round(a.blue() + (b.blue() - a.blue()) * f),
     )
