@@ -54,9 +54,9 @@ def synthetic(days: int, start: float, seed: int = 7) -> tuple[np.ndarray, np.nd
 
 
 def _start(days_back: int) -> float:
-    tz = ZoneInfo(TZ)
-    day = dt.datetime.now(tz).date() - dt.timedelta(days=days_back)
-    return dt.datetime.combine(day, dt.time(0), tz).timestamp()
+    """Local midnight ``days_back`` days before a fixed date (never today's)."""
+    day = dt.date(2026, 11, 30) - dt.timedelta(days=days_back)
+    return dt.datetime.combine(day, dt.time(0), ZoneInfo(TZ)).timestamp()
 
 
 FIXED_START = dt.datetime(

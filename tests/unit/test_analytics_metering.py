@@ -1,8 +1,12 @@
 """Metering reports: volumes equal what was generated, across a totalizer rollover; CSV/PDF/CLI.
 
-A simulated day of the demo station (meter 1's totalizer starts 150,000 Nm³ below its
+A simulated day of the demo station (meter 1's totalizer starts 150,000 Sm³ below its
 2^32 rollover) is stored through the real tag table into a real history.db; the true
 volumes are the model's own floating-point totals at local midnight.
+
+Every date here is fixed (never "today"): the history is synthetic and written with
+``bulk_load`` (no writer thread, so no retention pass ever sees it age), and the day's
+weekday and demand shape are the same on every run.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from tests.unit.test_analytics_warnings import analytics_station
 
 TZ = ZoneInfo("Asia/Shanghai")
 ROLL = 2.0**32
+#: a Sunday whose midnights fall between two stored totalizer samples (60 s apart, 10 s
+#: past the minute), with demand changing fast around them: the day this suite once failed
+DAY = dt.date(2026, 11, 29)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +42,7 @@ def day_history(tmp_path_factory):
     """(cfg, data dir, day, true volumes per meter) for one simulated local day."""
     root = tmp_path_factory.mktemp("metering")
     cfg = load_station(analytics_station(root))
-    day = dt.datetime.now(TZ).date() - dt.timedelta(days=4)
+    day = DAY
     start, end = day_bounds(day, cfg.station.timezone)
     data = root / "data"
     data.mkdir()
@@ -106,12 +113,26 @@ def test_daily_volumes_equal_the_generated_volumes_across_a_rollover(day_history
     meters = {m["id"]: m for m in rep["meters"]}
     assert meters["m1"]["rollovers"] == 1 and meters["m2"]["rollovers"] == 0
     assert meters["m1"]["total_end"] < meters["m1"]["total_start"]  # the reading wrapped
+    hist = Historian(data / "history.db", create=False)
+    try:
+        at_edges = {m: _at_boundaries(hist, f"{m}.total.std", day) for m in truth}
+    finally:
+        hist.close()
     for mid, true_volume in truth.items():
-        # the totals are whole Nm³: each end of the day may lose up to 1 Nm³ to truncation
-        assert meters[mid]["volume"] == pytest.approx(true_volume, abs=1.01), mid
+        (start_reading, start_bound), (end_reading, end_bound) = at_edges[mid]
+        # the day is the totalizer difference *at* the two midnights, each read between the
+        # stored samples either side of it: not the first and last samples inside the day
+        assert meters[mid]["volume"] == pytest.approx(end_reading - start_reading, abs=0.06), mid
+        # against the model's exact totals: the flow computer's totals are whole Sm³ (the
+        # two truncations differ by < 1) and a straight line between samples 60 s apart
+        # misses the curvature of the demand by at most |second difference| / 8 per midnight
+        tolerance = 1.0 + (start_bound + end_bound) / 8.0 + 0.06
+        assert meters[mid]["volume"] == pytest.approx(true_volume, abs=tolerance), mid
         hourly = sum(h["meters"][mid]["volume"] for h in rep["hours"])
         assert hourly == pytest.approx(meters[mid]["volume"], abs=0.5)
-    assert rep["station_volume"] == pytest.approx(sum(truth.values()), abs=2.02)
+    m1_reading_at_start = at_edges["m1"][0][0]
+    assert meters["m1"]["total_start"] == np.floor(m1_reading_at_start % ROLL)
+    assert meters["m1"]["total_end"] == np.floor(at_edges["m1"][1][0] % ROLL)
     assert len(rep["hours"]) == 24 and rep["complete"]
     assert rep["hours"][0]["label"] == "00:00" and rep["hours"][-1]["label"] == "23:00"
     assert not any(h["estimated"] for h in rep["hours"])
@@ -122,6 +143,28 @@ def test_daily_volumes_equal_the_generated_volumes_across_a_rollover(day_history
     assert (
         rep["alarms"]["top"][0]["alarm_id"] == "flt1.dp.h" and rep["alarms"]["top"][0]["count"] == 3
     )
+
+
+def _at_boundaries(hist: Historian, tag: str, day: dt.date) -> list[tuple[float, float]]:
+    """(totalizer at the boundary, curvature bound) at the start and end of ``day``, worked
+    out independently of the report: the two stored readings either side of each midnight,
+    unwrapped across the 2^32 rollover and joined by a straight line."""
+    out = []
+    base = None
+    for edge in day_bounds(day, "Asia/Shanghai"):
+        raw = hist.raw(tag, edge - 300.0, edge + 300.0)
+        t, v = raw.ts, raw.value.copy()
+        v[1:] += ROLL * np.cumsum(np.diff(v) < -ROLL / 2.0)  # unwrap the rollover
+        if base is None:
+            base = v[0]
+        elif v[0] < base:  # the end of the day lies past the rollover
+            v += ROLL
+        j = int(np.searchsorted(t, edge, side="right"))
+        assert 0 < j < len(t) and t[j - 1] < edge < t[j], "the midnight must lie between samples"
+        reading = v[j - 1] + (v[j] - v[j - 1]) * (edge - t[j - 1]) / (t[j] - t[j - 1])
+        second_difference = float(np.abs(np.diff(v[j - 2 : j + 2], 2)).max())
+        out.append((float(reading), second_difference))
+    return out
 
 
 def test_report_files_and_cli(day_history, tmp_path):
@@ -257,3 +300,85 @@ def test_time_weighted_means_hold_values_and_skip_bad(tmp_path):
         assert g.coverage[0] == pytest.approx(900.0 / 2400.0)  # a value holds 900 s at most
     finally:
         hist.close()
+
+
+# --------------------------------------------------------------- fixed dates across a month
+#: weekdays and weekends of one month, and the two daylight-saving days of a station in
+#: Berlin (23 h and 25 h): the report's day is its local calendar day, whatever its length
+MONTH = [
+    ("Asia/Shanghai", dt.date(2026, 3, 2)),  # Monday
+    ("Asia/Shanghai", dt.date(2026, 3, 6)),  # Friday
+    ("Asia/Shanghai", dt.date(2026, 3, 7)),  # Saturday
+    ("Asia/Shanghai", dt.date(2026, 3, 15)),  # Sunday
+    ("Asia/Shanghai", dt.date(2026, 3, 18)),  # Wednesday
+    ("Asia/Shanghai", dt.date(2026, 3, 31)),  # Tuesday, month end
+    ("Europe/Berlin", dt.date(2026, 3, 29)),  # Sunday, clocks forward: 23 h
+    ("Europe/Berlin", dt.date(2026, 10, 25)),  # Sunday, clocks back: 25 h
+]
+#: Sm³/s: mean send-out of one run, and the amplitude of its daily swing
+FLOW, SWING = 2.5, 1.2
+#: s: the on-change history keeps a total after 50 Sm³ or 60 s, whichever comes first; the
+#: first sample is 17.3 s off the minute, so no midnight coincides with a stored sample
+DEADBAND, MAX_INTERVAL, PHASE = 50.0, 60.0, 17.3
+
+
+def _total(t: np.ndarray, weekend: bool, t0: float) -> np.ndarray:
+    """Exact forward total (Sm³) of a run whose flow swings daily: FLOW·(1 ± 20 % at weekends)
+    + SWING·sin(2π·(t - t0)/day) — integrated in closed form."""
+    w = 2.0 * np.pi / 86400.0
+    level = FLOW * (0.8 if weekend else 1.0)
+    return level * (t - t0) + SWING / w * (1.0 - np.cos(w * (t - t0)))
+
+
+def _sample_times(t: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Which of the fine model times the on-change history policy keeps."""
+    keep = [0]
+    for k in range(1, len(t)):
+        last = keep[-1]
+        if total[k] - total[last] >= DEADBAND or t[k] - t[last] >= MAX_INTERVAL:
+            keep.append(k)
+    return np.asarray(keep)
+
+
+@pytest.mark.parametrize(("timezone", "day"), MONTH, ids=[f"{d}-{z}" for z, d in MONTH])
+def test_daily_volume_is_read_at_the_boundaries_on_fixed_dates(tmp_path, timezone, day):
+    """The day's volume is the totalizer at the two midnights, on any weekday or day length."""
+    station = analytics_station(tmp_path)
+    text = (station / "station.yaml").read_text(encoding="utf-8")
+    (station / "station.yaml").write_text(
+        text.replace("timezone: Asia/Shanghai", f"timezone: {timezone}"), encoding="utf-8"
+    )
+    cfg = load_station(station)
+    start, end = day_bounds(day, timezone)
+    weekend = day.weekday() >= 5
+    t0 = start - 7200.0
+    t = t0 + PHASE + 1.0 * np.arange(int(end - start + 14400.0))  # the model at 1 s
+    exact = {"m1": ROLL - 40_000.0, "m2": 77_000_000.0}  # meter 1 rolls over during the day
+    hist = Historian(tmp_path / "history.db")
+    truth, naive = {}, {}
+    try:
+        for mid, offset in exact.items():
+            cum = offset + _total(t, weekend, t0)
+            keep = _sample_times(t, cum)
+            ts, readings = t[keep], np.floor(cum[keep])  # whole Sm³, as the flow computer shows
+            hist.bulk_load(f"{mid}.total.std", ts, np.mod(readings, ROLL))
+            both = offset + _total(np.array([start, end]), weekend, t0)
+            truth[mid] = float(both[1] - both[0])
+            inside = (ts >= start) & (ts < end)
+            naive[mid] = float(readings[inside][-1] - readings[inside][0])
+            assert not np.isin([start, end], ts).any()  # each midnight falls between samples
+        rep = MeteringReports(cfg, hist).daily(day)
+    finally:
+        hist.close()
+    assert len(rep["hours"]) == round((end - start) / 3600.0)
+    # linear interpolation between samples at most MAX_INTERVAL apart misses a total whose
+    # flow changes at most SWING·2π/day per second by max|q'|·h²/8 at each midnight
+    curvature = SWING * 2.0 * np.pi / 86400.0 * MAX_INTERVAL**2 / 8.0
+    tolerance = 1.0 + 2.0 * curvature + 0.06  # + two truncations to whole Sm³ + rounding
+    meters = {m["id"]: m for m in rep["meters"]}
+    for mid, true_volume in truth.items():
+        assert meters[mid]["volume"] == pytest.approx(true_volume, abs=tolerance), mid
+        # the first and last samples inside the day would miss up to a minute at each end
+        assert abs(naive[mid] - true_volume) > 10.0 * tolerance, mid
+    assert meters["m1"]["rollovers"] == 1 and meters["m2"]["rollovers"] == 0
+    assert rep["complete"]

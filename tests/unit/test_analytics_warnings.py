@@ -38,10 +38,8 @@ def analytics_station(dest: Path) -> Path:
 
 
 def wednesday() -> float:
-    """Local midnight of the latest Wednesday at least a week ago (a fixed weekday shape)."""
-    day = dt.datetime.now(TZ).date() - dt.timedelta(days=7)
-    day -= dt.timedelta(days=(day.weekday() - 2) % 7)
-    return dt.datetime.combine(day, dt.time(0), TZ).timestamp()
+    """Local midnight of a fixed Wednesday (the same weekday shape and date on every run)."""
+    return dt.datetime.combine(dt.date(2026, 11, 18), dt.time(0), TZ).timestamp()
 
 
 @pytest.fixture(scope="module")

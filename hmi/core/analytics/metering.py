@@ -132,8 +132,9 @@ class MeteringReports:
                 "volume": _num(float(np.sum(v.volume)), 1) if np.isfinite(v.volume).all() else None,
                 "missing_hours": int(np.count_nonzero(~np.isfinite(v.volume))),
                 "estimated_hours": int(np.count_nonzero(v.estimated)),
-                "total_start": _num(v.first, 0),
-                "total_end": _num(v.last, 0),
+                # the meter's index at the day boundaries, shown whole as its display does
+                "total_start": _num(np.floor(v.first), 0),
+                "total_end": _num(np.floor(v.last), 0),
                 "rollovers": wraps,
             }
             for key in ("flow", "pressure", "temperature"):

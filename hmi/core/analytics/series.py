@@ -174,7 +174,7 @@ class Volumes:
     edges: np.ndarray
     volume: np.ndarray
     estimated: np.ndarray  # bool: an edge fell in a gap longer than max_gap (spread linearly)
-    first: float  # first/last reading used (raw totalizer values, for the report)
+    first: float  # the totalizer index at the first / last edge (interpolated, in its own range)
     last: float
 
 
@@ -224,7 +224,8 @@ def total_volumes(
     est_edge = (gap > max_gap) & ~outside
     vol = np.diff(at)
     estimated = est_edge[:-1] | est_edge[1:]
-    return Volumes(edges, vol, estimated, float(v[0]), float(v[-1]))
+    index = np.mod(at, rollover) if np.isfinite(rollover) else at
+    return Volumes(edges, vol, estimated, float(index[0]), float(index[-1]))
 
 
 def linear_slope(t: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
