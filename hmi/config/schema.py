@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from hmi.config.analytics import AnalyticsConfig
+from hmi.config.northbound import NorthboundConfig
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -387,6 +388,7 @@ class StationConfig(Strict):
     historian: HistorianConfig = Field(default_factory=HistorianConfig)
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    northbound: NorthboundConfig = Field(default_factory=NorthboundConfig)
 
     # filled by the loader (not from YAML)
     source_dir: str = ""

@@ -38,7 +38,7 @@ from hmi.core.users.db import StoreError
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
-ORIGINS = ("local", "remote", "cli", "system")
+ORIGINS = ("local", "remote", "cli", "system", "opcua")  # opcua: the northbound OPC UA server
 
 
 class AuditError(StoreError):

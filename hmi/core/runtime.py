@@ -122,6 +122,20 @@ class Runtime:
             self.analytics = AnalyticsService(self)
             if self.uplink is not None and hasattr(self.uplink, "on_report"):
                 self.analytics.add_report_listener(self.uplink.on_report)
+        # the station for the dispatch SCADA: an OPC UA server of its own (thread "northbound")
+        self.northbound: Any = None
+        if cfg.northbound.opcua.enabled:
+            from hmi.core.northbound import NorthboundOpcUaService, command_submitter
+            from hmi.core.secrets import get_secret
+
+            self.northbound = NorthboundOpcUaService(
+                cfg,
+                self.tags,
+                self.data_dir,
+                alarms=self.alarms,
+                submit_write=command_submitter(self.commands, self.users),
+                secret=lambda name: get_secret(cfg.station.id, name),
+            )
 
     # ------------------------------------------------------------------ config helpers
     def _poll_period(self, tag: TagConfig) -> float:
@@ -168,6 +182,13 @@ class Runtime:
             self.uplink.start()
         if self.analytics is not None:
             self.analytics.start()
+        if self.northbound is not None:
+            try:
+                self.northbound.start()
+            except Exception as exc:  # the station runs on without it: say what to fix
+                msg = f"northbound OPC UA server not started: {exc}"
+                log.error("%s", msg)
+                self.northbound.problems.append(msg)
         # the config and tag table live for the whole run: keep them out of GC passes,
         # which otherwise add tens of ms during an alarm flood
         gc.freeze()
@@ -245,6 +266,8 @@ class Runtime:
             return
         if self.analytics is not None:
             self.analytics.stop()
+        if self.northbound is not None:
+            self.northbound.stop()
         loop = self.loop
         if loop is not None and loop.is_running():
             fut = asyncio.run_coroutine_threadsafe(self._stop_async(), loop)
