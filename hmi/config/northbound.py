@@ -52,6 +52,14 @@ class NorthboundAccount(_Strict):
         return v
 
 
+def _default_security() -> list[SecurityMode]:
+    return ["Basic256Sha256_SignAndEncrypt"]
+
+
+def _default_opcua() -> NorthboundOpcUa:
+    return NorthboundOpcUa.model_validate({})
+
+
 class NorthboundOpcUa(_Strict):
     """The station's own OPC UA server for the dispatch SCADA (off by default)."""
 
@@ -59,7 +67,7 @@ class NorthboundOpcUa(_Strict):
     endpoint: str = "opc.tcp://0.0.0.0:4841"
     namespace: str = Field("", description="namespace URI; default urn:gas-hmi:<station id>")
     security: list[SecurityMode] = Field(
-        default_factory=lambda: ["Basic256Sha256_SignAndEncrypt"],
+        default_factory=_default_security,
         description="security modes offered; None only when listed explicitly",
     )
     anonymous: bool = Field(False, description="allow anonymous sessions (read only)")
@@ -79,7 +87,7 @@ class NorthboundOpcUa(_Strict):
 
     @field_validator("security")
     @classmethod
-    def _security(cls, v: list[str]) -> list[str]:
+    def _security(cls, v: list[SecurityMode]) -> list[SecurityMode]:
         if not v:
             raise ValueError("offer at least one security mode")
         if len(set(v)) != len(v):
@@ -107,4 +115,4 @@ class NorthboundOpcUa(_Strict):
 class NorthboundConfig(_Strict):
     """Every northbound server of the station."""
 
-    opcua: NorthboundOpcUa = Field(default_factory=NorthboundOpcUa)
+    opcua: NorthboundOpcUa = Field(default_factory=_default_opcua)

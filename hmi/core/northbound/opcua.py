@@ -113,7 +113,7 @@ class NorthboundOpcUaService:
         root = self.cfg.station.id
         out = []
         for t in self.cfg.tags:
-            dtype = {"bool": "bool", "int": "int", "string": "string"}.get(t.type, "float")
+            dtype = t.type if t.type in ("bool", "int", "string") else "float"
             label = t.label.en or t.label.zh
             if t.label.zh and t.label.zh != t.label.en:
                 label = f"{label} / {t.label.zh}"
@@ -130,10 +130,10 @@ class NorthboundOpcUaService:
             )
         if self.alarms is not None:
             for alarm_id in self.alarms.alarm_ids():
-                for field, dtype in ALARM_FIELDS:
+                for field, ftype in ALARM_FIELDS:
                     out.append(
                         ServedVariable(
-                            f"alarm:{alarm_id}.{field}", (root, "Alarms", alarm_id), dtype
+                            f"alarm:{alarm_id}.{field}", (root, "Alarms", alarm_id), ftype
                         )
                     )
         return out
