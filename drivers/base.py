@@ -249,6 +249,7 @@ class Driver(abc.ABC):
 DRIVERS: dict[str, str] = {
     "modbus_tcp": "drivers.modbus.driver:ModbusDriver",
     "opcua": "drivers.opcua.driver:OpcUaDriver",
+    "s7": "drivers.s7.driver:S7Driver",
 }
 
 
@@ -258,6 +259,7 @@ DRIVERS: dict[str, str] = {
 ADDRESS_MODULES: dict[str, str] = {
     "modbus_tcp": "drivers.modbus.address",
     "opcua": "drivers.opcua.address",
+    "s7": "drivers.s7.address",
 }
 
 

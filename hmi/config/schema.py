@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from drivers.s7.params import S7Params
 from hmi.config.analytics import AnalyticsConfig
 from hmi.config.northbound import NorthboundConfig
 
@@ -167,6 +168,12 @@ class OpcUaDevice(DeviceBase):
         return self
 
 
+class S7Device(DeviceBase, S7Params):
+    """A Siemens S7 CPU (S7-300/400/1200/1500) over ISO-on-TCP; parameters: drivers/s7/params.py."""
+
+    protocol: Literal["s7"]
+
+
 class SystemDevice(DeviceBase):
     """The station's own health and analytics figures (see :mod:`hmi.config.system`)."""
 
@@ -175,7 +182,9 @@ class SystemDevice(DeviceBase):
     poll_groups: dict[str, float] = Field(default_factory=lambda: {"default": 5.0})
 
 
-Device = Annotated[ModbusDevice | OpcUaDevice | SystemDevice, Field(discriminator="protocol")]
+Device = Annotated[
+    ModbusDevice | OpcUaDevice | S7Device | SystemDevice, Field(discriminator="protocol")
+]
 
 
 # --------------------------------------------------------------------------- alarms
