@@ -204,7 +204,7 @@ class S7Client:
             pdu = await self._call(self._link.connect)
         except Exception as exc:  # every failure is a reason, never a crash of the device task
             kind, reason = self._classify(exc)
-            if kind == LOST and "Connection failed" in str(exc):
+            if kind == LOST:
                 reason = f"cannot connect to {self.endpoint}: {exc}"
             self._link.abort()
             await self._call(self._link.close)

@@ -28,6 +28,7 @@ T = TypeVar("T")
 SERVERS: dict[str, str] = {
     "modbus_tcp": "drivers.sim.modbus_server:ModbusSimServer",
     "opcua": "drivers.sim.opcua_server:OpcUaSimServer",
+    "s7": "drivers.sim.s7_server:S7SimServer",
 }
 
 #: wall seconds between model steps

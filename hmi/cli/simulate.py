@@ -86,6 +86,8 @@ def specs_from_config(
                     log.warning("simulated device %s: %s", d.id, exc)
         if d.protocol == "modbus_tcp":
             devices.append(SimDeviceSpec(d.id, d.protocol, d.host, d.port, d.unit_id, params))
+        elif d.protocol == "s7":
+            devices.append(SimDeviceSpec(d.id, d.protocol, d.host, d.port, 0, params))
         else:
             host, port = _host_port(getattr(d, "endpoint", ""))
             devices.append(SimDeviceSpec(d.id, d.protocol, host, port, 0, params))
