@@ -21,7 +21,8 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from snap7.connection import ISOTCPConnection
@@ -52,6 +53,16 @@ HEADER_ERRORS: dict[int, str] = {
     0x8500: "PDU too large for the CPU",
     0x8404: "area write refused",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """One attempt of a read job: per item bytes or reason, failure kind or '', reason, RTT."""
+
+    items: list[bytes | str]
+    kind: str
+    reason: str
+    rtt_ms: float
 
 
 class _Link:
@@ -213,18 +224,38 @@ class S7Client:
         log.debug("%s: PDU size %d", self.endpoint, pdu)
         return ""
 
-    async def read(self, request: Request) -> tuple[list[bytes | str], str, str]:
-        """Run one read job; (per item bytes or reason, failure kind or '', reason)."""
+    def _read_sync(self, request: Request) -> ReadResult:
         build = self._link.protocol.build_multi_read_request
         specs = [(it.area_code, it.db, it.start, it.size) for it in request.items]
+        t0 = time.perf_counter()
         try:
-            reply = await self._call(lambda: self._link.exchange(build(specs)))
-            return parse_items(reply, request), "", ""
+            items = parse_items(self._link.exchange(build(specs)), request)
+            kind = reason = ""
         except (ValueError, IndexError, struct.error) as exc:
-            return [], MALFORMED, f"malformed reply ({exc})"
+            items, kind, reason = [], MALFORMED, f"malformed reply ({exc})"
         except Exception as exc:
+            items = []
             kind, reason = self._classify(exc)
-            return [], kind, reason
+        return ReadResult(items, kind, reason, (time.perf_counter() - t0) * 1000.0)
+
+    def _read_all_sync(self, requests: Sequence[Request], retries: int) -> list[list[ReadResult]]:
+        out: list[list[ReadResult]] = []
+        for req in requests:
+            attempts = [self._read_sync(req)]
+            while attempts[-1].kind == MALFORMED and len(attempts) <= retries:
+                attempts.append(self._read_sync(req))
+            out.append(attempts)
+            if attempts[-1].kind in (TIMEOUT, LOST):
+                break  # the connection is gone: the rest of the scan is not sent
+        return out
+
+    async def read_all(self, requests: Sequence[Request], retries: int) -> list[list[ReadResult]]:
+        """Run read jobs back to back in the device thread (one hop for a whole scan).
+
+        Per request, its attempts (a malformed reply is retried ``retries`` times); the list
+        stops after a request whose connection was lost or timed out.
+        """
+        return await self._call(self._read_all_sync, requests, retries)
 
     async def write(self, addr: S7Address, data: bytes) -> tuple[str, str]:
         """Write ``data`` at ``addr`` (a bool as one bit access); (failure kind or '', reason)."""

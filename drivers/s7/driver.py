@@ -43,7 +43,7 @@ from drivers.base import (
     WriteStatus,
 )
 from drivers.s7.address import S7Address, parse_address
-from drivers.s7.client import LOST, MALFORMED, REFUSED, TIMEOUT, S7Client
+from drivers.s7.client import LOST, REFUSED, TIMEOUT, S7Client
 from drivers.s7.codec import decode, encode
 from drivers.s7.params import S7Params
 from drivers.s7.planner import Request
@@ -253,24 +253,6 @@ class S7Driver(Driver):
         d.last_error = reason
         d.last_error_ts = time.time()
 
-    async def _read_request(self, req: Request) -> tuple[list[bytes | str], str, str]:
-        """One read job with retries of malformed replies; (items, failure kind, reason)."""
-        d = self.diag
-        items: list[bytes | str] = []
-        kind = reason = ""
-        for _attempt in range(self._retries + 1):
-            d.requests += 1
-            items, kind, reason = await self._client.read(req)
-            if kind == TIMEOUT:
-                d.timeouts += 1
-            elif kind in ("", REFUSED, MALFORMED):
-                d.record_rtt(self._client.rtt_ms)
-            if kind:
-                self._count_error(reason)
-            if kind != MALFORMED:
-                break
-        return items, kind, reason
-
     # ------------------------------------------------------------------ polling
     async def _poll(self) -> str:
         """Scan the groups on schedule until the connection must be dropped; return why."""
@@ -316,18 +298,28 @@ class S7Driver(Driver):
         results: dict[tuple[int, int], bytes | str] = {}
         failed: dict[int, str] = {}
         comm_ok, lost, reason = True, False, ""
-        for ri, req in enumerate(requests):
-            if lost:
+        d = self.diag
+        runs = await self._client.read_all(requests, self._retries)
+        for ri in range(len(requests)):
+            if ri >= len(runs):  # not sent: the connection went earlier in this scan
                 failed[ri] = reason
                 continue
-            items, kind, why = await self._read_request(req)
-            if kind:
-                failed[ri] = why
-                if kind != REFUSED:  # a refusal still proves the CPU talks
-                    comm_ok, reason = False, why
-                lost = lost or kind in (TIMEOUT, LOST)
+            for attempt in runs[ri]:
+                d.requests += 1
+                if attempt.kind == TIMEOUT:
+                    d.timeouts += 1
+                elif attempt.kind != LOST:  # the CPU answered
+                    d.record_rtt(attempt.rtt_ms)
+                if attempt.kind:
+                    self._count_error(attempt.reason)
+            last = runs[ri][-1]
+            if last.kind:
+                failed[ri] = last.reason
+                if last.kind != REFUSED:  # a refusal still proves the CPU talks
+                    comm_ok, reason = False, last.reason
+                lost = lost or last.kind in (TIMEOUT, LOST)
                 continue
-            results.update(((ri, pos), v) for pos, v in enumerate(items))
+            results.update(((ri, pos), v) for pos, v in enumerate(last.items))
         return results, failed, comm_ok, lost, reason
 
     async def _scan(self, g: ScanGroup) -> tuple[bool, bool, str]:
