@@ -94,6 +94,18 @@ class _Link:
         self.pdu_size = min(pdu, self.pdu_request)
         return self.pdu_size
 
+    def cpu_state(self) -> str:
+        """'run', 'stop' or 'unknown', from SZL 0x0424 (as snap7 reads it: 0x08 is RUN)."""
+        try:
+            reply = self.exchange(self.protocol.build_read_szl_request(0x0424, 0))
+        except (S7ProtocolError, ValueError, IndexError, struct.error):
+            return "unknown"  # the CPU does not give its status: not a reason to fail
+        data = bytes((reply.get("data") or {}).get("data") or b"")
+        record = data[8:]  # SZL id, index, record length, record count
+        if len(record) < 4:
+            return "unknown"
+        return "run" if record[3] == 0x08 else "stop"
+
     def exchange(self, request: bytes) -> dict[str, Any]:
         conn = self.conn
         if conn is None or not conn.connected:
@@ -177,6 +189,7 @@ class S7Client:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.connected = False
         self.rtt_ms = 0.0
+        self.cpu_state = "unknown"
 
     @property
     def pdu_size(self) -> int:
@@ -213,6 +226,7 @@ class S7Client:
         await self.aclose_link()
         try:
             pdu = await self._call(self._link.connect)
+            self.cpu_state = await self._call(self._link.cpu_state)
         except Exception as exc:  # every failure is a reason, never a crash of the device task
             kind, reason = self._classify(exc)
             if kind == LOST:

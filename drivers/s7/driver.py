@@ -64,13 +64,15 @@ _RANGES = dict(
 
 @dataclass(slots=True)
 class S7Diagnostics(DeviceDiagnostics):
-    """The common counters plus the PDU size the CPU granted."""
+    """The common counters plus the PDU size the CPU granted and its state at connect."""
 
     pdu_size: int = 0
+    cpu_state: str = "unknown"
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict (the common keys plus ``pdu_size``)."""
-        return {**DeviceDiagnostics.as_dict(self), "pdu_size": self.pdu_size}
+        """Plain dict (the common keys plus ``pdu_size`` and ``cpu_state``)."""
+        extra = {"pdu_size": self.pdu_size, "cpu_state": self.cpu_state}
+        return {**DeviceDiagnostics.as_dict(self), **extra}
 
 
 def _split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -216,10 +218,12 @@ class S7Driver(Driver):
                 backoff = self._backoff_initial
                 self.diag.consecutive_failures = 0
                 self._s7diag.pdu_size = self._client.pdu_size
+                self._s7diag.cpu_state = self._client.cpu_state
                 self._replan(self._client.pdu_size)
                 self._set_state(
                     DeviceState.UP,
-                    f"connected to {self.diag.endpoint}, PDU {self._client.pdu_size}",
+                    f"connected to {self.diag.endpoint}, PDU {self._client.pdu_size}, "
+                    f"CPU {self._client.cpu_state}",
                 )
                 reason = await self._poll()
                 await self._client.aclose_link()

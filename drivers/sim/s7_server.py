@@ -79,6 +79,14 @@ class _Snap7Server(snap7.Server):
             parsed["bit"] = addr_spec[11] & 0x07  # snap7 drops it; a bit access needs it
         return parsed
 
+    def _get_szl_data(self, szl_id: int, szl_index: int) -> bytes | None:
+        if szl_id == 0x0424:  # CPU status: bzu-id byte 0x08 = RUN, 0x04 = STOP
+            record = bytearray(20)
+            record[3] = 0x08 if self.cpu_state == 8 else 0x04
+            return struct.pack(">HH", len(record), 1) + bytes(record)
+        data: bytes | None = super()._get_szl_data(szl_id, szl_index)
+        return data
+
     def _process_request(
         self, request_data: bytes, client_address: tuple[str, int]
     ) -> bytes | None:

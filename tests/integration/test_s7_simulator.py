@@ -66,6 +66,8 @@ def test_served_values_are_the_models(sim):
             await async_wait_until(lambda: rec.good(*range(len(POINTS))), 5, what="all GOOD")
         finally:
             await drv.stop()
+        d = drv.diagnostics().as_dict()
+        assert (d["cpu_state"], d["pdu_size"], d["errors"]) == ("run", 480, 0)
 
     run(body())
     inlet = served(sim, "inlet")
