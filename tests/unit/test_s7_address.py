@@ -162,3 +162,16 @@ def test_a_value_longer_than_a_pdu_is_split_into_items():
     chunk = max_item_bytes(240)
     sizes = sorted(it.size for r in requests for it in r.items)
     assert sizes == sorted([2, chunk, 256 - chunk])
+
+
+def test_config_check_never_imports_snap7():
+    """Addresses and parameters are checked without the protocol library (gas-hmi check)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "drivers" / "s7"
+    for name in ("address.py", "params.py", "planner.py"):
+        tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        mods = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        mods += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in mods if m.split(".")[0] in ("snap7", "s7")], name
