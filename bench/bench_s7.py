@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: bench/bench_s7.py
@@ -84,23 +85,23 @@ def start_server(port: int, dbs: int, reals: int) -> subprocess.Popen[str]:
     raise RuntimeError(f"the S7 server child does not listen on {port}")
 
 
-def bare_db_read(port: int, dbs: int, reals: int, seconds: float) -> float:
+def bare_db_read(port: int, dbs: int, reals: int, seconds: float) -> tuple[float, float]:
     """Tags/s of a stock client reading every whole DB and unpacking it."""
     client = snap7.Client()
     client.connect("127.0.0.1", 0, 1, tcp_port=port)
     fmt = struct.Struct(f">{reals}f")
     n = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         while time.perf_counter() - t0 < seconds:
             for db in range(1, dbs + 1):
                 n += len(fmt.unpack(client.db_read(db, 0, 4 * reals)))
     finally:
         client.disconnect()
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), (time.process_time() - c0) / max(n, 1) * 1e6
 
 
-def bare_multi(port: int, addresses: list[str], seconds: float) -> float:
+def bare_multi(port: int, addresses: list[str], seconds: float) -> tuple[float, float]:
     """Tags/s of a stock client reading the planner's ranges with read_multi_vars (20 a call)."""
     client = snap7.Client()
     client.connect("127.0.0.1", 0, 1, tcp_port=port)
@@ -109,7 +110,7 @@ def bare_multi(port: int, addresses: list[str], seconds: float) -> float:
     calls = [items[i : i + 20] for i in range(0, len(items), 20)]
     formats = [struct.Struct(f">{r.size // 4}f") for r in ranges]
     n = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         while time.perf_counter() - t0 < seconds:
             k = 0
@@ -120,10 +121,12 @@ def bare_multi(port: int, addresses: list[str], seconds: float) -> float:
                     k += 1
     finally:
         client.disconnect()
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), (time.process_time() - c0) / max(n, 1) * 1e6
 
 
-async def driver_rate(port: int, addresses: list[str], seconds: float) -> tuple[float, dict]:
+async def driver_rate(
+    port: int, addresses: list[str], seconds: float
+) -> tuple[float, float, dict[str, Any]]:
     """Tags/s the driver delivers GOOD to its sink, polling with a 1 ms period."""
     counted = [0]
 
@@ -140,12 +143,13 @@ async def driver_rate(port: int, addresses: list[str], seconds: float) -> tuple[
         while counted[0] == 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         counted[0] = 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         await asyncio.sleep(seconds)
         rate = counted[0] / (time.perf_counter() - t0)
+        cpu = (time.process_time() - c0) / max(counted[0], 1) * 1e6
     finally:
         await drv.stop()
-    return rate, drv.diagnostics().as_dict()
+    return rate, cpu, drv.diagnostics().as_dict()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,24 +182,32 @@ def main(argv: list[str] | None = None) -> int:
             f"plan: {len(ranges)} ranges, {len(requests)} requests per scan "
             f"(lower bound {lower_bound(ranges, pdu_size=pdu)})"
         )
-        rows: dict[str, list[float]] = {
-            "driver": [],
-            "bare db_read": [],
-            "bare read_multi_vars": [],
-        }
-        diag: dict = {}
+        names = ("driver", "bare db_read", "bare read_multi_vars")
+        rows: dict[str, list[float]] = {k: [] for k in names}
+        cpu: dict[str, list[float]] = {k: [] for k in names}
+        diag: dict[str, Any] = {}
         for r in range(args.rounds):
-            rows["bare db_read"].append(bare_db_read(port, args.dbs, args.reals, args.seconds))
-            rows["bare read_multi_vars"].append(bare_multi(port, addresses, args.seconds))
-            rate, diag = asyncio.run(driver_rate(port, addresses, args.seconds))
+            for name, fn in (
+                ("bare db_read", lambda: bare_db_read(port, args.dbs, args.reals, args.seconds)),
+                ("bare read_multi_vars", lambda: bare_multi(port, addresses, args.seconds)),
+            ):
+                rate, per_tag = fn()
+                rows[name].append(rate)
+                cpu[name].append(per_tag)
+            rate, per_tag, diag = asyncio.run(driver_rate(port, addresses, args.seconds))
             rows["driver"].append(rate)
+            cpu["driver"].append(per_tag)
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rows.items()))
         med = {k: statistics.median(v) for k, v in rows.items()}
-        best_bare = max(med["bare db_read"], med["bare read_multi_vars"])
-        print("medians (tags/s):")
-        for k, v in med.items():
-            print(f"  {k:22s} {v:12,.0f}")
-        print(f"ratio driver / best bare loop: {med['driver'] / best_bare:.2f} (target >= 0.8)")
+        med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+        best = max(("bare db_read", "bare read_multi_vars"), key=lambda k: med[k])
+        print("medians:                tags/s   client CPU per tag")
+        for k in names:
+            print(f"  {k:22s} {med[k]:10,.0f}   {med_cpu[k]:6.2f} us")
+        print(
+            f"ratio driver / best bare loop ({best}): {med['driver'] / med[best]:.2f} (target >= 0.8)"
+        )
+        print(f"CPU per tag, driver / {best}: {med_cpu['driver'] / med_cpu[best]:.2f}")
         print(
             f"driver: requests_per_scan {diag.get('requests_per_scan')}, errors {diag.get('errors')}, "
             f"rtt avg {diag.get('rtt_avg_ms')} ms, overruns {diag.get('scan_overruns')}"

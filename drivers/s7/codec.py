@@ -130,16 +130,36 @@ class RangeDecoder:
             by_type.setdefault(addresses[k].type, []).append(slot)
         #: (type, output slots, byte index matrix (n, width), bit numbers or None)
         self._groups: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]] = []
-        for kind, slots in by_type.items():
-            rel = np.asarray([addresses[numeric[s]].byte - start for s in slots], dtype=np.int64)
+        for kind, members in by_type.items():
+            rel = np.asarray([addresses[numeric[s]].byte - start for s in members], dtype=np.int64)
             width = 1 if kind == "bool" else np.dtype(NP_TYPE[kind]).itemsize
             cols = rel[:, None] + np.arange(width, dtype=np.int64)[None, :]
             bits = (
-                np.asarray([addresses[numeric[s]].bit or 0 for s in slots], dtype=np.uint8)
+                np.asarray([addresses[numeric[s]].bit or 0 for s in members], dtype=np.uint8)
                 if kind == "bool"
                 else None
             )
-            self._groups.append((kind, np.asarray(slots, dtype=np.int64), cols, bits))
+            self._groups.append((kind, np.asarray(members, dtype=np.int64), cols, bits))
+        #: groups that are one packed array (e.g. 100 REALs back to back filling slots k..k+99):
+        #: (dtype, byte offset, count, output slice), decoded by a view instead of a gather
+        self._packed: list[tuple[str, int, int, slice]] = []
+        rest: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        for kind, slots, cols, bits in self._groups:
+            width = cols.shape[1]
+            first = int(cols[0, 0])
+            packed = (
+                bits is None
+                and bool((np.diff(cols[:, 0]) == width).all())
+                and bool((np.diff(slots) == 1).all())
+            )
+            if packed:
+                n = len(slots)
+                self._packed.append(
+                    (NP_TYPE[kind], first, n, slice(int(slots[0]), int(slots[0]) + n))
+                )
+            else:
+                rest.append((kind, slots, cols, bits))
+        self._groups = rest
 
     def decode(self, data: bytes | bytearray, out: np.ndarray | None = None) -> np.ndarray:
         """Numeric values (float64) of the range's bytes; ValueError when ``data`` is short."""
@@ -147,6 +167,8 @@ class RangeDecoder:
             raise ValueError(f"{len(data)} bytes, the range needs {self.size}")
         buf = np.frombuffer(data, dtype=np.uint8)
         result = np.empty(len(self.numeric), dtype=np.float64) if out is None else out
+        for dtype, offset, count, where in self._packed:
+            result[where] = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
         for kind, slots, cols, bits in self._groups:
             if bits is not None:
                 result[slots] = (buf[cols[:, 0]] >> bits) & 1

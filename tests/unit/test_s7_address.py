@@ -175,3 +175,19 @@ def test_config_check_never_imports_snap7():
         mods = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         mods += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         assert not [m for m in mods if m.split(".")[0] in ("snap7", "s7")], name
+
+
+def test_packed_arrays_and_scattered_values_decode_alike():
+    """A run of REALs back to back is decoded as one view; interleaved types by gathers."""
+    texts = [f"DB1.DBD{4 * i}:real" for i in range(50)] + ["DB1.DBW200:int", "DB1.DBD202:dint"]
+    texts += ["DB1.DBW206:int", "DB1.DBX208.5"]
+    addrs = [parse_address(t) for t in texts]
+    values = np.linspace(-3, 3, 52, dtype=np.float32)
+    data = bytearray(
+        struct.pack(">50f", *values[:50]) + struct.pack(">hih", -9, -70000, 7) + b"\x20"
+    )
+    dec = RangeDecoder(0, addrs)
+    assert [(d, n) for d, _o, n, _s in dec._packed] == [(">f4", 50), (">i4", 1)]
+    out = dec.decode(bytes(data))
+    assert out[:50].tolist() == values[:50].astype(np.float64).tolist()
+    assert out[50:].tolist() == [-9.0, -70000.0, 7.0, 1.0]
