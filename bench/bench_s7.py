@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (see the module docstring); return 0."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--dbs", type=int, default=10, help="data blocks (10)")
-    ap.add_argument("--reals", type=int, default=200, help="REAL tags per data block (200)")
+    ap.add_argument("--reals", type=int, default=1000, help="REAL tags per data block (1000)")
     ap.add_argument("--seconds", type=float, default=5.0, help="length of one phase (5 s)")
     ap.add_argument("--rounds", type=int, default=3, help="alternations of the phases (3)")
     ap.add_argument("--quick", action="store_true", help="2 rounds of 2 s")
