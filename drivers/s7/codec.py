@@ -32,7 +32,8 @@ _STRUCT: dict[str, str] = {
     "byte": "B", "sint": "b", "word": "H", "int": "h", "uint": "H",
     "dword": "I", "dint": "i", "udint": "I", "real": "f",
 }  # fmt: skip
-_LIMITS = {
+#: value range of each integer type
+INT_LIMITS: dict[str, tuple[int, int]] = {
     "byte": (0, 255),
     "sint": (-128, 127),
     "word": (0, 65535),
@@ -102,7 +103,7 @@ def encode(addr: S7Address, value: float | bool | str) -> bytes:
         return struct.pack(">f", number)
     if not number.is_integer():
         raise ValueError(f"{addr} is an integer type ({kind}): {value!r} has a fraction")
-    lo, hi = _LIMITS[kind]
+    lo, hi = INT_LIMITS[kind]
     if not lo <= number <= hi:
         raise ValueError(f"{addr}: {value!r} is outside {kind}'s {lo}..{hi}")
     return struct.pack(">" + _STRUCT[kind], int(number))

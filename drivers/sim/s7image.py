@@ -15,16 +15,6 @@ import numpy as np
 from drivers.s7 import codec
 from drivers.s7.address import S7Address
 
-_INT_LIMITS = {
-    "byte": (0.0, 255.0),
-    "sint": (-128.0, 127.0),
-    "word": (0.0, 65535.0),
-    "int": (-32768.0, 32767.0),
-    "uint": (0.0, 65535.0),
-    "dword": (0.0, 2.0**32 - 1),
-    "dint": (-(2.0**31), 2.0**31 - 1),
-    "udint": (0.0, 2.0**32 - 1),
-}
 _F32_MAX = float(np.finfo(np.float32).max)
 GAP = -1  # owner of a byte no value uses
 SHARED = -2  # owner of a byte holding bool points
@@ -84,7 +74,7 @@ class AreaImage:
             clean = np.clip(np.nan_to_num(raw, nan=0.0), -_F32_MAX, _F32_MAX)
             values = clean.astype(codec.NP_TYPE[kind])
         else:
-            lo, hi = _INT_LIMITS[kind]
+            lo, hi = codec.INT_LIMITS[kind]
             ints = np.clip(np.rint(np.nan_to_num(raw, nan=0.0)), lo, hi).astype(np.int64)
             values = ints.astype(codec.NP_TYPE[kind])
         out: np.ndarray = values.view(np.uint8).reshape(len(raw), -1)
