@@ -11,7 +11,8 @@ access) change one bit, as a CPU does.
 
 Faults: :meth:`set_online` (comms loss) stops the server and drops every connection;
 :meth:`set_fault` makes it ``"mute"`` (accepts connections, never answers: the client
-times out) or ``"short"`` (replies cut short: malformed).
+times out), ``"short"`` (replies cut short: malformed) or ``"no_putget"`` (refuses every
+read and write with S7 error 0x8104, as a CPU without PUT/GET access does).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 _SRV_AREA = {"DB": SrvArea.DB, "M": SrvArea.MK, "I": SrvArea.PE, "Q": SrvArea.PA}
 _S7_AREA = {"DB": S7Area.DB, "M": S7Area.MK, "I": S7Area.PE, "Q": S7Area.PA}
 _AREA_OF_CODE = {0x81: "I", 0x82: "Q", 0x83: "M", 0x84: "DB"}
-FAULTS = ("", "mute", "short")
+FAULTS = ("", "mute", "short", "no_putget")
 _LOOP_WAIT = 5.0  # seconds a server thread waits for the simulator loop
 
 
@@ -93,6 +94,12 @@ class _Snap7Server(snap7.Server):
         fault = self.owner.fault
         if fault == "mute":
             return None
+        job = request_data[10] if len(request_data) > 10 and request_data[1] == 0x01 else -1
+        if fault == "no_putget" and job in (S7Function.READ_AREA, S7Function.WRITE_AREA):
+            # what an S7-1200/1500 without "Permit access with PUT/GET" answers
+            return self._build_error_response(
+                {"sequence": request_data[4] << 8 | request_data[5]}, 0x8104
+            )
         reply: bytes | None = super()._process_request(request_data, client_address)
         if fault == "short" and reply is not None and len(reply) > 14:
             return reply[:-3]
@@ -183,7 +190,8 @@ class S7SimServer(SimServerBase):
             await asyncio.to_thread(server.stop)
 
     def set_fault(self, fault: str) -> None:
-        """'' (healthy), 'mute' (never answers) or 'short' (cuts every reply short)."""
+        """'' (healthy), 'mute' (never answers), 'short' (cuts every reply short) or
+        'no_putget' (refuses reads and writes with S7 error 0x8104)."""
         if fault not in FAULTS:
             raise ValueError(
                 f"unknown S7 fault {fault!r} (known: {', '.join(repr(f) for f in FAULTS)})"

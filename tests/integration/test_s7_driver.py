@@ -338,3 +338,20 @@ def test_config_error_points_are_bad_and_the_rest_polls(cpu):
 
     run(body())
     assert rec.bad(0, reason="config error") and "use a D address" in rec.latest[0][2]
+
+
+def test_explicit_tsaps_connect(cpu):
+    """LOGO!-style fixed TSAPs instead of rack/slot (snap7's server accepts any TSAP)."""
+    rec = Recorder()
+
+    async def body():
+        drv = _driver(cpu.port, _points(["MW20:int"]), rec, local_tsap="1000", remote_tsap="0200")
+        await drv.start()
+        try:
+            await async_wait_until(lambda: rec.good(0), 5, what="GOOD")
+        finally:
+            await drv.stop()
+        assert drv.diag.endpoint.endswith("TSAP 1000/0200")
+
+    run(body())
+    assert rec.value(0) == -321.0

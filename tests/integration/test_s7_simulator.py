@@ -188,3 +188,25 @@ def test_short_replies_are_malformed_then_degrade_and_recover(sim):
         assert rec.latest[0][1] == Quality.GOOD
 
     run(body())
+
+
+def test_cpu_without_put_get_access_stays_up_with_the_reason(sim):
+    rec = Recorder()
+    server = sim.simulator.servers["plc"]
+
+    async def body():
+        drv = _driver(sim, rec)
+        await drv.start()
+        try:
+            await async_wait_until(lambda: rec.good(0), 5, what="GOOD")
+            sim.call(server.set_fault, "no_putget")
+            await async_wait_until(lambda: rec.bad(0, 5, reason="enable PUT/GET"), 5, what="BAD")
+            refused = await drv.write(5, 1)
+            assert drv.state is DeviceState.UP  # the CPU answers: it only refuses
+            sim.call(server.set_fault, "")
+            await async_wait_until(lambda: rec.good(0, 5), 5, what="GOOD again")
+        finally:
+            await drv.stop()
+        assert refused.status is WriteStatus.REJECTED and "0x8104" in refused.message
+
+    run(body())
