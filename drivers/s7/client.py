@@ -30,10 +30,12 @@ from snap7.datatypes import S7Area, S7WordLen
 from snap7.error import S7ConnectionError, S7ProtocolError, S7TimeoutError
 from snap7.s7protocol import S7Protocol
 
+from drivers.s7 import logfilter
 from drivers.s7.address import S7Address
 from drivers.s7.planner import Request
 
 log = logging.getLogger(__name__)
+logfilter.install("snap7.connection")
 T = TypeVar("T")
 
 TIMEOUT, LOST, REFUSED, MALFORMED = "timeout", "lost", "refused", "malformed"

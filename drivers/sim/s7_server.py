@@ -31,6 +31,7 @@ from snap7.datatypes import S7Area, S7WordLen
 from snap7.s7protocol import S7Function, S7PDUType
 from snap7.type import SrvArea
 
+from drivers.s7 import logfilter
 from drivers.s7.address import S7Address, parse_address
 from drivers.sim.model import StationModel
 from drivers.sim.s7image import AreaImage
@@ -38,6 +39,7 @@ from drivers.sim.server_base import SimServerBase
 from drivers.sim.spec import SimDeviceSpec, SimPointSpec
 
 log = logging.getLogger(__name__)
+logfilter.install("snap7.server")
 
 _SRV_AREA = {"DB": SrvArea.DB, "M": SrvArea.MK, "I": SrvArea.PE, "Q": SrvArea.PA}
 _S7_AREA = {"DB": S7Area.DB, "M": S7Area.MK, "I": S7Area.PE, "Q": S7Area.PA}

@@ -191,3 +191,17 @@ def test_packed_arrays_and_scattered_values_decode_alike():
     out = dec.decode(bytes(data))
     assert out[:50].tolist() == values[:50].astype(np.float64).tolist()
     assert out[50:].tolist() == [-9.0, -70000.0, 7.0, 1.0]
+
+
+def test_snap7_per_connection_logs_are_demoted(caplog):
+    import logging
+
+    from drivers.s7 import logfilter
+
+    logfilter.install("snap7.test")
+    lg = logging.getLogger("snap7.test")
+    with caplog.at_level(logging.INFO, logger="snap7.test"):
+        lg.info("Connected to 10.0.0.1:102, PDU size: 480")
+        lg.warning("Memory area 132#7 not registered")
+        lg.warning("Something new")
+    assert [r.getMessage() for r in caplog.records] == ["Something new"]
