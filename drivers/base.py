@@ -248,6 +248,8 @@ class Driver(abc.ABC):
 #: a station without OPC UA never imports asyncua.
 DRIVERS: dict[str, str] = {
     "modbus_tcp": "drivers.modbus.driver:ModbusDriver",
+    "modbus_rtu": "drivers.modbus.rtu_driver:ModbusRtuDriver",
+    "modbus_rtu_over_tcp": "drivers.modbus.rtu_driver:ModbusRtuOverTcpDriver",
     "opcua": "drivers.opcua.driver:OpcUaDriver",
     "s7": "drivers.s7.driver:S7Driver",
 }
@@ -258,6 +260,8 @@ DRIVERS: dict[str, str] = {
 #: importing pymodbus or asyncua.
 ADDRESS_MODULES: dict[str, str] = {
     "modbus_tcp": "drivers.modbus.address",
+    "modbus_rtu": "drivers.modbus.address",
+    "modbus_rtu_over_tcp": "drivers.modbus.address",
     "opcua": "drivers.opcua.address",
     "s7": "drivers.s7.address",
 }

@@ -39,6 +39,7 @@ from drivers.base import (
 from drivers.modbus.address import ModbusAddress, parse_address
 from drivers.modbus.client import EXCEPTION, LOST, MALFORMED, TIMEOUT, ModbusClient
 from drivers.modbus.codec import BlockDecoder, decode, encode, merge_bit
+from drivers.modbus.link import ModbusLink
 from drivers.modbus.planner import Block, plan_blocks
 
 log = logging.getLogger(__name__)
@@ -117,9 +118,7 @@ class ModbusDriver(Driver):
     ) -> None:
         super().__init__(device_id, {**DEFAULTS, **dict(params)}, points, sink, on_state)
         p = self.params
-        self._client = ModbusClient(
-            str(p["host"]), int(p["port"]), int(p["unit_id"]), float(p["timeout"])
-        )
+        self._client = self._make_client(p)
         self._retries, self._degrade_after = int(p["retries"]), int(p["degrade_after"])
         self._backoff_initial, self._backoff_max = (
             float(p["backoff_initial"]),
@@ -160,6 +159,10 @@ class ModbusDriver(Driver):
         self.diag.requests_per_scan = sum(len(g.blocks) for g in self._groups)
 
     # ------------------------------------------------------------------ config
+    def _make_client(self, p: Mapping[str, Any]) -> ModbusLink:
+        """The connection this driver polls through (Modbus TCP here; RTU drivers override)."""
+        return ModbusClient(str(p["host"]), int(p["port"]), int(p["unit_id"]), float(p["timeout"]))
+
     def _address_of(self, spec: PointSpec) -> tuple[ModbusAddress | None, str]:
         try:
             addr = parse_address(spec.address)

@@ -27,6 +27,8 @@ T = TypeVar("T")
 #: protocol -> "module:Class" of the server that simulates a device of that protocol
 SERVERS: dict[str, str] = {
     "modbus_tcp": "drivers.sim.modbus_server:ModbusSimServer",
+    "modbus_rtu": "drivers.sim.rtu_server:ModbusRtuSimServer",
+    "modbus_rtu_over_tcp": "drivers.sim.rtu_server:ModbusRtuSimServer",
     "opcua": "drivers.sim.opcua_server:OpcUaSimServer",
     "s7": "drivers.sim.s7_server:S7SimServer",
 }

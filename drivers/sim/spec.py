@@ -32,6 +32,10 @@ class SimDeviceSpec:
         """Human-readable endpoint, e.g. ``modbus_tcp://127.0.0.1:15020 unit 1``."""
         if self.protocol == "modbus_tcp":
             return f"modbus_tcp://{self.host}:{self.port} unit {self.unit_id}"
+        if self.protocol == "modbus_rtu":
+            return f"modbus_rtu://{self.params.get('serial_port')} unit {self.unit_id}"
+        if self.protocol == "modbus_rtu_over_tcp":
+            return f"rtu_over_tcp://{self.host}:{self.port} unit {self.unit_id}"
         return str(self.params.get("endpoint") or f"{self.protocol}://{self.host}:{self.port}")
 
 

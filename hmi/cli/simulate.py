@@ -84,8 +84,10 @@ def specs_from_config(
                     params["password"] = get_secret(cfg.station.id, d.password_secret)
                 except SecretError as exc:
                     log.warning("simulated device %s: %s", d.id, exc)
-        if d.protocol == "modbus_tcp":
+        if d.protocol in ("modbus_tcp", "modbus_rtu_over_tcp"):
             devices.append(SimDeviceSpec(d.id, d.protocol, d.host, d.port, d.unit_id, params))
+        elif d.protocol == "modbus_rtu":
+            devices.append(SimDeviceSpec(d.id, d.protocol, "", 0, d.unit_id, params))
         elif d.protocol == "s7":
             devices.append(SimDeviceSpec(d.id, d.protocol, d.host, d.port, 0, params))
         else:

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from drivers.base import DRIVERS, options_problems, validate_address
 from hmi.config.analytics import analytics_problems
+from hmi.config.buses import bus_problems
 from hmi.config.schema import StationConfig
 from hmi.config.system import address_problem as system_address_problem
 
@@ -225,6 +226,7 @@ def _schema_problems(exc: ValidationError, loc: _Located, namer: _Namer) -> list
             if not (
                 isinstance(p, str)
                 and p in ("modbus_tcp", "opcua", "system", "function-after", "function-before")
+                or p in DRIVERS
             )
         )
         # pydantic puts the discriminator value into loc; drop parts the data does not have
@@ -327,6 +329,8 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
             if pen not in names:
                 add(("trend_groups", i, "pens", j), f"unknown tag {pen!r}")
     for path, message in analytics_problems(cfg):
+        add(path, message)
+    for path, message in bus_problems(cfg):
         add(path, message)
     return out
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from drivers.modbus.params import ModbusRtuOverTcpParams, ModbusRtuParams
 from drivers.s7.params import S7Params
 from hmi.config.analytics import AnalyticsConfig
 from hmi.config.northbound import NorthboundConfig
@@ -135,6 +136,18 @@ class ModbusDevice(DeviceBase):
     zero_based: bool = True
 
 
+class ModbusRtuDevice(DeviceBase, ModbusRtuParams):
+    """A Modbus RTU unit on an RS-485 line (flow computer, gas detection, UPS...)."""
+
+    protocol: Literal["modbus_rtu"]
+
+
+class ModbusRtuOverTcpDevice(DeviceBase, ModbusRtuOverTcpParams):
+    """A Modbus RTU unit behind a serial server or 4G DTU (raw RTU frames over TCP)."""
+
+    protocol: Literal["modbus_rtu_over_tcp"]
+
+
 class OpcUaDevice(DeviceBase):
     """An OPC UA server (heater/odorizer controller, RTU, gas chromatograph...)."""
 
@@ -183,7 +196,8 @@ class SystemDevice(DeviceBase):
 
 
 Device = Annotated[
-    ModbusDevice | OpcUaDevice | S7Device | SystemDevice, Field(discriminator="protocol")
+    ModbusDevice | ModbusRtuDevice | ModbusRtuOverTcpDevice | OpcUaDevice | S7Device | SystemDevice,
+    Field(discriminator="protocol"),
 ]
 
 
@@ -403,7 +417,16 @@ class StationConfig(Strict):
     source_dir: str = ""
     _tag_map: dict[str, TagConfig] | None = PrivateAttr(default=None)
 
-    def device(self, device_id: str) -> ModbusDevice | OpcUaDevice | SystemDevice:
+    def device(
+        self, device_id: str
+    ) -> (
+        ModbusDevice
+        | ModbusRtuDevice
+        | ModbusRtuOverTcpDevice
+        | OpcUaDevice
+        | S7Device
+        | SystemDevice
+    ):
         """Device by id (KeyError if unknown)."""
         for d in self.devices:
             if d.id == device_id:
