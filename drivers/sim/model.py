@@ -53,6 +53,7 @@ class Faults:
     detector_fault: set[int] = field(default_factory=set)  # detector numbers in fault
     mains_lost: bool = False
     comms_offline: bool = False  # the simulator takes one device off the network
+    malformed_reply: str = ""  # the comms device's replies: "bad_crc", "truncated", "wrong_unit"
 
 
 @dataclass(frozen=True)

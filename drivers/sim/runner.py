@@ -160,16 +160,29 @@ class Simulator:
             self._offline.add(device_id)
         await server.set_online(online)
 
+    def _set_malformed(self, device_id: str, kind: str) -> None:
+        """Break the device's replies ('' repairs them) where its server can do that."""
+        setter = getattr(self.servers[device_id], "set_malformed", None)
+        if setter is None:
+            log.warning("simulator: device %s cannot send malformed replies", device_id)
+            return
+        log.info("simulator: device %s replies %s", device_id, kind or "properly again")
+        setter(kind)
+
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         last = loop.time()
         comms_down = False
+        malformed = ""
         while True:
             await asyncio.sleep(TICK)
             now = loop.time()
             if not self.paused:
                 self.model.step((now - last) * self.speed)
             last = now
+            if self.model.faults.malformed_reply != malformed and self.comms_device is not None:
+                malformed = self.model.faults.malformed_reply
+                self._set_malformed(self.comms_device, malformed)
             want_down = self.model.faults.comms_offline
             if want_down != comms_down and self.comms_device is not None:
                 comms_down = want_down

@@ -182,6 +182,22 @@ class CommsLoss(Scenario):
         m.faults.comms_offline = LEAD_IN <= ts < 75.0
 
 
+class MalformedReply(Scenario):
+    """One device answers with broken frames (servers that can break them: Modbus RTU).
+
+    -   15 s  the chosen device (``--comms-device``) answers with a bad CRC,
+    -   35 s  with truncated frames,
+    -   55 s  with another unit id,
+    -   75 s  properly again.
+    """
+
+    name = "malformed_reply"
+
+    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        kinds = ((35.0, "bad_crc"), (55.0, "truncated"), (75.0, "wrong_unit"))
+        m.faults.malformed_reply = next((kind for end, kind in kinds if LEAD_IN <= ts < end), "")
+
+
 class PowerLoss(Scenario):
     """Mains power fails for five minutes; the UPS carries the station.
 
@@ -206,6 +222,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         HeaterTrip,
         SupplyLoss,
         CommsLoss,
+        MalformedReply,
         PowerLoss,
     )
 }
