@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import time
-import tty
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -79,6 +78,8 @@ class PtyLink:
             raise OSError(
                 f"cannot link the simulated bus at {self.path}: it exists and is not a symlink"
             )
+        import tty  # POSIX only: a pty bus needs Linux/macOS; RTU over TCP works everywhere
+
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo, no line editing: bytes as they come
         os.set_blocking(master, False)

@@ -53,6 +53,8 @@ class RtuSlaveBus:
         #: hold replies back for the wire time (a pty answers at once otherwise)
         self.paced = False
         self.requests = 0
+        #: seconds the paced replies left later than their wire-time target (summed)
+        self.late = 0.0
         self.link: PtyLink | TcpLink
         if device.protocol == "modbus_rtu":
             self.link = PtyLink(str(p["serial_port"]), self._on_frames)
@@ -72,6 +74,7 @@ class RtuSlaveBus:
                 wire = (len(frame) + len(reply)) * self.char_time + t35_seconds(self.baudrate)
                 if (wait := t0 + wire - loop.time()) > 0:
                     await asyncio.sleep(wait)
+                self.late += loop.time() - (t0 + wire)
             send(reply)
 
     def wire_seconds(self, nbytes: int) -> float:
