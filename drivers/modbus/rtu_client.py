@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from drivers.modbus.client import EXCEPTION, EXCEPTION_NAMES, LOST, MALFORMED
+from drivers.base import DeviceDiagnostics
+from drivers.modbus.client import EXCEPTION, EXCEPTION_NAMES, LOST, MALFORMED, TIMEOUT
 from drivers.modbus.rtu_bus import BusLine, RtuBus, acquire_bus, release_bus
 from drivers.modbus.rtu_frame import FrameError, decode_bits, decode_registers, request_frame
 
@@ -42,6 +43,8 @@ class RtuUnitClient:
         self.rtt_ms = 0.0
         #: (function code, start, count) read at connect to prove the unit answers, or None
         self.probe = probe
+        #: the device's counters: probes count as requests (and timeouts) too
+        self.diag: DeviceDiagnostics | None = None
         self._bus: RtuBus | None = None
 
     @property
@@ -58,6 +61,9 @@ class RtuUnitClient:
             return reason
         fc, start, count = self.probe
         _, kind, reason = await self.call(fc, start, count)
+        if self.diag is not None:
+            self.diag.requests += 1
+            self.diag.timeouts += kind == TIMEOUT
         return "" if kind in ("", EXCEPTION) else reason
 
     def close(self) -> None:

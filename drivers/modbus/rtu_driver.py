@@ -60,6 +60,7 @@ class ModbusRtuDriver(ModbusDriver):
         first = next((g.blocks[0].block for g in self._groups if g.blocks), None)
         if first is not None:  # a unit proves it answers with its first read
             client.probe = (first.function_code, first.start, first.count)
+        client.diag = self.diag
         self.diag.endpoint = f"{client.endpoint} unit {client.unit}"
 
     def _make_client(self, p: Mapping[str, Any]) -> ModbusLink:

@@ -276,6 +276,7 @@ def test_silent_unit_does_not_starve_the_other(protocol, tmp_path):
             # at worst one scan waits for one of unit 2's timeouts (plus its retry)
             assert max(gaps) < 0.2 + 2 * 0.25 + 0.1, max(gaps)
             assert d1.state is DeviceState.UP and d1.diag.errors == 0
+            assert d2.diag.timeouts >= 3 + 1  # degraded cycles, then at least one probe
             await gd.set_online(True)
             await async_wait_until(lambda: rec.good(2), 10, what="unit 2 back")
             assert d2.diag.reconnects >= 1
