@@ -197,6 +197,19 @@ def _gd_points() -> list[PointSpec]:
     return [PointSpec(2, "lel", "ir:0:i16", 0.2)]
 
 
+def _drivers(protocol: str, path: str, port: int, rec: Recorder, **extra):
+    """Drivers for the two units of ``_units`` (unit 1: tags 0-1, unit 2: tag 2)."""
+    if protocol == "modbus_rtu":
+        line: dict = {"serial_port": path, "baudrate": 19200}
+        cls: type[ModbusRtuDriver] = ModbusRtuDriver
+    else:
+        line, cls = {"host": "127.0.0.1", "port": port}, ModbusRtuOverTcpDriver
+    p = {**FAST, **extra, **line}
+    d1 = cls("fc", {**p, "unit_id": 1}, _fc_points(), rec.sink)
+    return d1, cls("gd", {**p, "unit_id": 2}, _gd_points(), rec.sink)
+
+
+@pytest.mark.parametrize("protocol", ["modbus_rtu", "modbus_rtu_over_tcp"])
 @pytest.mark.parametrize(
     ("kind", "reason"),
     [
@@ -205,16 +218,14 @@ def _gd_points() -> list[PointSpec]:
         ("wrong_unit", "reply from unit 3 to a request for unit 2 on ir 0-0"),
     ],
 )
-def test_malformed_replies_are_bad_with_the_reason(kind, reason, tmp_path):
+def test_malformed_replies_are_bad_with_the_reason(kind, reason, protocol, tmp_path):
     async def body():
-        path = str(tmp_path / "rs485")
-        fc, gd = _units(path)
+        path, port = str(tmp_path / "rs485"), free_port()
+        fc, gd = _units(path, protocol, port)
         await fc.start()
         await gd.start()
         rec = Recorder()
-        line = {"serial_port": path, "baudrate": 19200}
-        d1 = ModbusRtuDriver("fc", {**FAST, **line, "unit_id": 1}, _fc_points(), rec.sink)
-        d2 = ModbusRtuDriver("gd", {**FAST, **line, "unit_id": 2}, _gd_points(), rec.sink)
+        d1, d2 = _drivers(protocol, path, port, rec)
         await d1.start()
         await d2.start()
         try:
@@ -246,14 +257,8 @@ def test_silent_unit_does_not_starve_the_other(protocol, tmp_path):
         await fc.start()
         await gd.start()
         rec = Recorder()
-        if protocol == "modbus_rtu":
-            line: dict = {"serial_port": path, "baudrate": 19200}
-            cls: type[ModbusRtuDriver] = ModbusRtuDriver
-        else:
-            line, cls = {"host": "127.0.0.1", "port": port}, ModbusRtuOverTcpDriver
-        slow = {**FAST, "timeout": 0.25, "retries": 1, "backoff_initial": 0.5, "backoff_max": 2.0}
-        d1 = cls("fc", {**slow, **line, "unit_id": 1}, _fc_points(), rec.sink)
-        d2 = cls("gd", {**slow, **line, "unit_id": 2}, _gd_points(), rec.sink)
+        slow = {"timeout": 0.25, "retries": 1, "backoff_initial": 0.5, "backoff_max": 2.0}
+        d1, d2 = _drivers(protocol, path, port, rec, **slow)
         await d1.start()
         await d2.start()
         try:
