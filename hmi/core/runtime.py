@@ -234,31 +234,47 @@ class Runtime:
                         dict(t.options),
                     )
                 )
-            drv: Driver
-            if device.protocol == "system":  # the runtime's own figures: not a field device
-                from hmi.core.system_tags import SystemDriver
-
-                drv = SystemDriver(
-                    device.id,
-                    self._driver_params(device),
-                    points,
-                    self._on_batch,
-                    self._on_state,
-                    runtime=self,
-                )
-            else:
-                cls = driver_class(device.protocol)
-                drv = cls(
-                    device.id, self._driver_params(device), points, self._on_batch, self._on_state
-                )
+            drv = self._start_device(device, points)
             self.drivers[device.id] = drv
             for p in points:
                 self._tag_driver[p.index] = drv
-        for drv in self.drivers.values():
-            await drv.start()
+        for device_id, drv in list(self.drivers.items()):
+            try:
+                await drv.start()
+            except Exception as exc:  # fail-soft: this device BAD and retried, the others run
+                self.drivers[device_id] = await self._failsoft_started(drv, exc)
         self._housekeeping = asyncio.get_running_loop().create_task(
             self._housekeeping_loop(), name="housekeeping"
         )
+
+    def _make_driver(self, device: Any, points: list[PointSpec]) -> Driver:
+        if device.protocol == "system":  # the runtime's own figures: not a field device
+            from hmi.core.system_tags import SystemDriver
+
+            return SystemDriver(
+                device.id,
+                self._driver_params(device),
+                points,
+                self._on_batch,
+                self._on_state,
+                runtime=self,
+            )
+        cls = driver_class(device.protocol)
+        return cls(device.id, self._driver_params(device), points, self._on_batch, self._on_state)
+
+    def _start_device(self, device: Any, points: list[PointSpec]) -> Driver:
+        """The device's driver, or a fail-soft stand-in when it cannot even be built."""
+        from hmi.core.failsoft import stand_in
+
+        try:
+            return self._make_driver(device, points)
+        except Exception as exc:
+            return stand_in(self, device, points, exc)
+
+    async def _failsoft_started(self, drv: Driver, exc: Exception) -> Driver:
+        from hmi.core.failsoft import restart_failed
+
+        return await restart_failed(self, drv, exc)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop devices, flush history and alarms, close the uplink. Idempotent."""

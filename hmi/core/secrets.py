@@ -32,6 +32,22 @@ class SecretError(Exception):
     """A secret could not be stored or fetched; the message says why and what to do."""
 
 
+class MissingSecretError(SecretError):
+    """The keyring answers but holds no secret of that name for the station."""
+
+    def __init__(self, station_id: str, name: str) -> None:
+        super().__init__(
+            f"secret {name!r} is not in the keyring for station {station_id!r}: "
+            f"store it with `gas-hmi secrets set {name} --station {station_id}`"
+        )
+        self.station_id = station_id
+        self.name = name
+
+
+class NoKeyringBackendError(SecretError):
+    """No usable keyring backend on this machine (the message says how to get one)."""
+
+
 def service_name(station_id: str) -> str:
     """Keyring service of one station."""
     return f"gas-hmi/{station_id}"
@@ -45,7 +61,7 @@ def _backend() -> keyring.backend.KeyringBackend:
         or type(kr).__name__ == "Keyring"
         and type(kr).__module__ == "keyring.backends.fail"
     ):
-        raise SecretError(NO_BACKEND_HELP)
+        raise NoKeyringBackendError(NO_BACKEND_HELP)
     return kr
 
 
@@ -65,10 +81,7 @@ def get_secret(station_id: str, name: str) -> str:
     except keyring.errors.KeyringError as exc:
         raise SecretError(f"cannot read secret {name!r} from the keyring: {exc}") from None
     if value is None:
-        raise SecretError(
-            f"secret {name!r} is not in the keyring for station {station_id!r}: "
-            f"store it with `gas-hmi secrets set {name} --station {station_id}`"
-        )
+        raise MissingSecretError(station_id, name)
     return value
 
 

@@ -159,6 +159,8 @@ class TagTable:
                 hdiff = np.abs(eng - self.hist_value[idx])
                 hist_due = ~(hdiff <= self.hist_deadband[idx])
             changed = (q != old_q) | (good & value_changed)
+            if reason_for and not good.all():  # BAD -> BAD for a new reason: show the new one
+                self._reason_changes(idx, good, changed, reason_for)
             # history: quality change, or on_change beyond the history deadband, or the interval is due
             mode = self.hist_mode[idx]
             interval_due = (ts - self.hist_ts[idx]) >= self.hist_interval[idx]
@@ -201,6 +203,15 @@ class TagTable:
         why = reason_for or ""
         scan = TagUpdate(idx32, eng, q, ts, [why] * m)
         return ApplyResult(scan, self._take(scan, changed, why), self._take(scan, want_hist, why))
+
+    def _reason_changes(
+        self, idx: np.ndarray, good: np.ndarray, changed: np.ndarray, reason: str
+    ) -> None:
+        """Mark (in ``changed``) the non-GOOD rows whose tag shows another reason."""
+        rows = np.flatnonzero(~good & ~changed)
+        for k, i in zip(rows.tolist(), idx[rows].tolist(), strict=True):
+            if self.reasons[i] != reason:
+                changed[k] = True
 
     @staticmethod
     def _take(u: TagUpdate, mask: np.ndarray, reason: str) -> TagUpdate:

@@ -1,0 +1,102 @@
+"""Fail-soft start: one device that cannot start leaves the rest of the station running.
+
+The real demo station (simulated Modbus PLC and secured OPC UA controller on free loopback
+ports), the real runtime and keyring API (a file keyring in tmp_path, the only backend a
+headless box has). The OPC UA device's password is missing from the keyring at start.
+"""
+
+from __future__ import annotations
+
+import keyring
+import pytest
+from keyrings.alt.file import PlaintextKeyring
+
+from drivers.base import Quality
+from hmi.cli.run import trust_simulated_servers
+from hmi.cli.simulate import start_simulator_thread
+from hmi.config import load_station
+from hmi.core import failsoft
+from hmi.core.runtime import Runtime
+from hmi.core.secrets import delete_secret, get_secret, set_secret
+from hmi.selftest import SelfTest
+from tests.helpers import wait_until
+from tests.stations import demo_station_copy
+
+GOOD = int(Quality.GOOD)
+REASON = "secret hoc_opcua missing: gas-hmi secrets set hoc_opcua --station demo_city_gate"
+
+
+@pytest.fixture
+def station(tmp_path, monkeypatch):
+    st, _ = demo_station_copy(tmp_path)
+    cfg = load_station(st)
+    kr = PlaintextKeyring()
+    kr.file_path = str(tmp_path / "keyring.cfg")
+    keyring.set_keyring(kr)
+    set_secret(cfg.station.id, "hoc_opcua", "s3cret-for-the-simulator")
+    data = tmp_path / "data"
+    sim = start_simulator_thread(cfg, seed=5, pki_root=tmp_path / "sim-pki")
+    trust_simulated_servers(sim, data)
+    delete_secret(cfg.station.id, "hoc_opcua")  # the station engineer forgot it
+    monkeypatch.setattr(failsoft, "BACKOFF_INITIAL", 0.5)
+    monkeypatch.setattr(failsoft, "BACKOFF_MAX", 1.0)
+    try:
+        yield cfg, data, st
+    finally:
+        sim.stop()
+
+
+def _indices(rt: Runtime, protocol: str) -> list[int]:
+    return [
+        rt.tags.index[t.name] for t in rt.cfg.tags if rt.cfg.device(t.device).protocol == protocol
+    ]
+
+
+def test_missing_secret_leaves_modbus_good_and_opcua_bad_then_recovers(station):
+    cfg, data, st = station
+    rt = Runtime(cfg, data)
+    rt.start()
+    try:
+        modbus, opcua = _indices(rt, "modbus_tcp"), _indices(rt, "opcua")
+        assert modbus and opcua
+        wait_until(
+            lambda: (rt.tags.quality[modbus] == GOOD).all(), timeout=30, what="Modbus tags GOOD"
+        )
+        assert (rt.tags.quality[opcua] == 0).all()
+        assert {rt.tags.reasons[i] for i in opcua} == {REASON}
+        diag = {d["device_id"]: d for d in rt.device_diagnostics()}
+        assert diag["hoc"]["state"] == "backoff" and diag["hoc"]["last_error"] == REASON
+        assert diag["hoc"]["protocol"] == "opcua" and diag["plc"]["state"] == "up"
+        wait_until(
+            lambda: getattr(rt.alarms.view("hoc.comm"), "condition", False),
+            timeout=10,
+            what="comm alarm of hoc",
+        )
+        assert REASON in rt.alarms.view("hoc.comm").message_en
+        # the write path says why, it does not hang
+        t = next(t for t in cfg.tags if t.device == "hoc" and t.access == "rw")
+        res = rt.submit(rt.write_tag(t.name, sum(t.range) / 2)).result(10)
+        assert res.status.value == "not_connected" and REASON in res.message
+
+        # self-test fails and names the secret and its device
+        st_checks = SelfTest(st, data, gui=False)
+        st_checks.check_config()
+        st_checks.check_keyring()
+        ks = next(c for c in st_checks.checks if c.name == "keyring")
+        assert not ks.ok and "hoc_opcua" in ks.detail
+
+        # the engineer stores the secret: the retry starts the device without a restart
+        set_secret(cfg.station.id, "hoc_opcua", "s3cret-for-the-simulator")
+        assert get_secret(cfg.station.id, "hoc_opcua")
+        wait_until(
+            lambda: (rt.tags.quality[opcua] == GOOD).all(), timeout=60, what="OPC UA tags GOOD"
+        )
+        diag = {d["device_id"]: d for d in rt.device_diagnostics()}
+        assert diag["hoc"]["state"] == "up"
+        wait_until(
+            lambda: not rt.alarms.view("hoc.comm").condition,
+            timeout=10,
+            what="comm alarm cleared",
+        )
+    finally:
+        rt.stop()
