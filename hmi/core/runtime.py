@@ -62,6 +62,10 @@ class Runtime:
         self.cfg = cfg
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        from hmi.core.dbcheck import check_databases
+
+        #: damaged databases set aside and salvaged before any store opened them
+        self.db_repairs = check_databases(self.data_dir)
         periods = [self._poll_period(t) for t in cfg.tags]
         self.tags = TagTable(cfg.tags, periods)
         self._listeners: dict[str, list[Callable[..., Any]]] = defaultdict(list)
@@ -102,6 +106,10 @@ class Runtime:
             station_id=cfg.station.id,
         )
         self.commands = CommandService(self, self.users, self.audit, cfg_up)
+        if self.db_repairs:  # system alarm, audit record, users.db lock-down
+            from hmi.core.dbrepair import apply_repairs
+
+            apply_repairs(self, self.db_repairs)
         self.uplink: Any = None
         if up_cfg.enabled:
             from hmi.core.uplink import Uplink

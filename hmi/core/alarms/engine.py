@@ -35,6 +35,8 @@ from hmi.core.alarms.model import (
 )
 from hmi.core.alarms.operations import AlarmOperations
 from hmi.core.alarms.shelving import Shelf
+from hmi.core.alarms.system import KIND as SYSTEM_KIND
+from hmi.core.alarms.system import system_alarm_defs
 from hmi.core.tagtable import TagUpdate
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,11 @@ class AlarmEngine(AlarmOperations):
         self._out: list[dict[str, Any]] = []  # events waiting for the listeners
         self.catalog = AlarmCatalog(cfg, roc_window=roc_window)
         self._records = self.catalog.records
+        self._n_system = 0
+        for d in system_alarm_defs():  # the station's own faults (damaged database, full disk)
+            self._records[d.alarm_id] = AlarmRecord(d)
+            self.catalog.inputs[d.alarm_id] = ()
+            self._n_system += 1
         n = len(cfg.tags)
         self._val = np.full(n, np.nan)  # last GOOD value of every tag
         self._good = np.zeros(n, dtype=bool)  # quality of the last value is GOOD
@@ -78,7 +85,7 @@ class AlarmEngine(AlarmOperations):
         self._journal.start()
         log.info(
             "alarm engine: %d alarms (%d vectorized), %d restored non-normal",
-            len(self._records),
+            len(self._records) - self._n_system,
             len(self.catalog.vector),
             len(self._listed),
         )
@@ -187,6 +194,19 @@ class AlarmEngine(AlarmOperations):
             events = self._take_events()
         self._dispatch(events)
 
+    def system_alarm(self, alarm_id: str, active: bool, reason: str = "") -> None:
+        """Raise (with ``reason``) or clear a system alarm (see :mod:`hmi.core.alarms.system`)."""
+        rec = self._records[alarm_id]
+        now = self._clock()
+        with self._lock:
+            if active and reason != rec.reason:
+                rec.reason = reason
+                self._touch(rec, persist=True)
+            if active != rec.raw:
+                self._on_raw(rec, active, None, now)
+            events = self._take_events()
+        self._dispatch(events)
+
     def tick(self, now: float | None = None) -> None:
         """Time-driven work (~every 0.5 s): on/off delays, shelve expiry, re-annunciation."""
         now = self._clock() if now is None else now
@@ -267,7 +287,7 @@ class AlarmEngine(AlarmOperations):
     # ------------------------------------------------------------------ events
     def _messages(self, rec: AlarmRecord) -> tuple[str, str]:
         d = rec.d
-        if d.kind == "comm" and rec.reason and rec.condition:
+        if d.kind in ("comm", "system") and rec.reason and rec.condition:
             return f"{d.message_en}: {rec.reason}", f"{d.message_zh}：{rec.reason}"
         return d.message_en, d.message_zh
 
@@ -359,8 +379,8 @@ class AlarmEngine(AlarmOperations):
             return self._ann.state()
 
     def alarm_ids(self) -> list[str]:
-        """Every configured alarm id, in config order (comm-loss alarms last)."""
-        return list(self._records)
+        """Every configured alarm id, in config order (comm-loss alarms last; no system alarm)."""
+        return [a for a, r in self._records.items() if r.d.kind != SYSTEM_KIND]
 
     def view(self, alarm_id: str) -> AlarmView | None:
         """The current view of one alarm (also when NORMAL); None when unknown."""
@@ -373,7 +393,7 @@ class AlarmEngine(AlarmOperations):
         with self._lock:
             recs = list(self._listed.values())
             out: dict[str, Any] = {
-                "alarms": len(self._records),
+                "alarms": len(self._records) - self._n_system,
                 "active": sum(r.state.active for r in recs),
                 "unacked": sum(r.state.unacked for r in recs),
                 "shelved": len(self._shelf),

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from hmi.core.users import db
+from hmi.core.users import db, lockdown
 from hmi.core.users.db import StoreError
 from hmi.core.users.passwords import (
     DEFAULT_PARAMS,
@@ -174,6 +174,8 @@ class UserStore:
 
     def needs_first_admin(self) -> bool:
         """True while no enabled admin exists (the HMI then offers to create one)."""
+        if self.lockdown():  # a damaged store never opens the first-run door
+            return False
         with self._engine.connect() as conn:
             n = conn.execute(
                 sa.select(sa.func.count()).where(
@@ -181,6 +183,20 @@ class UserStore:
                 )
             ).scalar_one()
         return int(n) == 0
+
+    def lockdown(self) -> str:
+        """Why console logins are refused after a damaged users.db ("" when they are not)."""
+        return lockdown.message(self._engine)
+
+    def lock_down(self, text: str) -> None:
+        """Refuse console logins with ``text`` (see :mod:`hmi.core.users.lockdown`)."""
+        lockdown.lock(self._engine, text)
+        log.error("console logins refused: %s", text)
+
+    def _lift_lockdown(self, actor: str, origin: str, role: Role) -> None:
+        if origin == "cli" and role is Role.ADMIN and lockdown.lift(self._engine):
+            self.audit.append("lockdown_lifted", user=actor, origin=origin, target="users.db")
+            log.warning("console logins allowed again by %s", actor)
 
     # ------------------------------------------------------------------ user management
     def _actor(
@@ -258,6 +274,7 @@ class UserStore:
         self.audit.append(
             "user_add", user=actor, origin=origin, target=name, details={"role": role.label}
         )
+        self._lift_lockdown(actor, origin, role)
         log.info("user %s (%s) added by %s", name, role.label, actor)
         return self._require(name)
 
@@ -284,6 +301,7 @@ class UserStore:
         self._store_password(info.name, password)
         self.audit.append("user_passwd", user=actor, origin=origin, target=info.name)
         log.info("password of %s changed by %s", info.name, actor)
+        self._lift_lockdown(actor, origin, info.role)
 
     def change_own_password(self, name: str, old: str, new: str, origin: str = "local") -> None:
         """A user changes their own password (the old one is checked like a login)."""
@@ -371,6 +389,17 @@ class UserStore:
 
     def _check_credentials(self, name: str, password: str, origin: str) -> UserInfo:
         now = self._clock()
+        refused = self.lockdown() if origin != "cli" else ""
+        if refused:
+            self.audit.append(
+                "login_failed",
+                user=name,
+                origin=origin,
+                target=name,
+                result="denied",
+                details={"reason": "lockdown"},
+            )
+            raise AuthError(refused, "lockdown")
         info = self.get(name)
         if info is None:
             self._burn_time(password)
