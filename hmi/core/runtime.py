@@ -84,6 +84,9 @@ class Runtime:
         self.historian = Historian(self.data_dir / "history.db", cfg.historian)
         self._hist_ids = np.empty(0, dtype=np.int32)
         self._current_seq = 0  # tag-table seq up to which the current table is written
+        from hmi.core.diskwatch import DiskWatch
+
+        self._disk_watch = DiskWatch(self)
         self._current_due = 0.0
 
         self.alarms: Any = None
@@ -455,6 +458,7 @@ class Runtime:
                     self._publish_changes(stale)
                 if self.alarms is not None:
                     self.alarms.tick(now)
+                self._disk_watch.check()  # historian / outbox writes failing: system alarm
                 if now >= self._current_due:
                     self._current_due = now + CURRENT_PERIOD
                     self._flush_current()

@@ -122,14 +122,16 @@ class Outbox:
                 f"cannot open the uplink outbox {self.path}: {_reason(exc)}"
             ) from None
         self._oldest_cache: tuple[float, float | None] = (0.0, None)
+        #: why the last write failed (disk full, read-only); "" while writes succeed
+        self.write_error = ""
 
     # ------------------------------------------------------------------ rows
     def append(self, items: Sequence[tuple[int, float, bytes]], protect: Iterable[int] = ()) -> int:
         """Store ``(kind, created, body)`` rows in one committed transaction.
 
         Returns how many older rows were dropped to stay within the budget. Raises
-        :class:`OutboxError` when the rows cannot be stored (disk full even after
-        dropping telemetry, file not writable).
+        :class:`OutboxError` when the rows cannot be stored (disk full, file not
+        writable): then nothing new is stored and every stored row is kept.
         """
         if not items:
             return 0
@@ -140,20 +142,18 @@ class Outbox:
         ]
         added = sum(sizes)
         dropped = 0
-        for attempt in (1, 2):
-            try:
-                self._conn.execute(outbox_t.insert(), rows)
-                self._conn.commit()
-                break
-            except DBAPIError as exc:
-                self._conn.rollback()
-                if attempt == 2 or "full" not in str(exc.orig).lower():
-                    raise OutboxError(
-                        f"cannot store uplink messages in {self.path}: {_reason(exc)}"
-                    ) from None
-                # disk full: make room by dropping the oldest telemetry, then retry once
-                log.error("uplink outbox: disk full, dropping the oldest telemetry to make room")
-                dropped += self._drop(max(self.total_bytes // 10, added * 2), set(protect))
+        try:
+            self._conn.execute(outbox_t.insert(), rows)
+            self._conn.commit()
+        except DBAPIError as exc:
+            self._conn.rollback()
+            # disk full or read-only: keep every stored row (undelivered data), store nothing
+            # new; the caller holds the new messages in memory and tries again
+            self._write_failed(_reason(exc))
+            raise OutboxError(
+                f"cannot store uplink messages in {self.path}: {_reason(exc)}"
+            ) from None
+        self._write_ok()
         if self.depth == 0:
             self._oldest_cache = (0.0, None)  # the oldest row is new: forget the cached "empty"
         self.depth += len(rows)
@@ -180,17 +180,40 @@ class Outbox:
         if not ids:
             return 0
         n = 0
-        for chunk in _chunks(list(ids), 500):
-            res = self._conn.execute(
-                outbox_t.delete().where(outbox_t.c.id.in_(chunk)).returning(outbox_t.c.size)
-            )
-            sizes = [s for (s,) in res]
-            n += len(sizes)
-            self.total_bytes -= sum(sizes)
-        self._conn.commit()
+        freed = 0
+        try:
+            for chunk in _chunks(list(ids), 500):
+                res = self._conn.execute(
+                    outbox_t.delete().where(outbox_t.c.id.in_(chunk)).returning(outbox_t.c.size)
+                )
+                sizes = [s for (s,) in res]
+                n += len(sizes)
+                freed += sum(sizes)
+            self._conn.commit()
+        except DBAPIError as exc:  # full disk: the rows stay (sent again later, never lost)
+            self._conn.rollback()
+            self._write_failed(_reason(exc))
+            return 0
+        self.total_bytes -= freed
         self.depth -= n
         self._oldest_cache = (0.0, None)
         return n
+
+    def _write_failed(self, cause: str) -> None:
+        if not self.write_error:
+            log.error(
+                "uplink outbox %s cannot be written (%s): the %d stored message(s) are kept, "
+                "new ones wait in memory; writing resumes by itself when it can",
+                self.path,
+                cause,
+                self.depth,
+            )
+        self.write_error = cause
+
+    def _write_ok(self) -> None:
+        if self.write_error:
+            log.warning("uplink outbox %s is written again (was: %s)", self.path, self.write_error)
+            self.write_error = ""
 
     def max_id(self) -> int:
         """Highest row id ever stored (0 when none): the cursor for 'everything so far'."""
