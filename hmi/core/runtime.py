@@ -315,6 +315,9 @@ class Runtime:
             log.exception("writing the current values failed")
         self.historian.stop(flush=True)
         self.users.close()
+        from hmi.core.dbcheck import mark_clean
+
+        mark_clean(self.data_dir)  # the next start need not re-check unchanged large files
         log.info("runtime stopped")
 
     async def _stop_async(self) -> None:
