@@ -460,7 +460,7 @@ class Runtime:
                     self._write_history(stale)
                     self._publish_changes(stale)
                 if self.alarms is not None:
-                    self.alarms.tick(now)
+                    self.alarms.tick()  # its own clock: timers survive a step of the wall clock
                 self._disk_watch.check()  # historian / outbox writes failing: system alarm
                 if now >= self._current_due:
                     self._current_due = now + CURRENT_PERIOD

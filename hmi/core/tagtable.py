@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,9 +74,13 @@ class TagTable:
     """Arrays of static tag properties and live state, indexed by tag position in the config."""
 
     def __init__(
-        self, tags: Sequence[TagConfig], poll_periods: Sequence[float] | None = None
+        self,
+        tags: Sequence[TagConfig],
+        poll_periods: Sequence[float] | None = None,
+        mono: Callable[[], float] = time.monotonic,
     ) -> None:
         n = len(tags)
+        self._mono = mono  # staleness is a duration: a step of the wall clock must not touch it
         self.tags = list(tags)
         self.names = [t.name for t in tags]
         self.index = {name: i for i, name in enumerate(self.names)}
@@ -109,7 +113,7 @@ class TagTable:
         self.quality = np.full(n, BAD, dtype=np.uint8)
         self.reasons: list[str] = [NEVER_READ] * n
         self.ts = np.zeros(n)
-        self.last_read = np.zeros(n)  # recv time of the last GOOD read (staleness)
+        self.last_read = np.zeros(n)  # monotonic time of the last GOOD read (staleness)
         self.text: dict[int, str] = {}
         self.hist_value = np.full(n, np.nan)
         self.hist_ts = np.zeros(n)
@@ -190,7 +194,7 @@ class TagTable:
                     for i, qq in zip(ci[moved].tolist(), cq[moved].tolist(), strict=True):
                         self.reasons[i] = "" if qq == GOOD else why
             self.ts[idx[good | changed]] = ts[good | changed]
-            self.last_read[idx[good]] = recv
+            self.last_read[idx[good]] = self._mono()
             hi_ = idx[want_hist]
             if len(hi_):
                 self.hist_ts[hi_] = ts[want_hist]
@@ -224,10 +228,15 @@ class TagTable:
         return TagUpdate(u.indices[mask], u.values[mask], u.quality[mask], u.ts[mask], [reason] * n)
 
     def check_stale(self, now: float | None = None) -> TagUpdate:
-        """Mark GOOD tags with no fresh good value for 3 poll periods UNCERTAIN; return them."""
+        """Mark GOOD tags with no fresh good value for 3 poll periods UNCERTAIN; return them.
+
+        The age is measured on the monotonic clock (a step of the wall clock neither makes
+        every tag stale nor stops staleness); ``now`` stamps the UNCERTAIN values.
+        """
         now = time.time() if now is None else now
+        mono = self._mono()
         with self._lock:
-            stale = (self.quality == GOOD) & ((now - self.last_read) > self.stale_after)
+            stale = (self.quality == GOOD) & ((mono - self.last_read) > self.stale_after)
             si = np.nonzero(stale)[0]
             if not len(si):
                 return TagUpdate.empty()

@@ -41,6 +41,11 @@ class Annunciator:
         self._sounding.clear()
         return n
 
+    def shift(self, delta: float) -> None:
+        """The wall clock stepped by ``delta``: re-alarm timers keep their remaining time."""
+        for a in self._since:
+            self._since[a] += delta
+
     def due(self, now: float) -> list[str]:
         """Silenced alarms whose re-alarm time has come (the caller re-sounds them)."""
         if self.realarm_after <= 0:

@@ -37,6 +37,7 @@ from hmi.core.alarms.operations import AlarmOperations
 from hmi.core.alarms.shelving import Shelf
 from hmi.core.alarms.system import KIND as SYSTEM_KIND
 from hmi.core.alarms.system import system_alarm_defs
+from hmi.core.clock import StepClock
 from hmi.core.tagtable import TagUpdate
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,13 @@ class AlarmEngine(AlarmOperations):
         clock: Callable[[], float] = time.time,
         realarm_after: float = 600.0,
         roc_window: float = 10.0,
+        mono: Callable[[], float] | None = None,
     ) -> None:
         self.cfg = cfg
+        # with the real wall clock (or a monotonic clock given with a test clock), timers
+        # follow clock steps: see hmi.core.clock
+        if mono is not None or clock is time.time:
+            clock = StepClock(self._clock_stepped, clock, mono or time.monotonic)
         self._clock = clock
         self._lock = threading.RLock()
         self._listeners: list[EventListener] = []
@@ -206,6 +212,16 @@ class AlarmEngine(AlarmOperations):
                 self._on_raw(rec, active, None, now)
             events = self._take_events()
         self._dispatch(events)
+
+    def _clock_stepped(self, delta: float) -> None:
+        """The wall clock jumped by ``delta`` s: running delays, shelves and re-alarm timers keep
+        their remaining time (the journal's timestamps follow the new time)."""
+        with self._lock:
+            for rec in self._pending.values():
+                rec.pending_since += delta
+            for rec in self._shelf.shift(delta):
+                self._touch(rec, persist=True)  # the new expiry time is what the list shows
+            self._ann.shift(delta)
 
     def tick(self, now: float | None = None) -> None:
         """Time-driven work (~every 0.5 s): on/off delays, shelve expiry, re-annunciation."""

@@ -61,6 +61,13 @@ class Shelf:
         rec.shelve_reason = ""
         self._shelved.pop(rec.d.alarm_id, None)
 
+    def shift(self, delta: float) -> list[AlarmRecord]:
+        """The wall clock stepped by ``delta``: move every expiry with it; the shifted records."""
+        for r in self._shelved.values():
+            if r.shelve_until:
+                r.shelve_until += delta
+        return list(self._shelved.values())
+
     def expired(self, now: float) -> list[AlarmRecord]:
         """Shelved alarms whose time is up."""
         return [r for r in self._shelved.values() if r.shelve_until and now >= r.shelve_until]
