@@ -67,6 +67,12 @@ def test_missing_secret_leaves_modbus_good_and_opcua_bad_then_recovers(station):
         diag = {d["device_id"]: d for d in rt.device_diagnostics()}
         assert diag["hoc"]["state"] == "backoff" and diag["hoc"]["last_error"] == REASON
         assert diag["hoc"]["protocol"] == "opcua" and diag["plc"]["state"] == "up"
+        # the HMI header's device chip (and the diagnostics page, from the same dicts)
+        from hmi.ui.header import devices_chip
+
+        text, chip, tip = devices_chip(rt.device_diagnostics())
+        hoc_line = next(ln for ln in tip.splitlines() if ln.startswith("hoc: "))
+        assert chip == "bad" and hoc_line.endswith(f" — {REASON}")  # state in the UI language
         wait_until(
             lambda: getattr(rt.alarms.view("hoc.comm"), "condition", False),
             timeout=10,
