@@ -74,6 +74,8 @@ def auth_message(error: BaseException, name: str = "") -> str:
             )
         if error.reason == "disabled":
             return tr("User {user} is disabled: ask the administrator").format(user=name)
+        if error.reason == "lockdown":  # users.db was damaged: what the admin must do
+            return tr("Logins are off (viewer only)") + ": " + str(error)
         return tr("Wrong user name or password")
     if isinstance(error, PasswordError):
         return tr("Password not accepted") + ": " + str(error)

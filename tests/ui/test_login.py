@@ -343,3 +343,22 @@ def test_admin_manages_users_and_an_operator_may_not(win, secured, qtbot):
     assert not secured.users.get("zhao").enabled
     assert [(r.user, r.target) for r in secured.audit_rows("user_disable")] == [("admin", "zhao")]
     page.close()
+
+
+def test_damaged_user_store_keeps_the_console_viewer_only(win, secured, qtbot):
+    """After users.db was damaged (hmi.core.dbrepair locks the store down): nobody is logged
+    in, no first-admin offer, every login says what the admin must do; live values go on."""
+    add_user(secured, "zhang", "operator")
+    secured.users.lock_down(
+        "the user database was damaged; gas-hmi users passwd <admin> --data-dir /srv/st"
+    )
+    assert win.login.offer_first_admin() is None
+    assert not win.actions.session.logged_in and win.header.user.text() == "Log in"
+    dlg = login(win, qtbot, "zhang")
+    qtbot.waitUntil(lambda: "Logins are off" in dlg.message.text(), timeout=10000)
+    assert "gas-hmi users passwd" in dlg.message.text() and not win.actions.session.logged_in
+    assert secured.audit_rows("login_failed")[-1].details["reason"] == "lockdown"
+    dlg.reject()
+    secured.set({"outlet.pressure": 0.377})
+    win.live.refresh()
+    assert win.open_faceplate("outlet.pressure").value.text() == "0.377 MPa"
