@@ -188,21 +188,14 @@ class AlarmEngine(AlarmOperations):
         if rec is None or new is DeviceState.STOPPED:
             return  # stopping is shutdown or disabling, not a communication failure
         lost = new is not DeviceState.UP
-        now = self._clock()
-        with self._lock:
-            if lost:
-                why = reason or f"device {new.value}"
-                if why != rec.reason:
-                    rec.reason = why
-                    self._touch(rec, persist=True)
-            if lost != rec.raw:
-                self._on_raw(rec, lost, None, now)
-            events = self._take_events()
-        self._dispatch(events)
+        self._reasoned(rec, lost, reason or f"device {new.value}")
 
     def system_alarm(self, alarm_id: str, active: bool, reason: str = "") -> None:
         """Raise (with ``reason``) or clear a system alarm (see :mod:`hmi.core.alarms.system`)."""
-        rec = self._records[alarm_id]
+        self._reasoned(self._records[alarm_id], active, reason)
+
+    def _reasoned(self, rec: AlarmRecord, active: bool, reason: str) -> None:
+        """Raise or clear an alarm whose message carries a reason (comm loss, system)."""
         now = self._clock()
         with self._lock:
             if active and reason != rec.reason:

@@ -38,33 +38,39 @@ def disk_id(writer: str) -> str:
     return f"system.disk.{writer}"
 
 
+def _define(alarm_id: str, en: str, zh: str, response_en: str, response_zh: str) -> AlarmDef:
+    return AlarmDef(
+        alarm_id=alarm_id,
+        tag="system",
+        kind=KIND,
+        priority=PRIORITY,
+        message_en=en,
+        message_zh=zh,
+        response_en=response_en,
+        response_zh=response_zh,
+        area="system",
+    )
+
+
 def system_alarm_defs() -> list[AlarmDef]:
     """Every system alarm of a station."""
     out = [
-        AlarmDef(
-            alarm_id=damaged_id(stem),
-            tag="system",
-            kind=KIND,
-            priority=PRIORITY,
-            message_en=f"Damaged {en} set aside",
-            message_zh=f"{zh}损坏，已隔离",
-            response_en="See the reason; restore from a backup if the salvaged data is not enough",
-            response_zh="查看原因；如抢救的数据不够，从备份恢复",
-            area="system",
+        _define(
+            damaged_id(stem),
+            f"Damaged {en} set aside",
+            f"{zh}损坏，已隔离",
+            "See the reason; restore from a backup if the salvaged data is not enough",
+            "查看原因；如抢救的数据不够，从备份恢复",
         )
         for stem, (en, zh) in DATABASES.items()
     ]
     out += [
-        AlarmDef(
-            alarm_id=disk_id(w),
-            tag="system",
-            kind=KIND,
-            priority=PRIORITY,
-            message_en=f"The {en} cannot write",
-            message_zh=f"{zh}无法写入",
-            response_en="Free disk space (or fix the read-only disk); writing resumes by itself",
-            response_zh="释放磁盘空间（或修复只读磁盘）；写入会自动恢复",
-            area="system",
+        _define(
+            disk_id(w),
+            f"The {en} cannot write",
+            f"{zh}无法写入",
+            "Free disk space (or fix the read-only disk); writing resumes by itself",
+            "释放磁盘空间（或修复只读磁盘）；写入会自动恢复",
         )
         for w, (en, zh) in WRITERS.items()
     ]

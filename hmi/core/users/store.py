@@ -387,40 +387,29 @@ class UserStore:
             self._dummy_hash = hash_password("not-a-password-0", self.params)
         verify_password(password, self._dummy_hash)
 
+    def _login_failed(self, name: str, origin: str, reason: str) -> None:
+        self.audit.append(
+            "login_failed",
+            user=name,
+            origin=origin,
+            target=name,
+            result="denied",
+            details={"reason": reason},
+        )
+
     def _check_credentials(self, name: str, password: str, origin: str) -> UserInfo:
         now = self._clock()
         refused = self.lockdown() if origin != "cli" else ""
         if refused:
-            self.audit.append(
-                "login_failed",
-                user=name,
-                origin=origin,
-                target=name,
-                result="denied",
-                details={"reason": "lockdown"},
-            )
+            self._login_failed(name, origin, "lockdown")
             raise AuthError(refused, "lockdown")
         info = self.get(name)
         if info is None:
             self._burn_time(password)
-            self.audit.append(
-                "login_failed",
-                user=name,
-                origin=origin,
-                target=name,
-                result="denied",
-                details={"reason": "unknown user"},
-            )
+            self._login_failed(name, origin, "unknown user")
             raise AuthError(BAD_CREDENTIALS, "bad_credentials")
         if info.locked(now):
-            self.audit.append(
-                "login_failed",
-                user=info.name,
-                origin=origin,
-                target=info.name,
-                result="denied",
-                details={"reason": "locked"},
-            )
+            self._login_failed(info.name, origin, "locked")
             until = time.strftime("%H:%M:%S", time.localtime(info.locked_until or 0))
             raise AuthError(
                 f"user {info.name} is locked until {until} after too many failed logins",
@@ -434,14 +423,7 @@ class UserStore:
         if not verify_password(password, stored):
             self._count_failure(info.name, now, origin)
         if not info.enabled:
-            self.audit.append(
-                "login_failed",
-                user=info.name,
-                origin=origin,
-                target=info.name,
-                result="denied",
-                details={"reason": "disabled"},
-            )
+            self._login_failed(info.name, origin, "disabled")
             raise AuthError(f"user {info.name} is disabled", "disabled")
         old = hash_params(stored)
         if old is None or old.is_weaker_than(self.params):
