@@ -84,6 +84,7 @@ class SelfTest:
             self.check_resources,
             self.check_config,
             self.check_drivers,
+            self.check_devices,
             self.check_databases,
             self.check_data_dir,
             self.check_keyring,
@@ -195,6 +196,25 @@ class SelfTest:
             not bad,
             "; ".join(bad) if bad else f"{', '.join(DRIVERS)} and the MQTT uplink import",
         )
+
+    def check_devices(self) -> None:
+        """Each field device's host resolves, serial port exists, OPC UA trust is in place."""
+        from hmi.selftest_devices import device_problems
+
+        if self.cfg is None:
+            self.add("devices", False, "the station config did not load")
+            return
+        data_dir = Path(self.data_dir) if self.data_dir is not None else Path(".")
+        fails, warns = device_problems(self.cfg, data_dir)
+        n = sum(1 for d in self.cfg.devices if d.enabled and d.protocol not in ("system", "calc"))
+        if fails:
+            self.add("devices", False, "; ".join(fails + warns))
+        elif warns:
+            self.add("devices", True, "; ".join(warns), warn=True)
+        else:
+            self.add(
+                "devices", True, f"{n} field device(s): hosts resolve, ports and trust in place"
+            )
 
     def check_databases(self) -> None:
         """A real runtime start/stop in a scratch folder, then the existing files read-only."""

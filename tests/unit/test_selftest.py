@@ -26,6 +26,7 @@ EXPECTED = [
     "resources",
     "config",
     "drivers",
+    "devices",
     "databases",
     "data dir",
     "keyring",
@@ -33,6 +34,27 @@ EXPECTED = [
     "fonts",
     "translations",
 ]
+
+
+def test_device_prerequisites_fail_the_self_test_and_name_the_device(keyring_file, tmp_path):
+    """An unresolvable host, a missing serial port, a refused server certificate: FAIL."""
+    st = tmp_path / "st"
+    shutil.copytree(DEMO, st)
+    dev = (st / "devices.yaml").read_text(encoding="utf-8")
+    (st / "devices.yaml").write_text(
+        dev.replace("host: 127.0.0.1", "host: no-such-plc.invalid", 1), encoding="utf-8"
+    )
+    set_secret("demo_city_gate", "hoc_opcua", "pw")
+    data = tmp_path / "data"
+    rejected = data / "pki" / "hoc" / "rejected"
+    rejected.mkdir(parents=True)
+    (rejected / "hoc-controller.der").write_bytes(b"not checked here")
+    test = SelfTest(st, data, gui=False)
+    by = {c.name: c for c in test.run()}
+    assert not by["devices"].ok
+    assert "host 'no-such-plc.invalid' does not resolve" in by["devices"].detail
+    assert "hoc: server certificate refused (hoc-controller.der)" in by["devices"].detail
+    assert not test.passed
 
 
 def test_demo_station_passes_every_check(keyring_file, tmp_path):
