@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from drivers.base import DRIVERS, options_problems, validate_address
 from hmi.config.analytics import analytics_problems
 from hmi.config.buses import bus_problems
+from hmi.config.calc import calc_problems
 from hmi.config.schema import StationConfig
 from hmi.config.system import address_problem as system_address_problem
 
@@ -225,7 +226,8 @@ def _schema_problems(exc: ValidationError, loc: _Located, namer: _Namer) -> list
             for p in err["loc"]
             if not (
                 isinstance(p, str)
-                and p in ("modbus_tcp", "opcua", "system", "function-after", "function-before")
+                and p
+                in ("modbus_tcp", "opcua", "system", "calc", "function-after", "function-before")
                 or p in DRIVERS
             )
         )
@@ -267,7 +269,7 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         if d.id in devices:
             add(("devices", i, "id"), f"duplicate device id {d.id!r}")
         devices[d.id] = d
-        if d.protocol not in DRIVERS and d.protocol != "system":
+        if d.protocol not in DRIVERS and d.protocol not in ("system", "calc"):
             add(("devices", i, "protocol"), f"unknown protocol {d.protocol!r}")
 
     names: dict[str, int] = {}
@@ -297,7 +299,11 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
                 if t.options:
                     add(("tags", i, "options"), "system tags take no options")
             elif dev.protocol in DRIVERS:
-                err = validate_address(dev.protocol, t.address)
+                err = (
+                    validate_address(dev.protocol, t.address)
+                    if t.address
+                    else "required key is missing"
+                )
                 if err:
                     add(("tags", i, "address"), err)
                 for msg in options_problems(dev.protocol, t.options):
@@ -331,6 +337,8 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
     for path, message in analytics_problems(cfg):
         add(path, message)
     for path, message in bus_problems(cfg):
+        add(path, message)
+    for path, message in calc_problems(cfg):
         add(path, message)
     return out
 

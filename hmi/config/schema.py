@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from drivers.modbus.params import ModbusRtuOverTcpParams, ModbusRtuParams
 from drivers.s7.params import S7Params
 from hmi.config.analytics import AnalyticsConfig
+from hmi.config.calc import CalcParams
 from hmi.config.northbound import NorthboundConfig
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
@@ -195,8 +196,20 @@ class SystemDevice(DeviceBase):
     poll_groups: dict[str, float] = Field(default_factory=lambda: {"default": 5.0})
 
 
+class CalcDevice(DeviceBase, CalcParams):
+    """Calculated (``expr:``) and manual-entry tags (see :mod:`hmi.config.calc`)."""
+
+    protocol: Literal["calc"]
+
+
 Device = Annotated[
-    ModbusDevice | ModbusRtuDevice | ModbusRtuOverTcpDevice | OpcUaDevice | S7Device | SystemDevice,
+    ModbusDevice
+    | ModbusRtuDevice
+    | ModbusRtuOverTcpDevice
+    | OpcUaDevice
+    | S7Device
+    | SystemDevice
+    | CalcDevice,
     Field(discriminator="protocol"),
 ]
 
@@ -295,7 +308,8 @@ class TagConfig(Strict):
 
     name: str
     device: str
-    address: str
+    address: str = ""  # required except on a calc device
+    expr: str = ""  # calc device: the expression (hmi.config.calc_expr)
     type: Literal["float", "int", "bool", "string"] | None = None
     poll: str = ""  # poll group of the device; empty = the device's first group
     unit: str = ""
@@ -304,7 +318,8 @@ class TagConfig(Strict):
     clamp: bool = False
     deadband: float = Field(0.0, ge=0)
     precision: int = Field(2, ge=0, le=9)
-    access: Literal["r", "rw"] = "r"
+    access: Literal["r", "rw", "manual"] = "r"  # manual: typed in by an operator (calc device)
+    manual_role: Literal["operator", "engineer", "admin"] = "operator"  # who may type it in
     history: History = Field(default_factory=History)
     uplink: bool = True
     remote_write: bool = False
@@ -426,6 +441,7 @@ class StationConfig(Strict):
         | OpcUaDevice
         | S7Device
         | SystemDevice
+        | CalcDevice
     ):
         """Device by id (KeyError if unknown)."""
         for d in self.devices:

@@ -97,6 +97,8 @@ def action_for(tag: TagConfig) -> Action:
     tag or one with discrete ``states`` operates equipment (valve open/close/stop,
     start/stop); anything else is a set point.
     """
+    if tag.access == "manual":
+        return Action.MANUAL_ENTRY
     explicit = getattr(tag, "write_action", None)
     if explicit:
         return _WRITE_ACTIONS[explicit]
@@ -147,6 +149,16 @@ class CommandService:
                 return f"no permission: user {who.user} is disabled"
             if not can(min(info.role, who.role, key=int), action):
                 return f"no permission: {action.value} needs {PERMISSIONS[action].label} or higher ({who.user} is now {Role(info.role).label})"
+        return None
+
+    @staticmethod
+    def _entry_role(who: Who, tag: TagConfig) -> str | None:
+        """A manual-entry tag may ask for a higher role than the action's (``manual_role``)."""
+        if tag.access != "manual" or isinstance(who, RemoteIdentity):
+            return None
+        need = Role.parse(tag.manual_role)
+        if who.effective_role() < need:
+            return f"no permission: entering {tag.name} needs {need.label} or higher"
         return None
 
     # ------------------------------------------------------------------ checks (also for the confirmation dialog)
@@ -261,9 +273,9 @@ class CommandService:
                     old,
                     value,
                 )
-        if tag.access != "rw":
+        if tag.access not in ("rw", "manual"):
             return self._refuse(CommandStatus.INVALID, f"{tag.name} is read-only", tag, old, value)
-        why = self._permission(who, action_for(tag))
+        why = self._permission(who, action_for(tag)) or self._entry_role(who, tag)
         if why:
             return self._refuse(CommandStatus.DENIED, why, tag, old, value)
         new, err = self._coerce(tag, value)
@@ -373,12 +385,16 @@ class CommandService:
         return await asyncio.wrap_future(self.runtime.submit(coro))
 
     # ------------------------------------------------------------------ writes
-    async def write(self, tag: str, value: Any, who: Who, confirm_old: Any = None) -> CommandResult:
+    async def write(
+        self, tag: str, value: Any, who: Who, confirm_old: Any = None, comment: str = ""
+    ) -> CommandResult:
         """Check, audit, write and verify one value; never raises for an expected failure.
 
         No audit row, no action: when the "requested" row cannot be written (disk full,
-        database locked) the write is not attempted and the result says why.
+        database locked) the write is not attempted and the result says why. ``comment``
+        (e.g. where a manual entry comes from) goes into every audit row of the write.
         """
+        extra = {"comment": comment} if comment else {}
         # checks read users.db: keep SQLite off the acquisition loop
         refusal, cfg_tag, new, old = await asyncio.to_thread(
             self._checks, tag, value, who, confirm_old
@@ -397,7 +413,7 @@ class CommandService:
                 who,
                 tag,
                 refusal.status.value,
-                {"action": action, "old": old, "new": value, "message": refusal.message},
+                {"action": action, "old": old, "new": value, "message": refusal.message, **extra},
             )
             return CommandResult(
                 refusal.status, refusal.message + note, tag, old, refusal.new, seq, refusal.hint
@@ -409,7 +425,7 @@ class CommandService:
                 who,
                 tag,
                 "requested",
-                {"action": action, "old": old, "new": new, "confirmed_old": confirm_old},
+                {"action": action, "old": old, "new": new, "confirmed_old": confirm_old, **extra},
             )
         except AuditError as exc:
             return CommandResult(CommandStatus.ERROR, f"not written: {exc}", tag, old, new)
@@ -427,7 +443,7 @@ class CommandService:
             who,
             tag,
             status.value,
-            {"action": action, "old": old, "new": new, "message": message},
+            {"action": action, "old": old, "new": new, "message": message, **extra},
         )
         return CommandResult(status, message + note, tag, old, new, seq)
 
@@ -441,10 +457,10 @@ class CommandService:
             return 0, f" (NOT AUDITED: {exc})"
 
     def submit_write(
-        self, tag: str, value: Any, who: Who, confirm_old: Any = None
+        self, tag: str, value: Any, who: Who, confirm_old: Any = None, comment: str = ""
     ) -> concurrent.futures.Future[CommandResult]:
         """Start :meth:`write` on the acquisition loop from the GUI thread; the future holds the result."""
-        return self.runtime.submit(self.write(tag, value, who, confirm_old))
+        return self.runtime.submit(self.write(tag, value, who, confirm_old, comment))
 
     # ------------------------------------------------------------------ alarm actions
     async def _alarm_op(

@@ -71,6 +71,7 @@ class Runtime:
         self._listeners: dict[str, list[Callable[..., Any]]] = defaultdict(list)
         self.drivers: dict[str, Driver] = {}
         self._tag_driver: dict[int, Driver] = {}
+        self._calcs: list[Any] = []  # calc devices: fed every scan (hmi.core.calc)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -270,6 +271,19 @@ class Runtime:
                 self._on_state,
                 runtime=self,
             )
+        if device.protocol == "calc":  # expression and manual-entry tags
+            from hmi.core.calc import CalcDriver
+
+            calc = CalcDriver(
+                device.id,
+                device.driver_params(),
+                points,
+                self._on_batch,
+                self._on_state,
+                runtime=self,
+            )
+            self._calcs = [c for c in self._calcs if c.device_id != device.id] + [calc]
+            return calc
         cls = driver_class(device.protocol)
         return cls(device.id, self._driver_params(device), points, self._on_batch, self._on_state)
 
@@ -385,6 +399,8 @@ class Runtime:
             self._write_history(res.history)
         if len(res.changes):
             self._publish_changes(res.changes)
+        for calc in self._calcs:
+            calc.feed(res.scan)
 
     def _write_history(self, u: TagUpdate) -> None:
         if self.tags.is_string[u.indices].any():
@@ -459,6 +475,8 @@ class Runtime:
                         self.alarms.process(stale)
                     self._write_history(stale)
                     self._publish_changes(stale)
+                    for calc in self._calcs:
+                        calc.feed(stale)
                 if self.alarms is not None:
                     self.alarms.tick()  # its own clock: timers survive a step of the wall clock
                 self._disk_watch.check()  # historian / outbox writes failing: system alarm
@@ -508,7 +526,7 @@ class Runtime:
         t = self.cfg.tag_map().get(name)
         if t is None:
             return WriteResult(WriteStatus.INVALID, f"unknown tag {name!r}")
-        if t.access != "rw":
+        if t.access not in ("rw", "manual"):
             return WriteResult(WriteStatus.INVALID, f"{name} is read-only")
         i = self.tags.index[name]
         drv = self._tag_driver.get(i)

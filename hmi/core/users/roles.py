@@ -45,6 +45,7 @@ class Action(enum.StrEnum):
     WRITE_SETPOINT = "write_setpoint"  # enter an analog set point
     OPERATE_VALVE = "operate_valve"  # open / close / stop a valve, start / stop a command tag
     RESET = "reset"  # reset a slam-shut or a latched alarm
+    MANUAL_ENTRY = "manual_entry"  # type in a manual-entry tag (local gauge, odorant delivered)
     MANAGE_ALARMS = "manage_alarms"  # take an alarm out of service / back into service
     EXIT_APPLICATION = "exit_application"  # close the HMI (leaves the station unwatched)
     EDIT_USERS = "edit_users"  # add users, change roles, reset passwords, enable / disable
@@ -58,6 +59,7 @@ PERMISSIONS: dict[Action, Role] = {
     Action.WRITE_SETPOINT: Role.OPERATOR,
     Action.OPERATE_VALVE: Role.OPERATOR,
     Action.RESET: Role.OPERATOR,
+    Action.MANUAL_ENTRY: Role.OPERATOR,
     Action.MANAGE_ALARMS: Role.ENGINEER,
     Action.EXIT_APPLICATION: Role.ENGINEER,
     Action.EDIT_USERS: Role.ADMIN,
