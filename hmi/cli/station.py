@@ -32,10 +32,17 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(p)
         print(f"{len(exc.problems)} problem(s) in {args.station_dir}", file=sys.stderr)
         return 1
+    from hmi.config.calc import calc_warnings
+    from hmi.config.loader import locate
+
+    warnings = locate(args.station_dir, calc_warnings(cfg))
+    for w in warnings:
+        print(f"warning: {w}")
     n_alarms = len(cfg.alarms())
     print(
         f"ok: station {cfg.station.id}: {len(cfg.devices)} devices, {len(cfg.tags)} tags, "
         f"{n_alarms} alarms, {len(cfg.screens)} screens"
+        + (f", {len(warnings)} warning(s)" if warnings else "")
     )
     return 0
 
@@ -43,7 +50,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 def tag_rows(cfg: Any) -> list[dict[str, Any]]:
     """One dict per tag, as printed by ``gas-hmi tags``."""
     from drivers.base import ADDRESS_MODULES, value_type
+    from hmi.config.calc import resolve_all
 
+    calc, _errors = resolve_all(cfg)
     rows = []
     for t in cfg.tags:
         dev = cfg.device(t.device)
@@ -59,12 +68,14 @@ def tag_rows(cfg: Any) -> list[dict[str, Any]]:
                 "name": t.name,
                 "device": t.device,
                 "protocol": dev.protocol,
-                "address": t.address,
+                "address": t.address or (f"= {t.expr}" if t.expr else t.access),
+                "expr": t.expr,
+                "inputs": list(calc[t.name].inputs) if t.name in calc else [],
                 "type": ttype,
                 "unit": t.unit,
                 "range": [t.range[0], t.range[1]],
                 "access": t.access,
-                "poll": f"{cfg.poll_period(t):g}s",
+                "poll": f"{cfg.poll_period(t):g}s" if dev.protocol != "calc" else "-",
                 "alarms": [a.kind for a in t.alarms],
                 "label_en": t.label.en,
                 "label_zh": t.label.zh,
@@ -93,6 +104,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
             "poll",
             "alarms",
             "label",
+            "inputs",
         ],
         [
             [
@@ -107,6 +119,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
                 r["poll"],
                 ",".join(r["alarms"]),
                 r["label_zh"] or r["label_en"],
+                ",".join(r["inputs"]),
             ]
             for r in rows
         ],

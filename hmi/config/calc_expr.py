@@ -266,7 +266,7 @@ class _Build(Transformer[Token, Node]):
         return Call(self._col(name), str(name), tuple(a for a in args if a is not None))
 
     def bin_op(self, left: Node, op: Token, right: Node) -> Node:
-        return Binary(left.col, str(op), left, right)
+        return Binary(self._col(op), str(op), left, right)  # col: the operator
 
     cmp_op = bin_op
 

@@ -343,6 +343,18 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
     return out
 
 
+def locate(
+    station_dir: str | os.PathLike[str], items: list[tuple[Path_, str]]
+) -> list[ConfigProblem]:
+    """``file:line: key: message`` for (config path, message) pairs of a station that loaded
+    (warnings such as :func:`hmi.config.calc.calc_warnings`); reads the files once more."""
+    if not items:
+        return []
+    loc = _Located(True)
+    namer = _Namer(_read_files(Path(station_dir), loc))
+    return [ConfigProblem(*loc.locate(path), namer.key(path), message) for path, message in items]
+
+
 def screens_root(cfg: StationConfig) -> Path | None:
     """Folder holding the station's screen files: <station>/screens or the repository's screens/."""
     from hmi import paths  # local import: paths knows source checkout vs. frozen bundle
