@@ -40,9 +40,7 @@ def make(tmp_path: Path, exprs: dict[str, str], inputs: tuple[str, ...] = ("a", 
     (d / "station.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     cfg = load_station(d)
     names = [t.name for t in cfg.tags]
-    eng = CalcEngine(
-        cfg, names, list(exprs), gas_day_start=8, timezone=cfg.station.timezone
-    )
+    eng = CalcEngine(cfg, names, list(exprs), gas_day_start=8, timezone=cfg.station.timezone)
     return eng, names
 
 
@@ -200,7 +198,9 @@ def test_integral_counter_runtime(tmp_path):
 
 
 def test_delta_since_follows_the_gas_day(tmp_path):
-    eng, names = make(tmp_path, {"today": 'delta_since(a, "day")', "hour": 'delta_since(a, "hour")'})
+    eng, names = make(
+        tmp_path, {"today": 'delta_since(a, "day")', "hour": 'delta_since(a, "hour")'}
+    )
     f = Feeder(eng, names)
     tz = ZoneInfo("Asia/Shanghai")
 
@@ -224,7 +224,10 @@ def test_state_dump_and_load_roundtrip(tmp_path):
     f(ts=T0 + 1, a=1)
     f(ts=T0 + 3601, a=1)
     saved = {k: st.dump() for k, st in eng.state_items()}
-    assert saved == {"starts#0:counter": {"count": 1, "last": True}, "hours#0:runtime": {"hours": 1.0}}
+    assert saved == {
+        "starts#0:counter": {"count": 1, "last": True},
+        "hours#0:runtime": {"hours": 1.0},
+    }
     eng2, _ = make(tmp_path, {"starts": "counter(a > 0)", "hours": "runtime(a > 0)"})
     for k, st in eng2.state_items():
         st.load(saved[k])
