@@ -73,7 +73,7 @@ def specs_from_config(
 
     devices = []
     for d in cfg.devices:
-        if not d.enabled or d.protocol == "system":  # the runtime's own figures: nothing to serve
+        if not d.enabled or d.protocol in ("system", "calc"):  # the runtime's own: nothing to serve
             continue
         params = d.driver_params()
         if d.protocol == "opcua":

@@ -86,9 +86,8 @@ def resolve(cfg: StationConfig, tag: TagConfig) -> CalcTag:
             raise ExprError(r.col, f"unknown tag {r.name!r}")
         if r.name not in inputs:
             inputs.append(r.name)
-    all_names = list(names)
     for p in patterns(node):
-        hit = tuple(n for n in expand(p.text, all_names) if n != tag.name)
+        hit = tuple(n for n in expand(p.text, list(names)) if n != tag.name)
         if not hit:
             raise ExprError(p.col, f"pattern {p.text!r} matches no tag")
         members[p.text] = hit

@@ -269,15 +269,22 @@ class Actions(QObject):
         return [] if svc is None else svc.interlock_state(tag)
 
     def write(
-        self, tag: str, value: Any, confirm_old: Any = None, done: Done | None = None
+        self,
+        tag: str,
+        value: Any,
+        confirm_old: Any = None,
+        done: Done | None = None,
+        comment: str = "",
     ) -> bool:
-        """Checked, audited write (the runtime verifies it by read-back)."""
+        """Checked, audited write (the runtime verifies it by read-back); ``comment`` is audited."""
         svc = self.commands
         if svc is None:
             self._report(False, f"{tr('Write')}: {tr('the station runtime is not running')}", done)
             return False
         try:
-            fut = svc.submit_write(tag, value, self.session, confirm_old=confirm_old)
+            fut = svc.submit_write(
+                tag, value, self.session, confirm_old=confirm_old, comment=comment
+            )
         except Exception as exc:
             self._report(False, f"{tr('Write')} {tag}: {exc}", done)
             return False

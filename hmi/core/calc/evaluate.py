@@ -55,6 +55,13 @@ _REDUCE: dict[str, Callable[..., np.ndarray]] = {
     "count": lambda a, axis: np.count_nonzero(a != 0, axis=axis),
 }
 
+_PAIRWISE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "min": np.minimum,
+    "max": np.maximum,
+    "sum": np.add,
+    "avg": np.add,  # divided by the count afterwards
+}
+
 
 def slot_names(node: Node) -> list[str]:
     """Tags named in ``node`` by first appearance: the group's slots."""
@@ -183,8 +190,19 @@ class Compiler:
             if node.name in ("any", "all", "count"):
                 return lambda ctx: (f0(ctx) != 0).astype(np.float64)
             return f0
-        return lambda ctx: red(np.stack(np.broadcast_arrays(*[f(ctx) for f in fs])), axis=0).astype(
-            np.float64
+        pair = _PAIRWISE.get(node.name)
+        if pair is not None:  # min/max/sum/avg of a few values: elementwise, no stacking
+            first, rest = fs[0], fs[1:]
+
+            def fold(ctx: Ctx) -> np.ndarray:
+                acc = first(ctx)
+                for f in rest:
+                    acc = pair(acc, f(ctx))
+                return acc
+
+            return fold if node.name != "avg" else lambda ctx: fold(ctx) / len(fs)
+        return lambda ctx: np.asarray(
+            red(np.stack(np.broadcast_arrays(*[f(ctx) for f in fs])), axis=0), np.float64
         )
 
     def _stateful(self, arg: Node, name: str, st: FuncState) -> Fn:

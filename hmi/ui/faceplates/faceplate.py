@@ -155,7 +155,8 @@ class Faceplate(QDialog):
         self.result = QLabel(self)
         self.result.setObjectName("faceplateResult")
         self.result.setWordWrap(True)
-        if tag.access == "rw":
+        self.comment: QLineEdit | None = None  # manual entries: where the value comes from
+        if tag.access in ("rw", "manual"):
             self._build_commands(lay)
         lay.addWidget(self.result)
         rule = QFrame(self)
@@ -164,7 +165,7 @@ class Faceplate(QDialog):
         self.close_button = QPushButton(self)
         self.close_button.clicked.connect(self.close)
         lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.resize(620, 800 if tag.access == "rw" else 740)
+        self.resize(620, 800 if tag.access in ("rw", "manual") else 740)
         live.sigTags.connect(self.on_tags)
         live.sigAlarms.connect(self.on_alarms)
         i18n().sigLanguageChanged.connect(self.retranslate)
@@ -206,6 +207,11 @@ class Faceplate(QDialog):
         self.interlock.setProperty("role", "state")
         self.interlock.setWordWrap(True)
         lay.addWidget(box)
+        if self.tag.access == "manual":  # the audit records where a typed-in value comes from
+            self.comment = QLineEdit(self)
+            self.comment.setObjectName("entryComment")
+            self.comment.setPlaceholderText(tr("Comment (source of the value)"))
+            lay.addWidget(self.comment)
         lay.addWidget(self.interlock)
         self.cmd_box = box
 
@@ -225,7 +231,10 @@ class Faceplate(QDialog):
         rows = [f"{tr('Range')}: {t.range[0]:g} … {t.range[1]:g} {t.unit}".strip()]
         if lim:
             rows.append(f"{tr('Alarm limits')}: {lim} {t.unit}".strip())
-        rows.append(f"{tr('Access')}: {tr('read/write') if t.access == 'rw' else tr('read only')}")
+        access = {"rw": tr("read/write"), "manual": tr("manual entry")}.get(
+            t.access, tr("read only")
+        )
+        rows.append(f"{tr('Access')}: {access}")
         if t.description:
             rows.append(t.description)
         self.props.setText("    ".join(rows))
@@ -455,4 +464,7 @@ class Faceplate(QDialog):
             return False
         self.result.setText(tr("Sending…"))
         restyle(self.result, role="state", state="warn")
-        return self.actions.write(self.tag.name, value, confirm_old=old, done=self._done)
+        comment = self.comment.text().strip() if self.comment is not None else ""
+        return self.actions.write(
+            self.tag.name, value, confirm_old=old, done=self._done, comment=comment
+        )
