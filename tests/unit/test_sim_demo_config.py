@@ -47,7 +47,7 @@ def test_every_tag_is_documented_and_fed_by_the_simulator(cfg, model):
     for t in cfg.tags:
         assert t.label.en and t.label.zh, t.name
         assert t.area, t.name
-        if cfg.device(t.device).protocol == "system":  # the runtime's own figures
+        if cfg.device(t.device).protocol in ("system", "calc"):  # computed by the runtime
             continue
         assert t.sim is not None, t.name
         if isinstance(t.sim, str):
@@ -120,7 +120,7 @@ def test_process_coverage_and_alarm_rationalization(cfg):
 def test_specs_follow_the_config_scaling(cfg):
     devices, points = specs_from_config(cfg)
     assert {d.id for d in devices} == {
-        d.id for d in cfg.devices if d.enabled and d.protocol != "system"
+        d.id for d in cfg.devices if d.enabled and d.protocol not in ("system", "calc")
     }
     p = next(p for p in points if p.name == "inlet.pressure")
     assert (
@@ -138,10 +138,9 @@ def test_station_copy_moves_every_device_to_free_ports(tmp_path):
     d, ports = demo_station_copy(tmp_path, ports={"gd": pinned})
     assert ports["gd"] == pinned
     copy = load_station(d)
-    assert set(ports) == {dev.id for dev in copy.devices if dev.protocol != "system"}
-    for dev in copy.devices:
-        if dev.protocol == "system":
-            continue
+    served = [dev for dev in copy.devices if dev.protocol not in ("system", "calc")]
+    assert set(ports) == {dev.id for dev in served}
+    for dev in served:
         port = (
             dev.port
             if dev.protocol == "modbus_tcp"

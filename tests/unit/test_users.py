@@ -116,6 +116,7 @@ EXPECTED = {
         Action.WRITE_SETPOINT,
         Action.OPERATE_VALVE,
         Action.RESET,
+        Action.MANUAL_ENTRY,
     },
     Role.ENGINEER: {
         Action.VIEW,
@@ -124,6 +125,7 @@ EXPECTED = {
         Action.WRITE_SETPOINT,
         Action.OPERATE_VALVE,
         Action.RESET,
+        Action.MANUAL_ENTRY,
         Action.MANAGE_ALARMS,
         Action.EXIT_APPLICATION,
     },
