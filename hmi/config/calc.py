@@ -24,7 +24,6 @@ from hmi.config.calc_expr import (
     Call,
     ExprError,
     Node,
-    Num,
     Ref,
     Str,
     Unary,
@@ -209,9 +208,9 @@ def calc_warnings(cfg: StationConfig) -> list[tuple[Path_, str]]:
         ct = calc.get(t.name)
         if ct is None:
             continue
-        found: list[tuple[int, str]] = []
-        result = _unit(ct.node, units, ct.pattern_members, found)
-        for col, msg in found:
+        inf = _Units(units, ct.pattern_members)
+        result = inf.of(ct.node)
+        for col, msg in inf.found:
             out.append((("tags", i, "expr"), f"col {col}: {msg} in {t.expr!r}"))
         if result and t.unit and result != t.unit.strip():
             out.append(
@@ -227,48 +226,57 @@ _SAME_UNIT_OPS = ("+", "-", "<", "<=", ">", ">=", "==", "!=")
 _SAME_UNIT_FUNCS = ("min", "max", "avg", "sum", "clamp")
 
 
-def _unit(
-    node: Node,
-    units: dict[str, str],
-    members: dict[str, tuple[str, ...]],
-    found: list[tuple[int, str]],
-) -> str | None:
-    """Unit of ``node`` as far as the config says (None: unknown or dimensionless)."""
-    if isinstance(node, Ref):
-        return units.get(node.name) or None
-    if isinstance(node, Str):
-        us = {units.get(m) or "" for m in members.get(node.text, ())}
-        if len(us) > 1:
-            found.append((node.col, f"pattern {node.text!r} mixes units {', '.join(sorted(us))}"))
-            return None
-        return next(iter(us), "") or None
-    if isinstance(node, Num):
-        return None
-    if isinstance(node, Unary):
-        u = _unit(node.arg, units, members, found)
-        return u if node.op == "-" else None
-    if isinstance(node, Binary):
-        lu = _unit(node.left, units, members, found)
-        ru = _unit(node.right, units, members, found)
-        if node.op in _SAME_UNIT_OPS:
-            if lu and ru and lu != ru:
-                verb = "adding" if node.op in "+-" else "comparing"
-                found.append(
-                    (
-                        node.col,
-                        f"{verb} {lu} and {ru}: convert one side first (no unit is converted silently)",
-                    )
+class _Units:
+    """Infers the unit of an expression as far as the config says; collects clashes."""
+
+    def __init__(self, units: dict[str, str], members: dict[str, tuple[str, ...]]) -> None:
+        self.units = units
+        self.members = members
+        self.found: list[tuple[int, str]] = []
+
+    def of(self, node: Node) -> str | None:
+        """Unit of ``node`` (None: unknown or dimensionless)."""
+        if isinstance(node, Ref):
+            return self.units.get(node.name) or None
+        if isinstance(node, Str):
+            seen = {self.units.get(m) or "" for m in self.members.get(node.text, ())}
+            if len(seen) > 1:
+                self.found.append(
+                    (node.col, f"pattern {node.text!r} mixes units {', '.join(sorted(seen))}")
                 )
                 return None
-            return (lu or ru) if node.op in "+-" else None
-        return None
-    if isinstance(node, Call):
+            return next(iter(seen), "") or None
+        if isinstance(node, Unary):
+            u = self.of(node.arg)
+            return u if node.op == "-" else None
+        if isinstance(node, Binary):
+            return self._binary(node)
+        if isinstance(node, Call):
+            return self._call(node)
+        return None  # a number fits any unit
+
+    def _binary(self, node: Binary) -> str | None:
+        lu, ru = self.of(node.left), self.of(node.right)
+        if node.op not in _SAME_UNIT_OPS:
+            return None  # * / % **: a new unit the config does not name
+        if lu and ru and lu != ru:
+            verb = "adding" if node.op in "+-" else "comparing"
+            self.found.append(
+                (
+                    node.col,
+                    f"{verb} {lu} and {ru}: convert one side first (no unit is converted silently)",
+                )
+            )
+            return None
+        return (lu or ru) if node.op in "+-" else None
+
+    def _call(self, node: Call) -> str | None:
         args = node.args[:1] if is_windowed(node) else node.args
-        us = [_unit(a, units, members, found) for a in args]
+        us = [self.of(a) for a in args]
         if node.name in _SAME_UNIT_FUNCS:
             known = {u for u in us if u}
             if len(known) > 1:
-                found.append(
+                self.found.append(
                     (node.col, f"{node.name}() of {', '.join(sorted(known))}: convert first")
                 )
                 return None
@@ -276,10 +284,7 @@ def _unit(
         if node.name == "if":
             a, b = us[1], us[2]
             if a and b and a != b:
-                found.append((node.col, f"if() branches in {a} and {b}: convert one first"))
+                self.found.append((node.col, f"if() branches in {a} and {b}: convert one first"))
                 return None
             return a or b
-        if node.name in ("abs", "delta_since"):
-            return us[0]
-        return None
-    return None
+        return us[0] if node.name in ("abs", "delta_since") else None

@@ -296,9 +296,7 @@ def parse(text: str) -> Node:
     try:
         tree = _parser().parse(text)
     except UnexpectedCharacters as exc:
-        raise ExprError(
-            exc.column, f"syntax error: unexpected character {text[exc.pos_in_stream]!r}"
-        ) from None
+        raise ExprError(exc.column, f"syntax error: unexpected character {exc.char!r}") from None
     except UnexpectedEOF:
         raise ExprError(len(text) + 1, "syntax error: the expression ends too early") from None
     except UnexpectedToken as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ _BIN: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "==": np.equal,
     "!=": np.not_equal,
 }
-_REDUCE: dict[str, Callable[..., np.ndarray]] = {
+_REDUCE: dict[str, Callable[..., Any]] = {
     "min": np.min,
     "max": np.max,
     "avg": np.mean,
