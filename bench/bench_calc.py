@@ -9,7 +9,7 @@ by the calc engine's ``feed`` and the tag-table apply of its results.
 
 Printed, in one run (medians over ``--scans``):
 
-1. ``gas-hmi check`` time of the station with and without the 1,000 expressions.
+1. Load-and-check time of the station with and without the 1,000 expressions (best of 2).
 2. Evaluation per scan: the engine's ``feed`` calls of one scan, against the same
    arithmetic written directly in NumPy on the same value array (the bare-library
    baseline: index arrays prepared once, one expression per shape) — ratio.
@@ -136,10 +136,14 @@ def main(argv: list[str] | None = None) -> int:
 def run(a: argparse.Namespace, work: Path) -> int:
     """The benchmark proper, in the scratch directory ``work``."""
     station = generate_station(work / "station", N_DEV * PER_DEV, N_DEV)
-    t_plain = timed(lambda: load_station(station))
     exprs = expressions(a.exprs)
-    add_calc(station, exprs, 0)
-    t_calc = timed(lambda: load_station(station))
+    t_plain, t_calc = [], []
+    for _ in range(2):  # alternate, keep the best of each: a shared machine is noisy
+        (station / "calc.yaml").unlink(missing_ok=True)
+        t_plain.append(timed(lambda: load_station(station)))
+        add_calc(station, exprs, 0)
+        t_calc.append(timed(lambda: load_station(station)))
+    t_plain, t_calc = min(t_plain), min(t_calc)
     print(
         f"check: {t_plain:.2f} s without, {t_calc:.2f} s with {a.exprs} expressions "
         f"(+{t_calc - t_plain:.2f} s)"
