@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -187,3 +188,47 @@ def command_value(cmd: Iec104Address, info: Any) -> float:
     if cmd.family == "scaled":
         return float(int(value))
     return float(value)
+
+
+def monitor_info(addr: Iec104Address, raw: float, bits: int = 0, ts: float | None = None) -> Any:
+    """A c104 monitoring information object for ``raw`` (the serving side: simulator, tests).
+
+    Single points are on for raw >= 0.5; double points take their DPI (0..3); numbers are
+    clamped to the type's range. ``bits`` is the quality descriptor, ``ts`` the time tag
+    (Unix seconds; now when None) of a time-tagged type.
+    """
+    when = None
+    if addr.timed:
+        when = datetime.datetime.fromtimestamp(time_now() if ts is None else ts)
+    fam = addr.family
+    if fam == "counter":
+        q = c104.BinaryCounterQuality(bits)  # type: ignore[call-arg]  # stub lags binding
+        return c104.BinaryCounterInfo(
+            counter=int(raw), sequence=c104.UInt5(0), quality=q, recorded_at=when
+        )
+    qd = c104.Quality(bits)  # type: ignore[call-arg]  # c104's stub lags its binding
+    if fam == "single":
+        return c104.SingleInfo(on=bool(raw >= 0.5), quality=qd, recorded_at=when)
+    if fam == "double":
+        state = (
+            c104.Double.INTERMEDIATE,
+            c104.Double.OFF,
+            c104.Double.ON,
+            c104.Double.INDETERMINATE,
+        )
+        return c104.DoubleInfo(state=state[int(raw) & 3], quality=qd, recorded_at=when)
+    if fam == "step":
+        pos = c104.Int7(int(min(max(round(raw), -64), 63)))
+        return c104.StepInfo(state=pos, transient=False, quality=qd, recorded_at=when)  # type: ignore[call-arg]
+    if fam == "normalized":
+        norm = c104.NormalizedFloat(min(max(raw, -1.0), _NORMALIZED_MAX))
+        return c104.NormalizedInfo(actual=norm, quality=qd, recorded_at=when)
+    if fam == "scaled":
+        scaled = c104.Int16(int(min(max(round(raw), -32768), 32767)))
+        return c104.ScaledInfo(actual=scaled, quality=qd, recorded_at=when)
+    return c104.ShortInfo(actual=float(raw), quality=qd, recorded_at=when)
+
+
+def time_now() -> float:
+    """Unix seconds now (one place, so the serving side and tests agree)."""
+    return time.time()
