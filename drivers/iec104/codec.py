@@ -35,10 +35,13 @@ _QDS = (
     (int(c104.Quality.Overflow.value), "OV", "overflow"),
     (int(c104.Quality.ElapsedTimeInvalid.value), "EI", "elapsed time invalid"),
 )
+#: binary counter reading bits as received (IEC 60870-5-101 7.2.6.9: IV 0x80, CA 0x40, CY 0x20).
+#: c104's client hands the received bits over unchanged, but its enum names 0x40 "Carry"
+#: and 0x20 "Adjusted"; the standard's meaning is used here.
 _BCR = (
-    (int(c104.BinaryCounterQuality.Invalid.value), "IV", "invalid"),
-    (int(c104.BinaryCounterQuality.Adjusted.value), "CA", "counter adjusted"),
-    (int(c104.BinaryCounterQuality.Carry.value), "CY", "carry: the counter overflowed"),
+    (0x80, "IV", "invalid"),
+    (0x40, "CA", "counter adjusted"),
+    (0x20, "CY", "carry: the counter overflowed"),
 )
 IV = _QDS[0][0]
 _DOUBLE_STATE = {

@@ -95,6 +95,7 @@ class Iec104Driver(Driver):
         self._worker: concurrent.futures.ThreadPoolExecutor | None = None
         self._stopping = False
         self._logged: set[str] = set()
+        self._unused: set[int] = set()  # IOAs the RTU reports that no tag uses
         self._sink_failed = False
 
     # ------------------------------------------------------------------ config-time checks
@@ -208,24 +209,28 @@ class Iec104Driver(Driver):
         await self._call(link.start)
         t0, t1 = float(self.params["t0"]), float(self.params["t1"])
         loop = asyncio.get_running_loop()
-        start = loop.time()
+        deadline = loop.time() + t0  # until TCP is open; then t1 for the start-up exchange
         opened = False
         while True:
             state = self._link_state
             if state == "OPEN":
                 return ""
-            if state.startswith("OPEN"):
-                opened = True
+            if state.startswith("OPEN") and not opened:
+                opened, deadline = True, loop.time() + t1
             elif state == "CLOSED_AWAIT_RECONNECT":
                 if opened:
                     return f"{self.endpoint} closed the connection during start-up"
                 return f"cannot connect to {self.endpoint} (refused or unreachable)"
-            limit = t0 + (t1 + self.timeout if opened else 0.0)
-            left = start + limit - loop.time()
+            left = deadline - loop.time()
             if left <= 0:
                 if opened:
-                    return f"general interrogation not terminated within {t1 + self.timeout:g} s"
-                return f"connect timeout after {t0:g} s to {self.endpoint}"
+                    what = (
+                        "general interrogation"
+                        if self.params["interrogation_at_connect"]
+                        else "STARTDT"
+                    )
+                    return f"no end of the start-up ({what}) within t1 = {t1:g} s"
+                return f"connect timeout after t0 = {t0:g} s to {self.endpoint}"
             await self._wait_change(left)
 
     def _new_link(self, ip: str) -> Iec104Link:
@@ -364,9 +369,13 @@ class Iec104Driver(Driver):
             self._emit(Batch(idx, values, quality, reason, ts, now))
 
     def _on_unexpected(self, ioa: int, type_name: str, cause: str) -> None:
-        if cause == "UNKNOWN":
-            self._log_once(f"new:{ioa}", "device %s: the RTU reports IOA %d (%s) that no tag uses",
-                           self.device_id, ioa, type_name)  # fmt: skip
+        if cause in ("UNKNOWN", "UNKNOWN_IOA"):  # points the RTU has and no tag uses
+            if not self._unused:
+                log.info("device %s: the RTU reports IOA %d (%s) that no tag uses (more: debug)",
+                         self.device_id, ioa, type_name)  # fmt: skip
+            elif ioa not in self._unused:
+                log.debug("device %s: unused IOA %d (%s)", self.device_id, ioa, type_name)
+            self._unused.add(ioa)
             return
         self._count_error(f"unexpected message {type_name} IOA {ioa}: {cause}")
         if cause == "MISMATCHED_TYPE_ID":
@@ -458,10 +467,22 @@ class Iec104Driver(Driver):
             msg = f"device {self.device_id} is not connected ({self.state.value})"
             return WriteResult(WriteStatus.NOT_CONNECTED, msg)
         how = "select-before-operate" if pt.select else "direct execute"
-        self.diag.requests += 1
-        t = time.perf_counter()
-        ok = await self._call(link.command, cmd.ioa, info)
-        elapsed = time.perf_counter() - t
+        # an unconfirmed command is sent again (``retries``) unless it is a pulse, which the
+        # RTU may have executed already; a refusal is final
+        tries = 1 + (
+            int(self.params.get("retries", 1)) if pt.pulse in ("none", "persistent") else 0
+        )
+        for attempt in range(tries):
+            self.diag.requests += 1
+            t = time.perf_counter()
+            ok = await self._call(link.command, cmd.ioa, info)
+            elapsed = time.perf_counter() - t
+            if ok or elapsed < 0.9 * self.timeout or self._link is not link:
+                break
+            self.diag.timeouts += 1
+            self._count_error(f"no confirmation of {cmd} within {self.timeout:g} s")
+            if attempt + 1 < tries:
+                log.info("device %s: %s unconfirmed, sending it again", self.device_id, cmd)
         if ok:
             self.diag.record_rtt(elapsed * 1000.0)
             log.info("device %s: %s = %r confirmed (%s, %s)", self.device_id, pt.spec.name,
@@ -473,12 +494,11 @@ class Iec104Driver(Driver):
         if self._link is not link or self._link_state != "OPEN":
             status, reason = WriteStatus.NOT_CONNECTED, f"connection lost to {self.endpoint}"
         elif elapsed >= 0.9 * self.timeout:
-            self.diag.timeouts += 1
             status = WriteStatus.TIMEOUT
             reason = f"no confirmation of {cmd} within {self.timeout:g} s"
         else:
             status = WriteStatus.REJECTED
             reason = f"the RTU refused {cmd} (negative confirmation, {how})"
-        self._count_error(reason)
+            self._count_error(reason)
         log.warning("device %s: write of %s failed: %s", self.device_id, pt.spec.name, reason)
         return WriteResult(status, reason)

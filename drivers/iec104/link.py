@@ -136,6 +136,9 @@ class Iec104Link:
     def _new_point_cb(
         self, client: c104.Client, station: c104.Station, io_address: int, point_type: c104.Type
     ) -> None:
+        # keep the point (without a callback): c104 drops the rest of an ASDU whose object
+        # it cannot place, and an RTU packs used and unused IOAs into one ASDU
+        station.add_point(io_address=io_address, type=point_type)
         self.loop.call_soon_threadsafe(self._on_unexpected, io_address, point_type.name, "UNKNOWN")
 
     # ------------------------------------------------------------------ loop thread
