@@ -107,7 +107,9 @@ def _read_single(info: Any) -> Reading:
 
 def _read_number(info: Any) -> Reading:
     quality = info.quality
-    q, why = quality_of(int(quality.value)) if quality is not None else (GOOD, "")
+    if quality is None or not (bits := quality.value):  # the hot path: a good value
+        return float(info.value), GOOD, ""
+    q, why = quality_of(int(bits))
     return float(info.value), q, why
 
 

@@ -329,11 +329,13 @@ class Iec104Driver(Driver):
             )  # fmt: skip
 
     def _refresh(self) -> None:
-        """Deliver the last reading of every point again (see the module docstring)."""
+        """Deliver the last reading again of every point that has not reported for about a
+        poll period (see the module docstring)."""
+        cutoff = time.monotonic() - 0.9 * self._refresh_every
         items = [(pt, pt.value, pt.quality, pt.reason, pt.source_ts)
-                 for pt in self._live if pt.received]  # fmt: skip
+                 for pt in self._live if pt.received and pt.seen < cutoff]  # fmt: skip
         if items:
-            self._deliver(items, count=False)
+            self._deliver(items)
 
     # ------------------------------------------------------------------ link callbacks (loop)
     def _on_link_state(self, name: str) -> None:
@@ -342,24 +344,32 @@ class Iec104Driver(Driver):
             self._changed.set()
 
     def _on_items(self, items: list[Item]) -> None:
-        self.diag.notifications += len(items)
-        for pt, value, quality, reason, ts in items:
-            pt.value, pt.quality, pt.reason, pt.source_ts, pt.received = (
-                value, quality, reason, ts, True
-            )  # fmt: skip
-        self._deliver(items)
+        """Readings from the link (the hot path): update the cache, deliver as batches."""
+        n = len(items)
+        self.diag.notifications += n
+        seen = time.monotonic()
+        idx = np.empty(n, np.int32)
+        values = np.empty(n)
+        ts = np.empty(n)
+        all_good = True
+        for k, (pt, value, quality, reason, t) in enumerate(items):
+            pt.value, pt.quality, pt.reason, pt.source_ts = value, quality, reason, t
+            pt.received, pt.seen = True, seen
+            idx[k], values[k], ts[k] = pt.spec.index, value, t
+            all_good = all_good and quality == GOOD
+        if all_good:
+            self._emit(Batch(idx, values, GOOD, "", ts, time.time()))
+        else:
+            self._deliver(items)
 
-    def _deliver(self, items: Sequence[Item], count: bool = True) -> None:
+    def _deliver(self, items: Sequence[Item]) -> None:
         """Readings -> the fewest batches: all GOOD ones together, the rest by reason."""
         now = time.time()
         good = [it for it in items if it[2] == GOOD]
-        if len(good) == len(items):
-            groups: dict[tuple[int, str], list[Item]] = {(GOOD, ""): list(items)}
-        else:
-            groups = {(GOOD, ""): good} if good else {}
-            for it in items:
-                if it[2] != GOOD:
-                    groups.setdefault((it[2], it[3]), []).append(it)
+        groups: dict[tuple[int, str], list[Item]] = {(GOOD, ""): good} if good else {}
+        for it in items:
+            if it[2] != GOOD:
+                groups.setdefault((it[2], it[3]), []).append(it)
         for (quality, reason), group in groups.items():
             idx = np.fromiter((it[0].spec.index for it in group), np.int32, len(group))
             values = np.fromiter((it[1] for it in group), np.float64, len(group))

@@ -30,6 +30,8 @@ class Iec104Point:
     reason: str = "not connected yet"
     source_ts: float = 0.0
     received: bool = False  # got a value on this connection
+    seen: float = 0.0  # monotonic time of the last reading from the RTU
+    timed: bool = False  # the address carries a CP56Time2a time tag (copied for the hot path)
 
     @property
     def index(self) -> int:
@@ -59,7 +61,7 @@ def make_point(spec: PointSpec) -> Iec104Point:
         problem = command_problem(addr, opts)
         if problem:
             problems.append(problem)
-    point = Iec104Point(spec, addr)
+    point = Iec104Point(spec, addr, timed=addr.timed)
     if problems:
         point.config_error = "config error: " + "; ".join(problems)
         point.reason = point.config_error
