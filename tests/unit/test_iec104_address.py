@@ -157,3 +157,35 @@ def test_bad_params_are_config_errors_with_line(tmp_path):
     dev = cfg.device("rtu")
     assert dev.protocol == "iec104" and dev.common_address == 47 and dev.t1 == 15
     assert cfg.tag("valve.pos").options == {"command": "C_DC_NA_1:2101", "select": True}
+
+
+def test_cp56_time_base_local_reads_the_wire_fields_as_local_time():
+    """c104 reads CP56Time2a as UTC into a naive local datetime; an RTU on local time is
+    corrected. The time zone is switched for this process only (TZ + tzset), then restored."""
+    import datetime
+    import os
+    import time as _time
+
+    from drivers.iec104.codec import source_time
+
+    class Info:  # stands in for a c104 Information (only its time tag is read)
+        recorded_at: datetime.datetime | None = None
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Shanghai"
+    _time.tzset()
+    try:
+        wire = datetime.datetime(2024, 3, 1, 8, 0, 0)  # the RTU's clock said 08:00 Beijing time
+        as_utc = wire.replace(tzinfo=datetime.UTC).timestamp()
+        info = Info()
+        info.recorded_at = datetime.datetime.fromtimestamp(as_utc)  # what c104 hands over
+        assert source_time(info, local_base=False) == as_utc
+        assert source_time(info, local_base=True) == as_utc - 8 * 3600
+        info.recorded_at = None
+        assert source_time(info, local_base=True) is None
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        _time.tzset()
