@@ -43,7 +43,7 @@ from drivers.base import (
     WriteStatus,
 )
 
-from .address import parse_address
+from .address import Iec104Address, parse_address
 from .codec import BAD, GOOD, command_info, command_value
 from .link import Iec104Link, Item
 from .params import DEFAULTS, Iec104Params
@@ -263,47 +263,66 @@ class Iec104Driver(Driver):
         link = self._link
         assert link is not None
         loop = asyncio.get_running_loop()
-        now = loop.time()
         if self.params["clock_sync"]:
             await self._job("clock synchronisation", link.clock_sync)
-        gi_check = now + GI_GRACE if self.params["interrogation_at_connect"] else None
-        ci_every = float(self.params["counter_interrogation_period"])
-        gi_every = float(self.params["interrogation_period"])
-        due = {
-            "ci": now if self._has_counters else None,
-            "gi": now + gi_every if gi_every > 0 else None,
-            "refresh": now + self._refresh_every if self._refresh_every else None,
-        }
+        jobs = self._schedule(loop.time())
         failures = 0
         while not self._stopping:
             if self._link_state != "OPEN":
                 return f"connection lost to {self.endpoint}"
             now = loop.time()
-            if gi_check is not None and now >= gi_check:
-                gi_check = None
-                self._mark_missing()
             ok = True
-            if due["ci"] is not None and now >= due["ci"]:
-                ok &= await self._job("counter interrogation", link.counter_interrogation)
-                due["ci"] = now + ci_every if ci_every > 0 else None
-            if due["gi"] is not None and now >= due["gi"]:
-                ok &= await self._job("general interrogation", link.interrogation)
-                due["gi"] = now + gi_every
-            if due["refresh"] is not None and now >= due["refresh"]:
-                self._refresh()
-                due["refresh"] = now + self._refresh_every
-            if not ok:
-                failures += 1
-                self.diag.consecutive_failures = failures
-                if failures >= self.degrade_after:
-                    return f"{self.diag.last_error} ({failures} failed cycles)"
-                self._set_state(DeviceState.DEGRADED, self.diag.last_error)
-            elif failures and ok:
-                failures = self.diag.consecutive_failures = 0
-                self._set_state(DeviceState.UP, "recovered")
-            nxt = min([t for t in (*due.values(), gi_check) if t is not None] or [now + 1.0])
+            for name, (due, every) in list(jobs.items()):
+                if now >= due:
+                    ok &= await self._run_job(name, link)
+                    if every > 0:
+                        jobs[name] = (now + every, every)
+                    else:
+                        del jobs[name]
+            failures = self._cycle(ok, failures)
+            if failures >= self.degrade_after:
+                return f"{self.diag.last_error} ({failures} failed cycles)"
+            nxt = min((due for due, _ in jobs.values()), default=now + 1.0)
             await self._wait_change(nxt - loop.time())
         return "stopped"
+
+    def _schedule(self, now: float) -> dict[str, tuple[float, float]]:
+        """The jobs of a connection: name -> (due, period; 0 = once)."""
+        jobs: dict[str, tuple[float, float]] = {}
+        if self.params["interrogation_at_connect"]:
+            jobs["missing"] = (now + GI_GRACE, 0.0)
+        if self._has_counters:
+            jobs["ci"] = (now, float(self.params["counter_interrogation_period"]))
+        gi_every = float(self.params["interrogation_period"])
+        if gi_every > 0:
+            jobs["gi"] = (now + gi_every, gi_every)
+        if self._refresh_every:
+            jobs["refresh"] = (now + self._refresh_every, self._refresh_every)
+        return jobs
+
+    async def _run_job(self, name: str, link: Iec104Link) -> bool:
+        if name == "missing":
+            self._mark_missing()
+        elif name == "refresh":
+            self._refresh()
+        elif name == "ci":
+            return await self._job("counter interrogation", link.counter_interrogation)
+        else:
+            return await self._job("general interrogation", link.interrogation)
+        return True
+
+    def _cycle(self, ok: bool, failures: int) -> int:
+        """Failed cycles in a row after this one; DEGRADED while some fail, UP once one works."""
+        if ok:
+            if failures:
+                self.diag.consecutive_failures = 0
+                self._set_state(DeviceState.UP, "recovered")
+            return 0
+        failures += 1
+        self.diag.consecutive_failures = failures
+        if failures < self.degrade_after:
+            self._set_state(DeviceState.DEGRADED, self.diag.last_error)
+        return failures
 
     async def _job(self, what: str, fn: Callable[[], bool]) -> bool:
         """One confirmed service (interrogation, clock sync) with the counters kept."""
@@ -477,22 +496,7 @@ class Iec104Driver(Driver):
             msg = f"device {self.device_id} is not connected ({self.state.value})"
             return WriteResult(WriteStatus.NOT_CONNECTED, msg)
         how = "select-before-operate" if pt.select else "direct execute"
-        # an unconfirmed command is sent again (``retries``) unless it is a pulse, which the
-        # RTU may have executed already; a refusal is final
-        tries = 1 + (
-            int(self.params.get("retries", 1)) if pt.pulse in ("none", "persistent") else 0
-        )
-        for attempt in range(tries):
-            self.diag.requests += 1
-            t = time.perf_counter()
-            ok = await self._call(link.command, cmd.ioa, info)
-            elapsed = time.perf_counter() - t
-            if ok or elapsed < 0.9 * self.timeout or self._link is not link:
-                break
-            self.diag.timeouts += 1
-            self._count_error(f"no confirmation of {cmd} within {self.timeout:g} s")
-            if attempt + 1 < tries:
-                log.info("device %s: %s unconfirmed, sending it again", self.device_id, cmd)
+        ok, elapsed = await self._send(link, pt.pulse, cmd, info)
         if ok:
             self.diag.record_rtt(elapsed * 1000.0)
             log.info("device %s: %s = %r confirmed (%s, %s)", self.device_id, pt.spec.name,
@@ -512,3 +516,24 @@ class Iec104Driver(Driver):
             self._count_error(reason)
         log.warning("device %s: write of %s failed: %s", self.device_id, pt.spec.name, reason)
         return WriteResult(status, reason)
+
+    async def _send(
+        self, link: Iec104Link, pulse: str, cmd: Iec104Address, info: Any
+    ) -> tuple[bool, float]:
+        """Send a command; (confirmed, seconds of the last attempt). An unconfirmed one is
+        sent again (``retries``) unless it is a pulse, which the RTU may have executed
+        already; a refusal is final."""
+        tries = 1 + (int(self.params.get("retries", 1)) if pulse in ("none", "persistent") else 0)
+        ok, elapsed = False, 0.0
+        for attempt in range(tries):
+            self.diag.requests += 1
+            t = time.perf_counter()
+            ok = await self._call(link.command, cmd.ioa, info)
+            elapsed = time.perf_counter() - t
+            if ok or elapsed < 0.9 * self.timeout or self._link is not link:
+                break
+            self.diag.timeouts += 1
+            self._count_error(f"no confirmation of {cmd} within {self.timeout:g} s")
+            if attempt + 1 < tries:
+                log.info("device %s: %s unconfirmed, sending it again", self.device_id, cmd)
+        return ok, elapsed
