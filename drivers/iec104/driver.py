@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-import numpy as np
 from pydantic import ValidationError
 
 from drivers.base import (
@@ -44,8 +43,9 @@ from drivers.base import (
 )
 
 from .address import Iec104Address, parse_address
-from .codec import BAD, GOOD, command_info, command_value
-from .link import Iec104Link, Item
+from .cache import Item, PointCache
+from .codec import GOOD, command_info, command_value
+from .link import Iec104Link
 from .params import DEFAULTS, Iec104Params
 from .points import make_point
 
@@ -84,7 +84,7 @@ class Iec104Driver(Driver):
         self._points = [make_point(s) for s in points]
         self._by_index = {pt.index: pt for pt in self._points}
         self._live = [pt for pt in self._points if not pt.config_error]
-        self._all = np.asarray([pt.index for pt in self._live], dtype=np.int32)
+        self._cache = PointCache(self._live, self._by_index, self._emit)
         self._has_counters = any(pt.counter for pt in self._live)
         periods = [float(pt.spec.poll_period) for pt in self._live if pt.monitored]
         self._refresh_every = max(min(periods), 0.05) if periods else 0.0
@@ -337,10 +337,7 @@ class Iec104Driver(Driver):
         return False
 
     def _mark_missing(self) -> None:
-        missing = [pt for pt in self._live if pt.monitored and not pt.counter and not pt.received]
-        for pt in missing:
-            pt.quality, pt.reason = BAD, _MISSING.format(addr=pt.addr)
-            self._emit(Batch.bad([pt.index], pt.reason))
+        missing = self._cache.mark_missing(_MISSING)
         if missing:
             self._log_once(
                 "missing", "device %s: %d point(s) not in the general interrogation, e.g. %s",
@@ -348,54 +345,20 @@ class Iec104Driver(Driver):
             )  # fmt: skip
 
     def _refresh(self) -> None:
-        """Deliver the last reading again of every point that has not reported for about a
-        poll period (see the module docstring)."""
-        cutoff = time.monotonic() - 0.9 * self._refresh_every
-        items = [(pt, pt.value, pt.quality, pt.reason, pt.source_ts)
-                 for pt in self._live if pt.received and pt.seen < cutoff]  # fmt: skip
-        if items:
-            self._deliver(items)
+        self._cache.refresh(self._refresh_every)
+
+    def _on_items(self, items: list[Item]) -> None:
+        self.diag.notifications += len(items)
+        self._cache.apply(items)
+
+    def _fail_all(self, reason: str) -> None:
+        self._cache.fail_all(reason)
 
     # ------------------------------------------------------------------ link callbacks (loop)
     def _on_link_state(self, name: str) -> None:
         self._link_state = name
         if self._changed is not None:
             self._changed.set()
-
-    def _on_items(self, items: list[Item]) -> None:
-        """Readings from the link (the hot path): update the cache, deliver as batches."""
-        n = len(items)
-        self.diag.notifications += n
-        seen = time.monotonic()
-        idx = np.empty(n, np.int32)
-        values = np.empty(n)
-        ts = np.empty(n)
-        all_good = True
-        for k, (pt, value, quality, reason, t) in enumerate(items):
-            pt.value, pt.quality, pt.reason, pt.source_ts = value, quality, reason, t
-            pt.received, pt.seen = True, seen
-            idx[k], values[k], ts[k] = pt.spec.index, value, t
-            all_good = all_good and quality == GOOD
-        if all_good:
-            self._emit(Batch(idx, values, GOOD, "", ts, time.time()))
-        else:
-            self._deliver(items)
-
-    def _deliver(self, items: Sequence[Item]) -> None:
-        """Readings -> the fewest batches: all GOOD ones together, the rest by reason."""
-        now = time.time()
-        good = [it for it in items if it[2] == GOOD]
-        groups: dict[tuple[int, str], list[Item]] = {(GOOD, ""): good} if good else {}
-        for it in items:
-            if it[2] != GOOD:
-                groups.setdefault((it[2], it[3]), []).append(it)
-        for (quality, reason), group in groups.items():
-            idx = np.fromiter((it[0].spec.index for it in group), np.int32, len(group))
-            values = np.fromiter((it[1] for it in group), np.float64, len(group))
-            if quality == BAD:
-                values[:] = np.nan
-            ts = np.fromiter((it[4] for it in group), np.float64, len(group))
-            self._emit(Batch(idx, values, quality, reason, ts, now))
 
     def _on_unexpected(self, ioa: int, type_name: str, cause: str) -> None:
         if cause in ("UNKNOWN", "UNKNOWN_IOA"):  # points the RTU has and no tag uses
@@ -408,13 +371,7 @@ class Iec104Driver(Driver):
             return
         self._count_error(f"unexpected message {type_name} IOA {ioa}: {cause}")
         if cause == "MISMATCHED_TYPE_ID":
-            for pt in self._live:
-                if pt.monitored and pt.addr.ioa == ioa:
-                    pt.quality = BAD
-                    pt.reason = (f"config error: the RTU reports IOA {ioa} as {type_name}, "
-                                 f"the tag's address says {pt.addr.type}")  # fmt: skip
-                    pt.received = True
-                    self._emit(Batch.bad([pt.index], pt.reason))
+            self._cache.mismatch(ioa, type_name)
         self._log_once(f"{cause}:{ioa}:{type_name}", "device %s: %s from the RTU for IOA %d (%s)",
                        self.device_id, cause, ioa, type_name)  # fmt: skip
 
@@ -440,12 +397,6 @@ class Iec104Driver(Driver):
         d.errors += 1
         d.last_error, d.last_error_ts = reason, time.time()
 
-    def _fail_all(self, reason: str) -> None:
-        for pt in self._live:
-            pt.value, pt.quality, pt.reason, pt.received = float("nan"), BAD, reason, False
-        if len(self._all):
-            self._emit(Batch.bad(self._all, reason))
-
     def _emit(self, batch: Batch) -> None:
         try:
             self.sink(batch)
@@ -458,21 +409,7 @@ class Iec104Driver(Driver):
     async def read(self, indices: Sequence[int]) -> Batch:
         """The last reading of some points (IEC 104 reports changes; read-back waits for the
         RTU's return information). Unknown indices are BAD."""
-        idx = [int(i) for i in indices]
-        values = np.full(len(idx), np.nan)
-        quality = np.zeros(len(idx), dtype=np.uint8)
-        ts = np.zeros(len(idx))
-        reasons: list[str] = []
-        for slot, i in enumerate(idx):
-            pt = self._by_index.get(i)
-            if pt is None:
-                reasons.append(f"no IEC 104 point with index {i}")
-                continue
-            values[slot], quality[slot], ts[slot] = pt.value, pt.quality, pt.source_ts
-            if pt.quality != GOOD:
-                reasons.append(pt.reason)
-        return Batch(np.asarray(idx, np.int32), values, quality, reasons[0] if reasons else "",
-                     ts, time.time())  # fmt: skip
+        return self._cache.read(indices)
 
     async def write(self, index: int, value: float | bool | str) -> WriteResult:
         """Send the tag's command; the RTU's activation confirmation is the result."""

@@ -25,6 +25,7 @@ from typing import Any
 
 import c104
 
+from .cache import Item
 from .codec import BAD, c104_type, source_time
 from .points import Iec104Point
 
@@ -35,8 +36,6 @@ TICK_MS = 50
 #: s that readings gather before they cross to the loop: a burst (a GI, a busy RTU) becomes
 #: a few large batches, and the loop holds the GIL less often while c104 wants it
 FLUSH_DELAY = 0.02
-#: a reading as the link hands it over: (point, value, quality, reason, source_ts)
-Item = tuple[Iec104Point, float, int, str, float]
 
 
 class Iec104Link:

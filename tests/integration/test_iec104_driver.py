@@ -235,7 +235,8 @@ def test_commands_direct_and_select_before_operate_are_confirmed_and_read_back(r
     async def body():
         await d.start()
         try:
-            await async_wait_until(lambda: rec.has(5, Quality.GOOD), 10, what="connected")
+            await async_wait_until(lambda: rec.has(5, Quality.GOOD) and d.state is DeviceState.UP,
+                                   10, what="connected")  # fmt: skip
             for i, text, value in ((0, "M_SP_NA_1:1201", 0), (1, "M_DP_NA_1:1301", 1),
                                    (2, "M_ME_NC_1:4301", 0.0)):  # fmt: skip
                 rtu.set(text, value)
@@ -321,7 +322,10 @@ def test_device_loss_and_recovery():
                                    what="refused while the RTU is down")  # fmt: skip
             assert d.state in (DeviceState.BACKOFF, DeviceState.CONNECTING)
             srv.start()
-            await async_wait_until(lambda: rec.has(0, Quality.GOOD, value=7.5), 10, what="up")
+            await async_wait_until(
+                lambda: rec.has(0, Quality.GOOD, value=7.5) and d.state is DeviceState.UP, 10,
+                what="up",
+            )  # fmt: skip
             assert d.diagnostics().reconnects == 0
             srv.stop()
             await async_wait_until(lambda: rec.has(0, Quality.BAD, "connection lost"), 10,
@@ -329,9 +333,11 @@ def test_device_loss_and_recovery():
             assert (DeviceState.UP, DeviceState.BACKOFF) in [(o, n) for o, n, _ in rec.states]
             srv.points[4001].info = c104.ShortInfo(actual=8.5)
             srv.start()
-            await async_wait_until(lambda: rec.has(0, Quality.GOOD, value=8.5), 10,
-                                   what="recovered with a fresh GI")  # fmt: skip
-            assert d.state is DeviceState.UP and d.diagnostics().reconnects == 1
+            await async_wait_until(
+                lambda: rec.has(0, Quality.GOOD, value=8.5) and d.state is DeviceState.UP, 10,
+                what="recovered with a fresh GI",
+            )  # fmt: skip
+            assert d.diagnostics().reconnects == 1
             assert d.diagnostics().errors >= 1
         finally:
             await d.stop()

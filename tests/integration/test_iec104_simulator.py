@@ -97,8 +97,8 @@ def good(rt: Runtime, *names: str) -> bool:
 
 def test_values_arrive_and_a_command_is_read_back(station):
     sim, rt = station
-    wait_until(lambda: good(rt, "cp.potential", "intrusion", "valve.pos", "gas.total"), 20,
-               what="RTU values GOOD")  # fmt: skip
+    wait_until(lambda: good(rt, "cp.potential", "intrusion", "valve.pos", "gas.total")
+               and rt.drivers["rtu"].state is DeviceState.UP, 20, what="RTU up, values GOOD")  # fmt: skip
     assert _q(rt, "cp.potential")[0] == pytest.approx(-0.95)
     assert _q(rt, "intrusion")[0] == 1.0
     assert _q(rt, "valve.pos")[0] == 1.0  # DPI 1: off (a memory cell starts at 0 = closed)
@@ -130,5 +130,6 @@ def test_rtu_quality_scenario_and_device_loss(station):
     )
     assert rt.drivers["rtu"].state in (DeviceState.BACKOFF, DeviceState.CONNECTING)
     sim.run(sim.simulator.set_device_online("rtu", True))
-    wait_until(lambda: good(rt, "cp.potential", "valve.pos"), 20, what="device back")
+    wait_until(lambda: good(rt, "cp.potential", "valve.pos")
+               and rt.drivers["rtu"].state is DeviceState.UP, 20, what="device back")  # fmt: skip
     assert rt.drivers["rtu"].diagnostics().reconnects >= 1
