@@ -252,6 +252,7 @@ DRIVERS: dict[str, str] = {
     "modbus_rtu_over_tcp": "drivers.modbus.rtu_driver:ModbusRtuOverTcpDriver",
     "opcua": "drivers.opcua.driver:OpcUaDriver",
     "s7": "drivers.s7.driver:S7Driver",
+    "iec104": "drivers.iec104.driver:Iec104Driver",
 }
 
 
@@ -264,6 +265,7 @@ ADDRESS_MODULES: dict[str, str] = {
     "modbus_rtu_over_tcp": "drivers.modbus.address",
     "opcua": "drivers.opcua.address",
     "s7": "drivers.s7.address",
+    "iec104": "drivers.iec104.address",
 }
 
 
@@ -294,6 +296,17 @@ def options_problems(protocol: str, options: Mapping[str, Any]) -> list[str]:
     if check is None:
         return [f"{protocol} tags take no options"] if options else []
     return list(check(options))
+
+
+def device_problems(
+    protocol: str, points: Sequence[tuple[str, str, Mapping[str, Any]]]
+) -> list[tuple[int, str]]:
+    """Problems across one device's tags (e.g. an IEC 104 IOA used twice), from the address
+    module's ``device_problems``: (position in ``points``, message). ``points`` are
+    (tag name, address, options) in config order."""
+    module = importlib.import_module(ADDRESS_MODULES[protocol])
+    check = getattr(module, "device_problems", None)
+    return [] if check is None else list(check(points))
 
 
 def driver_class(protocol: str) -> type[Driver]:

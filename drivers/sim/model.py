@@ -54,6 +54,7 @@ class Faults:
     mains_lost: bool = False
     comms_offline: bool = False  # the simulator takes one device off the network
     malformed_reply: str = ""  # the comms device's replies: "bad_crc", "truncated", "wrong_unit"
+    telemetry_quality: str = ""  # IEC 104 RTUs flag their values: "" (good), "NT" or "IV"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ SERVERS: dict[str, str] = {
     "modbus_rtu_over_tcp": "drivers.sim.rtu_server:ModbusRtuSimServer",
     "opcua": "drivers.sim.opcua_server:OpcUaSimServer",
     "s7": "drivers.sim.s7_server:S7SimServer",
+    "iec104": "drivers.sim.iec104_server:Iec104SimServer",
 }
 
 #: wall seconds between model steps

@@ -198,6 +198,23 @@ class MalformedReply(Scenario):
         m.faults.malformed_reply = next((kind for end, kind in kinds if LEAD_IN <= ts < end), "")
 
 
+class RtuQuality(Scenario):
+    """The telecontrol RTU (IEC 104) flags its values: first not topical, then invalid.
+
+    -   15 s  every IEC 104 device reports its values NT (not topical: its I/O card stopped
+              refreshing them); the HMI shows them UNCERTAIN with the reason.
+    -   45 s  the values turn IV (invalid); the HMI shows them BAD.
+    -   75 s  the RTU reports good values again.
+    """
+
+    name = "rtu_quality"
+
+    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        m.faults.telemetry_quality = (
+            "NT" if LEAD_IN <= ts < 45.0 else "IV" if 45.0 <= ts < 75.0 else ""
+        )
+
+
 class PowerLoss(Scenario):
     """Mains power fails for five minutes; the UPS carries the station.
 
@@ -223,6 +240,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         SupplyLoss,
         CommsLoss,
         MalformedReply,
+        RtuQuality,
         PowerLoss,
     )
 }

@@ -56,6 +56,7 @@ class SimPointSpec:
     offset: float = 0.0
     type: str | None = None
     writable: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)  # the tag's protocol options
 
     def to_raw(self, eng: float) -> float:
         """Engineering value -> raw device value."""

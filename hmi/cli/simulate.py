@@ -88,7 +88,7 @@ def specs_from_config(
             devices.append(SimDeviceSpec(d.id, d.protocol, d.host, d.port, d.unit_id, params))
         elif d.protocol == "modbus_rtu":
             devices.append(SimDeviceSpec(d.id, d.protocol, "", 0, d.unit_id, params))
-        elif d.protocol == "s7":
+        elif d.protocol in ("s7", "iec104"):
             devices.append(SimDeviceSpec(d.id, d.protocol, d.host, d.port, 0, params))
         else:
             host, port = _host_port(getattr(d, "endpoint", ""))
@@ -109,6 +109,7 @@ def specs_from_config(
                 offset=offset,
                 type=t.type,
                 writable=t.access == "rw",
+                options=dict(t.options),
             )
         )
     return devices, points

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from drivers.base import DRIVERS, options_problems, validate_address
+from drivers.base import DRIVERS, device_problems, options_problems, validate_address
 from hmi.config.analytics import analytics_problems
 from hmi.config.buses import bus_problems
 from hmi.config.calc import calc_problems
@@ -320,6 +320,15 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
                 ref = getattr(a, key)
                 if ref and ref not in names:
                     add(("tags", i, "alarms", j, key), f"unknown tag {ref!r}")
+    by_device: dict[str, list[int]] = {}
+    for i, t in enumerate(cfg.tags):
+        by_device.setdefault(t.device, []).append(i)
+    for d in cfg.devices:  # checks across a device's tags (e.g. an IEC 104 IOA used twice)
+        own = by_device.get(d.id, [])
+        if d.protocol in DRIVERS and own:
+            items = [(cfg.tags[i].name, cfg.tags[i].address, cfg.tags[i].options) for i in own]
+            for pos, message in device_problems(d.protocol, items):
+                add(("tags", own[pos], "address"), message)
     screen_ids: set[str] = set()
     screens_dir = screens_root(cfg)
     for i, s in enumerate(cfg.screens):

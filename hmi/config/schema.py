@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from drivers.iec104.params import Iec104Params
 from drivers.modbus.params import ModbusRtuOverTcpParams, ModbusRtuParams
 from drivers.s7.params import S7Params
 from hmi.config.analytics import AnalyticsConfig
@@ -188,6 +189,13 @@ class S7Device(DeviceBase, S7Params):
     protocol: Literal["s7"]
 
 
+class Iec104Device(DeviceBase, Iec104Params):
+    """An IEC 60870-5-104 controlled station (the telecontrol RTU); parameters in
+    :class:`drivers.iec104.params.Iec104Params`, ``timeout`` is the command confirmation wait."""
+
+    protocol: Literal["iec104"]
+
+
 class SystemDevice(DeviceBase):
     """The station's own health and analytics figures (see :mod:`hmi.config.system`)."""
 
@@ -208,6 +216,7 @@ Device = Annotated[
     | ModbusRtuOverTcpDevice
     | OpcUaDevice
     | S7Device
+    | Iec104Device
     | SystemDevice
     | CalcDevice,
     Field(discriminator="protocol"),
@@ -440,6 +449,7 @@ class StationConfig(Strict):
         | ModbusRtuOverTcpDevice
         | OpcUaDevice
         | S7Device
+        | Iec104Device
         | SystemDevice
         | CalcDevice
     ):
