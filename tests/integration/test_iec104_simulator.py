@@ -128,7 +128,12 @@ def test_rtu_quality_scenario_and_device_loss(station):
         "connection lost" in _q(rt, "cp.potential")[3]
         or "cannot connect" in _q(rt, "cp.potential")[3]
     )
-    assert rt.drivers["rtu"].state in (DeviceState.BACKOFF, DeviceState.CONNECTING)
+    # the tags go BAD before the driver's state machine moves on: wait for it, not race it
+    wait_until(
+        lambda: rt.drivers["rtu"].state in (DeviceState.BACKOFF, DeviceState.CONNECTING),
+        10,
+        what="driver in backoff",
+    )
     sim.run(sim.simulator.set_device_online("rtu", True))
     wait_until(lambda: good(rt, "cp.potential", "valve.pos")
                and rt.drivers["rtu"].state is DeviceState.UP, 20, what="device back")  # fmt: skip
