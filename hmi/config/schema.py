@@ -17,6 +17,7 @@ from drivers.modbus.params import ModbusRtuOverTcpParams, ModbusRtuParams
 from drivers.s7.params import S7Params
 from hmi.config.analytics import AnalyticsConfig
 from hmi.config.northbound import NorthboundConfig
+from hmi.config.protection import ProtectionConfig
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -412,6 +413,7 @@ class StationConfig(Strict):
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     northbound: NorthboundConfig = Field(default_factory=NorthboundConfig)
+    protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
 
     # filled by the loader (not from YAML)
     source_dir: str = ""

@@ -13,7 +13,7 @@ def test_faceplate_shows_value_quality_limits_and_trend(window, table_runtime):
     assert fp.value.text() == "0.401 MPa"
     assert fp.value.property("quality") == "good"
     assert fp.quality.text() == "GOOD"
-    assert "HH 0.47" in fp.props.text() and "0 … 0.6 MPa" in fp.props.text()
+    assert "HH 0.425" in fp.props.text() and "0 … 0.6 MPa" in fp.props.text()
     assert fp.bar is not None and fp.trend is not None
     assert fp.alarm_table.rowCount() == len(window.live.cfg.tag("outlet.pressure").alarms)
     table_runtime.set_bad(["outlet.pressure"], "PLC not answering")

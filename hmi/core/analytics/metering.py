@@ -65,7 +65,7 @@ class MeteringReports:
         self.tz = cfg.station.timezone
 
     def hourly_volumes(self, start: float, end: float) -> dict[str, Any]:
-        """Volumes per meter and station for each hour in [start, end) (Nm³; None when unknown)."""
+        """Volumes per meter and station for each hour in [start, end) (Sm³; None when unknown)."""
         edges = np.arange(start, end + 1.0, 3600.0)
         out: dict[str, Any] = {
             "edges": edges,

@@ -107,8 +107,8 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
         meters = report["meters"]
         head = ["hour"]
         for m in meters:
-            head += [f"{m['id']} volume Nm3", f"{m['id']} pressure MPa", f"{m['id']} temperature C"]
-        w.writerow(head + ["station volume Nm3", "estimated"])
+            head += [f"{m['id']} volume Sm3", f"{m['id']} pressure MPa", f"{m['id']} temperature C"]
+        w.writerow(head + ["station volume Sm3", "estimated"])
         for h in report["hours"]:
             row: list[Any] = [h["label"]]
             for m in meters:
@@ -124,7 +124,7 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
         w.writerow(
             [
                 "meter",
-                "volume Nm3",
+                "volume Sm3",
                 "total start",
                 "total end",
                 "rollovers",

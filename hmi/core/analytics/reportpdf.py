@@ -134,10 +134,10 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     amb = report.get("ambient") or {}
     summary = [
         ["项目 Item", "数值 Value"],
-        ["全站供气量 Station send-out (Nm³)", _f(report.get("station_volume"))],
+        ["全站供气量 Station send-out (Sm³)", _f(report.get("station_volume"))],
         [
             "高峰小时 Peak hour",
-            f"{peak.get('label', '—')}  {_f(peak.get('volume'))} Nm³" if peak else "—",
+            f"{peak.get('label', '—')}  {_f(peak.get('volume'))} Sm³" if peak else "—",
         ],
         [
             "环境温度 Ambient (°C) min / avg / max",
@@ -155,18 +155,18 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
             ]
         )
         if fc.get("next_24h") is not None:
-            summary.append(["未来24小时预测 Forecast, next 24 h (Nm³)", _f(fc.get("next_24h"))])
+            summary.append(["未来24小时预测 Forecast, next 24 h (Sm³)", _f(fc.get("next_24h"))])
     doc.table(summary, (95, 91), line_height=3.8)
 
     doc.heading("计量路汇总  Metering runs", 10.5)
     rows = [
         [
             "计量路 Run",
-            "体积 Volume Nm³",
+            "体积 Volume Sm³",
             "表底起 Total start",
             "表底止 Total end",
             "翻转 Roll-over",
-            "流量 Flow Nm³/h min/avg/max",
+            "流量 Flow Sm³/h min/avg/max",
             "压力 MPa min/avg/max",
             "温度 °C min/avg/max",
         ]
@@ -198,13 +198,13 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     if missing:
         doc.line("缺数小时 Hours without totalizer readings: " + ", ".join(missing), 7.5)
 
-    doc.heading("小时体积  Hourly volumes (Nm³) · 平均压力 MPa · 平均温度 °C", 10.5)
+    doc.heading("小时体积  Hourly volumes (Sm³) · 平均压力 MPa · 平均温度 °C", 10.5)
     head = ["时段 Hour"]
     widths: list[float] = [16]
     for m in report["meters"]:
-        head += [f"{m['id']} Nm³", f"{m['id']} MPa", f"{m['id']} °C"]
+        head += [f"{m['id']} Sm³", f"{m['id']} MPa", f"{m['id']} °C"]
         widths += [20, 15, 13]
-    head.append("全站 Station Nm³")
+    head.append("全站 Station Sm³")
     widths.append(22)
     scale = 186.0 / sum(widths)
     rows = [head]

@@ -169,7 +169,7 @@ class ForecastCard(QFrame):
             self.mape.setText(tr("No forecast yet"))
             return
         n24 = float(np.sum(res.forecast[1:25]))
-        self.value.setText(f"{n24:,.0f} Nm³" if np.isfinite(n24) else "-")
+        self.value.setText(f"{n24:,.0f} Sm³" if np.isfinite(n24) else "-")
         m, b = res.mape.get("regression"), res.mape.get("seasonal_naive")
         if not np.isfinite(n24):  # too little history even for the baseline
             self.mape.setText(tr(res.note) if res.note else tr("No forecast yet"))
