@@ -55,6 +55,7 @@ class RegulatorRun:
         self.ssv_low = float(ladder.get("slam_shut_low", 0.0))
         self.reset_below = float(ladder.get("reset_below", self.ssv_sp - 0.03))
         self.under_timer = -SSV_LOW_GRACE
+        self.trip_low = False  # the last trip was on under-pressure
         self.pos_act = 0.0
         self.pos_mon = 1.0
         self.ssv_pos = 1.0  # 1 open, 0 closed
@@ -69,6 +70,7 @@ class RegulatorRun:
         p_out = self.m.gas.p_out
         if self.ssv_tripped and p_out < self.reset_below:
             self.ssv_tripped = False
+            self.trip_low = False
             self.over_timer = 0.0
             self.under_timer = -SSV_LOW_GRACE
 
@@ -83,8 +85,8 @@ class RegulatorRun:
             self.over_timer = 0.0
         if self.ssv_low > 0.0 and p_out < self.ssv_low:
             self.under_timer += dt
-            if self.under_timer >= SSV_LOW_DELAY:
-                self.ssv_tripped = True
+            if self.under_timer >= SSV_LOW_DELAY and not self.ssv_tripped:
+                self.ssv_tripped = self.trip_low = True
         else:
             self.under_timer = min(self.under_timer + dt, 0.0)
         target = 0.0 if self.ssv_tripped else 1.0
@@ -119,6 +121,8 @@ class RegulatorRun:
         v[p + "ssv.setpoint"] = self.ssv_sp
         v[p + "ssv.closed"] = float(self.ssv_pos <= 0.02)
         v[p + "ssv.open"] = float(self.ssv_pos >= 0.98)
+        v[p + "ssv.trip_low"] = float(self.trip_low)
+        v[p + "maintenance"] = 0.0
         v[p + "flow"] = self.flow
 
 

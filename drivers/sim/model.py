@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from drivers.sim.chromatograph import Chromatograph
+from drivers.sim.fans import ExhaustFans
 from drivers.sim.gastrain import GasTrain
 from drivers.sim.process import Detectors, Environment, Heater, Metering, Odorizer, Utilities
 from drivers.sim.scenarios import make_scenario
@@ -54,6 +56,7 @@ class Faults:
     mains_lost: bool = False
     comms_offline: bool = False  # the simulator takes one device off the network
     malformed_reply: str = ""  # the comms device's replies: "bad_crc", "truncated", "wrong_unit"
+    fan_fail: set[str] = field(default_factory=set)  # rooms whose exhaust fan will not start
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class StationModel:
         self.odorizer = Odorizer(self)
         self.detectors = Detectors(self)
         self.utilities = Utilities(self)
+        self.fans = ExhaustFans(self)
+        self.gc = Chromatograph(self)
         self._units = (
             self.env,
             self.gas,
@@ -104,7 +109,9 @@ class StationModel:
             self.heater,
             self.odorizer,
             self.detectors,
+            self.fans,
             self.utilities,
+            self.gc,
         )
         self.scenario = make_scenario(scenario)
         self.scenario_t0 = 0.0

@@ -107,6 +107,32 @@ class GasLeak(Scenario):
         m.faults.leak = {self.DETECTOR: level, self.NEIGHBOUR: level * 0.35} if level > 0 else {}
 
 
+class HeaterRoomLeak(Scenario):
+    """A leak in the heater room: level 1 on gd04 starts the room's exhaust fan, which fails.
+
+    -   15 s  gd04 (heater room) starts rising toward ~30 %LEL.
+    -  ~35 s  gd04 passes level 1 (20 %LEL): the PLC commands the heater-room exhaust fan
+              (heater_room.fan.cmd = 1), but the fan does not start.
+    -  ~45 s  no running feedback after 10 s: heater_room.fan.fail = 1.
+    -  150 s  the leak is isolated; gd04 is back at its background by ~200 s. The gas alarm
+              stays latched until reset; the fan command runs on for 5 minutes.
+    """
+
+    name = "heater_room_leak"
+
+    DETECTOR = 4
+
+    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        if LEAD_IN <= ts < 150.0:
+            level = min(30.0, 30.0 * (ts - LEAD_IN) / 30.0)
+        elif 150.0 <= ts < 200.0:
+            level = 30.0 * (200.0 - ts) / 50.0
+        else:
+            level = 0.0
+        m.faults.leak = {self.DETECTOR: level} if level > 0 else {}
+        m.faults.fan_fail = {"heater_room"} if LEAD_IN <= ts < 400.0 else set()
+
+
 class FilterClog(Scenario):
     """Filter run 1 clogs: its differential pressure rises past H (50 kPa) to about 75 kPa.
 
@@ -223,6 +249,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         Scenario,
         OutletOverpressure,
         GasLeak,
+        HeaterRoomLeak,
         FilterClog,
         HeaterTrip,
         SupplyLoss,

@@ -203,7 +203,7 @@ Device = Annotated[
 
 
 # --------------------------------------------------------------------------- alarms
-AlarmKind = Literal["HH", "H", "L", "LL", "deviation", "roc", "discrete", "fault"]
+AlarmKind = Literal["HH", "H", "L", "LL", "deviation", "roc", "discrete", "fault", "frozen"]
 
 
 class AlarmConfig(Strict):
@@ -242,6 +242,8 @@ class AlarmConfig(Strict):
                 raise ValueError("a deviation alarm needs 'setpoint_tag' or 'setpoint'")
         if k == "roc" and self.rate is None:
             raise ValueError("a roc alarm needs 'rate' (units per minute)")
+        if k == "frozen" and (self.limit is None or self.limit <= 0):
+            raise ValueError("a frozen alarm needs 'limit' (seconds the value may stay unchanged)")
         if k in ("discrete", "fault") and self.alarm_value is None and self.normal_value is None:
             raise ValueError(f"a {k} alarm needs 'alarm_value' or 'normal_value'")
         return self

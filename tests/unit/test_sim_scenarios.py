@@ -195,3 +195,30 @@ def test_slam_shut_reset_is_refused_while_the_outlet_is_still_high():
     m.write("reg1.ssv.reset", 1)
     m.step(5.0)
     assert m.get("reg1.ssv.closed") == 1.0
+
+
+def test_heater_room_leak_starts_the_exhaust_fan_which_fails_to_start():
+    _m, r = trace(
+        "heater_room_leak",
+        240,
+        ["gd04.lel", "heater_room.fan.cmd", "heater_room.fan.running", "heater_room.fan.fail",
+         "odorizer_room.fan.cmd"],
+    )  # fmt: skip
+    t1 = first(r["gd04.lel"] >= 20.0)
+    assert 25 < t1 < 45
+    assert first(r["heater_room.fan.cmd"] > 0.5) == t1  # level 1 starts the room's fan ...
+    assert r["heater_room.fan.running"].max() == 0.0  # ... which does not run
+    assert 9 <= first(r["heater_room.fan.fail"] > 0.5) - t1 <= 12  # failure to start, 10 s
+    assert r["heater_room.fan.cmd"][-1] == 1.0  # runs on after the gas has cleared
+    assert r["gd04.lel"][-5:].max() < 3.0 and r["odorizer_room.fan.cmd"].max() == 0.0
+
+
+def test_fan_runs_when_it_can_and_the_chromatograph_publishes_an_analysis():
+    m, r = trace("normal", 5, ["gc.hs", "gc.rd", "gc.ch4", "odorizer_room.fan.running"])
+    assert 36.0 < r["gc.hs"][-1] < 40.0 and 0.55 < r["gc.rd"][-1] < 0.65
+    total = sum(m.get(f"gc.{k}") for k in ("ch4", "c2h6", "c3h8", "c4", "n2", "co2"))
+    assert total == pytest.approx(100.0) and 85.0 < r["gc.ch4"][-1] < 97.0
+    m.faults.leak = {7: 40.0}
+    m.step(3.0)
+    assert m.get("odorizer_room.fan.cmd") == 1.0 and m.get("odorizer_room.fan.running") == 1.0
+    assert m.get("odorizer_room.fan.fail") == 0.0
