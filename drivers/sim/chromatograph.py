@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from drivers.sim.physics import OU
 
 if TYPE_CHECKING:
@@ -47,6 +49,8 @@ class Chromatograph:
 
     def __init__(self, m: StationModel) -> None:
         self.m = m
+        # its own random stream: adding the analyser does not change the rest of the station
+        self.rng = np.random.default_rng(m.seed + 17_000)
         self.drift = {k: OU(0.15 if k == "ch4" else 0.03, 6 * 3600.0) for k in COMPONENTS}
         self.h2s = OU(0.3, 3600.0)
         self.wdp = OU(1.0, 3600.0)
@@ -55,12 +59,13 @@ class Chromatograph:
     def step(self, dt: float) -> None:
         """Advance one step; publish a new analysis at the end of each cycle."""
         m, v = self.m, self.m.v
+        z = self.rng.standard_normal(len(COMPONENTS) + 2)
         x = {
-            k: max(base[0] + self.drift[k].step(dt, m.normal()), 0.0)
-            for k, base in COMPONENTS.items()
+            k: max(base[0] + self.drift[k].step(dt, float(z[i])), 0.0)
+            for i, (k, base) in enumerate(COMPONENTS.items())
         }
-        h2s = 2.0 + self.h2s.step(dt, m.normal())
-        wdp = -18.0 + self.wdp.step(dt, m.normal())
+        h2s = 2.0 + self.h2s.step(dt, float(z[-2]))
+        wdp = -18.0 + self.wdp.step(dt, float(z[-1]))
         if m.t < self.next_at:
             return
         self.next_at = m.t + self.CYCLE

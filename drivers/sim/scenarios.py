@@ -48,14 +48,14 @@ class OutletOverpressure(Scenario):
 
     -   15 s  run 1 active regulator fails wide open; outlet pressure climbs.
     -  ~27 s  the monitor regulator starts throttling (reg1.monitor.position < 100 %);
-    -  ~31 s  outlet.pressure passes H 0.41 MPa; the monitor holds about 0.415 MPa.
-    -   75 s  the monitor's pilot sticks open too; outlet pressure climbs again.
-    -  ~87 s  outlet.pressure passes HH 0.425 MPa; ~92 s the token relief starts venting.
-    -  ~95 s  it reaches the slam-shut set point 0.435 MPa; 1 s later the run 1 slam-shut
-              trips (reg1.ssv.closed = 1, ~98 s) and closes in 2 s, the peak stays below
-              0.44 MPa. The outlet network then falls: HH clears ~113 s, H ~138 s, and
+    -  ~32 s  outlet.pressure passes H 0.41 MPa; the monitor holds about 0.415 MPa.
+    -  120 s  the monitor's pilot sticks open too; outlet pressure climbs again.
+    - ~132 s  outlet.pressure passes HH 0.425 MPa; ~137 s the token relief starts venting.
+    - ~140 s  it reaches the slam-shut set point 0.435 MPa; 1 s later the run 1 slam-shut
+              trips (reg1.ssv.closed = 1, ~144 s) and closes in 2 s, the peak stays below
+              0.44 MPa. The outlet network then falls: HH clears ~158 s, H ~184 s, and
               standby run 2 (0.38 MPa; its own slam-shut is set at 0.44 MPa and stays open)
-              takes over near 0.375 MPa from ~190 s.
+              takes over near 0.375 MPa from ~230 s.
     -  375 s  run 1's regulators are repaired. The slam-shut stays closed until an operator
               writes reg1.ssv.reset = 1 (refused at or above its reset limit, 0.41 MPa); run
               1 then holds 0.40 again.
@@ -66,7 +66,7 @@ class OutletOverpressure(Scenario):
     def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
         f = m.faults
         f.reg_fail_open[1] = LEAD_IN <= ts < 375.0
-        f.mon_fail_open[1] = 75.0 <= ts < 375.0
+        f.mon_fail_open[1] = 120.0 <= ts < 375.0
 
 
 class GasLeak(Scenario):

@@ -199,6 +199,17 @@ class ReportConfig(_Strict):
     )
     save: list[ReportFormat] = Field(default_factory=_json_only)
     language: Literal["zh_CN", "en"] | None = None  # default: the station's language
+    #: local time the gas day starts (reports and daily totals). 00:00 by default; many supply
+    #: contracts count the gas day from 08:00 to 08:00 (set "08:00" to match the bill)
+    gas_day_start: dt.time = dt.time(0)
+    #: superior calorific value tag (MJ/Sm³, e.g. a process gas chromatograph): energy in GJ
+    calorific_value: str = ""
+
+    @model_validator(mode="after")
+    def _whole_minutes(self) -> ReportConfig:
+        if self.gas_day_start.second or self.gas_day_start.microsecond:
+            raise ValueError("gas_day_start must be whole minutes, e.g. 08:00")
+        return self
 
 
 class AnalyticsConfig(_Strict):

@@ -86,8 +86,8 @@ def test_outlet_overpressure_h_then_hh_then_slam_shut_then_recovery():
     assert p[: int(LEAD_IN) - 1].max() < 0.41
     t_mon = first(r["reg1.monitor.position"] < 99.0)  # the monitor takes over ...
     t_h, t_hh, t_trip = first(p > 0.41), first(p > 0.425), first(r["reg1.ssv.closed"] > 0.5)
-    assert LEAD_IN < t_mon <= t_h < 60 and 75 < t_hh < 140 and t_hh < t_trip < 160
-    assert 0.41 < p[45:75].mean() < 0.42  # ... and holds below its 0.42 MPa set point
+    assert LEAD_IN < t_mon <= t_h < 60 and 120 < t_hh < 180 and t_hh < t_trip < 200
+    assert 0.41 < p[45:115].mean() < 0.42  # ... and holds below its 0.42 MPa set point
     assert t_hh < first(r["relief.open"] > 0.5) < t_trip  # the token relief vents first
     assert 0.435 < p.max() < 0.44  # reached run 1's slam-shut set point, not run 2's
     assert r["reg2.ssv.closed"].max() == 0.0  # the standby run's slam-shut (0.44) stays open
@@ -190,7 +190,7 @@ def test_switching_scenario_restarts_its_timeline():
 
 
 def test_slam_shut_reset_is_refused_while_the_outlet_is_still_high():
-    m, r = trace("outlet_overpressure", 105, ["reg1.ssv.closed", "outlet.pressure"])
+    m, r = trace("outlet_overpressure", 150, ["reg1.ssv.closed", "outlet.pressure"])
     assert r["reg1.ssv.closed"][-1] == 1.0 and m.gas.p_out > 0.41  # reset limit 0.41 MPa
     m.write("reg1.ssv.reset", 1)
     m.step(5.0)
