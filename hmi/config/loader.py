@@ -24,11 +24,12 @@ from drivers.base import DRIVERS, options_problems, validate_address
 from hmi.config.analytics import analytics_problems
 from hmi.config.buses import bus_problems
 from hmi.config.gascodes import gas_code_problems
+from hmi.config.interlocks import interlock_problems
 from hmi.config.protection import protection_problems
 from hmi.config.schema import StationConfig
 from hmi.config.system import address_problem as system_address_problem
 
-LIST_SECTIONS = ("devices", "tags", "screens", "trend_groups")
+LIST_SECTIONS = ("devices", "tags", "screens", "trend_groups", "interlocks")
 MAP_SECTIONS = ("station", "historian", "uplink", "analytics", "northbound", "protection")
 SECTIONS = LIST_SECTIONS + MAP_SECTIONS
 
@@ -334,7 +335,9 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         add(path, message)
     for path, message in bus_problems(cfg):
         add(path, message)
-    for path, message in protection_problems(cfg) + gas_code_problems(cfg):
+    for path, message in (
+        protection_problems(cfg) + gas_code_problems(cfg) + interlock_problems(cfg)
+    ):
         add(path, message)
     return out
 

@@ -17,6 +17,7 @@ from drivers.modbus.params import ModbusRtuOverTcpParams, ModbusRtuParams
 from drivers.s7.params import S7Params
 from hmi.config.analytics import AnalyticsConfig
 from hmi.config.northbound import NorthboundConfig
+from hmi.config.interlocks import Permissive
 from hmi.config.protection import ProtectionConfig
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
@@ -416,6 +417,7 @@ class StationConfig(Strict):
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     northbound: NorthboundConfig = Field(default_factory=NorthboundConfig)
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
+    interlocks: list[Permissive] = Field(default_factory=list)  # permissives of commands
 
     # filled by the loader (not from YAML)
     source_dir: str = ""
