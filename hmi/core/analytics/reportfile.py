@@ -111,19 +111,19 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
         head = ["hour"]
         for m in meters:
             head += [f"{m['id']} volume Sm3", f"{m['id']} pressure MPa", f"{m['id']} temperature C"]
-        w.writerow(head + ["station volume Sm3", "estimated", "station energy GJ"])
+        w.writerow(head + ["station energy GJ", "station volume Sm3", "estimated"])
         for h in report["hours"]:
             row: list[Any] = [h["label"]]
             for m in meters:
                 mh = h["meters"][m["id"]]
                 row += [_cell(mh["volume"]), _cell(mh["pressure"]), _cell(mh["temperature"])]
             w.writerow(
-                row + [_cell(h["station"]), int(h["estimated"]), _cell(h.get("station_energy"))]
+                row + [_cell(h.get("station_energy")), _cell(h["station"]), int(h["estimated"])]
             )
         w.writerow(
             ["total"]
             + [c for m in meters for c in (_cell(m["volume"]), "", "")]
-            + [_cell(report["station_volume"]), "", _cell(report.get("station_energy"))]
+            + [_cell(report.get("station_energy")), _cell(report["station_volume"]), ""]
         )
         w.writerow([])
         w.writerow(

@@ -169,7 +169,7 @@ class Faceplate(QDialog):
         self.close_button = QPushButton(self)
         self.close_button.clicked.connect(self.close)
         lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.resize(620, (800 if tag.access == "rw" else 740) + (170 if self.ladder else 0))
+        self.resize(620, (800 if tag.access == "rw" else 740) + (200 if self.ladder else 0))
         live.sigTags.connect(self.on_tags)
         live.sigAlarms.connect(self.on_alarms)
         i18n().sigLanguageChanged.connect(self.retranslate)
@@ -221,7 +221,7 @@ class Faceplate(QDialog):
         self.title.setText(fmt.label(t))
         parts = [t.name]
         if t.area:
-            parts.append(f"{tr('Area')}: {t.area}")
+            parts.append(f"{tr('Area')}: {tr(t.area)}")
         parts.append(f"{tr('Device')}: {t.device}")
         self.subtitle.setText("   ·   ".join(parts))
         self.l_quality.setText(tr("Quality") + ":")

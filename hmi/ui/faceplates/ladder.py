@@ -16,14 +16,14 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from hmi.config.protection import RegulatorRunProtection
 from hmi.config.schema import StationConfig, TagConfig
 from hmi.ui import theme as theme_mod
-from hmi.ui.i18n import tr
+from hmi.ui.i18n import N_, tr
 
 #: rung -> (English label for tr(), colour role)
 RUNG_TEXT = {
-    "active": "Active",
-    "monitor": "Monitor",
-    "relief": "Relief",
-    "slam_shut": "Slam-shut",
+    "active": N_("Active regulator"),
+    "monitor": N_("Monitor"),
+    "relief": N_("Relief"),
+    "slam_shut": N_("Slam-shut"),
 }
 
 
@@ -31,6 +31,17 @@ def runs_for(cfg: StationConfig, tag: TagConfig) -> list[RegulatorRunProtection]
     """Regulator runs whose ladder belongs beside ``tag`` (its outlet pressure)."""
     prot = cfg.protection
     return [r for r in prot.for_tag(tag.name) if tag.name in (r.tag("outlet"), prot.outlet_tag)]
+
+
+def spread(ys: list[float], gap: float) -> list[float]:
+    """Label positions near ``ys`` (screen y, larger is lower) at least ``gap`` apart."""
+    order = sorted(range(len(ys)), key=lambda i: -ys[i])  # bottom (lowest value) first
+    out = list(ys)
+    last = math.inf
+    for i in order:
+        out[i] = min(ys[i], last - gap)
+        last = out[i]
+    return out
 
 
 class ProtectionLadder(QWidget):
@@ -54,12 +65,12 @@ class ProtectionLadder(QWidget):
         self.hi = max(points) + 0.15 * span
         self.value = math.nan
         self.quality = "bad"
-        self.setMinimumHeight(150)
+        self.setMinimumHeight(190)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         """Room for the set points of every run."""
-        return QSize(560, 170)
+        return QSize(560, 200)
 
     def set_value(self, value: float, quality: str) -> None:
         """Move the pointer."""
@@ -78,7 +89,7 @@ class ProtectionLadder(QWidget):
         f = QFont(self.font())
         f.setPixelSize(11)
         p.setFont(f)
-        r = QRectF(70, 10, self.width() - 80, self.height() - 22)
+        r = QRectF(70, 24, self.width() - 80, self.height() - 34)
         p.setPen(QPen(c.color("border"), 1))
         p.drawLine(QPointF(r.left(), r.top()), QPointF(r.left(), r.bottom()))
         unit = self.tag.unit
@@ -92,14 +103,19 @@ class ProtectionLadder(QWidget):
         for i, run in enumerate(self.runs):
             x0 = r.left() + i * col + 8
             p.setPen(c.color("value"))
-            p.drawText(QRectF(x0, r.top() - 10, col - 12, 14), Qt.AlignmentFlag.AlignLeft, run.id)
-            for rung, v in run.ladder():
-                y = self._y(v, r)
+            p.drawText(QRectF(x0, 2, col - 12, 14), Qt.AlignmentFlag.AlignLeft, run.id)
+            rungs = run.ladder()
+            ys = [self._y(v, r) for _n, v in rungs]
+            text_ys = spread(ys, 13.0)
+            for (rung, v), y, ty in zip(rungs, ys, text_ys, strict=True):
                 pen = QPen(c.color("bad") if rung == "slam_shut" else c.color("value"), 2)
                 p.setPen(pen)
                 p.drawLine(QPointF(x0, y), QPointF(x0 + 26, y))
+                p.setPen(QPen(c.color("border"), 1))
+                p.drawLine(QPointF(x0 + 26, y), QPointF(x0 + 34, ty))
+                p.setPen(c.color("bad") if rung == "slam_shut" else c.color("value"))
                 p.drawText(
-                    QRectF(x0 + 30, y - 8, col - 40, 16),
+                    QRectF(x0 + 36, ty - 8, col - 44, 16),
                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                     f"{tr(RUNG_TEXT[rung])} {v:g} {unit}",
                 )
