@@ -102,6 +102,11 @@ def interlock_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:
                 ref = getattr(c, key)
                 if ref and ref not in tags:
                     out.append((("interlocks", i, "require", j, key), f"unknown tag {ref!r}"))
+    if cfg.horn_output:
+        t = tags.get(cfg.horn_output)
+        if t is None or t.access != "rw":
+            why = "unknown tag" if t is None else "a read-only tag"
+            out.append((("horn_output",), f"{cfg.horn_output!r} is {why}: name a writable coil"))
     return out
 
 

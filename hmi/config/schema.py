@@ -418,6 +418,7 @@ class StationConfig(Strict):
     northbound: NorthboundConfig = Field(default_factory=NorthboundConfig)
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
     interlocks: list[Permissive] = Field(default_factory=list)  # permissives of commands
+    horn_output: str = ""  # writable tag (a PLC coil) that follows the alarm horn
 
     # filled by the loader (not from YAML)
     source_dir: str = ""

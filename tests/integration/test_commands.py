@@ -170,6 +170,21 @@ def test_ladder_and_permissives_from_the_station_config(station):
     assert results[0] == "interlocked" and results[-1] == "interlocked"
 
 
+def test_horn_drives_the_station_horn_coil(station):
+    sim, rt, _users, _svc = station
+    horn = lambda: sim.call(sim.model.get, "station.horn")  # noqa: E731 - the PLC coil
+    wait_until(lambda: rt.horn_output.written is not None, 20, what="horn output settled")
+    assert horn() == float(rt.alarms.annunciation().horn)
+    sim.call(sim.model.faults.leak.update, {9: 35.0})  # gas level 1 in the control room
+    try:
+        wait_until(lambda: rt.alarms.annunciation().horn, 30, what="horn sounding")
+        wait_until(lambda: horn() == 1.0, 10, what="station horn coil on")
+        assert rt.alarms.silence("op").ok
+        wait_until(lambda: horn() == 0.0, 10, what="station horn coil off after silence")
+    finally:
+        sim.call(sim.model.faults.leak.clear)
+
+
 def test_remote_commands_denied_by_default_and_accepted_when_enabled(station):
     sim, rt, users, svc = station
     head = users.audit.head()[0]
