@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from hmi.ui.i18n import tr
 from hmi.ui.live import LiveData
@@ -29,6 +29,8 @@ class SafetyCard(QFrame):
         super().__init__(parent)
         self.setProperty("role", "card")
         self.setObjectName("safetyCard")
+        # takes the width the other cards leave (its lines wrap), so 1366 px still fits
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.live = live
         cfg = live.cfg
         names = cfg.tag_map()
@@ -46,26 +48,25 @@ class SafetyCard(QFrame):
         self.valves += [
             (r.id, f"{r.id}.ssv") for r in cfg.protection.runs if f"{r.id}.ssv.closed" in names
         ]
-        grid = QGridLayout(self)
-        grid.setContentsMargins(12, 8, 12, 8)
-        grid.setHorizontalSpacing(14)
-        grid.setVerticalSpacing(2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(12, 8, 12, 8)
+        lay.setSpacing(2)
         self.title = QLabel(self)
         self.title.setProperty("role", "cardTitle")
-        grid.addWidget(self.title, 0, 0, 1, 4)
         self.gas = QLabel(self)
         self.gas.setObjectName("gasTop")
         self.gas.setProperty("role", "kpiSmall")
         self.gas_counts = QLabel(self)
         self.gas_counts.setObjectName("gasCounts")
-        grid.addWidget(self.gas, 1, 0, 1, 2)
-        grid.addWidget(self.gas_counts, 2, 0, 1, 2)
         self.valve_label = QLabel(self)
         self.valve_label.setObjectName("valveStates")
         self.power = QLabel(self)
         self.power.setObjectName("powerState")
-        grid.addWidget(self.valve_label, 1, 2, 1, 2)
-        grid.addWidget(self.power, 2, 2, 1, 2)
+        for w in (self.title, self.gas, self.gas_counts, self.valve_label, self.power):
+            w.setWordWrap(True)
+            w.setMinimumWidth(60)
+            lay.addWidget(w)
+        lay.addStretch(1)
         live.sigTags.connect(lambda _u: self.refresh())
         self.refresh()
 
