@@ -30,7 +30,15 @@ from hmi.config.schema import StationConfig
 from hmi.config.system import address_problem as system_address_problem
 
 LIST_SECTIONS = ("devices", "tags", "screens", "trend_groups", "interlocks")
-MAP_SECTIONS = ("station", "historian", "uplink", "analytics", "northbound", "protection", "horn_output")
+MAP_SECTIONS = (
+    "station",
+    "historian",
+    "uplink",
+    "analytics",
+    "northbound",
+    "protection",
+    "horn_output",
+)
 SECTIONS = LIST_SECTIONS + MAP_SECTIONS
 
 try:  # the C loader is ~10x faster on big configs
