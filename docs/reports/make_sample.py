@@ -83,7 +83,7 @@ def main() -> None:
     write_pdf(report, pdf, "zh_CN")
     write_json(report, out / "daily-report-sample.json")  # also what goes upstream
     print(
-        f"wrote {pdf}: {report['station_volume']:,.0f} Nm3, rollovers {[x['rollovers'] for x in report['meters']]}, "
+        f"wrote {pdf}: {report['station_volume']:,.0f} Sm3, rollovers {[x['rollovers'] for x in report['meters']]}, "
         f"{report['alarms']['raised']} alarms, MAPE {summary['mape']:.1f} % vs {summary['baseline_mape']:.1f} %"
     )
     subprocess.run(

@@ -1,10 +1,15 @@
-"""The gas path: supply, inlet ESD, filters, two regulator runs, relief valve and outlet network.
+"""The gas path: supply, inlet ESD, filters, two regulator runs with token reliefs, outlet network.
 
-Run 1 is the working run (active 0.40 MPa, monitor 0.44 MPa, slam-shut 0.48 MPa), run 2
-the standby run: its regulators are set a little lower (0.38 / 0.42 MPa) so it only opens
-when run 1 cannot hold the outlet, its slam-shut a little higher (0.50 MPa) so that an
-over-pressure from run 1 trips run 1 only. The relief valve (0.52 MPa) sits above both. Regulators are proportional (a small droop with flow); the
-outlet network is a gas volume whose pressure integrates supply minus city demand.
+Each regulator run is built from its protection ladder (station config ``protection.runs``,
+handed over as the model parameter ``regulator_runs``; :data:`DEFAULT_RUNS` only when a bare
+model is built without one). The demo's ladder for the 0.4 MPa outlet (GB 50028 §6.6.10:
+safety devices start at no more than 0.40 + 0.04 MPa): run 1, the working run, active 0.40,
+monitor 0.42, token relief 0.43, slam-shut 0.435 MPa; run 2, the standby run, active 0.38,
+monitor 0.41, relief 0.43, slam-shut 0.44 MPa, so it only opens when run 1 cannot hold the
+outlet and an over-pressure from run 1 trips run 1 only. The reliefs sit below the slam-shuts
+so that lock-up creep is vented instead of cutting the supply. A slam-shut also trips on
+under-pressure (a downstream rupture). Regulators are proportional (a small droop with flow);
+the outlet network is a gas volume whose pressure integrates supply minus city demand.
 """
 
 from __future__ import annotations
@@ -19,23 +24,38 @@ if TYPE_CHECKING:
     from drivers.sim.model import StationModel
 
 PROP_BAND = 0.015  # MPa: regulator goes from closed to fully open over this pressure error
-REG_COEFF = 20000.0  # Nm3/h per MPa abs of inlet pressure, per run
+REG_COEFF = 20000.0  # Sm3/h per MPa abs of inlet pressure, per run
 V_STATION = 20.0  # m3 of high-pressure station piping (drains when the ESD is closed)
 V_NETWORK = 1200.0  # m3 of the downstream medium-pressure network segment
 ESD_STROKE = 10.0  # s, full travel
 SSV_DELAY = 1.0  # s over the set point before the slam-shut releases
+SSV_LOW_DELAY = 5.0  # s below the under-pressure trip before the slam-shut releases
+SSV_LOW_GRACE = 60.0  # s after a reset before the under-pressure trip is armed again
 SSV_CLOSE_RATE = 0.5  # fraction per second
-RELIEF_SET = 0.52  # MPa, above both slam-shuts
-RELIEF_COEFF = 200000.0  # Nm3/h per MPa above the relief set point
+RELIEF_COEFF = 100000.0  # Sm3/h per MPa above the relief set point, per (token) relief valve
+
+#: the demo ladder, used only when the model is built without ``regulator_runs``
+DEFAULT_RUNS: tuple[dict[str, float], ...] = (
+    {"active": 0.40, "monitor": 0.42, "relief": 0.43, "slam_shut": 0.435,
+     "slam_shut_low": 0.20, "reset_below": 0.41},
+    {"active": 0.38, "monitor": 0.41, "relief": 0.43, "slam_shut": 0.44,
+     "slam_shut_low": 0.20, "reset_below": 0.41},
+)  # fmt: skip
 
 
 class RegulatorRun:
     """Slam-shut -> monitor -> active regulator, as one run."""
 
-    def __init__(self, m: StationModel, n: int, active: float, monitor: float, ssv: float) -> None:
+    def __init__(self, m: StationModel, n: int, ladder: dict[str, float]) -> None:
         self.m, self.n = m, n
         self.p = f"reg{n}."
-        self.monitor_sp, self.ssv_sp = monitor, ssv
+        self.monitor_sp = float(ladder["monitor"])
+        self.relief_sp = float(ladder["relief"])
+        self.ssv_sp = float(ladder["slam_shut"])
+        self.ssv_low = float(ladder.get("slam_shut_low", 0.0))
+        self.reset_below = float(ladder.get("reset_below", self.ssv_sp - 0.03))
+        self.under_timer = -SSV_LOW_GRACE
+        self.trip_low = False  # the last trip was on under-pressure
         self.pos_act = 0.0
         self.pos_mon = 1.0
         self.ssv_pos = 1.0  # 1 open, 0 closed
@@ -43,14 +63,16 @@ class RegulatorRun:
         self.over_timer = 0.0
         self.flow = 0.0
         self.temp = 10.0
-        m.command(self.p + "active.setpoint", 0.20, 0.60, active)
+        m.command(self.p + "active.setpoint", 0.20, 0.60, float(ladder["active"]))
         m.command(self.p + "ssv.reset", 0.0, 1.0, 0.0, self._reset, pulse=True)
 
     def _reset(self, _value: float) -> None:
         p_out = self.m.gas.p_out
-        if self.ssv_tripped and p_out < self.ssv_sp - 0.03:
+        if self.ssv_tripped and p_out < self.reset_below:
             self.ssv_tripped = False
+            self.trip_low = False
             self.over_timer = 0.0
+            self.under_timer = -SSV_LOW_GRACE
 
     def step(self, dt: float, p_in: float, p_out: float, t_gas: float, ambient: float) -> float:
         """Advance one step; return the standard flow through the run."""
@@ -61,6 +83,12 @@ class RegulatorRun:
                 self.ssv_tripped = True
         else:
             self.over_timer = 0.0
+        if self.ssv_low > 0.0 and p_out < self.ssv_low:
+            self.under_timer += dt
+            if self.under_timer >= SSV_LOW_DELAY and not self.ssv_tripped:
+                self.ssv_tripped = self.trip_low = True
+        else:
+            self.under_timer = min(self.under_timer + dt, 0.0)
         target = 0.0 if self.ssv_tripped else 1.0
         rate = SSV_CLOSE_RATE if target < self.ssv_pos else 1.0 / 3.0
         self.ssv_pos += max(-rate * dt, min(rate * dt, target - self.ssv_pos))
@@ -93,6 +121,8 @@ class RegulatorRun:
         v[p + "ssv.setpoint"] = self.ssv_sp
         v[p + "ssv.closed"] = float(self.ssv_pos <= 0.02)
         v[p + "ssv.open"] = float(self.ssv_pos >= 0.98)
+        v[p + "ssv.trip_low"] = float(self.trip_low)
+        v[p + "maintenance"] = 0.0
         v[p + "flow"] = self.flow
 
 
@@ -102,7 +132,7 @@ class GasTrain:
     def __init__(self, m: StationModel) -> None:
         self.m = m
         r = m.rng
-        self.supply_mean = float(m.params.get("supply_pressure", 3.92))
+        self.supply_mean = float(m.params.get("supply_pressure", 3.85))
         self.supply = self.supply_mean
         self.supply_ou = OU(0.01, 900.0)
         self.esd_tripped = False
@@ -115,7 +145,8 @@ class GasTrain:
         self.flow = float(m.params.get("base_flow", 22000.0))
         self.demand = self.flow
         self.relief_flow = 0.0
-        self.runs = [RegulatorRun(m, 1, 0.40, 0.44, 0.48), RegulatorRun(m, 2, 0.38, 0.42, 0.50)]
+        ladders = m.params.get("regulator_runs") or DEFAULT_RUNS
+        self.runs = [RegulatorRun(m, i + 1, dict(lad)) for i, lad in enumerate(ladders)]
         self.out_temp = 10.0
         m.command("esd.close_cmd", 0.0, 1.0, 0.0, self._esd_close, pulse=True)
         m.command("esd.reset_cmd", 0.0, 1.0, 0.0, self._esd_reset, pulse=True)
@@ -167,7 +198,7 @@ class GasTrain:
         flows = [run.step(dt, self.p_st, self.p_out, t_gas, ambient) for run in self.runs]
         self.flow = sum(flows)
         self.demand = m.env.demand * min(math.sqrt(max(self.p_out, 0.0) / 0.395), 1.15)
-        self.relief_flow = RELIEF_COEFF * max(self.p_out - RELIEF_SET, 0.0)
+        self.relief_flow = sum(RELIEF_COEFF * max(self.p_out - r.relief_sp, 0.0) for r in self.runs)
         self.p_out += (
             (self.flow - self.demand - self.relief_flow) / 3600.0 * physics.P_ATM / V_NETWORK * dt
         )
@@ -202,7 +233,7 @@ class GasTrain:
         for run in self.runs:
             run.publish(self.p_out)
         v["relief.open"] = float(self.relief_flow > 0.0)
-        v["relief.setpoint"] = RELIEF_SET
+        v["relief.setpoint"] = min(r.relief_sp for r in self.runs)
         v["relief.flow"] = self.relief_flow
         v["outlet.pressure"] = self.p_out + 0.0008 * m.normal()
         v["outlet.temperature"] = self.out_temp + 0.05 * m.normal()

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from drivers.sim.chromatograph import Chromatograph
+from drivers.sim.fans import ExhaustFans
 from drivers.sim.gastrain import GasTrain
 from drivers.sim.process import Detectors, Environment, Heater, Metering, Odorizer, Utilities
 from drivers.sim.scenarios import make_scenario
@@ -55,6 +57,7 @@ class Faults:
     comms_offline: bool = False  # the simulator takes one device off the network
     malformed_reply: str = ""  # the comms device's replies: "bad_crc", "truncated", "wrong_unit"
     telemetry_quality: str = ""  # IEC 104 RTUs flag their values: "" (good), "NT" or "IV"
+    fan_fail: set[str] = field(default_factory=set)  # rooms whose exhaust fan will not start
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class StationModel:
         self.odorizer = Odorizer(self)
         self.detectors = Detectors(self)
         self.utilities = Utilities(self)
+        self.fans = ExhaustFans(self)
+        self.gc = Chromatograph(self)
         self._units = (
             self.env,
             self.gas,
@@ -105,7 +110,9 @@ class StationModel:
             self.heater,
             self.odorizer,
             self.detectors,
+            self.fans,
             self.utilities,
+            self.gc,
         )
         self.scenario = make_scenario(scenario)
         self.scenario_t0 = 0.0

@@ -235,6 +235,7 @@ class Utilities:
         self.m = m
         self.battery = 100.0
         self.load_ou = OU(1.5, 300.0)
+        m.command("station.horn", 0.0, 1.0, 0.0)  # the station horn / beacon coil
 
     def step(self, dt: float) -> None:
         """Advance one step."""

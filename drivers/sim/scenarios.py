@@ -4,7 +4,7 @@ Every scenario runs normally for :data:`LEAD_IN` model seconds after it is selec
 then injects its faults on a fixed timeline (model seconds after selection; at
 ``--speed 10`` divide by ten for wall-clock time). The times in each docstring were
 measured with the default demo parameters on a weekday at 10:00 (demand about
-27,000 Nm3/h); crossings that depend on flow move a little with the time of day.
+27,000 Sm3/h); crossings that depend on flow move a little with the time of day.
 Alarm on-delays in the runtime are wall-clock seconds, so at high speed an alarm
 appears a little later on the model's timeline than the crossing itself.
 :meth:`Scenario.timeline` returns the docstring for ``gas-hmi simulate`` to print.
@@ -43,17 +43,22 @@ class Scenario:
 class OutletOverpressure(Scenario):
     """Run 1 active regulator fails open, then its monitor; the slam-shut trips.
 
+    The ladder is the demo's (station config ``protection``): run 1 active 0.40, monitor 0.42,
+    relief 0.43, slam-shut 0.435 MPa; standby run 2 active 0.38, slam-shut 0.44 MPa.
+
     -   15 s  run 1 active regulator fails wide open; outlet pressure climbs.
-    -  ~40 s  outlet.pressure passes H 0.42 MPa; the monitor regulator (set 0.44 MPa)
-              takes control and holds about 0.435 MPa.
-    -   75 s  the monitor's pilot sticks open too; outlet pressure climbs again.
-    - ~110 s  outlet.pressure passes HH 0.47 MPa.
-    - ~120 s  it reaches the slam-shut set point 0.48 MPa; 1 s later the run 1 slam-shut
-              trips (reg1.ssv.closed = 1, ~122 s) and closes in 2 s. The outlet network
-              then falls: HH clears ~138 s, H ~213 s, and standby run 2 (0.38 MPa; its own
-              slam-shut is set at 0.50 MPa) takes over near 0.375 MPa from ~280 s.
+    -  ~27 s  the monitor regulator starts throttling (reg1.monitor.position < 100 %);
+    -  ~32 s  outlet.pressure passes H 0.41 MPa; the monitor holds about 0.415 MPa.
+    -  120 s  the monitor's pilot sticks open too; outlet pressure climbs again.
+    - ~132 s  outlet.pressure passes HH 0.425 MPa; ~137 s the token relief starts venting.
+    - ~140 s  it reaches the slam-shut set point 0.435 MPa; 1 s later the run 1 slam-shut
+              trips (reg1.ssv.closed = 1, ~144 s) and closes in 2 s, the peak stays below
+              0.44 MPa. The outlet network then falls: HH clears ~158 s, H ~184 s, and
+              standby run 2 (0.38 MPa; its own slam-shut is set at 0.44 MPa and stays open)
+              takes over near 0.375 MPa from ~230 s.
     -  375 s  run 1's regulators are repaired. The slam-shut stays closed until an operator
-              writes reg1.ssv.reset = 1 (refused above 0.45 MPa); run 1 then holds 0.40 again.
+              writes reg1.ssv.reset = 1 (refused at or above its reset limit, 0.41 MPa); run
+              1 then holds 0.40 again.
     """
 
     name = "outlet_overpressure"
@@ -61,7 +66,7 @@ class OutletOverpressure(Scenario):
     def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
         f = m.faults
         f.reg_fail_open[1] = LEAD_IN <= ts < 375.0
-        f.mon_fail_open[1] = 75.0 <= ts < 375.0
+        f.mon_fail_open[1] = 120.0 <= ts < 375.0
 
 
 class GasLeak(Scenario):
@@ -100,6 +105,32 @@ class GasLeak(Scenario):
     def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
         level = self.level(ts)
         m.faults.leak = {self.DETECTOR: level, self.NEIGHBOUR: level * 0.35} if level > 0 else {}
+
+
+class HeaterRoomLeak(Scenario):
+    """A leak in the heater room: level 1 on gd04 starts the room's exhaust fan, which fails.
+
+    -   15 s  gd04 (heater room) starts rising toward ~30 %LEL.
+    -  ~35 s  gd04 passes level 1 (20 %LEL): the PLC commands the heater-room exhaust fan
+              (heater_room.fan.cmd = 1), but the fan does not start.
+    -  ~45 s  no running feedback after 10 s: heater_room.fan.fail = 1.
+    -  150 s  the leak is isolated; gd04 is back at its background by ~200 s. The gas alarm
+              stays latched until reset; the fan command runs on for 5 minutes.
+    """
+
+    name = "heater_room_leak"
+
+    DETECTOR = 4
+
+    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
+        if LEAD_IN <= ts < 150.0:
+            level = min(30.0, 30.0 * (ts - LEAD_IN) / 30.0)
+        elif 150.0 <= ts < 200.0:
+            level = 30.0 * (200.0 - ts) / 50.0
+        else:
+            level = 0.0
+        m.faults.leak = {self.DETECTOR: level} if level > 0 else {}
+        m.faults.fan_fail = {"heater_room"} if LEAD_IN <= ts < 400.0 else set()
 
 
 class FilterClog(Scenario):
@@ -235,6 +266,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         Scenario,
         OutletOverpressure,
         GasLeak,
+        HeaterRoomLeak,
         FilterClog,
         HeaterTrip,
         SupplyLoss,
@@ -310,7 +342,7 @@ class _Slow(Scenario):
 def _add_metered(
     m: StationModel, q_std: float, dt: float, runs: tuple[int, ...] = (1, 2), factor: float = 1.0
 ) -> None:
-    """Add ``q_std`` Nm3/h (split over ``runs``) to what the flow computers measured and counted."""
+    """Add ``q_std`` Sm3/h (split over ``runs``) to what the flow computers measured and counted."""
     v, meters = m.v, m.meters
     share = q_std / len(runs)
     for n in runs:
@@ -329,7 +361,7 @@ def _add_metered(
 class LeakSmall(_Slow):
     """A small leak between the meters and the regulators: gas is metered but never leaves.
 
-    -   15 s  a flange at the heater inlet starts leaking; within 60 s it loses 450 Nm3/h
+    -   15 s  a flange at the heater inlet starts leaking; within 60 s it loses 450 Sm3/h
               (about 2 % of the station flow). Both meter runs count it, outlet.flow does
               not; gd03 (heater room) shows a faint ~3 %LEL, far below level 1.
     - ~12 min the mass-balance early warning (meters vs outlet flow over 30 min) passes
@@ -338,7 +370,7 @@ class LeakSmall(_Slow):
     """
 
     name = "leak_small"
-    LEAK = 450.0  # Nm3/h
+    LEAK = 450.0  # Sm3/h
 
     def level(self, ts: float) -> float:
         """Leaking standard flow ``ts`` seconds after selection."""
@@ -359,15 +391,15 @@ class RegulatorCreep(_Slow):
 
     -    15 s  the city network is valved off for maintenance: demand falls to zero and
                run 1 locks up near 0.40 MPa (a tight lock-up: the pressure holds).
-    -  7200 s  run 1's active regulator seat starts passing ~130 Nm3/h: the outlet pressure
-               creeps up ~11 kPa/h (the monitor regulator, 0.44 MPa, stops it there).
+    -  7200 s  run 1's active regulator seat starts passing ~130 Sm3/h: the outlet pressure
+               creeps up ~11 kPa/h (the monitor regulator, 0.42 MPa, stops it there).
     - ~2.4 h   the creep early warning (rise over 60 min at lock-up) passes 3 kPa/h.
     - ~3.8 h   outlet.pressure passes H 0.42 MPa.
     """
 
     name = "regulator_creep"
     START = 7200.0
-    CREEP = 130.0  # Nm3/h through the closed seat
+    CREEP = 130.0  # Sm3/h through the closed seat
 
     def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
         if ts >= LEAD_IN:
@@ -393,7 +425,7 @@ class IsolationLeak(_Slow):
                elsewhere (demand 0), the inlet ESD closes (10 s stroke) and both slam-shuts
                are tripped. The section between them (filters, meters, heater coil, 20 m3)
                holds ~3.9 MPa: filters.outlet.pressure stays flat.
-    -  3600 s  a vent valve on the section starts passing 4 Nm3/h: its pressure decays
+    -  3600 s  a vent valve on the section starts passing 4 Sm3/h: its pressure decays
                ~20 kPa/h.
     - ~4700 s  the pressure-decay early warning (fall over 60 min while isolated) passes
                5 kPa/h; it settles near 20 kPa/h.
@@ -402,7 +434,7 @@ class IsolationLeak(_Slow):
 
     name = "isolation_leak"
     START = 3600.0
-    LEAK = 4.0  # Nm3/h
+    LEAK = 4.0  # Sm3/h
 
     def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
         if ts >= LEAD_IN:

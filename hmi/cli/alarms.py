@@ -5,6 +5,7 @@ the runtime is running::
 
     gas-hmi alarms --data-dir DIR [--active | --journal --since 1h] [--format table|json]
     gas-hmi alarms report --data-dir DIR --since 24h [--format table|json]
+    gas-hmi alarms rationalization STATION_DIR [--format table|json]
 """
 
 from __future__ import annotations
@@ -33,8 +34,13 @@ def register(sub: Any) -> None:
         description="List active alarms (default) or the alarm journal, or print the ISA-18.2 / EEMUA 191 report.",
     )
     p.add_argument(
-        "action", nargs="?", choices=["report"], help="'report': alarm-system performance figures"
+        "action",
+        nargs="?",
+        choices=["report", "rationalization"],
+        help="'report': alarm-system performance figures; "
+        "'rationalization STATION_DIR': the configured alarms against ISA-18.2 targets",
     )
+    p.add_argument("station_dir", nargs="?", help="rationalization: station config directory")
     p.add_argument("--data-dir", help="data directory holding alarms.db")
     p.add_argument(
         "--station", help="station config directory (to find its default data directory)"
@@ -76,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
 
     from hmi.core.alarms.journal import open_db
 
+    if args.action == "rationalization":
+        from hmi.cli.rationalization import run_rationalization
+
+        return run_rationalization(args)
     cfg = load_or_exit(args.station) if args.station else None
     db = data_dir_for(cfg, args.data_dir) / "alarms.db"
     if not db.is_file():

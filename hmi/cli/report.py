@@ -175,7 +175,7 @@ def cmd_daily(args: argparse.Namespace) -> int:
         "" if report["complete"] else " (incomplete: the day is not over or readings are missing)"
     )
     shown = f"{vol:,.0f}" if vol is not None else f"{report['station_volume_known']:,.0f} known"
-    print(f"wrote {out}: {cfg.station.id} {day}: {shown} Nm³{state}")
+    print(f"wrote {out}: {cfg.station.id} {day}: {shown} Sm³{state}")
     return 0
 
 
@@ -241,7 +241,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if res.note:
         print(f"note: {res.note}", file=sys.stderr)
     print_table(
-        ["hour", "forecast Nm3", "baseline Nm3", "ambient C"],
+        ["hour", "forecast Sm3", "baseline Sm3", "ambient C"],
         [
             [dt.datetime.fromtimestamp(t, tz).strftime("%m-%d %H:%M"), _fmt(f), _fmt(b), _fmt(a, 1)]
             for t, f, b, a in zip(

@@ -44,8 +44,8 @@ class MeterRun(_Strict):
 
     id: str
     label: _Text = Field(default_factory=_Text)
-    total: str  # forward standard-volume totalizer, Nm³
-    flow: str = ""  # standard flow, Nm³/h
+    total: str  # forward standard-volume totalizer, Sm³
+    flow: str = ""  # standard flow, Sm³/h
     line_flow: str = ""  # flow at line conditions, m³/h (PTZ cross-check)
     pressure: str = ""  # gauge MPa
     temperature: str = ""  # °C
@@ -79,7 +79,7 @@ class MassBalance(_Detector):
     kind: Literal["mass_balance"]
     inlet: list[str]
     outlet: list[str]
-    min_flow: float = Field(500.0, ge=0, description="Nm³/h: below this the balance is not judged")
+    min_flow: float = Field(500.0, ge=0, description="Sm³/h: below this the balance is not judged")
 
 
 class Isolation(_Strict):
@@ -147,7 +147,7 @@ class OdorantDose(_Detector):
     meters: list[str] = Field(default_factory=list)  # meter ids for the volume; empty = every meter
     setpoint_tag: str = ""  # target dose, mg/m³
     setpoint: float | None = None
-    min_volume: float = Field(1000.0, ge=0, description="Nm³ in the window before judging")
+    min_volume: float = Field(1000.0, ge=0, description="Sm³ in the window before judging")
     window: float = Field(3600.0, gt=0)
 
     @model_validator(mode="after")
@@ -199,6 +199,17 @@ class ReportConfig(_Strict):
     )
     save: list[ReportFormat] = Field(default_factory=_json_only)
     language: Literal["zh_CN", "en"] | None = None  # default: the station's language
+    #: local time the gas day starts (reports and daily totals). 00:00 by default; many supply
+    #: contracts count the gas day from 08:00 to 08:00 (set "08:00" to match the bill)
+    gas_day_start: dt.time = dt.time(0)
+    #: superior calorific value tag (MJ/Sm³, e.g. a process gas chromatograph): energy in GJ
+    calorific_value: str = ""
+
+    @model_validator(mode="after")
+    def _whole_minutes(self) -> ReportConfig:
+        if self.gas_day_start.second or self.gas_day_start.microsecond:
+            raise ValueError("gas_day_start must be whole minutes, e.g. 08:00")
+        return self
 
 
 class AnalyticsConfig(_Strict):

@@ -24,11 +24,22 @@ from drivers.base import DRIVERS, device_problems, options_problems, validate_ad
 from hmi.config.analytics import analytics_problems
 from hmi.config.buses import bus_problems
 from hmi.config.calc import calc_problems
+from hmi.config.gascodes import gas_code_problems
+from hmi.config.interlocks import interlock_problems
+from hmi.config.protection import protection_problems
 from hmi.config.schema import StationConfig
 from hmi.config.system import address_problem as system_address_problem
 
-LIST_SECTIONS = ("devices", "tags", "screens", "trend_groups")
-MAP_SECTIONS = ("station", "historian", "uplink", "analytics", "northbound")
+LIST_SECTIONS = ("devices", "tags", "screens", "trend_groups", "interlocks")
+MAP_SECTIONS = (
+    "station",
+    "historian",
+    "uplink",
+    "analytics",
+    "northbound",
+    "protection",
+    "horn_output",
+)
 SECTIONS = LIST_SECTIONS + MAP_SECTIONS
 
 try:  # the C loader is ~10x faster on big configs
@@ -348,6 +359,10 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
     for path, message in bus_problems(cfg):
         add(path, message)
     for path, message in calc_problems(cfg):
+        add(path, message)
+    for path, message in (
+        protection_problems(cfg) + gas_code_problems(cfg) + interlock_problems(cfg)
+    ):
         add(path, message)
     return out
 

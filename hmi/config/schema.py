@@ -18,7 +18,9 @@ from drivers.modbus.params import ModbusRtuOverTcpParams, ModbusRtuParams
 from drivers.s7.params import S7Params
 from hmi.config.analytics import AnalyticsConfig
 from hmi.config.calc import CalcParams
+from hmi.config.interlocks import Permissive
 from hmi.config.northbound import NorthboundConfig
+from hmi.config.protection import ProtectionConfig
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -224,7 +226,7 @@ Device = Annotated[
 
 
 # --------------------------------------------------------------------------- alarms
-AlarmKind = Literal["HH", "H", "L", "LL", "deviation", "roc", "discrete", "fault"]
+AlarmKind = Literal["HH", "H", "L", "LL", "deviation", "roc", "discrete", "fault", "frozen"]
 
 
 class AlarmConfig(Strict):
@@ -263,6 +265,8 @@ class AlarmConfig(Strict):
                 raise ValueError("a deviation alarm needs 'setpoint_tag' or 'setpoint'")
         if k == "roc" and self.rate is None:
             raise ValueError("a roc alarm needs 'rate' (units per minute)")
+        if k == "frozen" and (self.limit is None or self.limit <= 0):
+            raise ValueError("a frozen alarm needs 'limit' (seconds the value may stay unchanged)")
         if k in ("discrete", "fault") and self.alarm_value is None and self.normal_value is None:
             raise ValueError(f"a {k} alarm needs 'alarm_value' or 'normal_value'")
         return self
@@ -436,6 +440,9 @@ class StationConfig(Strict):
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     northbound: NorthboundConfig = Field(default_factory=NorthboundConfig)
+    protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
+    interlocks: list[Permissive] = Field(default_factory=list)  # permissives of commands
+    horn_output: str = ""  # writable tag (a PLC coil) that follows the alarm horn
 
     # filled by the loader (not from YAML)
     source_dir: str = ""

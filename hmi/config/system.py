@@ -38,8 +38,8 @@ FIXED: dict[str, tuple[str, str]] = {
     "uplink.dropped": ("", "messages dropped because the outbox was full"),
     "alarms.active": ("", "active alarms"),
     "alarms.unacked": ("", "unacknowledged alarms"),
-    "forecast.next_hour": ("Nm³", "forecast station send-out over the next hour"),
-    "forecast.next_24h": ("Nm³", "forecast station send-out over the next 24 h"),
+    "forecast.next_hour": ("Sm³", "forecast station send-out over the next hour"),
+    "forecast.next_24h": ("Sm³", "forecast station send-out over the next 24 h"),
     "forecast.mape": ("%", "day-ahead forecast error (MAPE) over the last 7 days"),
     "forecast.baseline_mape": ("%", "day-ahead error of the seasonal-naive baseline"),
 }

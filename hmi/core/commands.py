@@ -29,6 +29,7 @@ from typing import Any
 from drivers.base import Quality, WriteResult, WriteStatus
 from hmi.config.schema import Interlock, StationConfig, TagConfig
 from hmi.core.audit import AuditError, AuditTrail
+from hmi.core.permissives import permissive_refusal
 from hmi.core.users.roles import PERMISSIONS, Action, Role, can
 from hmi.core.users.session import Session
 
@@ -312,6 +313,12 @@ class CommandService:
                     new,
                     old,
                 )
+        lock = permissive_refusal(self.cfg, tag, new, self.runtime.tags.get)
+        if lock is not None:
+            res = CommandResult(
+                CommandStatus.INTERLOCKED, lock[0], tag.name, old, new, hint=lock[1]
+            )
+            return res, tag, new, old
         if confirm_old is not None and not self._still(tag, old, confirm_old):
             msg = f"{tag.name} changed from {confirm_old!r} to {old!r} since it was confirmed: confirm again"
             return self._refuse(CommandStatus.CHANGED, msg, tag, old, new)

@@ -33,6 +33,7 @@ from drivers.base import (
     driver_class,
 )
 from hmi.config.schema import StationConfig, TagConfig, UplinkConfig
+from hmi.core.horn_output import HornOutput
 from hmi.core.tagtable import TagTable, TagUpdate
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,9 @@ class Runtime:
                 await drv.start()
             except Exception as exc:  # fail-soft: this device BAD and retried, the others run
                 self.drivers[device_id] = await self._failsoft_started(drv, exc)
+        self.horn_output = HornOutput(self, self.cfg.horn_output) if self.cfg.horn_output else None
+        if self.horn_output is not None:
+            self.horn_output.start()
         self._housekeeping = asyncio.get_running_loop().create_task(
             self._housekeeping_loop(), name="housekeeping"
         )
@@ -335,6 +339,8 @@ class Runtime:
         log.info("runtime stopped")
 
     async def _stop_async(self) -> None:
+        if getattr(self, "horn_output", None) is not None:
+            await self.horn_output.stop()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)

@@ -72,6 +72,13 @@ def alarm_value_text(view: Any, tag: Any) -> str:
     return f"{view.value:.{3 if abs(view.value) < 10 else 1}f} {view.unit}".strip()
 
 
+def live_and_alarm_text(live_text: str, at_alarm: str) -> str:
+    """Live value first, then the value at activation marked as such (either may be empty)."""
+    if live_text and at_alarm and live_text != at_alarm:
+        return tr("{live} (at alarm {then})").format(live=live_text, then=at_alarm)
+    return live_text or at_alarm
+
+
 class BannerRow(QFrame):
     """One alarm line of the banner."""
 
@@ -79,12 +86,16 @@ class BannerRow(QFrame):
     sigDoubleClicked = Signal(object)
 
     def __init__(
-        self, parent: QWidget | None = None, cfg_tags: dict[str, Any] | None = None
+        self,
+        parent: QWidget | None = None,
+        cfg_tags: dict[str, Any] | None = None,
+        live: LiveData | None = None,
     ) -> None:
         super().__init__(parent)
         self.setProperty("role", "bannerRow")
         self.view: Any = None
         self.cfg_tags = cfg_tags
+        self.live = live
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 1, 4, 1)
         lay.setSpacing(10)
@@ -100,7 +111,7 @@ class BannerRow(QFrame):
         self.value = QLabel(self)
         self.value.setProperty("role", "value")
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.value.setMinimumWidth(90)
+        self.value.setMinimumWidth(200)
         self.state = QLabel(self)
         self.state.setProperty("role", "bannerState")
         self.state.setMinimumWidth(150)
@@ -115,6 +126,15 @@ class BannerRow(QFrame):
             lay.addWidget(w, stretch)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setFixedHeight(26)
+
+    def _value_text(self, view: Any) -> str:
+        tag = self.cfg_tags.get(view.tag) if self.cfg_tags is not None else None
+        at_alarm = alarm_value_text(view, tag) if self.cfg_tags is not None else ""
+        live_text = ""
+        if self.live is not None and tag is not None:
+            v, q, _ts, _r = self.live.value(tag.name)
+            live_text = fmt.value_text(tag, v, q)
+        return live_and_alarm_text(live_text, at_alarm)
 
     def show_view(self, view: Any, blink_on: bool, selected: bool) -> None:
         """Fill the row (None: empty row)."""
@@ -131,9 +151,7 @@ class BannerRow(QFrame):
         self.time.setText(fmt.clock(view.active_since or view.last_change, date=False))
         self.tag.setText(view.tag)
         self.msg.setText(view.message(i18n().lang))
-        self.value.setText(
-            alarm_value_text(view, self.cfg_tags.get(view.tag)) if self.cfg_tags is not None else ""
-        )
+        self.value.setText(self._value_text(view))
         self.state.setText(tr(STATE_TEXT.get(view.state, view.state)))
         restyle(self.state, unack="1" if unack else "0")
         restyle(self, unack="1" if unack else "0", selected="1" if selected else "0")
@@ -173,7 +191,7 @@ class AlarmBanner(QFrame):
         outer.setSpacing(12)
         rows = QVBoxLayout()
         rows.setSpacing(1)
-        self.rows = [BannerRow(self, live.cfg.tag_map()) for _ in range(ROWS)]
+        self.rows = [BannerRow(self, live.cfg.tag_map(), live) for _ in range(ROWS)]
         for r in self.rows:
             r.sigClicked.connect(self._select)
             r.sigDoubleClicked.connect(lambda v: self.sigOpenFaceplate.emit(v.tag))
@@ -270,6 +288,9 @@ class AlarmBanner(QFrame):
             self.blink_on = on
             if any(v.state in ("ACTIVE_UNACK", "RTN_UNACK") for v in self.ordered[:ROWS]):
                 self._paint_rows()
+                return
+        if n % 4 == 0 and self.ordered:  # the live values beside the alarms, about 1 Hz
+            self._paint_rows()
 
     def on_annunciation(self, ann: Any) -> None:
         """Highlight the silence button while the horn sounds."""

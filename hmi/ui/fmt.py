@@ -33,10 +33,12 @@ def state_text(tag: TagConfig, value: float) -> str | None:
 
 
 def number(tag: TagConfig, value: float, precision: int | None = None) -> str:
-    """A GOOD numeric value with the tag's precision (no unit)."""
+    """A GOOD numeric value with the tag's precision (no unit); 10,000 and up digit-grouped."""
     p = tag.precision if precision is None else precision
     if tag.type in ("bool", "int"):
         p = 0
+    if abs(value) >= 10_000 and math.isfinite(value):  # totals and flows: 4,294,808,543
+        return f"{value:,.{p}f}"
     return f"{value:.{p}f}"
 
 

@@ -345,13 +345,13 @@ def prefill_history(
     temp = np.interp(day, np.arange(days + 2), daily) + 4.0 * np.sin(2 * np.pi * (hod - 9) / 24.0)
     rate = (
         9000.0 * np.asarray(_SHAPE)[hod] * (0.8 + 0.04 * np.maximum(18.0 - temp, 0.0))
-    )  # Nm³/h, station
+    )  # Sm³/h, station
     yesterday = dt.datetime.fromtimestamp(now, tz).date() - dt.timedelta(days=1)
     y0 = dt.datetime.combine(yesterday, dt.time(0), tz).timestamp()
     volumes: dict[str, float] = {}
     for k, m in enumerate(meters):
         share = rate / len(meters) * (1.0 + 0.03 * k)
-        cum = np.concatenate([[0.0], np.cumsum(share[:-1] / 60.0)])  # Nm³ since the first minute
+        cum = np.concatenate([[0.0], np.cumsum(share[:-1] / 60.0)])  # Sm³ since the first minute
         end = first.get(m.id, rt.tags.get(m.total)[0] if m.total in rt.tags.index else float("nan"))
         end = (
             float(end)

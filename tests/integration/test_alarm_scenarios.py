@@ -42,7 +42,9 @@ def _raises(journal: list[dict], alarm_id: str) -> list[dict]:
     return [e for e in journal if e["alarm_id"] == alarm_id and e["transition"] == "raise"]
 
 
-def _run_scenario(cfg, data, scenario: str, expect_active: list[str], expect_rtn: list[str]):
+def _run_scenario(
+    cfg, data, scenario: str, expect_active: list[str], expect_rtn: list[str], held=()
+):
     sim = start_simulator_thread(cfg, scenario=scenario, seed=7, speed=SPEED)
     try:
         rt = Runtime(cfg, data)
@@ -60,6 +62,13 @@ def _run_scenario(cfg, data, scenario: str, expect_active: list[str], expect_rtn
                     timeout=90,
                     what=f"{aid} back to normal, unacknowledged",
                 )
+            for aid in held:  # latched: the gas is gone, the alarm waits for a reset
+                wait_until(
+                    lambda a=aid: (v := rt.alarms.view(a)) is not None and v.latched,
+                    timeout=90,
+                    what=f"{aid} back to normal, held by its latch",
+                )
+                assert _state(rt, aid) == "ACTIVE_UNACK"
             assert rt.alarms.flush(10)
         finally:
             rt.stop()
@@ -74,7 +83,7 @@ def test_outlet_overpressure_raises_h_hh_then_slam_shut(station, capsys):
 
     active = {a["alarm_id"]: a for a in _cli_json(capsys, "--active", "--data-dir", str(data))}
     assert (
-        active[h]["priority"] == 3 and active[hh]["priority"] == 1 and active[ssv]["priority"] == 1
+        active[h]["priority"] == 3 and active[hh]["priority"] == 1 and active[ssv]["priority"] == 2
     )
     assert active[h]["state"] == active[hh]["state"] == "RTN_UNACK"
     assert active[ssv]["state"] == "ACTIVE_UNACK"  # the slam-shut stays closed until reset on site
@@ -112,9 +121,10 @@ def test_outlet_overpressure_raises_h_hh_then_slam_shut(station, capsys):
 def test_gas_leak_raises_level_1_then_level_2(station, capsys):
     cfg, data = station
     l1, l2 = "gd05.lel.h", "gd05.lel.hh"
-    _run_scenario(cfg, data, "gas_leak", [l1, l2], [l1, l2])
+    _run_scenario(cfg, data, "gas_leak", [l1, l2], [], held=[l1, l2])
     active = {a["alarm_id"]: a for a in _cli_json(capsys, "--active", "--data-dir", str(data))}
     assert (active[l1]["priority"], active[l2]["priority"]) == (2, 1)
+    assert active[l1]["latched"] and active[l2]["latched"]  # GB/T 50493: reset required
     assert "GD05" in active[l2]["message"]["en"] and "二级报警" in active[l2]["message"]["zh"]
     journal = _cli_json(capsys, "--journal", "--since", "1h", "--data-dir", str(data))
     assert len(_raises(journal, l1)) == 1 and len(_raises(journal, l2)) == 1

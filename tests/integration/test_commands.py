@@ -85,7 +85,7 @@ def test_setpoint_write_is_verified_by_read_back_and_audited(station):
     sim, rt, users, svc = station
     op = users.login("op", PW)
     old = rt.tags.get(SP)[0]
-    new = 0.43 if abs(old - 0.43) > 0.005 else 0.44
+    new = 0.39 if abs(old - 0.39) > 0.005 else 0.385  # below the monitor's 0.42 MPa
     head = users.audit.head()[0]
     res = write(rt, svc, SP, new, op, confirm_old=round(old, 3))
     assert res.status is CommandStatus.SUCCESS, res
@@ -146,6 +146,45 @@ def test_interlock_refuses_with_its_message(station):
     assert [r.result for r in rows_after(users, head)] == ["interlocked"]
 
 
+def test_ladder_and_permissives_from_the_station_config(station):
+    sim, rt, users, svc = station
+    op = users.login("op", PW)
+    before = sim.call(sim.model.get, SP)
+    head = users.audit.head()[0]
+    res = write(rt, svc, SP, 0.42, op)  # at the monitor's set point: refused by the ladder
+    assert res.status is CommandStatus.INTERLOCKED and "below its monitor" in res.message, res
+    assert "监控调压器" in res.hint["zh"] and sim.call(sim.model.get, SP) == before
+    # outlet below the 0.41 MPa reset limit and pressure equalised across the open ESD: permitted
+    assert rt.tags.get("reg1.outlet.pressure")[0] < 0.41
+    assert write(rt, svc, "reg1.ssv.reset", 1, op).status is CommandStatus.SUCCESS
+    assert write(rt, svc, "esd.reset_cmd", 1, op).status is CommandStatus.SUCCESS
+    # a reset limit the outlet is above: the same reset is refused with the config's message
+    tight = rt.cfg.model_copy(
+        update={"interlocks": [p.model_copy(update={"require": [
+            p.require[0].model_copy(update={"below": 0.1})]}) for p in rt.cfg.interlocks]}
+    )  # fmt: skip
+    res = write(rt, CommandService(rt, users, users.audit, tight), "reg1.ssv.reset", 1, op)
+    assert res.status is CommandStatus.INTERLOCKED and "reset limit" in res.message, res
+    assert "needs reg1.outlet.pressure below 0.1" in res.message
+    results = [r.result for r in rows_after(users, head)]
+    assert results[0] == "interlocked" and results[-1] == "interlocked"
+
+
+def test_horn_drives_the_station_horn_coil(station):
+    sim, rt, _users, _svc = station
+    horn = lambda: sim.call(sim.model.get, "station.horn")  # noqa: E731 - the PLC coil
+    wait_until(lambda: rt.horn_output.written is not None, 20, what="horn output settled")
+    assert horn() == float(rt.alarms.annunciation().horn)
+    sim.call(sim.model.faults.leak.update, {9: 35.0})  # gas level 1 in the control room
+    try:
+        wait_until(lambda: rt.alarms.annunciation().horn, 30, what="horn sounding")
+        wait_until(lambda: horn() == 1.0, 10, what="station horn coil on")
+        assert rt.alarms.silence("op").ok
+        wait_until(lambda: horn() == 0.0, 10, what="station horn coil off after silence")
+    finally:
+        sim.call(sim.model.faults.leak.clear)
+
+
 def test_remote_commands_denied_by_default_and_accepted_when_enabled(station):
     sim, rt, users, svc = station
     head = users.audit.head()[0]
@@ -162,10 +201,10 @@ def test_remote_commands_denied_by_default_and_accepted_when_enabled(station):
     )  # enabled station-wide, not for this tag
     assert not ok and "does not accept remote writes" in message
     ok, message = enabled.remote_write(
-        SP, 0.42, "dispatch-li", source="gas/demo_city_gate/cmd"
+        SP, 0.395, "dispatch-li", source="gas/demo_city_gate/cmd"
     )  # the uplink's blocking handler
     assert ok, message
-    assert sim.call(sim.model.get, SP) == pytest.approx(0.42, abs=1e-6)
+    assert sim.call(sim.model.get, SP) == pytest.approx(0.395, abs=1e-6)
     rows = [(r.user, r.origin, r.result, r.details.get("source")) for r in rows_after(users, head)]
     assert rows == [
         ("dispatch-li", "remote", "denied", "gas/demo_city_gate/cmd"),
@@ -189,7 +228,7 @@ def test_hung_device_times_out_and_lost_device_is_not_connected(station):
     t.start()
     try:
         assert frozen.wait(10)
-        res = write(rt, svc, SP, 0.44, op)
+        res = write(rt, svc, SP, 0.39, op)
         assert res.status is CommandStatus.TIMEOUT, res
     finally:
         t.join(30)
@@ -198,7 +237,7 @@ def test_hung_device_times_out_and_lost_device_is_not_connected(station):
     sim.run(sim.simulator.set_device_online("plc", False))
     try:
         wait_until(lambda: not plc_up(rt), 30, what="PLC seen as lost")
-        res = write(rt, svc, SP, 0.44, op)
+        res = write(rt, svc, SP, 0.39, op)
         assert res.status is CommandStatus.NOT_CONNECTED, res
     finally:
         sim.run(sim.simulator.set_device_online("plc", True))

@@ -29,6 +29,13 @@ REASON = "secret hoc_opcua missing: gas-hmi secrets set hoc_opcua --station demo
 @pytest.fixture
 def station(tmp_path, monkeypatch):
     st, _ = demo_station_copy(tmp_path)
+    # the demo's controller tags are read-only mirrors; here the controller's set point is the
+    # write path, so that a write to a device that could not start can be tried
+    f = st / "opcua.yaml"
+    text = f.read_text(encoding="utf-8")
+    anchor = "    range: [30, 90]\n    precision: 1\n"
+    assert anchor in text
+    f.write_text(text.replace(anchor, anchor + "    access: rw\n", 1), encoding="utf-8")
     cfg = load_station(st)
     kr = PlaintextKeyring()
     kr.file_path = str(tmp_path / "keyring.cfg")

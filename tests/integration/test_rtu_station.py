@@ -63,7 +63,7 @@ tags:
   - name: fc.flow
     device: fc
     address: hr:0:f32:cdab
-    unit: Nm3/h
+    unit: Sm3/h
     range: [0, 5000]
     sim: {{signal: const, base: 1800}}
   - name: fc.pressure.setpoint

@@ -68,13 +68,13 @@ def test_forecast_page_and_overview_card_show_the_forecast(
     assert card is not None
     card.poll()
     qtbot.waitUntil(lambda: card.result is res, timeout=10000)
-    assert card.value.text() == f"{next24:,.0f} Nm³"
+    assert card.value.text() == f"{next24:,.0f} Sm³"
     assert f"{res.mape['regression']:.1f} %" in card.mape.text()
     # forecast page
     awin.navigate("forecast")
     page = awin.forecast
     qtbot.waitUntil(lambda: page.result is res and page.table.rowCount() > 0, timeout=10000)
-    assert page.cards["next24"][1].text() == f"{next24:,.0f} Nm³"
+    assert page.cards["next24"][1].text() == f"{next24:,.0f} Sm³"
     assert page.cards["mape"][1].text() == f"{res.mape['regression']:.1f} %"
     x, y = page.c_forecast.getData()
     assert len(x) == len(res.forecast) and np.allclose(y, res.forecast)

@@ -72,7 +72,7 @@ def test_operator_changes_the_outlet_pressure_set_point(station, qtbot):
     login(w, qtbot, "zhang")
     qtbot.waitUntil(lambda: w.header.user.text().startswith("zhang · "), timeout=10000)
     before = _read_setpoint_register(rt)
-    new = 0.42 if abs(before - 0.42) > 0.005 else 0.41
+    new = 0.39 if abs(before - 0.39) > 0.005 else 0.41  # below the monitor (0.42 MPa)
     fp = w.open_faceplate(SETPOINT)
     assert fp.write_button.isEnabled()
     seen: dict[str, str] = {}
@@ -110,7 +110,7 @@ def test_login_and_confirmation_screenshots(station, tmp_path):
     out = capture(w, "login", tmp_path / "login.png", after=0.2, size=(1366, 768))
     assert QImage(str(out)).size().toTuple() == (1366, 768)
     out = capture(
-        w, f"confirm:{SETPOINT}=0.43", tmp_path / "confirm.png", after=0.2, size=(1366, 768)
+        w, f"confirm:{SETPOINT}=0.39", tmp_path / "confirm.png", after=0.2, size=(1366, 768)
     )
     assert QImage(str(out)).width() == 1366
     assert not any(fp.isVisible() for fp in w.faceplates.values())
@@ -175,7 +175,7 @@ def test_interlock_hint_refusal_and_changed_value(op_window, interlocked, qtbot)
     rt.set({"reg1.ssv.closed": 1.0})
     w.live.refresh()
     assert not fp.write_button.isEnabled() and "Slam-shut of run 1 is closed" in fp.interlock.text()
-    assert not fp.request_write(0.42)
+    assert not fp.request_write(0.395)
     assert fp.result.text().startswith("Refused by interlock: Slam-shut of run 1 is closed")
     assert fp.result.property("state") == "bad" and len(rt.writes) == 1
     # the interlock trips between confirmation and execution: the service refuses and audits
@@ -187,7 +187,7 @@ def test_interlock_hint_refusal_and_changed_value(op_window, interlocked, qtbot)
         return True
 
     fp.confirm = trip_then_accept
-    assert fp.request_write(0.43)
+    assert fp.request_write(0.39)
     qtbot.waitUntil(lambda: "Refused by interlock" in fp.result.text(), timeout=10000)
     assert rt.audit.records(action="write")[-1].result == "interlocked" and len(rt.writes) == 1
     # the value moves while the operator confirms: refused as changed, confirm again
@@ -198,14 +198,14 @@ def test_interlock_hint_refusal_and_changed_value(op_window, interlocked, qtbot)
         return True
 
     fp.confirm = moved_then_accept
-    assert fp.request_write(0.44)
+    assert fp.request_write(0.41)
     qtbot.waitUntil(lambda: "The value has changed" in fp.result.text(), timeout=10000)
     assert rt.audit.records(action="write")[-1].result == "changed" and len(rt.writes) == 1
     # in Chinese: headline and the interlock's own Chinese text
     rt.set({"reg1.ssv.closed": 1.0})
     w.toggle_language()
     try:
-        fp.request_write(0.42)
+        fp.request_write(0.395)
         assert fp.result.text() == "联锁禁止: 1#切断阀已关闭"
     finally:
         w.toggle_language()

@@ -13,8 +13,17 @@ def test_faceplate_shows_value_quality_limits_and_trend(window, table_runtime):
     assert fp.value.text() == "0.401 MPa"
     assert fp.value.property("quality") == "good"
     assert fp.quality.text() == "GOOD"
-    assert "HH 0.47" in fp.props.text() and "0 … 0.6 MPa" in fp.props.text()
+    assert "HH 0.425" in fp.props.text() and "0 … 0.6 MPa" in fp.props.text()
     assert fp.bar is not None and fp.trend is not None
+    # the protection ladder of both runs from the station config, beside the value
+    assert fp.ladder is not None and [r.id for r in fp.ladder.runs] == ["reg1", "reg2"]
+    assert fp.ladder.runs[0].ladder() == [
+        ("active", 0.40), ("monitor", 0.42), ("relief", 0.43), ("slam_shut", 0.435)
+    ]  # fmt: skip
+    assert fp.ladder.value == 0.401 and fp.ladder.quality == "good"
+    assert not fp.ladder.grab().toImage().isNull()
+    assert window.open_faceplate("heater.water.temperature").ladder is None
+    assert window.open_faceplate("outlet.pressure") is fp
     assert fp.alarm_table.rowCount() == len(window.live.cfg.tag("outlet.pressure").alarms)
     table_runtime.set_bad(["outlet.pressure"], "PLC not answering")
     window.live.refresh()

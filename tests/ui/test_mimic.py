@@ -131,3 +131,18 @@ def test_theme_switch_restyles_the_mimic(window):
     finally:
         window.toggle_theme()
     assert theme.theme().name == "light"
+
+
+def test_faulted_detector_shows_fault_never_a_number(window, table_runtime):
+    view = _pid(window)
+    item = view.item_for("V_gd04")
+    assert isinstance(item, ValueItem)
+    table_runtime.set({"gd04.lel": 3.2, "gd04.fault": 0})
+    window.live.refresh()
+    assert item.text.startswith("3.2")
+    table_runtime.set({"gd04.lel": 0.0, "gd04.fault": 1})  # the controller reports 0 with a fault
+    window.live.refresh()
+    assert item.text == "Fault" and item.quality == "bad" and "0" not in item.text
+    table_runtime.set({"gd04.fault": 0})
+    window.live.refresh()
+    assert item.text.startswith("0.0") and item.quality == "good"

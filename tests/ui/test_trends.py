@@ -299,7 +299,7 @@ def test_faceplate_trend_has_history_limits_and_live(
     trend = fp.trend
     assert trend is not None and trend.compact and trend.names == ["outlet.pressure"]
     plot = trend.plot
-    assert plot.bands is not None and sorted(plot.bands.limits) == [0.3, 0.35, 0.42, 0.47]
+    assert plot.bands is not None and sorted(plot.bands.limits) == [0.3, 0.35, 0.41, 0.425]
     end = history[1]["end"]
     _show(qtbot, plot, end - 7 * 86400, end)
     s = plot.pens["outlet.pressure"].series

@@ -256,6 +256,24 @@ def test_rate_of_change_in_units_per_minute(make):
     assert h.transitions()[-1] == ("p.roc", "clear", "RTN_UNACK")
 
 
+def test_frozen_value_alarm_for_a_stopped_heartbeat(make):
+    h = make(station(tag("hb", {"kind": "frozen", "limit": 10.0, "priority": 2}, range=(0, 65535))))
+    t = h.clock.t
+    for k in range(15):  # counting: never frozen
+        h.feed({"hb": float(k)}, ts=t + k)
+    assert h.events == []
+    for k in range(15, 26):  # stuck at 14 for 11 s
+        h.feed({"hb": 14.0}, ts=t + k)
+    assert h.transitions() == [("hb.frozen", "raise", "ACTIVE_UNACK")]
+    assert h.events[0]["value"] >= 10.0 and h.events[0]["limit"] == 10.0
+    h.feed({"hb": 0.0}, ts=t + 26)  # counting again (wrapped)
+    assert h.transitions()[-1] == ("hb.frozen", "clear", "RTN_UNACK")
+    h.feed({"hb": 0.0}, quality=BAD, ts=t + 27)  # a gap in the data is not a frozen value
+    for k in range(28, 36):
+        h.feed({"hb": 0.0}, ts=t + k)
+    assert h.transitions()[-1] == ("hb.frozen", "clear", "RTN_UNACK")
+
+
 def test_discrete_and_fault_alarms(make):
     cfg = station(
         tag("door", {"kind": "discrete", "alarm_value": 1, "priority": 4}),

@@ -30,7 +30,7 @@ WEEKEND = np.array([0.58, 0.52, 0.50, 0.49, 0.50, 0.58, 0.75, 0.95, 1.15, 1.25, 
 
 
 def synthetic(days: int, start: float, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hour starts, send-out (Nm³ per hour) and ambient temperature (°C)."""
+    """Hour starts, send-out (Sm³ per hour) and ambient temperature (°C)."""
     rng = np.random.default_rng(seed)
     n = days * 24
     ts = start + HOUR * np.arange(n)
@@ -97,7 +97,7 @@ def test_temperature_sensitivity_is_learnt():
     tue_noon = ts[(cal.features(ts)[0] == 12) & (cal.features(ts)[1] == 0)][:1]
     cold = model.predict(tue_noon, np.array([-5.0]))[0]
     mild = model.predict(tue_noon, np.array([10.0]))[0]
-    # truth: 22000 * 1.15 * 0.04 per degree = ~1012 Nm³/h per °C at noon on a weekday
+    # truth: 22000 * 1.15 * 0.04 per degree = ~1012 Sm³/h per °C at noon on a weekday
     assert (cold - mild) / 15.0 == pytest.approx(1012.0, rel=0.15)
 
 

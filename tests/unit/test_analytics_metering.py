@@ -189,7 +189,7 @@ def test_report_files_and_cli(day_history, tmp_path):
     head = next(i for i, r in enumerate(rows) if r and r[0] == "hour")
     hours = rows[head + 1 : head + 25]
     assert [r[0] for r in hours] == [f"{h:02d}:00" for h in range(24)]
-    col = rows[head].index("m1 volume Nm3")
+    col = rows[head].index("m1 volume Sm3")
     assert sum(float(r[col]) for r in hours) == pytest.approx(truth["m1"], abs=1.5)
 
 
@@ -238,7 +238,7 @@ def test_totalizer_volumes_rollover_reset_gap_and_live_end(tmp_path):
     try:
         t0 = time.time() - 86400
         t = t0 + 60.0 * np.arange(181)  # 3 h of minute readings
-        flow = 600.0  # Nm³/h = 10 per minute
+        flow = 600.0  # Sm³/h = 10 per minute
         cum = 10.0 * np.arange(181)
         vals = (1000.0 - 500.0 + cum) % 1000.0  # wraps at 1000 after 50 minutes
         vals[120:] = cum[120:] - cum[120]  # the flow computer was reset to 0 at 2 h
@@ -247,7 +247,7 @@ def test_totalizer_volumes_rollover_reset_gap_and_live_end(tmp_path):
         hist.bulk_load("tot", t[keep], vals[keep])
         edges = t0 + 3600.0 * np.arange(4)
         v = total_volumes(hist, "tot", edges, 1000.0, hold=120.0)
-        # hour 2 ends with the reset: the 10 Nm³ counted between the last reading and it are lost
+        # hour 2 ends with the reset: the 10 Sm³ counted between the last reading and it are lost
         assert v.volume.tolist() == pytest.approx([600.0, 590.0, 600.0])
         assert v.estimated.tolist() == [False, False, False]  # no edge falls in the gap
         v = total_volumes(hist, "tot", np.array([t0, t0 + 4500.0]), 1000.0, hold=120.0)

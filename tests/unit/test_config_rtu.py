@@ -29,7 +29,7 @@ devices:
 
 RTU_TAGS = """\
 tags:
-  - {name: fc.flow, device: fc, address: "hr:0:f32:cdab", unit: Nm3/h}
+  - {name: fc.flow, device: fc, address: "hr:0:f32:cdab", unit: Sm3/h}
   - {name: gd.lel, device: gd, address: "ir:0:i16", unit: "%LEL"}
   - {name: ups.battery, device: ups, address: "ir:10", unit: "%"}
 """

@@ -94,12 +94,10 @@ def test_process_coverage_and_alarm_rationalization(cfg):
         assert kinds["HH"].limit == 50 and kinds["HH"].priority == 1
         assert cfg.tag(t.name.replace(".lel", ".fault")).alarms[0].kind == "fault"
     outlet = {a.kind: a for a in cfg.tag("outlet.pressure").alarms}
-    assert outlet["H"].limit < cfg.tag("reg1.monitor.setpoint").range[1]
-    assert (
-        outlet["H"].limit < 0.44 and 0.46 <= outlet["HH"].limit <= 0.48
-    )  # monitor 0.44, slam-shut 0.48 MPa
+    run1 = cfg.protection.run("reg1")
+    assert run1.active < outlet["H"].limit < run1.monitor <= outlet["HH"].limit < run1.slam_shut
     inlet = {a.kind: a for a in cfg.tag("inlet.pressure").alarms}
-    assert inlet["LL"].limit < inlet["L"].limit < 3.8
+    assert inlet["LL"].limit < inlet["L"].limit < 3.8 < inlet["H"].limit <= 4.0  # high-A class
     assert {a.kind for a in cfg.tag("outlet.temperature").alarms} == {"L"} and cfg.tag(
         "outlet.temperature"
     ).alarms[0].limit == 5

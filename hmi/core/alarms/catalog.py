@@ -19,6 +19,7 @@ from hmi.core.alarms.conditions import (
     OP_LOW,
     OP_NE,
     DeviationCondition,
+    FrozenCondition,
     RocCondition,
     VectorConditions,
 )
@@ -26,11 +27,11 @@ from hmi.core.alarms.model import AlarmDef, AlarmRecord, default_message
 
 LIMIT_OPS = {"HH": OP_HIGH, "H": OP_HIGH, "L": OP_LOW, "LL": OP_LOW}
 
-AuxCondition = DeviationCondition | RocCondition
+AuxCondition = DeviationCondition | RocCondition | FrozenCondition
 
 
 def _threshold(a: AlarmConfig) -> float | None:
-    if a.kind in LIMIT_OPS:
+    if a.kind in LIMIT_OPS or a.kind == "frozen":
         return a.limit
     if a.kind == "deviation":
         return a.deviation
@@ -122,8 +123,12 @@ class AlarmCatalog:
                     if sp >= 0:
                         self.aux_by_tag[sp].append((cond, rec))
                         self.inputs[d.alarm_id] = (ti, sp)
-                elif a.kind == "roc":
-                    cond = RocCondition(ti, float(a.rate or 0.0), a.deadband, roc_window)
+                elif a.kind in ("roc", "frozen"):
+                    cond = (
+                        RocCondition(ti, float(a.rate or 0.0), a.deadband, roc_window)
+                        if a.kind == "roc"
+                        else FrozenCondition(ti, float(a.limit or 0.0))
+                    )
                     self.aux[d.alarm_id] = cond
                     self.aux_by_tag[ti].append((cond, rec))
                 if d.suppressed_by >= 0:
@@ -169,5 +174,5 @@ class AlarmCatalog:
         cond = self.aux.get(rec.d.alarm_id)
         if cond is not None:
             cond.raw = raw
-            if isinstance(cond, RocCondition) and not raw:
+            if isinstance(cond, RocCondition | FrozenCondition) and not raw:
                 cond.reset_window()

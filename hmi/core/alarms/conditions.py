@@ -157,3 +157,29 @@ class RocCondition:
     def reset_window(self) -> None:
         """Forget the samples (the input went BAD: rates across the gap are meaningless)."""
         self.samples.clear()
+
+
+@dataclass(slots=True)
+class FrozenCondition:
+    """The value has not changed for ``seconds`` (a PLC heartbeat that stopped counting)."""
+
+    tag: int
+    seconds: float
+    raw: bool = False
+    last_value: float = float("nan")
+    changed_at: float = float("nan")
+
+    def add(self, ts: float, value: float) -> tuple[bool, float] | None:
+        """Feed one GOOD sample; return (new condition, seconds unchanged) when it changed."""
+        if value != self.last_value or self.changed_at != self.changed_at:  # first or new value
+            self.last_value, self.changed_at = value, ts
+        age = ts - self.changed_at
+        new = age >= self.seconds
+        if new == self.raw:
+            return None
+        self.raw = new
+        return new, age
+
+    def reset_window(self) -> None:
+        """Forget the last value (the input went BAD: a gap is not a frozen value)."""
+        self.last_value = self.changed_at = float("nan")

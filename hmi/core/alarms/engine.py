@@ -23,7 +23,7 @@ from drivers.base import DeviceState, Quality
 from hmi.config.schema import StationConfig
 from hmi.core.alarms.annunciation import Annunciator
 from hmi.core.alarms.catalog import AlarmCatalog
-from hmi.core.alarms.conditions import RocCondition
+from hmi.core.alarms.conditions import FrozenCondition, RocCondition
 from hmi.core.alarms.journal import AlarmJournal, read_journal, read_states
 from hmi.core.alarms.model import (
     SYSTEM_USER,
@@ -163,7 +163,7 @@ class AlarmEngine(AlarmOperations):
 
     def _aux(self, ti: int, good: bool, value: float, ts: float, now: float) -> None:
         for cond, rec in self.catalog.aux_by_tag[ti]:
-            if isinstance(cond, RocCondition):
+            if isinstance(cond, RocCondition | FrozenCondition):
                 if not good:
                     cond.reset_window()
                     continue

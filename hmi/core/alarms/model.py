@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: kinds in the order a list shows them
-KINDS = ("HH", "H", "L", "LL", "deviation", "roc", "discrete", "fault", "comm", "system")
+KINDS = ("HH", "H", "L", "LL", "deviation", "roc", "frozen", "discrete", "fault", "comm", "system")
 #: priority 1..4 names (1 is the most urgent)
 PRIORITY_NAMES = {1: "critical", 2: "high", 3: "medium", 4: "low"}
 SYSTEM_USER = "system"
@@ -30,6 +30,7 @@ _KIND_TEXT = {
     "LL": ("low-low", "低低报警"),
     "deviation": ("deviation from set point", "偏离设定值"),
     "roc": ("rate of change", "变化率报警"),
+    "frozen": ("value frozen", "数值冻结"),
     "discrete": ("abnormal state", "状态异常"),
     "fault": ("fault", "故障"),
     "comm": ("communication lost", "通信中断"),

@@ -127,7 +127,7 @@ class MassBalanceDetector(Detector):
         }
         if inlet < s.min_flow:
             return Finding.skip(
-                f"inlet flow {inlet:.0f} Nm³/h is below {s.min_flow:.0f} Nm³/h", **detail
+                f"inlet flow {inlet:.0f} Sm³/h is below {s.min_flow:.0f} Sm³/h", **detail
             )
         return Finding((inlet - outlet) / inlet * 100.0, detail=detail)
 
@@ -240,7 +240,7 @@ class RegulatorCreepDetector(Detector):
             return Finding.skip("no flow data")
         if not (np.nan_to_num(q, nan=np.inf) < s.lockup_flow).all():
             return Finding.skip(
-                f"station not at lock-up (flow above {s.lockup_flow:g} Nm³/h in the window)"
+                f"station not at lock-up (flow above {s.lockup_flow:g} Sm³/h in the window)"
             )
         t, p, cover = self._minutes(s.pressure, start, now)
         p = np.where(cover >= 0.5, p, np.nan)
@@ -323,7 +323,7 @@ class OdorantDoseDetector(Detector):
         detail = {"volume_nm3": volume, "odorant_g": grams, "target_mg_m3": target}
         if volume < s.min_volume or target <= 0:
             return Finding.skip(
-                f"only {volume:.0f} Nm³ in the window (needs {s.min_volume:.0f})", **detail
+                f"only {volume:.0f} Sm³ in the window (needs {s.min_volume:.0f})", **detail
             )
         dose = grams * 1000.0 / volume
         detail["dose_mg_m3"] = dose

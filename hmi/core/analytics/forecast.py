@@ -184,13 +184,13 @@ class ForecastResult:
 
     issued: float
     ts: np.ndarray
-    forecast: np.ndarray  # Nm³ per hour, regression
-    baseline: np.ndarray  # Nm³ per hour, seasonal naive
+    forecast: np.ndarray  # Sm³ per hour, regression
+    baseline: np.ndarray  # Sm³ per hour, seasonal naive
     temperature: np.ndarray  # °C assumed for each hour (NaN without a temperature tag)
     history_ts: np.ndarray = field(default_factory=lambda: np.empty(0))
     history: np.ndarray = field(
         default_factory=lambda: np.empty(0)
-    )  # actual Nm³ per hour (last days)
+    )  # actual Sm³ per hour (last days)
     trained_at: float = 0.0
     training_hours: int = 0
     residual_std: float = float("nan")

@@ -19,6 +19,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from hmi.config.gascodes import (
+    BASE_PRESSURE_KPA,
+    BASE_TEMPERATURE_C,
+    STD_VOLUME_UNIT,
+    base_conditions_text,
+)
 from hmi.config.schema import StationConfig
 from hmi.core.analytics.series import grid_mean, hold_for, total_volumes
 from hmi.core.historian import Historian
@@ -28,16 +34,33 @@ log = logging.getLogger(__name__)
 REPORT_VERSION = 1
 
 
-def day_bounds(day: dt.date, timezone: str) -> tuple[float, float]:
-    """Unix start and end of a local calendar day (23/25 h on daylight-saving days)."""
+def day_bounds(
+    day: dt.date, timezone: str, gas_day_start: dt.time = dt.time(0)
+) -> tuple[float, float]:
+    """Unix start and end of the gas day ``day`` (23/25 h on daylight-saving days).
+
+    The gas day starts at local ``gas_day_start`` on ``day`` (00:00: the calendar day; a
+    contract gas day of 08:00 runs from 08:00 on ``day`` to 08:00 the next morning).
+    """
     tz = ZoneInfo(timezone)
-    start = dt.datetime.combine(day, dt.time(0), tz).timestamp()
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tz).timestamp()
+    start = dt.datetime.combine(day, gas_day_start, tz).timestamp()
+    end = dt.datetime.combine(day + dt.timedelta(days=1), gas_day_start, tz).timestamp()
     return start, end
+
+
+def _energy(volume: np.ndarray, cv: np.ndarray | None) -> np.ndarray | None:
+    """GJ from Sm³ and MJ/Sm³ (None without a calorific value)."""
+    return None if cv is None else volume * cv / 1000.0
 
 
 def _num(x: float | None, nd: int = 3) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
+
+
+def _day_energy(volume: np.ndarray, cv: np.ndarray | None) -> float | None:
+    """GJ of a day's hourly volumes (None when an hour or the calorific value is unknown)."""
+    e = _energy(volume, cv)
+    return _num(float(np.sum(e)), 2) if e is not None and np.isfinite(e).all() else None
 
 
 def _stats(
@@ -65,7 +88,7 @@ class MeteringReports:
         self.tz = cfg.station.timezone
 
     def hourly_volumes(self, start: float, end: float) -> dict[str, Any]:
-        """Volumes per meter and station for each hour in [start, end) (Nm³; None when unknown)."""
+        """Volumes per meter and station for each hour in [start, end) (Sm³; None when unknown)."""
         edges = np.arange(start, end + 1.0, 3600.0)
         out: dict[str, Any] = {
             "edges": edges,
@@ -86,10 +109,14 @@ class MeteringReports:
     ) -> dict[str, Any]:
         """The daily report of local ``day`` (plain data; see the module docstring)."""
         now = time.time() if now is None else now
-        start, end = day_bounds(day, self.tz)
+        rep = self.cfg.analytics.report
+        start, end = day_bounds(day, self.tz, rep.gas_day_start)
         st = self.cfg.station
         vols = self.hourly_volumes(start, end)
         edges = vols["edges"]
+        cv_tag = rep.calorific_value
+        cv = grid_mean(self.hist, cv_tag, edges, self.hold(cv_tag)).mean if cv_tag else None
+        st_energy = _energy(vols["station"], cv)
         tz = ZoneInfo(self.tz)
         hours: list[dict[str, Any]] = []
         meters_out: list[dict[str, Any]] = []
@@ -107,12 +134,19 @@ class MeteringReports:
                 "label": dt.datetime.fromtimestamp(edges[k], tz).strftime("%H:%M"),
                 "meters": {},
                 "station": _num(vols["station"][k], 1),
+                "station_energy": _num(st_energy[k], 2) if st_energy is not None else None,
+                "calorific_value": _num(cv[k], 3) if cv is not None else None,
                 "estimated": bool(vols["estimated"][k]),
             }
             for m in self.cfg.analytics.meters:
                 pt = per_hour_pt[m.id]
+                m_energy = _energy(
+                    vols["meters"][m.id].volume[k : k + 1],
+                    cv[k : k + 1] if cv is not None else None,
+                )
                 row["meters"][m.id] = {
                     "volume": _num(vols["meters"][m.id].volume[k], 1),
+                    "energy": _num(float(m_energy[0]), 2) if m_energy is not None else None,
                     "pressure": _num(pt["pressure"][k], 4) if "pressure" in pt else None,
                     "temperature": _num(pt["temperature"][k], 2) if "temperature" in pt else None,
                 }
@@ -130,6 +164,7 @@ class MeteringReports:
                 "id": m.id,
                 "label": {"en": m.label.en or m.id, "zh": m.label.zh or m.label.en or m.id},
                 "volume": _num(float(np.sum(v.volume)), 1) if np.isfinite(v.volume).all() else None,
+                "energy": _day_energy(v.volume, cv),
                 "missing_hours": int(np.count_nonzero(~np.isfinite(v.volume))),
                 "estimated_hours": int(np.count_nonzero(v.estimated)),
                 # the meter's index at the day boundaries, shown whole as its display does
@@ -157,7 +192,21 @@ class MeteringReports:
             "end": end,
             "generated": now,
             "complete": bool(now >= end and np.isfinite(station_volume).all()),
-            "base_conditions": {"pressure_kpa": 101.325, "temperature_c": 20.0},
+            "base_conditions": {
+                "pressure_kpa": BASE_PRESSURE_KPA,
+                "temperature_c": BASE_TEMPERATURE_C,
+                "unit": STD_VOLUME_UNIT,
+                "text": {"en": base_conditions_text("en"), "zh": base_conditions_text("zh")},
+            },
+            "gas_day": {
+                "start": rep.gas_day_start.strftime("%H:%M"),
+                "from": dt.datetime.fromtimestamp(start, ZoneInfo(self.tz)).isoformat(),
+                "to": dt.datetime.fromtimestamp(end, ZoneInfo(self.tz)).isoformat(),
+            },
+            "calorific_value": _stats(self.hist, cv_tag, start, end, self.hold(cv_tag))
+            if cv_tag
+            else None,
+            "station_energy": _day_energy(station_volume, cv),
             "hours": hours,
             "meters": meters_out,
             "station_volume": _num(float(np.sum(station_volume)), 1)

@@ -102,29 +102,34 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
                 int(report["complete"]),
             ]
         )
-        w.writerow(["base conditions", "101.325 kPa", "20 °C"])
+        w.writerow(["base conditions", "101.325 kPa", "20 °C", "volumes in Sm3 (not 0 °C Nm3)"])
+        gd = report.get("gas_day") or {}
+        if gd:
+            w.writerow(["gas day", gd["from"], gd["to"], f"starts {gd['start']}"])
         w.writerow([])
         meters = report["meters"]
         head = ["hour"]
         for m in meters:
-            head += [f"{m['id']} volume Nm3", f"{m['id']} pressure MPa", f"{m['id']} temperature C"]
-        w.writerow(head + ["station volume Nm3", "estimated"])
+            head += [f"{m['id']} volume Sm3", f"{m['id']} pressure MPa", f"{m['id']} temperature C"]
+        w.writerow(head + ["station energy GJ", "station volume Sm3", "estimated"])
         for h in report["hours"]:
             row: list[Any] = [h["label"]]
             for m in meters:
                 mh = h["meters"][m["id"]]
                 row += [_cell(mh["volume"]), _cell(mh["pressure"]), _cell(mh["temperature"])]
-            w.writerow(row + [_cell(h["station"]), int(h["estimated"])])
+            w.writerow(
+                row + [_cell(h.get("station_energy")), _cell(h["station"]), int(h["estimated"])]
+            )
         w.writerow(
             ["total"]
             + [c for m in meters for c in (_cell(m["volume"]), "", "")]
-            + [_cell(report["station_volume"]), ""]
+            + [_cell(report.get("station_energy")), _cell(report["station_volume"]), ""]
         )
         w.writerow([])
         w.writerow(
             [
                 "meter",
-                "volume Nm3",
+                "volume Sm3",
                 "total start",
                 "total end",
                 "rollovers",

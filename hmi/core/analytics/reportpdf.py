@@ -90,6 +90,13 @@ def _headings() -> Any:
     return FontFace(family="cjk", emphasis="NONE", fill_color=_GREY, size_pt=7.5)
 
 
+def _trio(s: dict[str, Any] | None, nd: int) -> str:
+    """min / avg / max of a statistics dict ('—' when there is none)."""
+    if not s:
+        return "—"
+    return f"{_f(s.get('min'), nd)} / {_f(s.get('avg'), nd)} / {_f(s.get('max'), nd)}"
+
+
 def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     """Render ``report`` to the PDF file ``path`` (atomically)."""
     font = find_cjk_font()
@@ -125,19 +132,33 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
         else "不完整 incomplete (day not over or data missing)"
     )
     doc.line(
-        f"标准参比条件 Base conditions: {base.get('pressure_kpa', 101.325)} kPa, {base.get('temperature_c', 20)} °C    数据 Data: {state}",
+        f"标准参比条件 Base conditions: {base.get('pressure_kpa', 101.325)} kPa, "
+        f"{base.get('temperature_c', 20)} °C — 体积单位 Sm³ = m³ (20 °C, 101.325 kPa)，"
+        f"非0 °C的Nm³ (not 0 °C Nm³)    数据 Data: {state}",
         8.5,
     )
+    gd = report.get("gas_day") or {}
+    if gd:
+        doc.line(
+            f"燃气日 Gas day: {gd['from'][:16].replace('T', ' ')} — {gd['to'][:16].replace('T', ' ')}"
+            f"  (日起始 day starts {gd['start']}; 按08:00计日的合同请设 gas_day_start: 08:00)",
+            8.5,
+        )
 
     doc.heading("日汇总  Day summary", 10.5)
     peak = report.get("peak_hour") or {}
     amb = report.get("ambient") or {}
     summary = [
         ["项目 Item", "数值 Value"],
-        ["全站供气量 Station send-out (Nm³)", _f(report.get("station_volume"))],
+        ["全站供气量 Station send-out (Sm³)", _f(report.get("station_volume"))],
+        ["全站能量 Station energy (GJ)", _f(report.get("station_energy"))],
+        [
+            "高位发热量 Superior calorific value (MJ/Sm³) min / avg / max",
+            _trio(report.get("calorific_value"), 2),
+        ],
         [
             "高峰小时 Peak hour",
-            f"{peak.get('label', '—')}  {_f(peak.get('volume'))} Nm³" if peak else "—",
+            f"{peak.get('label', '—')}  {_f(peak.get('volume'))} Sm³" if peak else "—",
         ],
         [
             "环境温度 Ambient (°C) min / avg / max",
@@ -155,18 +176,19 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
             ]
         )
         if fc.get("next_24h") is not None:
-            summary.append(["未来24小时预测 Forecast, next 24 h (Nm³)", _f(fc.get("next_24h"))])
+            summary.append(["未来24小时预测 Forecast, next 24 h (Sm³)", _f(fc.get("next_24h"))])
     doc.table(summary, (95, 91), line_height=3.8)
 
     doc.heading("计量路汇总  Metering runs", 10.5)
     rows = [
         [
             "计量路 Run",
-            "体积 Volume Nm³",
+            "体积 Volume Sm³",
+            "能量 Energy GJ",
             "表底起 Total start",
             "表底止 Total end",
             "翻转 Roll-over",
-            "流量 Flow Nm³/h min/avg/max",
+            "流量 Flow Sm³/h min/avg/max",
             "压力 MPa min/avg/max",
             "温度 °C min/avg/max",
         ]
@@ -174,17 +196,13 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     for m in report["meters"]:
         label = m["label"]["zh"] if lang.startswith("zh") else m["label"]["en"]
 
-        def trio(s: dict[str, Any] | None, nd: int) -> str:
-            return (
-                "—"
-                if not s
-                else f"{_f(s.get('min'), nd)} / {_f(s.get('avg'), nd)} / {_f(s.get('max'), nd)}"
-            )
+        trio = _trio
 
         rows.append(
             [
                 label,
                 _f(m["volume"]),
+                _f(m.get("energy")),
                 _f(m["total_start"]),
                 _f(m["total_end"]),
                 str(m["rollovers"]),
@@ -193,32 +211,39 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
                 trio(m.get("temperature"), 1),
             ]
         )
-    doc.table(rows, (22, 22, 24, 24, 14, 30, 26, 24), size=7, line_height=3.8)
+    doc.table(rows, (20, 20, 18, 22, 22, 12, 28, 24, 22), size=7, line_height=3.8)
     missing = [f"{m['id']}: {m['missing_hours']} h" for m in report["meters"] if m["missing_hours"]]
     if missing:
         doc.line("缺数小时 Hours without totalizer readings: " + ", ".join(missing), 7.5)
 
-    doc.heading("小时体积  Hourly volumes (Nm³) · 平均压力 MPa · 平均温度 °C", 10.5)
+    doc.heading(
+        "小时体积与能量  Hourly volumes (Sm³), energy (GJ) · 平均压力 MPa · 平均温度 °C", 10.5
+    )
     head = ["时段 Hour"]
     widths: list[float] = [16]
     for m in report["meters"]:
-        head += [f"{m['id']} Nm³", f"{m['id']} MPa", f"{m['id']} °C"]
-        widths += [20, 15, 13]
-    head.append("全站 Station Nm³")
-    widths.append(22)
+        head += [f"{m['id']} Sm³", f"{m['id']} GJ", f"{m['id']} MPa", f"{m['id']} °C"]
+        widths += [19, 15, 14, 12]
+    head += ["全站 Station Sm³", "全站 Station GJ"]
+    widths += [21, 17]
     scale = 186.0 / sum(widths)
     rows = [head]
     for h in report["hours"]:
         r = [h["label"] + (" *" if h["estimated"] else "")]
         for m in report["meters"]:
             mh = h["meters"][m["id"]]
-            r += [_f(mh["volume"]), _f(mh["pressure"], 3), _f(mh["temperature"], 1)]
-        r.append(_f(h["station"]))
+            r += [
+                _f(mh["volume"]),
+                _f(mh.get("energy")),
+                _f(mh["pressure"], 3),
+                _f(mh["temperature"], 1),
+            ]
+        r += [_f(h["station"]), _f(h.get("station_energy"))]
         rows.append(r)
     total = ["合计 Total"]
     for m in report["meters"]:
-        total += [_f(m["volume"]), "", ""]
-    total.append(_f(report.get("station_volume")))
+        total += [_f(m["volume"]), _f(m.get("energy")), "", ""]
+    total += [_f(report.get("station_volume")), _f(report.get("station_energy"))]
     rows.append(total)
     doc.table(rows, tuple(w * scale for w in widths), size=6.8, line_height=3.6)
     if any(h["estimated"] for h in report["hours"]):

@@ -67,7 +67,7 @@ class SendOutForecaster:
         return d.timestamp()
 
     def hourly(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(hour starts, send-out Nm³, mean ambient °C or None) for whole hours in [start, end)."""
+        """(hour starts, send-out Sm³, mean ambient °C or None) for whole hours in [start, end)."""
         edges = np.arange(start, end + 1.0, HOUR)
         total = np.zeros(len(edges) - 1)
         for m in self.meters:
@@ -95,7 +95,7 @@ class SendOutForecaster:
             return False
         self.model = SendOutModel(self.calendar, self.fc.base_temperature).fit(ts, y, temp, now)
         log.info(
-            "forecast model refitted on %d hours (residual %.0f Nm3/h)",
+            "forecast model refitted on %d hours (residual %.0f Sm3/h)",
             self.model.rows,
             self.model.residual_std,
         )

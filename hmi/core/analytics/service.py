@@ -309,7 +309,7 @@ class AnalyticsService:
                 write_report(report, folder / f"daily-{day.isoformat()}.{fmt}", lang)
             except ReportError as exc:
                 log.error("daily report %s: %s", day, exc)
-        log.info("daily report %s: %s Nm3", day, report.get("station_volume"))
+        log.info("daily report %s: %s Sm3", day, report.get("station_volume"))
 
     def _report_missing(self, day: dt.date) -> bool:
         return not (self.data_dir / "reports" / f"daily-{day.isoformat()}.json").is_file()

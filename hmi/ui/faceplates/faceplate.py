@@ -39,6 +39,7 @@ from hmi.core.users import Action
 from hmi.ui import fmt
 from hmi.ui.actions import Actions, needs_text, result_text, role_text
 from hmi.ui.faceplates.dialogs import ConfirmWriteDialog, ShelveDialog
+from hmi.ui.faceplates.ladder import ProtectionLadder, runs_for
 from hmi.ui.i18n import i18n, tr
 from hmi.ui.live import LiveData
 from hmi.ui.texts import QUALITY_TEXT, STATE_TEXT
@@ -109,6 +110,10 @@ class Faceplate(QDialog):
         )
         if self.bar is not None:
             lay.addWidget(self.bar)
+        runs = runs_for(live.cfg, tag) if self.bar is not None else []
+        self.ladder = ProtectionLadder(tag, runs, self) if runs else None
+        if self.ladder is not None:
+            lay.addWidget(self.ladder)
         self.props = QLabel(self)
         self.props.setObjectName("faceplateProps")
         self.props.setWordWrap(True)
@@ -165,7 +170,9 @@ class Faceplate(QDialog):
         self.close_button = QPushButton(self)
         self.close_button.clicked.connect(self.close)
         lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.resize(620, 800 if tag.access in ("rw", "manual") else 740)
+        self.resize(
+            620, (800 if tag.access in ("rw", "manual") else 740) + (200 if self.ladder else 0)
+        )
         live.sigTags.connect(self.on_tags)
         live.sigAlarms.connect(self.on_alarms)
         i18n().sigLanguageChanged.connect(self.retranslate)
@@ -222,7 +229,7 @@ class Faceplate(QDialog):
         self.title.setText(fmt.label(t))
         parts = [t.name]
         if t.area:
-            parts.append(f"{tr('Area')}: {t.area}")
+            parts.append(f"{tr('Area')}: {tr(t.area)}")
         parts.append(f"{tr('Device')}: {t.device}")
         self.subtitle.setText("   ·   ".join(parts))
         self.l_quality.setText(tr("Quality") + ":")
@@ -291,6 +298,8 @@ class Faceplate(QDialog):
         self.value.setToolTip(fmt.quality_tooltip(self.tag, quality, reason, ts))
         if self.bar is not None and not isinstance(value, str):
             self.bar.set_value(float(value), quality, prio)
+        if self.ladder is not None and not isinstance(value, str):
+            self.ladder.set_value(float(value), q)
 
     def on_alarms(self, views: list[Any]) -> None:
         """The tag's alarms: configured ones, with their live state."""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from hmi.config.schema import TagConfig
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
+from hmi.ui.i18n import tr
 from hmi.ui.mimic.screen import Binding
 from hmi.ui.mimic.svgdoc import SvgDoc
 from hmi.ui.widgets.glyph import paint_glyph
@@ -207,13 +208,25 @@ class ValueItem(BoundItem):
         self.text = ""
         self.quality = "bad"
         self.tooltip = ""
+        self.fault = False  # the instrument reports a fault (fault_tag): shown as Fault
+        self.last: tuple[float | str, int, float, str] = (math.nan, 0, 0.0, "")
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    def set_fault(self, fault: bool) -> bool:
+        """The instrument's own fault flag: while set the item shows 故障/Fault, never a number."""
+        if fault == self.fault:
+            return False
+        self.fault = fault
+        return self.set_value(*self.last)
 
     def set_value(self, value: float | str, quality: int, ts: float, reason: str) -> bool:
         """Update text and quality; True when what is shown changed."""
+        self.last = (value, quality, ts, reason)
         unit = bool(self.binding.opt("unit", True)) and self.binding.kind == "value"
         text = fmt.value_text(self.tag, value, quality, self.binding.opt("precision"), unit=unit)
         q = fmt.quality_name(quality)
+        if self.fault:
+            text, q = tr("Fault"), "bad"
         self.info = (quality, reason, ts)
         if (text, q) == (self.text, self.quality):
             return False

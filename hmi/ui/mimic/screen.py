@@ -12,6 +12,11 @@ Bindings file::
       GD1:      {kind: detector, tag: gd1.lel}
       P_main:   {kind: pipe, tag: meter.flow, threshold: 50}
       NAV_reg:  {kind: link, screen: city_gate}
+    labels:                                                  # SVG <text> id -> the tag's label
+      L_gd1:    {tag: gd1.lel, part: location}               # part: full | location (in brackets)
+
+A label's text comes from the tag config in the screen's language; the SVG's own text is only
+a placeholder and must say the same (English), so the drawing never disagrees with the config.
 
 :func:`load_screen` checks every binding against the SVG (the element exists) and the
 station config (tags exist, options fit the kind) and reports all problems at once.
@@ -36,7 +41,7 @@ KINDS = SYMBOL_KINDS | OVERLAY_KINDS | {"link"}
 TAG_KEYS = ("tag", "open_tag", "closed_tag", "fault_tag", "faceplate")
 _COMMON = {"kind", "tag", "faceplate", "tooltip", "alarm_marker"}
 _ALLOWED = {
-    "value": _COMMON | {"precision", "unit", "align"},
+    "value": _COMMON | {"precision", "unit", "align", "fault_tag"},
     "state_text": _COMMON | {"align"},
     "bar": _COMMON | {"normal", "orientation"},
     "valve": _COMMON
@@ -98,6 +103,15 @@ class ScreenDef:
     bindings: list[Binding]
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
     kpis: list[dict[str, Any]] = field(default_factory=list)  # level-1 KPI cards
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # text id -> (tag, part)
+    label_source: dict[str, Text] = field(default_factory=dict)  # tag -> its config label
+
+    def label_texts(self, lang: str) -> dict[str, str]:
+        """Text element id -> the bound tag's label (or its location part) in ``lang``."""
+        return {
+            eid: label_part(self.label_source[tag].get(lang), part)
+            for eid, (tag, part) in self.labels.items()
+        }
 
     def translator(self, lang: str) -> dict[str, str]:
         """English SVG text -> text in ``lang`` (empty for English)."""
@@ -134,7 +148,7 @@ def load_screen(
         raise ScreenError([f"{where}: YAML syntax error: {getattr(exc, 'problem', exc)}"]) from None
     if not isinstance(data, dict):
         raise ScreenError([f"{yaml_path}: must be a mapping with 'bindings'"])
-    unknown = set(data) - {"title", "bindings", "description", "translations", "kpis"}
+    unknown = set(data) - {"title", "bindings", "description", "translations", "kpis", "labels"}
     if unknown:
         problems.append(f"{yaml_path}: unknown keys {sorted(unknown)}")
     raw = data.get("bindings") or {}
@@ -197,6 +211,7 @@ def load_screen(
         for ref in k.get("detail") or []:
             if ref not in tag_map:
                 problems.append(f"{yaml_path}: kpis[{i}].detail: unknown tag {ref!r}")
+    labels = _labels(data.get("labels"), doc, cfg, f"{yaml_path}", problems)
     if problems:
         raise ScreenError(problems)
     trans = {
@@ -212,4 +227,53 @@ def load_screen(
         bindings,
         trans,
         [k for k in kpis if isinstance(k, dict)],
+        labels,
+        {tag: tag_map[tag].label for tag, _part in labels.values()},
     )
+
+
+def label_part(label: str, part: str) -> str:
+    """``label`` whole, or (``part == "location"``) only the text in its last brackets."""
+    if part != "location":
+        return label
+    for open_, close in (("（", "）"), ("(", ")")):
+        if label.endswith(close) and open_ in label:
+            return label[label.rindex(open_) + 1 : -1]
+    return label
+
+
+def _labels(
+    raw: Any, doc: SvgDoc, cfg: StationConfig, where: str, problems: list[str]
+) -> dict[str, tuple[str, str]]:
+    """Check the ``labels:`` section: known text elements and tags, placeholder = tag label."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: labels must map SVG text ids to {{tag, part}}")
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    tag_map = cfg.tag_map()
+    for eid, spec in raw.items():
+        at = f"{where}: labels.{eid}"
+        if not isinstance(spec, dict) or set(spec) - {"tag", "part"} or "tag" not in spec:
+            problems.append(f"{at}: must be {{tag: <tag>, part: full|location}}")
+            continue
+        tag, part = str(spec["tag"]), str(spec.get("part", "full"))
+        if part not in ("full", "location"):
+            problems.append(f"{at}.part: {part!r} is not one of full, location")
+            continue
+        if tag not in tag_map:
+            problems.append(f"{at}.tag: unknown tag {tag!r}")
+            continue
+        drawn = doc.text_of(str(eid))
+        if drawn is None:
+            problems.append(f"{at}: no <text> element with id {eid!r} in the SVG")
+            continue
+        want = label_part(tag_map[tag].label.get("en"), part)
+        if drawn.strip() != want:
+            problems.append(
+                f"{at}: the SVG says {drawn.strip()!r} but tag {tag} is {want!r} in the station "
+                "config; the screen shows the config's label, correct the SVG placeholder"
+            )
+        out[str(eid)] = (tag, part)
+    return out

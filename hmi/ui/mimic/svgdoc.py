@@ -91,13 +91,24 @@ class SvgDoc:
         return head
 
     def background(
-        self, hidden_ids: set[str], css: str, defs: str = "", texts: dict[str, str] | None = None
+        self,
+        hidden_ids: set[str],
+        css: str,
+        defs: str = "",
+        texts: dict[str, str] | None = None,
+        by_id: dict[str, str] | None = None,
     ) -> bytes:
         """The document with ``hidden_ids`` removed, the theme applied and texts translated.
 
-        ``texts`` maps an SVG text (as drawn, English) to the text to show instead.
+        ``texts`` maps an SVG text (as drawn, English) to the text to show instead;
+        ``by_id`` sets the text of elements by id (labels taken from the tag config).
         """
         root = copy.deepcopy(self.root)
+        for el in root.iter():
+            if by_id and el.get("id") in by_id:
+                el.text = by_id[el.get("id", "")]
+                for child in list(el):
+                    el.remove(child)
         if texts:
             for el in root.iter():
                 if (
@@ -138,6 +149,13 @@ class SvgDoc:
         mine.set("class", f"{el.get('class', '')} {classes}".strip())
         holder.append(mine)
         return ET.tostring(out, encoding="utf-8")
+
+    def text_of(self, eid: str) -> str | None:
+        """The text content of <text> element ``eid`` (None when there is no such element)."""
+        el = self.ids.get(eid)
+        if el is None or el.tag != _q((SVG_NS, "text")):
+            return None
+        return "".join(el.itertext())
 
     def classes_of(self, eid: str) -> set[str]:
         """CSS classes of an element."""

@@ -67,7 +67,9 @@ class MimicView(QGraphicsView):
         geometry = QSvgRenderer(QByteArray(self.screen.svg_text.encode("utf-8")))
         viewbox = geometry.viewBoxF()
         hidden = {b.element for b in self.screen.bindings if b.kind != "link"}
-        self.background = BackgroundItem(doc.background(hidden, css, defs, self._texts()))
+        self.background = BackgroundItem(
+            doc.background(hidden, css, defs, self._texts(), self.screen.label_texts(i18n().lang))
+        )
         self._scene.addItem(self.background)
         self._scene.setSceneRect(viewbox)
         tags = self.live.tags
@@ -124,6 +126,8 @@ class MimicView(QGraphicsView):
             for item in self.by_index.get(i, ()):
                 if isinstance(item, ValueItem | BarItem) and item.binding.tag == tags.names[i]:
                     item.set_value(value, q, ts, reason)
+                elif isinstance(item, ValueItem) and item.binding.opt("fault_tag") == tags.names[i]:
+                    item.set_fault(q == 192 and value >= 0.5)
                 elif isinstance(item, SymbolItem):
                     touched.add(id(item))
         if touched:
@@ -164,7 +168,11 @@ class MimicView(QGraphicsView):
         """Re-render the SVG with the new theme's CSS (or language's texts)."""
         css, defs = theme_mod.theme().svg_css, theme_mod.svg_defs()
         hidden = {b.element for b in self.screen.bindings if b.kind != "link"}
-        self.background.set_svg(self.screen.doc.background(hidden, css, defs, self._texts()))
+        self.background.set_svg(
+            self.screen.doc.background(
+                hidden, css, defs, self._texts(), self.screen.label_texts(i18n().lang)
+            )
+        )
         for item in self.items_:
             if isinstance(item, SymbolItem):
                 item.set_css(css, defs)

@@ -86,7 +86,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str], Callable[[Any], Any]]] = [
         lambda v: _limit(v),
         lambda v: v.limit if v.limit is not None else float("-inf"),
     ),
-    ("area", N_("Area"), lambda v: v.area, lambda v: v.area),
+    ("area", N_("Area"), lambda v: tr(v.area) if v.area else "", lambda v: v.area),
     (
         "ack",
         N_("Acknowledged by"),

@@ -214,7 +214,7 @@ class AlarmsPage(QWidget):
         areas = sorted(
             {a.area or t.area for t in self.live.cfg.tags for a in t.alarms if (a.area or t.area)}
         )
-        self._fill_combo(self.f_area, [("", tr("All areas"))] + [(a, a) for a in areas])
+        self._fill_combo(self.f_area, [("", tr("All areas"))] + [(a, tr(a)) for a in areas])
         self._fill_combo(
             self.f_state,
             [

@@ -186,7 +186,7 @@ class ForecastPage(QWidget):
             )
             return
         n24 = float(np.sum(res.forecast[1:25])) if len(res.forecast) >= 25 else float("nan")
-        val["next24"].setText(_num(n24, 0, "Nm³"))
+        val["next24"].setText(_num(n24, 0, "Sm³"))
         m, b = (
             res.mape.get("regression", float("nan")),
             res.mape.get("seasonal_naive", float("nan")),
@@ -268,7 +268,7 @@ class ForecastPage(QWidget):
         ):
             self.legend.addItem(c, tr(name))
         pi = self.plot.getPlotItem()
-        pi.setLabel("left", tr("Send-out") + " (Nm³/h)")
+        pi.setLabel("left", tr("Send-out") + " (Sm³/h)")
         pi.setLabel("right", tr("Temperature") + " (°C)")
         self._texts()
         self._fill_warnings()

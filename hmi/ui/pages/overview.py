@@ -18,6 +18,7 @@ from hmi.ui.live import LiveData
 from hmi.ui.mimic.screen import ScreenDef, ScreenError, load_screen
 from hmi.ui.mimic.view import MimicView
 from hmi.ui.pages.pid import make_view
+from hmi.ui.pages.safety_card import SafetyCard
 from hmi.ui.theme import restyle
 from hmi.ui.widgets.analog_bar import AnalogBar
 from hmi.ui.widgets.glyph import GlyphWidget
@@ -169,7 +170,7 @@ class ForecastCard(QFrame):
             self.mape.setText(tr("No forecast yet"))
             return
         n24 = float(np.sum(res.forecast[1:25]))
-        self.value.setText(f"{n24:,.0f} Nm³" if np.isfinite(n24) else "-")
+        self.value.setText(f"{n24:,.0f} Sm³" if np.isfinite(n24) else "-")
         m, b = res.mape.get("regression"), res.mape.get("seasonal_naive")
         if not np.isfinite(n24):  # too little history even for the baseline
             self.mape.setText(tr(res.note) if res.note else tr("No forecast yet"))
@@ -248,6 +249,10 @@ class OverviewPage(QWidget):
         dl.addStretch(1)
         self.dev_card.mousePressEvent = lambda _e: self.sigShowDiagnostics.emit()  # type: ignore[method-assign]
         cards.addWidget(self.dev_card, 2)
+        # gas detection, ESD and slam-shuts, power / UPS
+        self.safety_card = SafetyCard(live, self)
+        self.safety_card.mousePressEvent = lambda _e: self.sigNavigate.emit("pid")  # type: ignore[method-assign]
+        cards.addWidget(self.safety_card, 3)
         # send-out forecast (only with analytics)
         self.forecast_card: ForecastCard | None = None
         if getattr(live.runtime, "analytics", None) is not None:
@@ -266,7 +271,9 @@ class OverviewPage(QWidget):
             lay.addWidget(self.view, 5)
         self.trend: TrendPlot | None = None
         self.trend_names: list[str] = []
-        group = live.cfg.trend_groups[0] if live.cfg.trend_groups else None
+        groups = live.cfg.trend_groups
+        # the "overview" group (pens of different units, each on its own axis), else the first
+        group = next((g for g in groups if g.name == "overview"), groups[0] if groups else None)
         if group is not None:
             tags = [live.cfg.tag(p) for p in group.pens[:4]]
             self.trend = TrendPlot(tags, OVERVIEW_TREND_S, self, limits=False)
@@ -288,6 +295,7 @@ class OverviewPage(QWidget):
             self.forecast_card.retranslate()
         for k in self.kpis:
             k.retranslate()
+        self.safety_card.refresh()
         self.on_alarms(self.live.alarms)
         self.on_diagnostics(self.live.devices, self.live.stats)
 

@@ -184,9 +184,9 @@ class ReportPage(QWidget):
         zh = i18n().is_zh
         st = r["station"]
         peak = r.get("peak_hour") or {}
-        head = f"{st['name']['zh' if zh else 'en']} · {r['date']} · {tr('Station send-out')}: {_f(r['station_volume'])} Nm³"
+        head = f"{st['name']['zh' if zh else 'en']} · {r['date']} · {tr('Station send-out')}: {_f(r['station_volume'])} Sm³"
         if peak:
-            head += f" · {tr('Peak hour')}: {peak.get('label', '')} ({_f(peak.get('volume'))} Nm³)"
+            head += f" · {tr('Peak hour')}: {peak.get('label', '')} ({_f(peak.get('volume'))} Sm³)"
         self.head.setText(head)
         rows = list(r["meters"])
         self.summary.setRowCount(len(rows) + 1)
@@ -210,9 +210,9 @@ class ReportPage(QWidget):
         )
         self._fit(self.summary)
         meters = [m["id"] for m in rows]
-        names = [self._name(m, zh) + " (Nm³)" for m in rows]
+        names = [self._name(m, zh) + " (Sm³)" for m in rows]
         self.hours.setColumnCount(len(meters) + 2)
-        self.hours.setHorizontalHeaderLabels([tr("Hour")] + names + [tr("Station") + " (Nm³)"])
+        self.hours.setHorizontalHeaderLabels([tr("Hour")] + names + [tr("Station") + " (Sm³)"])
         self.hours.setRowCount(len(r["hours"]))
         for i, h in enumerate(r["hours"]):
             mark = " *" if h.get("estimated") else ""
@@ -277,7 +277,7 @@ class ReportPage(QWidget):
         self.pdf_btn.setText(tr("Export PDF"))
         self.csv_btn.setText(tr("Export CSV"))
         self.summary.setHorizontalHeaderLabels(
-            [tr("Meter run"), tr("Volume") + " (Nm³)"]
+            [tr("Meter run"), tr("Volume") + " (Sm³)"]
             + [tr(n) + " (MPa)" for n in ("P min", "P avg", "P max")]
             + [tr(n) + " (°C)" for n in ("T min", "T avg", "T max")]
             + [tr("Totalizer start"), tr("Totalizer end"), tr("Hours missing/estimated")]
