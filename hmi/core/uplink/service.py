@@ -84,12 +84,13 @@ class Uplink:
         self.outbox = Outbox(
             self.data_dir / "outbox.db", int(self.up.outbox_budget_mb * 1024 * 1024)
         )
-        self.policy = PublishPolicy(cfg, tags)
         self.codec: Sparkplug | JsonMode = (
             Sparkplug(cfg, self.outbox.aliases, self.up.qos)
             if self.up.mode == "sparkplug"
             else JsonMode(cfg, self.up.qos)
         )
+        groups = self.codec.groups_of if isinstance(self.codec, Sparkplug) else None
+        self.policy = PublishPolicy(cfg, tags, groups)
         self.commands = Commands(cfg, ack_handler, command_handler, clock, on_refused=self._refused)
         self.publisher = Publisher(self.outbox, self.codec, self.up.replay_rate, clock)
         self.client_id = self.up.client_id or f"gas-hmi-{cfg.station.id}"
@@ -426,12 +427,14 @@ class Uplink:
                 items.append(data)
                 continue
             if what == "changes":
-                items.extend((KIND_TELEMETRY, ts, b) for b in self.policy.telemetry(data))
+                items.extend((KIND_TELEMETRY, ts, b) for b in self.policy.telemetry(data, now=ts))
                 continue
             kind = {"alarm": KIND_ALARM, "event": KIND_EVENT, "reply": KIND_REPLY}[what]
             data.setdefault("ts", ts)
             self.codec.note(kind, data)
             items.append((kind, ts, dumps(_finite(data))))
+        now = self.clock()
+        items.extend((KIND_TELEMETRY, now, b) for b in self.policy.due(now))  # closed windows
         if self._pending_dropped:
             n, self._pending_dropped = self._pending_dropped, 0
             self._dropped(n, "in memory while the outbox could not be written")
