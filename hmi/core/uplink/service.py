@@ -89,6 +89,8 @@ class Uplink:
             if self.up.mode == "sparkplug"
             else JsonMode(cfg, self.up.qos)
         )
+        if isinstance(self.codec, JsonMode):  # retained meta parts of the last run (to clear)
+            self.codec.meta_parts = int(self.outbox.meta_get("meta_parts", "1"))
         groups = self.codec.groups_of if isinstance(self.codec, Sparkplug) else None
         self.policy = PublishPolicy(cfg, tags, groups)
         self.commands = Commands(cfg, ack_handler, command_handler, clock, on_refused=self._refused)
@@ -347,6 +349,7 @@ class Uplink:
         if isinstance(
             self.codec, JsonMode
         ):  # JSON has no births: current values go as an integrity message
+            self.outbox.meta_set("meta_parts", str(self.codec.meta_parts))
             self._append([(KIND_TELEMETRY, now, b) for b in self.policy.integrity()])
         self._online = True
         self._state, self._broker = "online", conn.name
