@@ -121,12 +121,15 @@ def route_problems(
         if r.name in seen:
             yield ("uplink", "routes", i, "name"), f"duplicate route name {r.name!r}"
         seen.add(r.name)
+        found = False
         for j, n in enumerate(r.tags):
             if n not in names:
+                found = True
                 yield ("uplink", "routes", i, "tags", j), f"unknown tag {n!r}"
         for j, a in enumerate(r.areas):
             if a not in areas:
+                found = True
                 known = ", ".join(sorted(areas)) or "none"
                 yield ("uplink", "routes", i, "areas", j), f"no tag has area {a!r} (areas: {known})"
-        if not any(t.uplink and r.selects(t.name, t.area) for t in tags):
+        if not found and not any(t.uplink and r.selects(t.name, t.area) for t in tags):
             yield ("uplink", "routes", i), f"route {r.name!r} selects no uplink tag"

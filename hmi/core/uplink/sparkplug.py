@@ -101,7 +101,7 @@ class Sparkplug:
         names += [f"{d}/{m}" for d in self.devices for m in (DEVICE_STATE, DEVICE_REASON)]
         names += [f"Alarms/{a}/State" for a in self.alarm_ids]
         self.alias = aliases(names)
-        self.alias_tag = {self.alias[n]: n for n in self.tag_type}
+        self.alias_tag = {self.alias[n]: n for n in self.tag_type if n in self.alias}
         self.seq = 0
         self.alarm_state: dict[str, str] = {}
         self.device_state: dict[str, tuple[str, str]] = {}
