@@ -253,7 +253,7 @@ def test_config_hash_in_status_changes_after_a_config_edit(broker, tmp_path):
         up = Uplink(cfg, tmp_path / f"data{run}", TagTable(cfg.tags))
         up.start()
         try:
-            wait_until(lambda: up.status()["connected"], 20, what="online")
+            wait_until(lambda u=up: u.status()["connected"], 20, what="online")
         finally:
             up.stop()
         rec = Recorder(broker, "gas/gs7/status").start()  # the retained (offline) status

@@ -83,7 +83,7 @@ def test_good_routes_load(tmp_path):
         (
             "    - name: status\n      match: ['pt.*']\n",
             8,
-            "uplink.routes[safety].name",
+            "uplink.routes[status].name",
             "taken by the JSON topics",
         ),
         (
