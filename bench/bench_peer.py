@@ -53,8 +53,12 @@ BLOCK = 125
 # ---------------------------------------------------------------------- the Modbus server
 def _serve(port: int, n_tags: int, conn: Any) -> None:
     """Server process: every read returns its serial number; served times go back on ``conn``."""
+    import logging
+
     from pymodbus.server import ModbusTcpServer
     from pymodbus.simulator import DataType, SimData, SimDevice
+
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
     served: dict[tuple[int, int], float] = {}
     count: dict[int, int] = {}
@@ -126,7 +130,8 @@ class Subscriber:
         self.got: list[tuple[float, str, bytes]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"peer-sub-{os.getpid()}",
+            CallbackAPIVersion.VERSION2,
+            client_id=f"peer-sub-{os.getpid()}",
             clean_session=not persistent,
         )
         self.client.max_inflight_messages_set(0)
@@ -155,8 +160,11 @@ def _values(kind: str, topic: str, payload: bytes) -> list[tuple[int, int]]:
     """(register address, value) pairs of one received message."""
     if kind == "gas-hmi":
         body = json.loads(payload)
-        return [(int(v["tag"][2:]), int(v["value"])) for v in body.get("values", []) if
-                v.get("value") is not None and not body.get("integrity")]
+        return [
+            (int(v["tag"][2:]), int(v["value"]))
+            for v in body.get("values", [])
+            if v.get("value") is not None and not body.get("integrity")
+        ]
     if kind == "bare":
         body = json.loads(payload)
         return [(body["start"] + i, v) for i, v in enumerate(body["values"])]
@@ -201,16 +209,35 @@ def _station(folder: Path, port: int, n_tags: int, full: bool, qos: int) -> Path
     return folder
 
 
-def _gas_hmi(work: Path, broker: MosquittoBroker, port: int, n: int, full: bool) -> subprocess.Popen[bytes]:
+def _gas_hmi(
+    work: Path, broker: MosquittoBroker, port: int, n: int, full: bool
+) -> subprocess.Popen[bytes]:
     station = _station(work / "station", port, n, full, 1 if full else 0)
-    cmd = [sys.executable, "-m", "hmi", "run", str(station), "--headless", "--data-dir",
-           str(work / "data"), "--uplink", broker.url, "--uplink-mode", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hmi",
+        "run",
+        str(station),
+        "--headless",
+        "--data-dir",
+        str(work / "data"),
+        "--uplink",
+        broker.url,
+        "--uplink-mode",
+        "json",
+    ]
     log = open(work / "gas-hmi.log", "w")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
-BARE = r'''
+BARE = r"""
 import asyncio, json, sys, time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -229,46 +256,105 @@ async def main():
             c.publish("bare/block", json.dumps({"start": start, "values": rr.registers}), 0)
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
 asyncio.run(main())
-'''
+"""
 
 
 def _bare(work: Path, broker: MosquittoBroker, port: int, n: int) -> subprocess.Popen[bytes]:
     script = work / "bare.py"
     script.write_text(BARE)
-    return subprocess.Popen([sys.executable, str(script), str(port), str(n), broker.host,
-                             str(broker.port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(port), str(n), broker.host, str(broker.port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-def _node_red(work: Path, broker: MosquittoBroker, port: int, n: int, nr_dir: Path) -> subprocess.Popen[bytes]:
+def _node_red(
+    work: Path, broker: MosquittoBroker, port: int, n: int, nr_dir: Path
+) -> subprocess.Popen[bytes]:
     """Node-RED with one modbus-read node per block -> split per tag -> mqtt out."""
     flows: list[dict[str, Any]] = [
         {"id": "tab", "type": "tab", "label": "peer"},
-        {"id": "mbc", "type": "modbus-client", "name": "dev", "clienttype": "tcp",
-         "bufferCommands": True, "stateLogEnabled": False, "queueLogEnabled": False,
-         "tcpHost": "127.0.0.1", "tcpPort": str(port), "tcpType": "DEFAULT", "unit_id": "1",
-         "commandDelay": "1", "clientTimeout": "1000", "reconnectOnTimeout": True,
-         "reconnectTimeout": "2000", "parallelUnitIdsAllowed": True},
-        {"id": "brk", "type": "mqtt-broker", "name": "local", "broker": broker.host,
-         "port": str(broker.port), "clientid": "node-red-peer", "usetls": False,
-         "protocolVersion": "4", "keepalive": "60", "cleansession": True},
-        {"id": "split", "type": "function", "z": "tab", "name": "per tag", "outputs": 1,
-         "func": "const s = Number(msg.topic); return [msg.payload.map((v, i) => "
-                 "({topic: 'nr/' + (s + i), payload: String(v)}))];",
-         "wires": [["out"]]},
-        {"id": "out", "type": "mqtt out", "z": "tab", "name": "", "topic": "", "qos": "0",
-         "retain": "false", "broker": "brk", "wires": []},
+        {
+            "id": "mbc",
+            "type": "modbus-client",
+            "name": "dev",
+            "clienttype": "tcp",
+            "bufferCommands": True,
+            "stateLogEnabled": False,
+            "queueLogEnabled": False,
+            "tcpHost": "127.0.0.1",
+            "tcpPort": str(port),
+            "tcpType": "DEFAULT",
+            "unit_id": "1",
+            "commandDelay": "1",
+            "clientTimeout": "1000",
+            "reconnectOnTimeout": True,
+            "reconnectTimeout": "2000",
+            "parallelUnitIdsAllowed": True,
+        },
+        {
+            "id": "brk",
+            "type": "mqtt-broker",
+            "name": "local",
+            "broker": broker.host,
+            "port": str(broker.port),
+            "clientid": "node-red-peer",
+            "usetls": False,
+            "protocolVersion": "4",
+            "keepalive": "60",
+            "cleansession": True,
+        },
+        {
+            "id": "split",
+            "type": "function",
+            "z": "tab",
+            "name": "per tag",
+            "outputs": 1,
+            "func": "const s = Number(msg.topic); return [msg.payload.map((v, i) => "
+            "({topic: 'nr/' + (s + i), payload: String(v)}))];",
+            "wires": [["out"]],
+        },
+        {
+            "id": "out",
+            "type": "mqtt out",
+            "z": "tab",
+            "name": "",
+            "topic": "",
+            "qos": "0",
+            "retain": "false",
+            "broker": "brk",
+            "wires": [],
+        },
     ]
     for k, start in enumerate(range(0, n, BLOCK)):
-        flows.append({
-            "id": f"rd{k}", "type": "modbus-read", "z": "tab", "name": f"b{k}", "topic": str(start),
-            "showStatusActivities": False, "logIOActivities": False, "showErrors": False,
-            "unitid": "1", "dataType": "HoldingRegister", "adr": str(start),
-            "quantity": str(min(BLOCK, n - start)), "rate": "1", "rateUnit": "s",
-            "delayOnStart": False, "startDelayTime": "", "server": "mbc",
-            "useIOFile": False, "ioFile": "", "useIOForPayload": False, "emptyMsgOnFail": False,
-            "wires": [["split"], []],
-        })
+        flows.append(
+            {
+                "id": f"rd{k}",
+                "type": "modbus-read",
+                "z": "tab",
+                "name": f"b{k}",
+                "topic": str(start),
+                "showStatusActivities": False,
+                "logIOActivities": False,
+                "showErrors": False,
+                "unitid": "1",
+                "dataType": "HoldingRegister",
+                "adr": str(start),
+                "quantity": str(min(BLOCK, n - start)),
+                "rate": "1",
+                "rateUnit": "s",
+                "delayOnStart": False,
+                "startDelayTime": "",
+                "server": "mbc",
+                "useIOFile": False,
+                "ioFile": "",
+                "useIOForPayload": False,
+                "emptyMsgOnFail": False,
+                "wires": [["split"], []],
+            }
+        )
     user = work / "nr"
     user.mkdir(parents=True, exist_ok=True)
     (user / "flows.json").write_text(json.dumps(flows))
@@ -297,8 +383,16 @@ def _usage(proc: psutil.Process) -> tuple[float, int]:
     return cpu, rss
 
 
-def run(name: str, kind: str, start: Any, broker: MosquittoBroker, n: int, seconds: float,
-        warmup: float, outage: float = 0.0) -> dict[str, Any]:
+def run(
+    name: str,
+    kind: str,
+    start: Any,
+    broker: MosquittoBroker,
+    n: int,
+    seconds: float,
+    warmup: float,
+    outage: float = 0.0,
+) -> dict[str, Any]:
     """Run one contender and measure it."""
     topic = {"gas-hmi": "gas/bench/telemetry", "bare": "bare/#", "node-red": "nr/#"}[kind]
     work = Path(tempfile.mkdtemp(prefix=f"peer-{kind}-"))
@@ -337,14 +431,21 @@ def run(name: str, kind: str, start: Any, broker: MosquittoBroker, n: int, secon
     expected = {(s + i, v) for (s, v) in window for i in range(min(BLOCK, n - s))}
     lost = len(expected - seen)
     res = {
-        "name": name, "cpu": 100.0 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss / 2**20,
+        "name": name,
+        "cpu": 100.0 * (cpu1 - cpu0) / (t1 - t0),
+        "rss_mb": rss / 2**20,
         "median": float(np.median(lat)) if len(lat) else float("nan"),
         "p99": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
-        "values": len(lat), "rate": len(expected) / max(1e-9, t1 - 1.0 - t0), "lost": lost,
+        "values": len(lat),
+        "rate": len(expected) / max(1e-9, t1 - 1.0 - t0),
+        "lost": lost,
     }
-    print(f"{name:18s} CPU {res['cpu']:5.1f} %  RSS {res['rss_mb']:6.0f} MB  latency median "
-          f"{res['median']:6.1f} ms  p99 {res['p99']:6.1f} ms  ({res['rate']:,.0f} values/s "
-          f"served, {lost:,} not received)", flush=True)
+    print(
+        f"{name:18s} CPU {res['cpu']:5.1f} %  RSS {res['rss_mb']:6.0f} MB  latency median "
+        f"{res['median']:6.1f} ms  p99 {res['p99']:6.1f} ms  ({res['rate']:,.0f} values/s "
+        f"served, {lost:,} not received)",
+        flush=True,
+    )
     return res
 
 
@@ -355,26 +456,49 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=15.0)
     ap.add_argument("--outage", type=float, default=60.0, help="broker outage run (0: skip)")
-    ap.add_argument("--node-red", type=Path, default=Path("/tmp/nodered-bench"),
-                    help="folder with an npm install of node-red@4 and node-red-contrib-modbus")
+    ap.add_argument(
+        "--node-red",
+        type=Path,
+        default=Path("/tmp/nodered-bench"),
+        help="folder with an npm install of node-red@4 and node-red-contrib-modbus",
+    )
     a = ap.parse_args(argv)
     n = a.tags
     broker = MosquittoBroker(Path(tempfile.mkdtemp(prefix="peer-mq-")), persistent=True).start()
     try:
         out: dict[str, dict[str, Any]] = {}
-        out["bare"] = run("bare loop", "bare", lambda w, b, p: _bare(w, b, p, n), broker, n,
-                          a.seconds, a.warmup)
-        out["full"] = run("gas-hmi full", "gas-hmi",
-                          lambda w, b, p: _gas_hmi(w, b, p, n, True), broker, n, a.seconds,
-                          a.warmup)
-        out["fwd"] = run("gas-hmi forward", "gas-hmi",
-                         lambda w, b, p: _gas_hmi(w, b, p, n, False), broker, n, a.seconds,
-                         a.warmup)
+        out["bare"] = run(
+            "bare loop", "bare", lambda w, b, p: _bare(w, b, p, n), broker, n, a.seconds, a.warmup
+        )
+        out["full"] = run(
+            "gas-hmi full",
+            "gas-hmi",
+            lambda w, b, p: _gas_hmi(w, b, p, n, True),
+            broker,
+            n,
+            a.seconds,
+            a.warmup,
+        )
+        out["fwd"] = run(
+            "gas-hmi forward",
+            "gas-hmi",
+            lambda w, b, p: _gas_hmi(w, b, p, n, False),
+            broker,
+            n,
+            a.seconds,
+            a.warmup,
+        )
         red = a.node_red / "node_modules" / "node-red-contrib-modbus"
         if red.is_dir() and shutil.which("node"):
-            out["nr"] = run("node-red", "node-red",
-                            lambda w, b, p: _node_red(w, b, p, n, a.node_red), broker, n,
-                            a.seconds, a.warmup)
+            out["nr"] = run(
+                "node-red",
+                "node-red",
+                lambda w, b, p: _node_red(w, b, p, n, a.node_red),
+                broker,
+                n,
+                a.seconds,
+                a.warmup,
+            )
         else:
             print(f"node-red: not run (no npm install in {a.node_red}; see docs/PERFORMANCE.md)")
         print("ratios (gas-hmi / peer): CPU, p99 latency")
@@ -383,12 +507,21 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for mine in ("full", "fwd"):
                 m, p = out[mine], out[peer]
-                print(f"  {out[mine]['name']:16s} / {p['name']:10s}  CPU {m['cpu'] / p['cpu']:.2f}x"
-                      f"  p99 {m['p99'] / p['p99']:.2f}x")
+                print(
+                    f"  {out[mine]['name']:16s} / {p['name']:10s}  CPU {m['cpu'] / p['cpu']:.2f}x"
+                    f"  p99 {m['p99'] / p['p99']:.2f}x"
+                )
         if a.outage > 0:
-            run(f"outage {a.outage:.0f} s", "gas-hmi",
-                lambda w, b, p: _gas_hmi(w, b, p, n, True), broker, n, a.outage + 30.0,
-                a.warmup, outage=a.outage)
+            run(
+                f"outage {a.outage:.0f} s",
+                "gas-hmi",
+                lambda w, b, p: _gas_hmi(w, b, p, n, True),
+                broker,
+                n,
+                a.outage + 30.0,
+                a.warmup,
+                outage=a.outage,
+            )
     finally:
         broker.stop()
     return 0

@@ -27,7 +27,7 @@ from hmi.core.uplink.commands import Command, ack_from_json, write_from_json
 from hmi.core.uplink.message import Message
 from hmi.core.uplink.meta import config_hash, meta_documents
 from hmi.core.uplink.outbox import KIND_ALARM, KIND_EVENT, KIND_REPLY, KIND_TELEMETRY, Row
-from hmi.core.uplink.policy import dumps
+from hmi.core.uplink.policy import dumps, loads
 
 _TOPIC_OF = {
     KIND_TELEMETRY: "telemetry",
@@ -122,7 +122,7 @@ class JsonMode:
     def encode(self, row: Row, historical: bool, now: float) -> Message | None:
         """The message of one outbox row (None if the row is unreadable)."""
         try:
-            body = json.loads(row.body)
+            body = loads(row.body)
         except ValueError:
             return None
         env: dict[str, Any] = {

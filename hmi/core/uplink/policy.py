@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+import orjson
 
 from hmi.config.routes import RouteConfig
 from hmi.config.schema import Broker, StationConfig, TagConfig, UplinkConfig
@@ -235,8 +236,19 @@ def value_kind(tag: TagConfig) -> str:
     return "int"
 
 
+_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+    try:
+        return orjson.dumps(obj, default=_plain, option=_OPTS)
+    except TypeError:  # e.g. an integer beyond 64 bits: the standard library spells it
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON (outbox rows, inbound commands); ValueError when it is not JSON."""
+    return orjson.loads(data)
 
 
 def _plain(obj: Any) -> Any:

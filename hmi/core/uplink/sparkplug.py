@@ -28,7 +28,7 @@ from hmi.core.uplink.commands import Command, ack_from_json
 from hmi.core.uplink.message import Message
 from hmi.core.uplink.meta import config_hash, tag_properties
 from hmi.core.uplink.outbox import KIND_ALARM, KIND_EVENT, KIND_REPLY, KIND_TELEMETRY, Row
-from hmi.core.uplink.policy import value_kind
+from hmi.core.uplink.policy import loads, value_kind
 from hmi.core.uplink.units import Unit, plan_units
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ class Sparkplug:
     def encode(self, row: Row, historical: bool, now: float) -> Message | None:
         """DDATA/NDATA of one outbox row (None when nothing in it is known to the births)."""
         try:
-            body = json.loads(row.body)
+            body = loads(row.body)
         except ValueError:
             return None
         ts = _ms(now)
