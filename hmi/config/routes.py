@@ -20,6 +20,8 @@ ROUTE_NAME_RE = re.compile(r"^[a-z][a-z0-9_\-]*$")
 #: topic levels the JSON mode already uses under ``<prefix>/<station>/``
 RESERVED = frozenset({"telemetry", "alarms", "events", "status", "meta", "cmd"})
 MIN_WINDOW, MAX_WINDOW = 10.0, 3600.0
+Stat = Literal["min", "max", "avg", "last"]
+STATS: tuple[Stat, ...] = ("min", "max", "avg", "last")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 _UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
@@ -56,9 +58,7 @@ class RouteConfig(BaseModel):
     tags: list[str] = Field(default_factory=list, description="explicit tag names")
     qos: Literal[0, 1] = 1
     rate: str | float = Field("change", description="'change' or a window 10s..1h (aggregates)")
-    aggregates: list[Literal["min", "max", "avg", "last"]] = Field(
-        default_factory=lambda: ["min", "max", "avg", "last"]
-    )
+    aggregates: list[Stat] = Field(default_factory=lambda: list(STATS))
 
     @field_validator("name")
     @classmethod

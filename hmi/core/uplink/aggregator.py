@@ -85,6 +85,9 @@ class Aggregator:
         self._start = self.window_start(now)
         entries: list[AggEntry] = []
         for name, acc in self._acc.items():
+            mn: float | None
+            mx: float | None
+            avg: float | None
             if acc.count:
                 mn, mx, avg = acc.min, acc.max, acc.sum / acc.count
             elif isinstance(acc.last, int | float) and not isinstance(acc.last, bool):

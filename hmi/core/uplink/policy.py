@@ -91,7 +91,9 @@ def device_groups(routes: list[RouteConfig]) -> GroupsOf:
     """JSON mode: every route that selects the tag; a tag in no route goes with its device."""
 
     def groups(t: TagConfig) -> list[tuple[str, str | None]]:
-        hits = [(r.name, r.name) for r in routes if r.selects(t.name, t.area)]
+        hits: list[tuple[str, str | None]] = [
+            (r.name, r.name) for r in routes if r.selects(t.name, t.area)
+        ]
         return hits or [(t.device, None)]
 
     return groups

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import hmi
@@ -462,7 +462,7 @@ def _metric(
     historical: bool = False,
     dtype_hint: int | None = None,
 ) -> pb.Payload.Metric:
-    m = p.metrics.add()
+    m: pb.Payload.Metric = p.metrics.add()
     if name is not None:
         m.name = name
     if alias is not None:
@@ -491,7 +491,7 @@ def _metric(
     return m
 
 
-def _birth_props(m: pb.Payload.Metric, props: dict[str, tuple[str, str | float]]) -> None:
+def _birth_props(m: pb.Payload.Metric, props: Mapping[str, tuple[str, str | float]]) -> None:
     """Add the tag metadata properties (and the English label as metadata description)."""
     ps = m.properties
     for key, (typ, value) in props.items():

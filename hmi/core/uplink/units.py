@@ -54,8 +54,8 @@ def plan_units(cfg: StationConfig, tags: list[TagConfig]) -> list[Unit]:
             units[r.name] = Unit(r.name, r)
     route_unit = {u.route.name: u for u in units.values() if u.route is not None}
     for t in tags:
-        r = next((r for r in routes if r.selects(t.name, t.area)), None)
-        units[route_unit[r.name].id if r else t.device].tags.append(t)
+        hit = next((r for r in routes if r.selects(t.name, t.area)), None)
+        units[route_unit[hit.name].id if hit else t.device].tags.append(t)
     budget = cfg.uplink.max_payload_kb * 1024 - ENVELOPE
     out: list[Unit] = []
     for u in units.values():
