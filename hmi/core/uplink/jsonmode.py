@@ -137,16 +137,7 @@ class JsonMode:
         if row.kind == KIND_TELEMETRY:
             env["device"] = body["d"]
             env["integrity"] = bool(body.get("i"))
-            env["values"] = [
-                {
-                    "tag": n,
-                    "value": v,
-                    "quality": q,
-                    "ts": t / 1000.0,
-                    **({"reason": r} if r else {}),
-                }
-                for n, v, q, t, r in body["v"]
-            ]
+            env["values"] = _values(body["v"])
         elif isinstance(body, dict):
             env.update({k: v for k, v in body.items() if k not in env})
         else:
@@ -177,16 +168,7 @@ class JsonMode:
             ]
         else:
             env["integrity"] = bool(body.get("i"))
-            env["values"] = [
-                {
-                    "tag": n,
-                    "value": v,
-                    "quality": q,
-                    "ts": t / 1000.0,
-                    **({"reason": r} if r else {}),
-                }
-                for n, v, q, t, r in body["v"]
-            ]
+            env["values"] = _values(body["v"])
         qos = self.route_qos.get(route, self.qos)
         return Message(f"{self.base}/{route}", dumps(env), qos, False)
 
@@ -206,3 +188,11 @@ class JsonMode:
     def host_online(self, topic: str, payload: bytes) -> bool | None:
         """No primary-host gating in JSON mode."""
         return None
+
+
+def _values(entries: list[list[Any]]) -> list[dict[str, Any]]:
+    """Row entries ``[name, value, quality, ts_ms, reason]`` as the documented value objects."""
+    return [
+        {"tag": n, "value": v, "quality": q, "ts": t / 1000.0, **({"reason": r} if r else {})}
+        for n, v, q, t, r in entries
+    ]
