@@ -377,21 +377,25 @@ class ModbusDriver(Driver):
     async def _scan(self, g: _ScanGroup) -> tuple[bool, bool, str]:
         """Read every block of a group; (cycle ok, connection lost, failure reason).
 
-        GOOD numeric values of the whole scan go out as one batch (fewer, larger batches
-        downstream); each failed block gets its own BAD batch with its reason.
+        Each block goes out as its own batch as soon as it is decoded (downstream, the
+        uplink publishes it at once: latency is one block, not the scan span); each
+        failed block gets its own BAD batch with its reason.
         """
         failed = ""  # a timeout/lost connection fails the rest of this cycle at once
         comm_ok, lost, reason = True, False, ""
         values = np.empty(len(g.numeric), dtype=np.float64)
-        good: np.ndarray | None = None  # None while every block succeeded
         for cb in g.blocks:
             if not failed:
                 data, kind, reason = await self._read_block(cb)
                 if not kind:
                     try:
                         cb.decoder.decode(data, out=values[cb.out])
+                        now = time.time()
+                        if len(cb.numeric):
+                            self._emit(
+                                Batch(cb.numeric, values[cb.out], Quality.GOOD, "", now, now)
+                            )
                         if len(cb.strings):
-                            now = time.time()
                             self._emit(
                                 Batch(
                                     cb.strings,
@@ -410,16 +414,7 @@ class ModbusDriver(Driver):
                     comm_ok = False
                 if kind in (TIMEOUT, LOST):
                     failed, lost = reason, kind == LOST
-            if good is None:
-                good = np.ones(len(g.numeric), dtype=bool)
-            good[cb.out] = False
             self._emit(Batch.bad(cb.every, failed or reason))
-        if len(g.numeric):
-            now = time.time()
-            if good is None:
-                self._emit(Batch(g.numeric, values, Quality.GOOD, "", now, now))
-            elif good.any():
-                self._emit(Batch(g.numeric[good], values[good], Quality.GOOD, "", now, now))
         return comm_ok, lost, (failed or reason) if not comm_ok else ""
 
     def _fail_all(self, reason: str) -> None:

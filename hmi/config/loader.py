@@ -27,6 +27,7 @@ from hmi.config.calc import calc_problems
 from hmi.config.gascodes import gas_code_problems
 from hmi.config.interlocks import interlock_problems
 from hmi.config.protection import protection_problems
+from hmi.config.routes import route_problems
 from hmi.config.schema import StationConfig
 from hmi.config.system import address_problem as system_address_problem
 
@@ -363,6 +364,8 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
     for path, message in (
         protection_problems(cfg) + gas_code_problems(cfg) + interlock_problems(cfg)
     ):
+        add(path, message)
+    for path, message in route_problems(cfg.uplink.routes, cfg.tags):
         add(path, message)
     return out
 

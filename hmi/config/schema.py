@@ -21,6 +21,7 @@ from hmi.config.calc import CalcParams
 from hmi.config.interlocks import Permissive
 from hmi.config.northbound import NorthboundConfig
 from hmi.config.protection import ProtectionConfig
+from hmi.config.routes import RouteConfig
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -339,6 +340,7 @@ class TagConfig(Strict):
     label: Text = Field(default_factory=_empty_text)
     description: str = ""
     area: str = ""
+    instrument: str = ""  # ISA instrument number (PT-501), sent upstream as InstrumentTag
     states: dict[int, Text] = Field(default_factory=dict)  # discrete value -> state text
     interlocks: list[Interlock] = Field(default_factory=list)
     alarms: list[AlarmConfig] = Field(default_factory=list)
@@ -426,6 +428,8 @@ class UplinkConfig(Strict):
     replay_rate: float = Field(2000.0, gt=0, description="messages/s while replaying")
     remote_ack: bool = True
     remote_commands: bool = False
+    max_payload_kb: int = Field(256, ge=4, le=65536, description="MQTT payload cap; split above")
+    routes: list[RouteConfig] = Field(default_factory=list)  # business routes (hmi.config.routes)
 
 
 class StationConfig(Strict):

@@ -46,7 +46,9 @@ def _outbox(data: Path) -> tuple[int, int]:
 def _received(rec: Recorder) -> list[dict]:
     """Every JSON message with a msg_id, in arrival order (broker-side redeliveries left out)."""
     out = []
-    for m in rec.take(lambda m: not m.dup and not m.topic.endswith("/status")):
+    for m in rec.take(
+        lambda m: not m.dup and not m.topic.endswith("/status") and "/meta" not in m.topic
+    ):
         out.append({**json.loads(m.payload), "_topic": m.topic})
     return out
 

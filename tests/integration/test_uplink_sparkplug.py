@@ -28,9 +28,13 @@ class Rig:
         self.uplinks: list[Uplink] = []
         self.calls: list[tuple] = []
 
-    def make(self, engine: bool = False, **uplink: object) -> tuple[Uplink, TagTable]:
+    def make(
+        self, engine: bool = False, values: dict | None = None, **uplink: object
+    ) -> tuple[Uplink, TagTable]:
         cfg = uplink_station([self.broker], "sparkplug", **uplink)
         tags = TagTable(cfg.tags)
+        if values:  # current values before the uplink starts: its births carry them
+            feed(tags, None, values)
         ack = None
         if engine:
             self.engine = AlarmEngine(cfg, self.tmp / "alarms.db")
@@ -104,8 +108,7 @@ def _quality(m) -> int:
 
 
 def test_births_carry_every_metric_with_alias_then_ddata_by_exception_with_aliases_only(rig):
-    up, tags = rig.make()
-    feed(tags, None, {"pt.inlet": 2.5, "tt.inlet": 12.0, "fq.total": 1234.0})
+    up, tags = rig.make(values={"pt.inlet": 2.5, "tt.inlet": 12.0, "fq.total": 1234.0})
     rig.births()
     nb = rig.rec.on("/NBIRTH/gs1")[0]
     p = sp_payload(nb)

@@ -7,6 +7,10 @@ Topics under ``<topic_prefix>/<station>/`` (schemas in ``docs/schemas/``, descri
 ``alarms``     one alarm transition
 ``events``     device state changes, outbox overflow notices
 ``status``     retained; ``online`` on connect (with diagnostics), Will ``offline``
+``meta``       retained tag metadata (units, ranges, labels, areas, limits); parts
+               ``meta/2`` ... when it exceeds ``max_payload_kb``
+``<route>``    tag values of one business route (``uplink.routes``): every change or
+               windowed aggregates, at the route's QoS
 ``cmd/ack``    inbound: remote alarm acknowledgement
 ``cmd/write``  inbound: remote write (only where the station allows it)
 ``cmd/reply``  the answer to either
@@ -21,8 +25,9 @@ import hmi
 from hmi.config.schema import StationConfig
 from hmi.core.uplink.commands import Command, ack_from_json, write_from_json
 from hmi.core.uplink.message import Message
+from hmi.core.uplink.meta import config_hash, meta_documents
 from hmi.core.uplink.outbox import KIND_ALARM, KIND_EVENT, KIND_REPLY, KIND_TELEMETRY, Row
-from hmi.core.uplink.policy import dumps
+from hmi.core.uplink.policy import dumps, loads
 
 _TOPIC_OF = {
     KIND_TELEMETRY: "telemetry",
@@ -38,9 +43,15 @@ class JsonMode:
     mode = "json"
 
     def __init__(self, cfg: StationConfig, qos: int = 1) -> None:
+        self.cfg = cfg
         self.station = cfg.station.id
         self.qos = qos
+        self.config_hash = config_hash(cfg)
+        self.route_qos = {r.name: int(r.qos) for r in cfg.uplink.routes}
+        self.route_stats = {r.name: list(r.aggregates) for r in cfg.uplink.routes}
         self.base = f"{cfg.uplink.topic_prefix.strip('/')}/{self.station}"
+        self.meta_topic = f"{self.base}/meta"
+        self.meta_parts = 1  # parts published in this process (stale ones are cleared)
         self.status_topic = f"{self.base}/status"
         self.ack_topic = f"{self.base}/cmd/ack"
         self.write_topic = f"{self.base}/cmd/write"
@@ -62,8 +73,21 @@ class JsonMode:
     def online(
         self, bdseq: int, current: dict[str, list[list[Any]]], status: dict[str, Any], now: float
     ) -> list[Message]:
-        """What to publish once connected: the retained ``online`` status (values follow as integrity rows)."""
-        return [self._status(True, status, now)]
+        """Once connected: the retained ``online`` status and meta document (values follow as integrity rows)."""
+        return [self._status(True, status, now), *self.meta(now)]
+
+    def meta(self, now: float) -> list[Message]:
+        """The retained meta document (parts ``meta``, ``meta/2``, ...; stale parts cleared)."""
+        tags = [t for t in self.cfg.tags if t.uplink]
+        docs = meta_documents(self.cfg, tags, self.cfg.uplink.max_payload_kb * 1024, now)
+        out = [
+            Message(self.meta_topic if k == 0 else f"{self.meta_topic}/{k + 1}", dumps(d), 1, True)
+            for k, d in enumerate(docs)
+        ]
+        for k in range(len(docs), self.meta_parts):  # an empty retained message clears a part
+            out.append(Message(f"{self.meta_topic}/{k + 1}", b"", 1, True))
+        self.meta_parts = len(docs)
+        return out
 
     def diagnostics(self, status: dict[str, Any], now: float) -> list[Message]:
         """Periodic refresh of the retained status (outbox depth, drops, ...)."""
@@ -81,6 +105,8 @@ class JsonMode:
             "ts": now,
             "mode": self.mode,
             "software": hmi.__version__,
+            "version": hmi.__version__,
+            "config_hash": self.config_hash,
             "outbox_depth": int(st.get("outbox_depth", 0)),
             "oldest_age": st.get("oldest_age"),
             "dropped": int(st.get("dropped", 0)),
@@ -96,7 +122,7 @@ class JsonMode:
     def encode(self, row: Row, historical: bool, now: float) -> Message | None:
         """The message of one outbox row (None if the row is unreadable)."""
         try:
-            body = json.loads(row.body)
+            body = loads(row.body)
         except ValueError:
             return None
         env: dict[str, Any] = {
@@ -106,24 +132,45 @@ class JsonMode:
             "sent_ts": now,
             "historical": historical,
         }
+        if row.kind == KIND_TELEMETRY and "r" in body:
+            return self._route(body, env)
         if row.kind == KIND_TELEMETRY:
             env["device"] = body["d"]
             env["integrity"] = bool(body.get("i"))
-            env["values"] = [
-                {
-                    "tag": n,
-                    "value": v,
-                    "quality": q,
-                    "ts": t / 1000.0,
-                    **({"reason": r} if r else {}),
-                }
-                for n, v, q, t, r in body["v"]
-            ]
+            env["values"] = _values(body["v"])
         elif isinstance(body, dict):
             env.update({k: v for k, v in body.items() if k not in env})
         else:
             return None
         return Message(f"{self.base}/{_TOPIC_OF[row.kind]}", dumps(env), self.qos, False)
+
+    def _route(self, body: dict[str, Any], env: dict[str, Any]) -> Message:
+        route = str(body["r"])
+        env["route"] = route
+        if "a" in body:  # a closed aggregation window
+            env["window"] = float(body["a"])
+            env["window_start"] = float(body["w"])
+            stats = self.route_stats.get(route, ["min", "max", "avg", "last"])
+            env["values"] = [
+                {
+                    "tag": n,
+                    **{
+                        k: v
+                        for k, v in (("min", mn), ("max", mx), ("avg", avg), ("last", last))
+                        if k in stats
+                    },
+                    "count": c,
+                    "bad": b,
+                    "quality": q,
+                    "ts": t / 1000.0 if t else None,
+                }
+                for n, mn, mx, avg, last, c, b, q, t in body["v"]
+            ]
+        else:
+            env["integrity"] = bool(body.get("i"))
+            env["values"] = _values(body["v"])
+        qos = self.route_qos.get(route, self.qos)
+        return Message(f"{self.base}/{route}", dumps(env), qos, False)
 
     # ------------------------------------------------------------------ inbound
     def parse(self, topic: str, payload: bytes) -> list[Command]:
@@ -141,3 +188,11 @@ class JsonMode:
     def host_online(self, topic: str, payload: bytes) -> bool | None:
         """No primary-host gating in JSON mode."""
         return None
+
+
+def _values(entries: list[list[Any]]) -> list[dict[str, Any]]:
+    """Row entries ``[name, value, quality, ts_ms, reason]`` as the documented value objects."""
+    return [
+        {"tag": n, "value": v, "quality": q, "ts": t / 1000.0, **({"reason": r} if r else {})}
+        for n, v, q, t, r in entries
+    ]

@@ -124,6 +124,7 @@ class Outbox:
         self._oldest_cache: tuple[float, float | None] = (0.0, None)
         #: why the last write failed (disk full, read-only); "" while writes succeed
         self.write_error = ""
+        self.appends = 0  # committed append() calls so far
 
     # ------------------------------------------------------------------ rows
     def append(self, items: Sequence[tuple[int, float, bytes]], protect: Iterable[int] = ()) -> int:
@@ -156,6 +157,7 @@ class Outbox:
         self._write_ok()
         if self.depth == 0:
             self._oldest_cache = (0.0, None)  # the oldest row is new: forget the cached "empty"
+        self.appends += 1  # readers skip their query while nothing new was stored
         self.depth += len(rows)
         self.total_bytes += added
         if self.total_bytes > self.budget:

@@ -2,8 +2,9 @@
 
 The tag table already filters by each tag's ``deadband`` (its ``changes`` update holds
 only values that moved beyond it, or changed quality), so report by exception here
-means: keep the tags whose ``uplink`` flag is set, split them by device (one message
-per device, which is what a Sparkplug DDATA is) and serialise them into outbox rows.
+means: keep the tags whose ``uplink`` flag is set, group them by device or business
+route (one message per group, which is what a Sparkplug DDATA is), cut groups that would
+exceed ``uplink.max_payload_kb`` and serialise them into outbox rows.
 Every ``integrity_interval`` seconds every uplink tag is sent again, whatever changed.
 
 Also :func:`override_uplink`, which applies ``gas-hmi run --uplink URL --uplink-mode M``.
@@ -13,13 +14,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+import orjson
 
+from hmi.config.routes import RouteConfig
 from hmi.config.schema import Broker, StationConfig, TagConfig, UplinkConfig
 from hmi.core.tagtable import BAD, TagTable, TagUpdate
+from hmi.core.uplink.aggregator import Aggregator
+from hmi.core.uplink.split import AGG_OVERHEAD, split_entries
 
 _DEFAULT_PORT = {"mqtt": 1883, "mqtts": 8883, "tcp": 1883, "ssl": 8883}
 
@@ -64,10 +70,46 @@ def override_uplink(cfg: UplinkConfig, url: str | None, mode: str | None) -> Upl
     return UplinkConfig.model_validate({**cfg.model_dump(), **update})
 
 
-class PublishPolicy:
-    """Turns tag updates into outbox row bodies, one per device, for uplink tags only."""
+class Group:
+    """Where a set of tags goes: one outbox row (per size chunk) per group and update."""
 
-    def __init__(self, cfg: StationConfig, tags: TagTable) -> None:
+    __slots__ = ("unit", "route", "agg")
+
+    def __init__(self, unit: str, route: RouteConfig | None) -> None:
+        self.unit = unit  # the row's "d": device id, or the route's unit
+        self.route = route
+        self.agg = (
+            Aggregator(route.window, list(route.aggregates)) if route and route.window else None
+        )
+
+
+#: tag -> [(unit, route name or None)]: the groups a tag is published in
+GroupsOf = Callable[[TagConfig], list[tuple[str, str | None]]]
+
+
+def device_groups(routes: list[RouteConfig]) -> GroupsOf:
+    """JSON mode: every route that selects the tag; a tag in no route goes with its device."""
+
+    def groups(t: TagConfig) -> list[tuple[str, str | None]]:
+        hits: list[tuple[str, str | None]] = [
+            (r.name, r.name) for r in routes if r.selects(t.name, t.area)
+        ]
+        return hits or [(t.device, None)]
+
+    return groups
+
+
+class PublishPolicy:
+    """Turns tag updates into outbox row bodies, per device or route, for uplink tags only.
+
+    Each body holds at most what fits ``uplink.max_payload_kb`` once encoded (more rows
+    otherwise, never fewer values). Aggregating routes keep their values until their
+    window closes (:meth:`due`).
+    """
+
+    def __init__(
+        self, cfg: StationConfig, tags: TagTable, groups_of: GroupsOf | None = None
+    ) -> None:
         self.tags = tags
         self.devices = [d.id for d in cfg.devices]
         dev_index = {d: i for i, d in enumerate(self.devices)}
@@ -75,10 +117,54 @@ class PublishPolicy:
         self.device_of = np.array([dev_index.get(t.device, -1) for t in tags.tags], dtype=np.int32)
         self.kind = [value_kind(t) for t in tags.tags]
         self.integrity_interval = float(cfg.uplink.integrity_interval)
+        self.cap = int(cfg.uplink.max_payload_kb) * 1024
+        routes = {r.name: r for r in cfg.uplink.routes}
+        groups_of = groups_of or device_groups(list(cfg.uplink.routes))
+        self.groups: list[Group] = []
+        index: dict[str, int] = {}
+        self.groups_of: list[tuple[int, ...]] = []
+        for t in tags.tags:
+            gids: list[int] = []
+            if t.uplink and t.device in dev_index:
+                for unit, route in groups_of(t):
+                    if unit not in index:
+                        index[unit] = len(self.groups)
+                        self.groups.append(Group(unit, routes.get(route) if route else None))
+                    gids.append(index[unit])
+            self.groups_of.append(tuple(gids))
 
-    def telemetry(self, upd: TagUpdate, integrity: bool = False) -> list[bytes]:
-        """Row bodies (JSON, one per device) for the uplink tags of ``upd``."""
-        return [_dumps({"d": d, "i": int(integrity), "v": v}) for d, v in self.entries(upd).items()]
+    def telemetry(self, upd: TagUpdate, integrity: bool = False, now: float = 0.0) -> list[bytes]:
+        """Row bodies (JSON, per group and size chunk) for the uplink tags of ``upd``."""
+        per: dict[int, list[list[Any]]] = {}
+        groups_of = self.groups_of
+        for i, entry in self._entries(upd):
+            for gid in groups_of[i]:
+                per.setdefault(gid, []).append(entry)
+        out: list[bytes] = []
+        for gid, entries in per.items():
+            g = self.groups[gid]
+            if g.agg is not None:
+                if not integrity:
+                    g.agg.add(entries, now)
+                continue
+            head: dict[str, Any] = {"d": g.unit, "i": int(integrity)}
+            if g.route is not None:
+                head["r"] = g.route.name
+            for chunk in split_entries(entries, self.cap):
+                out.append(_dumps({**head, "v": chunk}))
+        return out
+
+    def due(self, now: float) -> list[bytes]:
+        """Row bodies of the aggregation windows that closed by ``now``."""
+        out: list[bytes] = []
+        for g in self.groups:
+            if g.agg is None or g.route is None:
+                continue
+            for start, entries in g.agg.due(now):
+                head = {"d": g.unit, "r": g.route.name, "a": g.agg.window, "w": start}
+                for chunk in split_entries(entries, self.cap, AGG_OVERHEAD):
+                    out.append(_dumps({**head, "v": chunk}))
+        return out
 
     def integrity(self) -> list[bytes]:
         """Row bodies with every uplink tag's current state."""
@@ -90,23 +176,29 @@ class PublishPolicy:
 
     def entries(self, upd: TagUpdate) -> dict[str, list[list[Any]]]:
         """Device id -> ``[name, value, quality, ts_ms, reason]`` of the uplink tags of ``upd``."""
+        out: dict[str, list[list[Any]]] = {}
+        devices, device_of = self.devices, self.device_of
+        for i, entry in self._entries(upd):
+            out.setdefault(devices[int(device_of[i])], []).append(entry)
+        return out
+
+    def _entries(self, upd: TagUpdate) -> list[tuple[int, list[Any]]]:
+        """(tag index, ``[name, value, quality, ts_ms, reason]``) of the uplink tags of ``upd``."""
         if not len(upd):
-            return {}
+            return []
         idx = np.asarray(upd.indices, dtype=np.int64)
         keep = self.uplink[idx] & (self.device_of[idx] >= 0)
         if not keep.any():
-            return {}
-        out: dict[str, list[list[Any]]] = {}
-        devs = self.device_of[idx]
+            return []
         names = self.tags.names
         values = upd.values
+        out: list[tuple[int, list[Any]]] = []
         for k in np.nonzero(keep)[0].tolist():
             i = int(idx[k])
             q = int(upd.quality[k])
             # a BAD value is never sent as a number (UNCERTAIN keeps the last known value)
             v = None if q == BAD else self._value(i, values[k])
-            entry = [names[i], v, q, int(round(float(upd.ts[k]) * 1000)), upd.reasons[k]]
-            out.setdefault(self.devices[int(devs[k])], []).append(entry)
+            out.append((i, [names[i], v, q, int(round(float(upd.ts[k]) * 1000)), upd.reasons[k]]))
         return out
 
     def _value(self, i: int, raw: Any) -> Any:
@@ -146,8 +238,19 @@ def value_kind(tag: TagConfig) -> str:
     return "int"
 
 
+_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+    try:
+        return orjson.dumps(obj, default=_plain, option=_OPTS)
+    except TypeError:  # e.g. an integer beyond 64 bits: the standard library spells it
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON (outbox rows, inbound commands); ValueError when it is not JSON."""
+    return orjson.loads(data)
 
 
 def _plain(obj: Any) -> Any:

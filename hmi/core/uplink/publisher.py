@@ -7,6 +7,12 @@ live data keeps flowing while the backlog drains. At most :data:`MAX_INFLIGHT`
 messages wait for their PUBACK; a row leaves the outbox only when its PUBACK arrived.
 Each row is published at most once per session; rows still in flight when a session
 ends become backlog of the next one (QoS 1: at least once).
+
+The commit path is kept cheap for one message per read block: acknowledged rows are
+deleted in one transaction every :data:`DELETE_EVERY` seconds (and at the end of a
+session) rather than one per PUBACK batch, and the live query is skipped while nothing
+new was stored. A row acknowledged but not yet deleted when the process dies is sent
+again after the restart, like one whose PUBACK was lost (at least once).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 500  # messages published and not yet acknowledged (our window, not paho's)
 LOOP_TIMEOUT = 0.02  # s; also the latency of a live value while idle
+DELETE_EVERY = 0.25  # s between deletes of acknowledged rows
+DELETE_MAX = 5000  # ... or as soon as this many are waiting
 
 
 class Codec(Protocol):
@@ -51,11 +59,17 @@ class Publisher:
         self._live_cursor = self._replay_cursor = self._replay_upto = 0
         self._tokens = 0.0
         self._last_refill = 0.0
+        self._to_delete: list[int] = []  # acknowledged rows not deleted yet
+        self._next_delete = 0.0
+        self._seen_appends = -1  # outbox.appends at the last live query
+        self._live_more = True  # the last live query may have left rows behind
         self.sent = self.acked = self.rejected = 0
 
     def begin(self) -> int:
         """Start a session: everything stored so far is backlog. Returns the backlog size."""
+        self.flush()
         self.inflight.clear()
+        self._live_more = True
         self._replay_upto = self.outbox.max_id()
         self._live_cursor = self._replay_upto
         self._replay_cursor = 0
@@ -64,8 +78,16 @@ class Publisher:
 
     def end(self) -> None:
         """The session is gone: forget what was in flight (it is still in the outbox)."""
+        self.flush()
         self.inflight.clear()
         self._done.clear()
+
+    def flush(self) -> None:
+        """Delete the acknowledged rows now."""
+        ids, self._to_delete = self._to_delete, []
+        self._next_delete = time.monotonic() + DELETE_EVERY
+        if ids and not self.outbox.closed:
+            self.outbox.delete(ids)
 
     @property
     def replaying(self) -> bool:
@@ -83,10 +105,15 @@ class Publisher:
         free = MAX_INFLIGHT - len(self.inflight)
         if free <= 0:
             return
-        for row in self.outbox.read(self._live_cursor, None, free):
-            if not self._send(conn, row, historical=False):
-                return
-            self._live_cursor = row.id
+        appends = self.outbox.appends
+        if appends != self._seen_appends or self._live_more:
+            rows = self.outbox.read(self._live_cursor, None, free)
+            self._seen_appends, self._live_more = appends, len(rows) >= free
+            for row in rows:
+                if not self._send(conn, row, historical=False):
+                    self._live_more = True
+                    return
+                self._live_cursor = row.id
         free = MAX_INFLIGHT - len(self.inflight)
         if not self.replaying or free <= 0:
             return
@@ -141,5 +168,9 @@ class Publisher:
                     rejected += 1
             self.rejected += rejected
         if ids:
-            self.outbox.delete(ids)
+            self._to_delete.extend(ids)
+        if self._to_delete and (
+            len(self._to_delete) >= DELETE_MAX or time.monotonic() >= self._next_delete
+        ):
+            self.flush()
         return rejected

@@ -56,6 +56,8 @@ MAX_PENDING = (
 CONNACK_TIMEOUT = 15.0
 BACKOFF_MAX = 15.0
 DIAG_INTERVAL = 30.0  # node diagnostics publish (Sparkplug NDATA / JSON status)
+BUSY_LOOP = 0.004  # s network-loop wait while values arrive (their added latency)
+BUSY_HOLD = 1.0  # s after the last stored value that the loop stays this quick
 STOP_DRAIN = (
     3.0  # s to wait for in-flight PUBACKs on a clean stop (avoids duplicates at the next start)
 )
@@ -84,17 +86,21 @@ class Uplink:
         self.outbox = Outbox(
             self.data_dir / "outbox.db", int(self.up.outbox_budget_mb * 1024 * 1024)
         )
-        self.policy = PublishPolicy(cfg, tags)
         self.codec: Sparkplug | JsonMode = (
             Sparkplug(cfg, self.outbox.aliases, self.up.qos)
             if self.up.mode == "sparkplug"
             else JsonMode(cfg, self.up.qos)
         )
+        if isinstance(self.codec, JsonMode):  # retained meta parts of the last run (to clear)
+            self.codec.meta_parts = int(self.outbox.meta_get("meta_parts", "1"))
+        groups = self.codec.groups_of if isinstance(self.codec, Sparkplug) else None
+        self.policy = PublishPolicy(cfg, tags, groups)
         self.commands = Commands(cfg, ack_handler, command_handler, clock, on_refused=self._refused)
         self.publisher = Publisher(self.outbox, self.codec, self.up.replay_rate, clock)
         self.client_id = self.up.client_id or f"gas-hmi-{cfg.station.id}"
         self._pending: deque[tuple[str, float, Any]] = deque()
         self._pending_dropped = 0
+        self._busy_until = 0.0
         self._cmds: queue.Queue[Command | None] = queue.Queue()
         self._stop_evt = threading.Event()
         self._wake = threading.Event()
@@ -244,7 +250,10 @@ class Uplink:
         self._refresh_status()
 
     def _step(self, conn: Connection) -> None:
-        conn.loop(self.publisher.loop_timeout() if self._online else LOOP_TIMEOUT)
+        timeout = self.publisher.loop_timeout() if self._online else LOOP_TIMEOUT
+        if time.monotonic() < self._busy_until:  # data is flowing: look for more sooner
+            timeout = min(timeout, BUSY_LOOP)
+        conn.loop(timeout)
         self._collect_acks(conn)
         if conn.refused or conn.lost:
             self._end_session(conn.refused or conn.lost, connected=conn.connected)
@@ -346,6 +355,7 @@ class Uplink:
         if isinstance(
             self.codec, JsonMode
         ):  # JSON has no births: current values go as an integrity message
+            self.outbox.meta_set("meta_parts", str(self.codec.meta_parts))
             self._append([(KIND_TELEMETRY, now, b) for b in self.policy.integrity()])
         self._online = True
         self._state, self._broker = "online", conn.name
@@ -426,12 +436,16 @@ class Uplink:
                 items.append(data)
                 continue
             if what == "changes":
-                items.extend((KIND_TELEMETRY, ts, b) for b in self.policy.telemetry(data))
+                items.extend((KIND_TELEMETRY, ts, b) for b in self.policy.telemetry(data, now=ts))
                 continue
             kind = {"alarm": KIND_ALARM, "event": KIND_EVENT, "reply": KIND_REPLY}[what]
             data.setdefault("ts", ts)
             self.codec.note(kind, data)
             items.append((kind, ts, dumps(_finite(data))))
+        now = self.clock()
+        items.extend((KIND_TELEMETRY, now, b) for b in self.policy.due(now))  # closed windows
+        if items:
+            self._busy_until = time.monotonic() + BUSY_HOLD
         if self._pending_dropped:
             n, self._pending_dropped = self._pending_dropped, 0
             self._dropped(n, "in memory while the outbox could not be written")
@@ -524,6 +538,7 @@ class Uplink:
                 conn.close(clean=True)
             self._conn = None
             self._online = False
+            self.publisher.flush()
         except Exception:
             log.exception("uplink shutdown")
         finally:

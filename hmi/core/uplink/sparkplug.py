@@ -1,7 +1,11 @@
 """Sparkplug B 3.0 edge node: births, data, death, commands (payloads: sparkplug_b.proto).
 
 Topic namespace ``spBv1.0/<group_id>/<TYPE>/<edge_node>[/<device>]``. One Sparkplug
-device per configured device; metric name = tag name, alias = a stable integer kept in
+device per configured device, or per business route when ``uplink.routes`` is set, cut
+into parts when its DBIRTH would exceed the payload cap (:mod:`hmi.core.uplink.units`);
+DBIRTH metrics carry the tag metadata as properties (:mod:`hmi.core.uplink.meta`);
+an aggregating route's metrics are ``<tag>/min`` ... ``<tag>/last``. Metric name = tag
+name, alias = a stable integer kept in
 the outbox file (so a host's alias table survives restarts). Node metrics, Sparkplug
 metric naming, and the alarm and remote-acknowledgement metrics are documented in
 ``docs/UPLINK.md``.
@@ -14,16 +18,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import hmi
-from hmi.config.schema import StationConfig
+from hmi.config.schema import StationConfig, TagConfig
 from hmi.core.uplink import sparkplug_b_pb2 as pb
 from hmi.core.uplink.commands import Command, ack_from_json
 from hmi.core.uplink.message import Message
+from hmi.core.uplink.meta import config_hash, tag_properties
 from hmi.core.uplink.outbox import KIND_ALARM, KIND_EVENT, KIND_REPLY, KIND_TELEMETRY, Row
-from hmi.core.uplink.policy import value_kind
+from hmi.core.uplink.policy import loads, value_kind
+from hmi.core.uplink.units import Unit, plan_units
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,7 @@ PROPS = {
     "Properties/Station Name": 20,
     "Properties/Software Version": 21,
     "Properties/Payload Mode": 22,
+    "Properties/Config Hash": 23,
 }
 DEVICE_STATE, DEVICE_REASON = "Device Info/State", "Device Info/Reason"
 
@@ -76,24 +83,37 @@ class Sparkplug:
         self.station_name = cfg.station.name.get("en")
         self.qos = qos
         self.devices = [d.id for d in cfg.devices]
+        self.config_hash = config_hash(cfg)
         tags = [t for t in cfg.tags if t.uplink and t.device in self.devices]
+        self.units: list[Unit] = plan_units(cfg, tags)
+        self.unit_of: dict[str, Unit] = {t.name: u for u in self.units for t in u.tags}
         self.tag_type = {t.name: DATATYPE[value_kind(t)] for t in tags}
-        self.tag_device = {t.name: t.device for t in tags}
-        self.device_tags: dict[str, list[str]] = {d: [] for d in self.devices}
-        for t in tags:
-            self.device_tags[t.device].append(t.name)
+        self.tag_device = {n: u.id for n, u in self.unit_of.items()}
+        self.props = {t.name: tag_properties(t) for t in tags}
         self.alarm_ids = [t.alarm_id(a) for t, a in cfg.alarms() if a.enabled]
         self.alarm_ids += [f"{d.id}.comm" for d in cfg.devices if d.comm_alarm.enabled]
-        names = [t.name for t in tags]
+        names = [
+            n
+            for u in self.units
+            for t in u.tags
+            for n in ([f"{t.name}/{st}" for st in u.stats] if u.stats else [t.name])
+        ]
         names += [f"{d}/{m}" for d in self.devices for m in (DEVICE_STATE, DEVICE_REASON)]
         names += [f"Alarms/{a}/State" for a in self.alarm_ids]
         self.alias = aliases(names)
-        self.alias_tag = {self.alias[n]: n for n in self.tag_type}
+        self.alias_tag = {self.alias[n]: n for n in self.tag_type if n in self.alias}
         self.seq = 0
         self.alarm_state: dict[str, str] = {}
         self.device_state: dict[str, tuple[str, str]] = {}
         self.state_topic = f"{NAMESPACE}/STATE/{self.primary_host}" if self.primary_host else ""
         self._host_ts = 0
+
+    def groups_of(self, tag: TagConfig) -> list[tuple[str, str | None]]:
+        """The Sparkplug device (and route) a tag's values are published in (for the policy)."""
+        u = self.unit_of.get(tag.name)
+        if u is None:
+            return []
+        return [(u.id, u.route.name if u.route else None)]
 
     # ------------------------------------------------------------------ topics
     def topic(self, kind: str, device: str = "") -> str:
@@ -148,24 +168,43 @@ class Sparkplug:
         for name in (ALARM_ACK, COMMAND_REPLY, ALARM_EVENT, EVENT):
             _metric(nb, name, NODE_ALIAS[name], STRING, "", ts)
         self._diag_metrics(nb, status, ts, birth=True)
-        props = (self.station_name, hmi.__version__, self.mode)
+        props = (self.station_name, hmi.__version__, self.mode, self.config_hash)
         for (name, alias), value in zip(PROPS.items(), props, strict=True):
             _metric(nb, name, alias, STRING, value, ts)
         for a in self.alarm_ids:
             name = f"Alarms/{a}/State"
             _metric(nb, name, self.alias[name], STRING, self.alarm_state.get(a), ts)
         out = [Message(self.topic("NBIRTH"), nb.SerializeToString(), 0, False)]
-        for dev in self.devices:
-            db = self._payload(ts)
-            for name, value, q, t_ms, _reason in current.get(dev, []):
-                _metric(
+        now_of = {e[0]: e for entries in current.values() for e in entries}
+        for unit in self.units:
+            out.append(self._dbirth(unit, now_of, ts))
+        return out
+
+    def _dbirth(self, unit: Unit, current: dict[str, list[Any]], ts: int) -> Message:
+        """DBIRTH of one Sparkplug device: every metric with its alias, value and properties."""
+        db = self._payload(ts)
+        for t in unit.tags:
+            name = t.name
+            _n, value, q, t_ms, _reason = current.get(name, (name, None, 0, 0, ""))
+            props = self.props[name]
+            if not unit.stats:
+                m = _metric(
                     db, name, self.alias[name], self.tag_type[name], value, t_ms or ts, quality=q
                 )
+                _birth_props(m, props)
+                continue
+            for st in unit.stats:  # an aggregating route: one metric per statistic
+                mname = f"{name}/{st}"
+                dtype = self.tag_type[name] if st == "last" else DOUBLE
+                v = value if st == "last" else None
+                m = _metric(db, mname, self.alias[mname], dtype, v, t_ms or ts, quality=q)
+                _birth_props(m, props)
+        dev = unit.device
+        if dev:
             state, reason = self.device_state.get(dev, (None, None))
             _metric(db, DEVICE_STATE, self.alias[f"{dev}/{DEVICE_STATE}"], STRING, state, ts)
             _metric(db, DEVICE_REASON, self.alias[f"{dev}/{DEVICE_REASON}"], STRING, reason, ts)
-            out.append(Message(self.topic("DBIRTH", dev), db.SerializeToString(), 0, False))
-        return out
+        return Message(self.topic("DBIRTH", unit.id), db.SerializeToString(), 0, False)
 
     def diagnostics(self, status: dict[str, Any], now: float) -> list[Message]:
         """NDATA with the node diagnostics metrics (aliases only)."""
@@ -203,10 +242,12 @@ class Sparkplug:
     def encode(self, row: Row, historical: bool, now: float) -> Message | None:
         """DDATA/NDATA of one outbox row (None when nothing in it is known to the births)."""
         try:
-            body = json.loads(row.body)
+            body = loads(row.body)
         except ValueError:
             return None
         ts = _ms(now)
+        if row.kind == KIND_TELEMETRY and "a" in body:
+            return self._aggregates(body, historical, ts)
         if row.kind == KIND_TELEMETRY:
             dev = body.get("d")
             entries = [e for e in body.get("v", []) if self.tag_device.get(e[0]) == dev]
@@ -306,6 +347,35 @@ class Sparkplug:
             )
         return Message(self.topic("NDATA"), p.SerializeToString(), self.qos, False)
 
+    def _aggregates(self, body: dict[str, Any], historical: bool, ts: int) -> Message | None:
+        """DDATA of one closed aggregation window (``<tag>/min`` ... at the window's end)."""
+        dev = body.get("d")
+        end_ms = _ms(float(body["w"]) + float(body["a"]))
+        p = self._payload(ts)
+        for name, mn, mx, avg, last, _c, _b, q, _t in body.get("v", []):
+            unit = self.unit_of.get(name)
+            if unit is None or unit.id != dev:
+                continue
+            for st, v in (("min", mn), ("max", mx), ("avg", avg), ("last", last)):
+                if st not in unit.stats:
+                    continue
+                hint = self.tag_type[name] if st == "last" else DOUBLE
+                alias = self.alias[f"{name}/{st}"]
+                _metric(
+                    p,
+                    None,
+                    alias,
+                    None,
+                    v,
+                    end_ms,
+                    quality=q,
+                    historical=historical,
+                    dtype_hint=hint,
+                )
+        if not p.metrics:
+            return None
+        return Message(self.topic("DDATA", str(dev)), p.SerializeToString(), self.qos, False)
+
     # ------------------------------------------------------------------ inbound
     def host_online(self, topic: str, payload: bytes) -> bool | None:
         """Primary host STATE: True/False, or None when the message is not a (newer) STATE."""
@@ -391,8 +461,8 @@ def _metric(
     quality: int | None = None,
     historical: bool = False,
     dtype_hint: int | None = None,
-) -> None:
-    m = p.metrics.add()
+) -> pb.Payload.Metric:
+    m: pb.Payload.Metric = p.metrics.add()
     if name is not None:
         m.name = name
     if alias is not None:
@@ -418,6 +488,24 @@ def _metric(
         m.string_value = str(value)
     else:
         m.double_value = float(value)
+    return m
+
+
+def _birth_props(m: pb.Payload.Metric, props: Mapping[str, tuple[str, str | float]]) -> None:
+    """Add the tag metadata properties (and the English label as metadata description)."""
+    ps = m.properties
+    for key, (typ, value) in props.items():
+        ps.keys.append(key)
+        pv = ps.values.add()
+        if typ == "Double":
+            pv.type = DOUBLE
+            pv.double_value = float(value)
+        else:
+            pv.type = STRING
+            pv.string_value = str(value)
+    doc = props.get("Documentation")
+    if doc and doc[1]:
+        m.metadata.description = str(doc[1])
 
 
 _QUALITY: dict[int, pb.Payload.PropertySet] = {}
