@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "hmi.cli.browse",  # browse (OPC UA address space -> tags)
     "hmi.cli.gui",  # screenshot
     "hmi.cli.dispatch",  # dispatch, fleet
+    "hmi.cli.demo_fleet",  # demo-fleet
 ]
 
 

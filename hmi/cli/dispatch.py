@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--stale-after", type=float, default=120.0, help="flag a silent online station, s"
     )
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds")
+    p.add_argument("--demo", action="store_true", help=argparse.SUPPRESS)  # demo users
     p.set_defaults(func=cmd_dispatch)
     p = sub.add_parser("fleet", help="every station the dispatch knows (from its fleet.db)")
     p.add_argument("--data-dir", help="the dispatch's data folder")
@@ -81,7 +82,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         if gui:
             from hmi.ui.dispatch import run_dispatch_gui
 
-            return int(run_dispatch_gui(host, users, dcfg, duration=args.duration) or 0)
+            return int(run_dispatch_gui(
+                host, users, dcfg, duration=args.duration, demo=args.demo
+            ) or 0)
         wait_for_signal(args.duration)
         return 0
     finally:

@@ -225,6 +225,7 @@ class SparkplugHost:
             instrument=str(props.get("InstrumentTag", "")),
             limits={k[6:]: f for k in LIMIT_KEYS if (f := _float(props.get(k))) is not None},
             remote_write=bool(props.get("RemoteWrite", False)),
+            field="" if m.datatype in _SIGNED else _FIELD.get(m.datatype, ""),
         )
         key = f"{device}/{name}" if device and "/" in name else name
         st.metrics[key] = metric
@@ -246,13 +247,17 @@ class SparkplugHost:
     def _data(self, st: Station, device: str, p: Any, now: float) -> None:
         aliases, metrics = st.aliases, st.metrics
         unknown = 0
-        for m in p.metrics:
-            key = aliases.get((device, m.alias)) if m.HasField("alias") else m.name
+        for m in p.metrics:  # the hot path: 40,000 metrics/s at 200 stations x 200 tags
+            key = aliases.get((device, m.alias)) or m.name
             metric = metrics.get(key) if key else None
             if metric is None:
                 unknown += 1
                 continue
-            metric.value = _value(m, metric.datatype)
+            f = metric.field
+            if f and not m.is_null:
+                metric.value = getattr(m, f)
+            else:
+                metric.value = _value(m, metric.datatype)
             if m.timestamp:
                 metric.ts = m.timestamp / 1000.0
             ps = m.properties

@@ -29,6 +29,8 @@ class Metric:
     instrument: str = ""
     limits: dict[str, float] = field(default_factory=dict)
     remote_write: bool = False
+    #: the protobuf value field of a plain (unsigned, float, bool, string) datatype, else ""
+    field: str = ""
 
     def label(self, lang: str = "en") -> str:
         """The metric's label in ``lang`` (falls back to the other language, then the name)."""
