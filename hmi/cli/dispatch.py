@@ -82,9 +82,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         if gui:
             from hmi.ui.dispatch import run_dispatch_gui
 
-            return int(run_dispatch_gui(
-                host, users, dcfg, duration=args.duration, demo=args.demo
-            ) or 0)
+            return int(
+                run_dispatch_gui(host, users, dcfg, duration=args.duration, demo=args.demo) or 0
+            )
         wait_for_signal(args.duration)
         return 0
     finally:

@@ -68,7 +68,7 @@ def fleet(tmp_path_factory):
 
 
 @pytest.fixture
-def win(qtbot, fleet):
+def win(qtbot, hmi_app, fleet):
     from hmi.ui.dispatch.window import DispatchWindow
 
     host, users, *_ = fleet

@@ -39,6 +39,16 @@ _TEMPLATE: list[tuple[str, str, str, str, float, float, float, dict[str, float]]
 ]
 
 
+ZH_LABELS = {
+    "inlet.pressure": "进站压力",
+    "outlet.pressure": "出站压力",
+    "outlet.flow": "出站流量",
+    "outlet.temperature": "出站温度",
+    "m1.flow.std": "1#计量标况流量",
+    "m2.flow.std": "2#计量标况流量",
+}
+
+
 def _prop(ps: Any, key: str, value: Any) -> None:
     ps.keys.append(key)
     pv = ps.values.add()
@@ -151,7 +161,7 @@ class EdgeNodeSim:
             _prop(ps, "engLow", tag.low)
             _prop(ps, "engHigh", tag.high)
             _prop(ps, "Documentation", tag.name.replace(".", " ").capitalize())
-            _prop(ps, "Label/zh", tag.name)
+            _prop(ps, "Label/zh", ZH_LABELS.get(tag.name, f"辅助量 {tag.alias - FIRST_ALIAS:03d}"))
             _prop(ps, "Area", tag.area)
             _prop(ps, "InstrumentTag", tag.instrument)
             for k, v in tag.limits.items():

@@ -27,10 +27,19 @@ from PySide6.QtWidgets import (
 from hmi.core.fleet import AckRequest
 from hmi.core.fleet.station import ActiveAlarm
 from hmi.ui.dispatch.fmt import stamp, value_text
-from hmi.ui.i18n import i18n, tr
+from hmi.ui.i18n import N_, i18n, tr
 from hmi.ui.texts import PRIORITY_TEXT, STATE_TEXT
+from hmi.ui.theme import colors
 
-COLUMNS = ("Time", "Station", "Priority", "Area", "Alarm", "Value", "State")
+COLUMNS = (
+    N_("Time"),
+    N_("Station ID"),
+    N_("Priority"),
+    N_("Area"),
+    N_("Alarm"),
+    N_("Value"),
+    N_("State"),
+)
 
 
 class FleetAlarmList(QWidget):
@@ -74,7 +83,9 @@ class FleetAlarmList(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        head = self.table.horizontalHeader()
+        head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        head.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.table, 3)
         self.acks_title = QLabel(self)
         self.acks_title.setProperty("role", "section")
@@ -83,6 +94,7 @@ class FleetAlarmList(QWidget):
         self.acks.setObjectName("ackRequests")
         self.acks.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.acks.verticalHeader().setVisible(False)
+        self.acks.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.acks.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.acks, 1)
         self.alarms: list[ActiveAlarm] = []
@@ -162,6 +174,9 @@ class FleetAlarmList(QWidget):
                     f = item.font()
                     f.setBold(True)
                     item.setFont(f)
+                if c == 2:  # the priority cell in the alarm color of its priority (ISA-101)
+                    item.setBackground(colors().alarm(a.priority))
+                    item.setForeground(colors().color("alarmText"))
                 t.setItem(r, c, item)
             if a.key in selected:
                 t.selectRow(r)

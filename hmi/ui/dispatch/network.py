@@ -64,4 +64,5 @@ class NetworkView(QWidget):
             pressure = f"{value_text(p.value)} {p.unit}" if p else ""
             label.setText(f"<b>{self._name(s)}</b><br>{state}<br>{pressure}")
             top = min((k for k, n in s.alarms_by_priority.items() if n), default=0)
-            restyle(box, alarm=str(top if s.online else 1))
+            restyle(box, alarm=str(top))
+            restyle(label, quality="good" if s.online else "bad")

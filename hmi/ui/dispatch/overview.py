@@ -101,7 +101,7 @@ class FleetOverview(QScrollArea):
     """Every station as a tile, re-sorted by severity on every refresh."""
 
     sigOpen = Signal(str)
-    COLUMNS = 5
+    TILE = 282  # tile width + spacing, px
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,6 +114,12 @@ class FleetOverview(QScrollArea):
         self.setWidget(self.inner)
         self.tiles: dict[str, StationTile] = {}
         self.order: list[str] = []
+        self.columns = 0
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        """Re-flow the tiles to the new width."""
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._layout(self.order)
 
     def refresh(self, summaries: list[StationSummary]) -> None:
         """Update the tiles; re-lay them out when the severity order changed."""
@@ -123,8 +129,12 @@ class FleetOverview(QScrollArea):
                 tile = self.tiles[s.station_id] = StationTile(s.station_id, self.inner)
                 tile.sigOpen.connect(self.sigOpen)
             tile.update_from(s)
-        order = [s.station_id for s in summaries]
-        if order != self.order:
-            self.order = order
-            for i, sid in enumerate(order):
-                self.grid.addWidget(self.tiles[sid], i // self.COLUMNS, i % self.COLUMNS)
+        self._layout([s.station_id for s in summaries])
+
+    def _layout(self, order: list[str]) -> None:
+        columns = max(1, (self.viewport().width() - 16) // self.TILE)
+        if order == self.order and columns == self.columns:
+            return
+        self.order, self.columns = order, columns
+        for i, sid in enumerate(order):
+            self.grid.addWidget(self.tiles[sid], i // columns, i % columns)

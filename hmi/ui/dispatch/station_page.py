@@ -73,6 +73,7 @@ class StationPage(QWidget):
         self.tree = QTreeWidget(self)
         self.tree.setObjectName("stationValues")
         self.tree.setColumnCount(6)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.tree, 1)
         self.items: dict[str, QTreeWidgetItem] = {}

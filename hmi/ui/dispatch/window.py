@@ -93,7 +93,7 @@ class DispatchWindow(QMainWindow):
         self.setWindowTitle(tr("gas-hmi dispatch"))
         self.title.setText(tr("Dispatch centre — all stations"))
         for i, text in enumerate(
-            (tr("Fleet overview"), tr("Alarms"), tr("Station"), tr("Network"))
+            (tr("Fleet overview"), tr("Alarms"), tr("Station page"), tr("Network"))
         ):
             self.tabs.setTabText(i, text)
         self.lang.setText("English" if i18n().is_zh else "中文")
