@@ -131,7 +131,7 @@ class EdgeNodeSim:
         nb = self._payload(ts)
         m = nb.metrics.add()
         m.name, m.datatype, m.long_value = "bdSeq", pb.Int64, self.bdseq
-        node = [
+        node: list[tuple[str, int, int, bool | str | int]] = [
             ("Node Control/Rebirth", 1, pb.Boolean, False),
             ("Alarms/Ack", 2, pb.String, ""),
             ("Commands/Reply", 3, pb.String, ""),
@@ -164,8 +164,8 @@ class EdgeNodeSim:
             _prop(ps, "Label/zh", ZH_LABELS.get(tag.name, f"辅助量 {tag.alias - FIRST_ALIAS:03d}"))
             _prop(ps, "Area", tag.area)
             _prop(ps, "InstrumentTag", tag.instrument)
-            for k, v in tag.limits.items():
-                _prop(ps, f"Alarm/{k}", v)
+            for key, limit in tag.limits.items():
+                _prop(ps, f"Alarm/{key}", limit)
         m = db.metrics.add()
         m.name, m.alias, m.datatype, m.string_value = "Device Info/State", 900, pb.String, "up"
         return [

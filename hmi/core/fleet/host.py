@@ -58,7 +58,9 @@ class DispatchHost:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cfg: UplinkConfig = override_uplink(
-            UplinkConfig(ca_file=ca_file, keepalive=keepalive), broker_url, None
+            UplinkConfig.model_validate({"ca_file": ca_file, "keepalive": keepalive}),
+            broker_url,
+            None,
         )
         self.broker = self.cfg.brokers[0]
         self.host_id = host_id
@@ -267,8 +269,8 @@ class DispatchHost:
             self._audit(session, "remote_ack", ",".join(a for _s, a in alarms), "denied", {})
             raise PermissionError("acknowledging needs an operator login")
         targets: dict[str, list[str]] = {}
-        for st, aid in alarms:
-            targets.setdefault(st, []).append(aid)
+        for sid, aid in alarms:
+            targets.setdefault(sid, []).append(aid)
         now = self.clock()
         req = AckRequest(f"dispatch-{uuid.uuid4().hex[:12]}", session.user, comment, now, targets)
         with self.model.lock:

@@ -83,8 +83,11 @@ def send_out_flow(st: Station) -> Figure | None:
     if outlet is not None:
         return _single("flow", outlet)
     runs = [m for m in tags if m.area == "metering" and _is_flow(m)]
-    if not runs:
-        return None
+    return _metering_total(runs) if runs else None
+
+
+def _metering_total(runs: list[Metric]) -> Figure:
+    """The sum of the meter runs: GOOD when every run is, UNCERTAIN when some are."""
     good = [m for m in runs if m.quality == 192 and _numeric(m) is not None]
     total = sum(_numeric(m) or 0.0 for m in good) if good else None
     quality = 192 if len(good) == len(runs) else (64 if good else 0)

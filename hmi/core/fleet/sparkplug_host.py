@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "spBv1.0"
 REBIRTH = "Node Control/Rebirth"
 REBIRTH_HOLDOFF = 5.0  # s between two rebirth requests to one node
-_FIELD = {
+_FIELD: dict[int, str] = {
     pb.Int8: "int_value",
     pb.Int16: "int_value",
     pb.Int32: "int_value",
@@ -310,4 +310,4 @@ def ncmd_payload(now: float, name: str, datatype: int, value: Any) -> bytes:
         m.string_value = str(value)
     else:
         m.double_value = float(value)
-    return p.SerializeToString()
+    return bytes(p.SerializeToString())

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hmi.core.fleet.station import ActiveAlarm
 from hmi.core.sqlite import ensure_schema, open_sqlite
@@ -137,7 +138,7 @@ class FleetStore:
         try:
             with self._engine.begin() as conn:
                 for row in st_rows:
-                    ins = sa.dialects.sqlite.insert(_stations).values(**row)
+                    ins = sqlite_insert(_stations).values(**row)
                     conn.execute(
                         ins.on_conflict_do_update(
                             index_elements=["station"],
