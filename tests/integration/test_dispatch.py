@@ -281,3 +281,33 @@ def test_fleet_cli_lists_the_stations(rig):
         timeout=60,
     )
     assert missing.returncode == 1 and "no fleet database" in missing.stderr
+
+
+def test_json_mode_station_status_values_and_remote_ack(rig):
+    c = StationProc(rig.root, "gate_json", rig.broker, mode="json")
+    try:
+
+        def seen():
+            st = _station(rig, "gate_json")
+            return bool(st and st.online and st.mode == "json" and "sys.cpu" in st.metrics)
+
+        wait_until(seen, 60, 0.05, "the JSON station's status and telemetry")
+        assert _station(rig, "gate_json").version  # from the status message's "software"
+
+        def unacked():
+            return [
+                a
+                for a in rig.host.model.active_alarms()
+                if a.station == "gate_json" and a.state == "ACTIVE_UNACK"
+            ]
+
+        wait_until(unacked, 90, 0.1, "an alarm of the JSON station")
+        alarm = unacked()[0]
+        req = rig.host.acknowledge(Session("li.dispatch", Role.OPERATOR), [alarm.key], "json")
+        wait_until(lambda: req.done, 5, 0.01, "the JSON station's cmd/reply")
+        assert req.replies["gate_json"][1], req.replies["gate_json"][2]
+        c.proc.send_signal(signal.SIGTERM)
+        c.proc.wait(30)
+        wait_until(lambda: not _station(rig, "gate_json").online, 10, 0.05, "status offline")
+    finally:
+        c.stop()

@@ -165,3 +165,53 @@ def test_chinese_texts(win):
         assert win.overview.tiles["gate_c"].state.text() == "离线"
     finally:
         i18n().set_language("en")
+
+
+def test_cli_dispatch_gui_starts_and_stops(fleet, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    host = fleet[0]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hmi",
+            "dispatch",
+            "--broker",
+            f"mqtt://{host.broker.host}:{host.broker.port}",
+            "--host-id",
+            "disp-cli",
+            "--data-dir",
+            str(tmp_path),
+            "--duration",
+            "3",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "dispatch disp-cli on mqtt://" in r.stdout
+    assert (tmp_path / "fleet.db").is_file() and (tmp_path / "users.db").is_file()
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hmi",
+            "dispatch",
+            "--broker",
+            "http://x",
+            "--headless",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "mqtt://HOST:PORT" in bad.stderr

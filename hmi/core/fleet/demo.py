@@ -29,6 +29,7 @@ def station_instance(
     keepalive: int = 10,
     port_offset: int = 0,
     exclude: tuple[str, ...] = (),
+    mode: str = "sparkplug",
 ) -> Path:
     """Copy ``src`` to ``dest`` as station ``station_id`` forwarding to ``broker``."""
     if dest.exists():
@@ -57,7 +58,7 @@ def station_instance(
         )
     host, port = broker
     uplink = (
-        "uplink:\n  enabled: true\n  mode: sparkplug\n"
+        f"uplink:\n  enabled: true\n  mode: {mode}\n"
         f"  brokers:\n    - {{host: {host}, port: {port}}}\n"
         f"  group_id: gas-stations\n  edge_node: {station_id}\n  keepalive: {keepalive}\n"
         + (f"  primary_host: {primary_host}\n" if primary_host else "")
