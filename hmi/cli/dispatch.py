@@ -23,6 +23,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--data-dir", help="fleet.db, users.db (default: per-user data folder)")
     p.add_argument("--host-id", default="gas-dispatch", help="Sparkplug primary host id")
     p.add_argument("--config", help="dispatch config (YAML: pipeline order, names)")
+    p.add_argument(
+        "--password-secret",
+        default="",
+        help="keyring name of the broker password (service gas-hmi/<host-id>; "
+        "user name in the URL: mqtts://user@HOST:PORT)",
+    )
+    p.add_argument("--ca-file", default="", help="CA certificate for mqtts://")
     p.add_argument("--keepalive", type=int, default=10, help="MQTT keep-alive, s")
     p.add_argument(
         "--stale-after", type=float, default=120.0, help="flag a silent online station, s"
@@ -58,6 +65,14 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         dcfg = load_dispatch_config(args.config)
     except DispatchConfigError as exc:
         return fail(str(exc))
+    password = None
+    if args.password_secret:
+        from hmi.core.secrets import SecretError, get_secret
+
+        try:
+            password = get_secret(args.host_id, args.password_secret)
+        except SecretError as exc:
+            return fail(f"broker password: {exc}")
     data_dir.mkdir(parents=True, exist_ok=True)
     users = UserStore(data_dir / "users.db", station_id=args.host_id)
     try:
@@ -67,6 +82,8 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
             args.host_id,
             keepalive=args.keepalive,
             stale_after=args.stale_after,
+            password=password,
+            ca_file=args.ca_file,
             audit=users.audit,
         )
     except (ValueError, FleetStoreError) as exc:

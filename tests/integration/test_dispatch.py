@@ -152,12 +152,25 @@ def test_births_picked_up_and_values_by_alias(rig):
         assert st.version and st.name == "Demo city gate station"
         assert st.bdseq is not None
         cpu = st.metrics["sys.cpu"]
-        assert cpu.alias >= 1000 and (cpu.device, cpu.alias) in st.aliases
-        first_ts = cpu.ts
-    # sys.cpu is polled every 5 s and arrives as DDATA by alias only
-    wait_until(lambda: st.metrics["sys.cpu"].ts > first_ts, 30, 0.1, "a DDATA value by alias")
-    ddata = [pb.Payload.FromString(m.payload) for m in rig.rec.on("DDATA/gate_a")]
-    assert ddata and all(not m.name for p in ddata for m in p.metrics)
+        assert cpu.alias >= 1000 and st.aliases[(cpu.device, cpu.alias)] == "sys.cpu"
+        alias = cpu.alias
+
+    def by_alias():  # sys.cpu is polled every 5 s and goes up as DDATA, by alias only
+        for msg in reversed(rig.rec.on("DDATA/gate_a")):
+            for m in pb.Payload.FromString(msg.payload).metrics:
+                if m.alias == alias:
+                    assert not m.name
+                    return m
+        return None
+
+    sent = wait_until(by_alias, 30, 0.1, "a DDATA of sys.cpu")
+
+    def applied() -> bool:
+        with rig.host.model.lock:
+            m = _station(rig).metrics.get("sys.cpu")
+            return m is not None and m.ts >= sent.timestamp / 1000.0
+
+    wait_until(applied, 10, 0.02, "the DDATA value applied by alias")
 
 
 def test_seq_gap_requests_a_rebirth(rig):

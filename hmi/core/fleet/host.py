@@ -81,6 +81,7 @@ class DispatchHost:
         self._outq_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._house: threading.Thread | None = None
         self._state_ts = 0
         self._next_figures = 0.0
         self._next_prune = 0.0
@@ -92,13 +93,17 @@ class DispatchHost:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="dispatch-mqtt", daemon=True)
         self._thread.start()
+        # fleet.db writes on their own thread: a slow disk never delays the live data
+        self._house = threading.Thread(target=self._house_loop, name="dispatch-store", daemon=True)
+        self._house.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Publish STATE offline, disconnect, write fleet.db one last time."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for t in (self._thread, self._house):
+            if t is not None:
+                t.join(timeout)
+        self._thread = self._house = None
         try:
             self._housekeeping(self.clock(), force=True)
         finally:
@@ -153,7 +158,6 @@ class DispatchHost:
             if conn is None:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
-                self._housekeeping(self.clock())
                 continue
             backoff = 0.5
             self._conn = conn
@@ -179,7 +183,6 @@ class DispatchHost:
             for msg in out:
                 conn.publish(msg)
             conn.acked.clear()
-            self._housekeeping(self.clock())
         if conn.lost:
             self._error(conn.lost)
 
@@ -202,10 +205,11 @@ class DispatchHost:
             self._outq.append(Message(topic, payload, qos, retain))
 
     # ------------------------------------------------------------------ housekeeping
+    def _house_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            self._housekeeping(self.clock())
+
     def _housekeeping(self, now: float, force: bool = False) -> None:
-        if not force and now < getattr(self, "_next_house", 0.0):
-            return
-        self._next_house = now + 1.0
         m = self.model
         with m.lock:
             m.check_stale(now)

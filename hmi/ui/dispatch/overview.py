@@ -94,7 +94,8 @@ class StationTile(QFrame):
         top = min((p for p, n in s.alarms_by_priority.items() if n), default=0)
         restyle(self, alarm=str(top), unack="1" if s.unacked else "0")
         devices = f"{tr('devices')} {s.devices_up}/{s.devices}" if s.devices else ""
-        self.footer.setText(f"{tr('last seen')} {clock(s.last_seen)}  {devices}")
+        backlog = f"  {tr('outbox')} {s.outbox_depth}" if s.outbox_depth else ""
+        self.footer.setText(f"{tr('last seen')} {clock(s.last_seen)}  {devices}{backlog}")
 
 
 class FleetOverview(QScrollArea):
