@@ -33,8 +33,13 @@ def fleet(tmp_path_factory):
     host = DispatchHost(broker.url, root / "d", "disp-ui", audit=users.audit)
     host.start()
     pub = FleetPublisher(broker.host, broker.port)
-    rec = Recorder(broker, ["spBv1.0/+/NCMD/#"]).start()
-    nodes = [EdgeNodeSim(f"gate_{c}", n_tags=12, name=f"City gate {c.upper()}") for c in "abc"]
+    rec = Recorder(broker, ["spBv1.0/+/NCMD/#", "spBv1.0/+/DCMD/#"]).start()
+    nodes = [
+        EdgeNodeSim(
+            f"gate_{c}", n_tags=12, name=f"City gate {c.upper()}", remote_write=("aux010.value",)
+        )
+        for c in "abc"
+    ]
     for n in nodes:
         pub.send(n.births(1.0e9))
     pub.send(
@@ -215,3 +220,24 @@ def test_cli_dispatch_gui_starts_and_stops(fleet, tmp_path):
         timeout=60,
     )
     assert bad.returncode == 1 and "mqtt://HOST:PORT" in bad.stderr
+
+
+def test_remote_write_only_where_the_station_allows_it(fleet, qtbot):
+    from hmi.core.users import Role, Session
+
+    host, users, pub, rec, nodes = fleet
+    op = Session("op", Role.OPERATOR)
+    with pytest.raises(PermissionError, match="operator"):
+        host.write(Session.viewer(), "gate_a", "aux010.value", 42.0)
+    with pytest.raises(PermissionError, match="does not allow"):
+        host.write(op, "gate_a", "outlet.pressure", 0.5)
+    host.write(op, "gate_a", "aux010.value", 42.0)
+    qtbot.waitUntil(lambda: bool(rec.on("DCMD/gate_a/plc")), timeout=5000)
+    p = pb.Payload.FromString(rec.on("DCMD/gate_a/plc")[-1].payload)
+    m = p.metrics[0]
+    assert (m.name, m.alias, m.double_value) == ("aux010.value", 1010, 42.0)
+    assert (
+        list(m.properties.keys) == ["User"] and m.properties.values[0].string_value == "dispatch:op"
+    )
+    results = [r.result for r in users.audit.records(action="remote_write")]
+    assert results == ["denied", "denied", "sent"]

@@ -81,10 +81,16 @@ class EdgeNodeSim:
     """One synthetic station (edge node ``edge`` with one device ``plc``)."""
 
     def __init__(
-        self, edge: str, n_tags: int = 200, group: str = "gas-stations", name: str = ""
+        self,
+        edge: str,
+        n_tags: int = 200,
+        group: str = "gas-stations",
+        name: str = "",
+        remote_write: tuple[str, ...] = (),
     ) -> None:
         self.edge, self.group, self.name = edge, group, name or edge
         self.device = "plc"
+        self.remote_write = set(remote_write)  # tags whose birth says RemoteWrite = true
         self.seq = 0
         self.bdseq = 0
         self.tags: list[TagSpec] = []
@@ -166,6 +172,8 @@ class EdgeNodeSim:
             _prop(ps, "InstrumentTag", tag.instrument)
             for key, limit in tag.limits.items():
                 _prop(ps, f"Alarm/{key}", limit)
+            if tag.name in self.remote_write:
+                _prop(ps, "RemoteWrite", True)
         m = db.metrics.add()
         m.name, m.alias, m.datatype, m.string_value = "Device Info/State", 900, pb.String, "up"
         return [

@@ -321,6 +321,7 @@ class DispatchHost:
             st = self.model.stations.get(station_id)
             metric = st.metrics.get(tag) if st else None
         if st is None or metric is None or not metric.remote_write:
+            self._audit(session, "remote_write", f"{station_id}/{tag}", "denied", {})
             raise PermissionError(f"station {station_id} does not allow remote writes of {tag}")
         self._audit(session, "remote_write", f"{station_id}/{tag}", "sent", {"value": value})
         p = pb.Payload()
