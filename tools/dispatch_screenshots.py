@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 from hmi.core.fleet import DispatchHost
@@ -118,7 +119,7 @@ def main() -> None:
             now = time.time()
             for sid, name, values in STATIONS:
                 n = nodes[sid] = EdgeNodeSim(sid, n_tags=12, name=name)
-                pub.send(n.births(now, config_hash=f"{abs(hash(sid)) % 16**8:08x}"))
+                pub.send(n.births(now, config_hash=f"{zlib.crc32(sid.encode()):08x}"))
                 pub.send([n.data(now, values)])
             for sid, *a in ALARMS:
                 pub.send([nodes[sid].alarm(now, alarm_event(*a))])

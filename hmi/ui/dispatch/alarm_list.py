@@ -162,7 +162,7 @@ class FleetAlarmList(QWidget):
                 stamp(a.ts),
                 a.station,
                 f"P{a.priority}",
-                a.area,
+                tr(a.area) if a.area else "",
                 a.message(lang),
                 value_text(a.value),
                 tr(STATE_TEXT.get(a.state, a.state)),

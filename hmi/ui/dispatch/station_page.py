@@ -139,8 +139,8 @@ class StationPage(QWidget):
             if item is None:
                 area = m.area or tr("(no area)")
                 parent = self.areas.get(area)
-                if parent is None:
-                    parent = self.areas[area] = QTreeWidgetItem(self.tree, [area])
+                if parent is None:  # area ids have catalog entries (the station's own screens)
+                    parent = self.areas[area] = QTreeWidgetItem(self.tree, [tr(area)])
                     parent.setExpanded(True)
                     f = parent.font(0)
                     f.setBold(True)
