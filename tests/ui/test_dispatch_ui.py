@@ -202,6 +202,15 @@ def test_cli_dispatch_gui_starts_and_stops(fleet, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "dispatch disp-cli on mqtt://" in r.stdout
     assert (tmp_path / "fleet.db").is_file() and (tmp_path / "users.db").is_file()
+    # the host's retained STATE says offline after a clean stop, with the online timestamp
+    probe = Recorder(fleet[3].broker, "spBv1.0/STATE/disp-cli").start()
+    try:
+        probe.wait_for(lambda ms: bool(ms), 10, "the retained STATE")
+        state = json.loads(probe.take()[0].payload)
+        assert state["online"] is False and state["timestamp"] > 0
+        assert probe.take()[0].retain
+    finally:
+        probe.stop()
     bad = subprocess.run(
         [
             sys.executable,

@@ -134,3 +134,15 @@ def test_store_round_trip_and_retention(tmp_path) -> None:
     assert store.prune(T0) == 2
     assert store.figures("s1", "flow") == [(T0, 2.0)]
     store.close()
+
+
+def test_ddeath_marks_the_device_unavailable() -> None:
+    model, host, _ = _host()
+    node = EdgeNodeSim("gate_e", n_tags=3)
+    _feed(host, node.births(T0))
+    assert model.summaries()[0].devices_up == 1
+    p = pb.Payload()
+    p.timestamp, p.seq = int(T0 * 1000), node.seq
+    host.handle(node.topic("DDEATH", node.device), p.SerializeToString(), T0)
+    s = model.summaries()[0]
+    assert (s.devices_up, s.devices, s.online) == (0, 1, True)
