@@ -10,7 +10,7 @@ DEB_RUN_PKGS := fonts-noto-cjk libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 l
 STATION ?= station_configs/demo_city_gate
 SCENARIO ?= normal
 
-.PHONY: demo test venv deps-test debs-test debs-run lint bench package bundle-check clean
+.PHONY: demo demo-fleet test venv deps-test debs-test debs-run lint bench package bundle-check clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,9 @@ debs-run:
 
 demo: $(STAMP) debs-run
 	$(BIN)/gas-hmi demo --scenario $(SCENARIO)
+
+demo-fleet: $(STAMP) debs-test
+	$(BIN)/gas-hmi demo-fleet
 
 test: $(TEST_STAMP) debs-test
 	$(BIN)/python -m pytest -q tests

@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "hmi.cli.secrets",  # secrets set|delete|list|check
     "hmi.cli.browse",  # browse (OPC UA address space -> tags)
     "hmi.cli.gui",  # screenshot
+    "hmi.cli.dispatch",  # dispatch, fleet
+    "hmi.cli.demo_fleet",  # demo-fleet
 ]
 
 

@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=0.0,
         help="stop after this many seconds (0 = until closed)",
     )
+    # the fleet demo runs copies of the demo station with their own ids, uplink on
+    p.add_argument("--station-dir", help=argparse.SUPPRESS)
+    p.add_argument("--uplink-on", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_demo)
 
 
@@ -170,6 +173,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from hmi import paths
 
     station_dir = paths.station_configs_dir() / "demo_city_gate"
+    if getattr(args, "station_dir", None):
+        station_dir = Path(args.station_dir)
     cfg = load_or_exit(str(station_dir))
     data_dir = (
         Path(args.data_dir) if args.data_dir else paths.user_data_root() / "demo" / cfg.station.id
@@ -206,7 +211,8 @@ def _demo(args: argparse.Namespace, cfg: Any, data_dir: Path, gui: bool) -> int:
     trust_simulated_servers(sim, data_dir)
     print(f"gas-hmi: simulator running scenario {args.scenario!r}; data in {data_dir}", flush=True)
     try:
-        rt = _start_runtime(cfg, data_dir, cfg.uplink.model_copy(update={"enabled": False}))
+        uplink = None if getattr(args, "uplink_on", False) else {"enabled": False}
+        rt = _start_runtime(cfg, data_dir, uplink and cfg.uplink.model_copy(update=uplink))
         return _run_gui(rt, demo=True) if gui else _run_headless(rt, args.duration)
     finally:
         sim.stop()

@@ -1,0 +1,129 @@
+"""What the dispatch knows about one station: identity, session, metrics with metadata, alarms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: alarm limit property keys of a DBIRTH metric, in display order
+LIMIT_KEYS = ("Alarm/LL", "Alarm/L", "Alarm/H", "Alarm/HH")
+
+
+@dataclass(slots=True)
+class Metric:
+    """One metric of a station (a tag, or a node metric), with the metadata of its birth."""
+
+    name: str
+    device: str = ""
+    alias: int = 0
+    datatype: int = 0
+    value: Any = None
+    quality: int = 192
+    ts: float = 0.0
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    label_en: str = ""
+    label_zh: str = ""
+    area: str = ""
+    instrument: str = ""
+    limits: dict[str, float] = field(default_factory=dict)
+    remote_write: bool = False
+    #: the protobuf value field of a plain (unsigned, float, bool, string) datatype, else ""
+    field: str = ""
+
+    def label(self, lang: str = "en") -> str:
+        """The metric's label in ``lang`` (falls back to the other language, then the name)."""
+        if lang.startswith("zh"):
+            return self.label_zh or self.label_en or self.name
+        return self.label_en or self.label_zh or self.name
+
+    def limit_state(self) -> str:
+        """``HH``/``H``/``L``/``LL`` when the value is beyond that limit, else ``""``."""
+        v = self.value
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            return ""
+        lim = self.limits
+        if "HH" in lim and v >= lim["HH"]:
+            return "HH"
+        if "LL" in lim and v <= lim["LL"]:
+            return "LL"
+        if "H" in lim and v >= lim["H"]:
+            return "H"
+        if "L" in lim and v <= lim["L"]:
+            return "L"
+        return ""
+
+
+@dataclass(slots=True)
+class ActiveAlarm:
+    """The latest state of one alarm of one station."""
+
+    station: str
+    alarm_id: str
+    tag: str
+    kind: str
+    priority: int
+    state: str
+    ts: float
+    message_en: str = ""
+    message_zh: str = ""
+    area: str = ""
+    value: Any = None
+    user: str = ""
+    comment: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(station, alarm id)."""
+        return (self.station, self.alarm_id)
+
+    @property
+    def unacked(self) -> bool:
+        """Waiting for an acknowledgement."""
+        return self.state in ("ACTIVE_UNACK", "RTN_UNACK")
+
+    def message(self, lang: str = "en") -> str:
+        """The alarm text in ``lang``."""
+        if lang.startswith("zh"):
+            return self.message_zh or self.message_en or self.alarm_id
+        return self.message_en or self.message_zh or self.alarm_id
+
+
+@dataclass(slots=True)
+class Station:
+    """One edge node (Sparkplug) or JSON station as seen from the dispatch."""
+
+    station_id: str
+    group: str = ""
+    mode: str = "sparkplug"
+    name: str = ""
+    online: bool = False
+    stale: bool = False
+    last_seen: float = 0.0
+    online_since: float = 0.0
+    offline_reason: str = ""
+    version: str = ""
+    config_hash: str = ""
+    bdseq: int | None = None
+    seq: int | None = None
+    births: int = 0
+    seq_gaps: int = 0
+    rebirths_requested: int = 0
+    last_rebirth_request: float = 0.0
+    devices_online: dict[str, bool] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    #: (device, alias) -> metric name
+    aliases: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    def metric(self, name: str) -> Metric | None:
+        """A metric by name."""
+        return self.metrics.get(name)
+
+    def tag_metrics(self) -> list[Metric]:
+        """The device metrics that are station tags (not Device Info/...)."""
+        return [m for m in self.metrics.values() if m.device and "/" not in m.name]
+
+    def device_availability(self) -> tuple[int, int]:
+        """(devices up, devices known)."""
+        return sum(1 for v in self.devices_online.values() if v), len(self.devices_online)

@@ -1,0 +1,32 @@
+"""Number and time formatting shared by the dispatch widgets."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def value_text(v: Any) -> str:
+    """A measured value, compact: 12 345 / 0.402 / True / text."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, int | float):
+        a = abs(float(v))
+        if a >= 1000:
+            return f"{v:,.0f}"
+        if a >= 100:
+            return f"{v:.1f}"
+        return f"{v:.3f}" if a < 10 else f"{v:.2f}"
+    return str(v)
+
+
+def clock(ts: float) -> str:
+    """``HH:MM:SS`` (local time), ``—`` for 0."""
+    return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "—"
+
+
+def stamp(ts: float) -> str:
+    """``MM-DD HH:MM:SS`` (local time)."""
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(ts)) if ts else "—"
