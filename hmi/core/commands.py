@@ -5,127 +5,101 @@ A write goes: tag known and writable -> remote policy (remote identities only) -
 permission of the session for the tag's action class -> value valid for the tag
 (type, engineering range, discrete states) -> interlocks from the config -> the
 value the operator confirmed is still the current one -> audit "requested" ->
-``runtime.write_tag`` (driver write + read-back verification) -> audit the result.
-Every refusal is audited too, with the reason.
+the :class:`~hmi.core.ports.TagWriter` the runtime gave this service, and nobody else
+(driver write + read-back verification) -> audit the result. Every refusal is audited
+too, with the reason.
 
 Alarm actions (acknowledge, shelve, unshelve, reset, out of service) are checked and
-audited the same way and then run on the acquisition thread through ``runtime.call``.
+audited the same way and then run on the acquisition thread through the
+:class:`~hmi.core.ports.Executor`.
 
 The coroutines may be awaited on any event loop: the driver write always runs on the
-runtime's acquisition loop, and audit appends (a durable SQLite commit) run in a
-worker thread so the acquisition loop never waits for the disk.
+runtime's acquisition loop, and audit appends (a durable SQLite commit) and the user
+checks (users.db) run in a worker thread so the acquisition loop never waits for the
+disk. Remote commands return a future at once; nothing blocks while they run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import enum
 import logging
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from drivers.base import Quality, WriteResult, WriteStatus
 from hmi.config.schema import Interlock, StationConfig, TagConfig
 from hmi.core.audit import AuditError, AuditTrail
+from hmi.core.command_model import (
+    CommandResult,
+    CommandStatus,
+    RemoteIdentity,
+    Who,
+    action_for,
+    coerce_value,
+    same_value,
+    still_current,
+    then,
+)
 from hmi.core.permissives import permissive_refusal
 from hmi.core.users.roles import PERMISSIONS, Action, Role, can
-from hmi.core.users.session import Session
+
+if TYPE_CHECKING:
+    from hmi.core.alarms.model import OpResult
+    from hmi.core.ports import AlarmOps, Executor, TagReader, TagWriter
+    from hmi.core.users import UserStore
 
 log = logging.getLogger(__name__)
 
-RESULT_TIMEOUT = 30.0  # s a blocking caller waits (read-back alone may take 5 s)
-_WRITE_ACTIONS = {
-    "setpoint": Action.WRITE_SETPOINT,
-    "valve": Action.OPERATE_VALVE,
-    "reset": Action.RESET,
-}
-
-
-class CommandStatus(enum.StrEnum):
-    """Outcome of a command as shown to the operator (device outcomes plus refusals)."""
-
-    SUCCESS = "success"
-    REJECTED = "rejected"  # the device refused (Modbus exception, bad OPC UA status)
-    TIMEOUT = "timeout"  # no answer, or the read-back never showed the value
-    NOT_CONNECTED = "not_connected"
-    INVALID = "invalid"  # unknown or read-only tag, value of the wrong type or out of range
-    ERROR = "error"
-    DENIED = "denied"  # no permission, or remote commands not enabled
-    INTERLOCKED = "interlocked"  # an interlock from the config forbids it now
-    CHANGED = "changed"  # the current value is no longer the one the operator confirmed
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteIdentity:
-    """Who sent a command from the platform (user named in the message, and where it came from)."""
-
-    user: str
-    source: str = ""
-
-
-Who = Session | RemoteIdentity
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """What a command did; ``hint`` carries an interlock's bilingual message for the UI."""
-
-    status: CommandStatus
-    message: str
-    target: str = ""
-    old: Any = None
-    new: Any = None
-    audit_seq: int = 0
-    hint: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True on success."""
-        return self.status is CommandStatus.SUCCESS
-
-    def as_tuple(self) -> tuple[bool, str]:
-        """(ok, message), the uplink handlers' reply shape."""
-        return self.ok, self.message or self.status.value
-
-
-def action_for(tag: TagConfig) -> Action:
-    """The permission a write to ``tag`` needs.
-
-    An explicit ``write_action: setpoint|valve|reset`` on the tag wins. Otherwise a tag
-    whose last name part mentions "reset" resets (slam-shut, latched trip); a boolean
-    tag or one with discrete ``states`` operates equipment (valve open/close/stop,
-    start/stop); anything else is a set point.
-    """
-    if tag.access == "manual":
-        return Action.MANUAL_ENTRY
-    explicit = getattr(tag, "write_action", None)
-    if explicit:
-        return _WRITE_ACTIONS[explicit]
-    if "reset" in tag.name.rsplit(".", 1)[-1].lower():
-        return Action.RESET
-    if tag.type == "bool" or tag.states:
-        return Action.OPERATE_VALVE
-    return Action.WRITE_SETPOINT
-
-
-def _same(a: float, b: float, tol: float = 1e-9) -> bool:
-    return abs(a - b) <= tol * max(1.0, abs(b))
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 class CommandService:
-    """Checks, audits and executes control actions for one station."""
+    """Checks, audits and executes control actions for one station.
+
+    It gets only its ports: the tag reader (interlocks, old values), the executor (the
+    acquisition loop), the tag writer (the device stage, given to nobody else), the alarm
+    engine, the users (a session's user must still be enabled, with the role it had) and
+    the audit trail.
+    """
 
     def __init__(
-        self, runtime: Any, users: Any, audit: AuditTrail, cfg: StationConfig | None = None
+        self,
+        cfg: StationConfig,
+        tags: TagReader,
+        executor: Executor,
+        writer: TagWriter,
+        users: UserStore | None,
+        audit: AuditTrail,
+        alarms: AlarmOps | None = None,
     ) -> None:
-        self.runtime = runtime
-        self.users = (
-            users  # UserStore: the session's user must still be enabled, with the role it had
-        )
+        self.cfg = cfg
+        self.tags = tags
+        self.executor = executor
+        self._writer = writer
+        self.users = users
         self.audit = audit
-        self.cfg: StationConfig = cfg if cfg is not None else runtime.cfg
+        self.alarms = alarms
+
+    def replace(
+        self,
+        *,
+        cfg: StationConfig | None = None,
+        users: UserStore | None = None,
+        audit: AuditTrail | None = None,
+    ) -> CommandService:
+        """The same pipeline with another config, user store or audit trail (tools, tests)."""
+        return CommandService(
+            cfg if cfg is not None else self.cfg,
+            self.tags,
+            self.executor,
+            self._writer,
+            users if users is not None else self.users,
+            audit if audit is not None else self.audit,
+            self.alarms,
+        )
 
     # ------------------------------------------------------------------ identity and permission
     @staticmethod
@@ -170,67 +144,15 @@ class CommandService:
         out: list[tuple[Interlock, bool | None]] = []
         for il in tag.interlocks:
             try:
-                value, quality, _ts, _reason = self.runtime.tags.get(il.tag)
+                value, quality, _ts, _reason = self.tags.get(il.tag)
             except KeyError:
                 out.append((il, None))
                 continue
             if quality is not Quality.GOOD or isinstance(value, str) or not math.isfinite(value):
                 out.append((il, None))
             else:
-                out.append((il, _same(float(value), float(il.equals))))
+                out.append((il, same_value(float(value), float(il.equals))))
         return out
-
-    def _coerce(self, tag: TagConfig, value: Any) -> tuple[Any, str | None]:
-        """(value to write, error) after type, range and state checks."""
-        if tag.type == "string":
-            return (
-                (value, None)
-                if isinstance(value, str)
-                else (value, f"{tag.name} takes text, not {value!r}")
-            )
-        if tag.type == "bool":
-            if isinstance(value, str) and value.strip().lower() in (
-                "true",
-                "false",
-                "1",
-                "0",
-                "on",
-                "off",
-            ):
-                return value.strip().lower() in ("true", "1", "on"), None
-            if (
-                isinstance(value, (bool, int, float))
-                and not isinstance(value, complex)
-                and float(value) in (0.0, 1.0)
-            ):
-                return bool(value), None
-            return value, f"{tag.name} takes on/off (true/false), not {value!r}"
-        if isinstance(value, bool):
-            value = int(value)
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            return value, f"{value!r} is not a number"
-        if not math.isfinite(v):
-            return value, f"{value!r} is not a finite number"
-        lo, hi = tag.range
-        if not (lo <= v <= hi):
-            return (
-                v,
-                f"{v:g} {tag.unit} is outside the engineering range {lo:g}-{hi:g} {tag.unit}".replace(
-                    "  ", " "
-                ),
-            )
-        if tag.type == "int" or tag.states:
-            if v != int(v):
-                return v, f"{tag.name} takes whole numbers, not {v:g}"
-            if tag.states and int(v) not in tag.states:
-                return (
-                    v,
-                    f"{v:g} is not a state of {tag.name} ({', '.join(f'{k}={t.en}' for k, t in tag.states.items())})",
-                )
-            return int(v), None
-        return v, None
 
     def check_write(
         self, tag_name: str, value: Any, who: Who, confirm_old: Any = None
@@ -279,7 +201,7 @@ class CommandService:
         why = self._permission(who, action_for(tag)) or self._entry_role(who, tag)
         if why:
             return self._refuse(CommandStatus.DENIED, why, tag, old, value)
-        new, err = self._coerce(tag, value)
+        new, err = coerce_value(tag, value)
         if err:
             return self._refuse(CommandStatus.INVALID, err, tag, old, value)
         for il, blocks in self.interlock_state(tag):
@@ -313,13 +235,13 @@ class CommandService:
                     new,
                     old,
                 )
-        lock = permissive_refusal(self.cfg, tag, new, self.runtime.tags.get)
+        lock = permissive_refusal(self.cfg, tag, new, self.tags.get)
         if lock is not None:
             res = CommandResult(
                 CommandStatus.INTERLOCKED, lock[0], tag.name, old, new, hint=lock[1]
             )
             return res, tag, new, old
-        if confirm_old is not None and not self._still(tag, old, confirm_old):
+        if confirm_old is not None and not still_current(tag, old, confirm_old):
             msg = f"{tag.name} changed from {confirm_old!r} to {old!r} since it was confirmed: confirm again"
             return self._refuse(CommandStatus.CHANGED, msg, tag, old, new)
         return None, tag, new, old
@@ -338,7 +260,7 @@ class CommandService:
     def _current(self, tag: TagConfig) -> Any:
         """Current value for audit and confirmation (None when not GOOD/UNCERTAIN)."""
         try:
-            value, quality, _ts, _reason = self.runtime.tags.get(tag.name)
+            value, quality, _ts, _reason = self.tags.get(tag.name)
         except KeyError:
             return None
         if quality is Quality.BAD or (isinstance(value, float) and not math.isfinite(value)):
@@ -348,19 +270,6 @@ class CommandService:
         if tag.type == "int" or tag.states:
             return int(value) if isinstance(value, float) else value
         return value
-
-    @staticmethod
-    def _still(tag: TagConfig, old: Any, confirmed: Any) -> bool:
-        """True when the value the operator saw (rounded to the display precision) is still current."""
-        if old is None:
-            return False
-        if isinstance(old, (str, bool)) or isinstance(confirmed, (str, bool)):
-            return old == confirmed
-        try:
-            tol = max(0.5 * 10.0 ** (-tag.precision), tag.deadband) + 1e-9
-            return abs(float(old) - float(confirmed)) <= tol
-        except (TypeError, ValueError):
-            return False
 
     # ------------------------------------------------------------------ audit helper
     async def _audit(
@@ -380,16 +289,16 @@ class CommandService:
         )
         return rec.seq
 
-    async def _on_runtime(self, coro: Any) -> Any:
+    async def _on_runtime(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on the acquisition loop, wherever the caller runs."""
-        loop = getattr(self.runtime, "loop", None)
+        loop = self.executor.loop
         try:
             here = asyncio.get_running_loop()
         except RuntimeError:
             here = None
         if loop is None or loop is here:
             return await coro
-        return await asyncio.wrap_future(self.runtime.submit(coro))
+        return await asyncio.wrap_future(self.executor.submit(coro))
 
     # ------------------------------------------------------------------ writes
     async def write(
@@ -437,9 +346,7 @@ class CommandService:
         except AuditError as exc:
             return CommandResult(CommandStatus.ERROR, f"not written: {exc}", tag, old, new)
         try:
-            result: WriteResult = await self._on_runtime(
-                self.runtime.write_tag(tag, new, user=user, origin=origin)
-            )
+            result: WriteResult = await self._on_runtime(self._writer(tag, new, user, origin))
         except Exception as exc:  # the caller must always get an answer, and the audit a result row
             log.exception("write %s failed", tag)
             result = WriteResult(WriteStatus.ERROR, f"write failed: {exc}")
@@ -467,7 +374,11 @@ class CommandService:
         self, tag: str, value: Any, who: Who, confirm_old: Any = None, comment: str = ""
     ) -> concurrent.futures.Future[CommandResult]:
         """Start :meth:`write` on the acquisition loop from the GUI thread; the future holds the result."""
-        return self.runtime.submit(self.write(tag, value, who, confirm_old, comment))
+        return self.executor.submit(self.write(tag, value, who, confirm_old, comment))
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start one of this service's coroutines (``ack``, ``shelve``...) on the acquisition loop."""
+        return self.executor.submit(coro)
 
     # ------------------------------------------------------------------ alarm actions
     async def _alarm_op(
@@ -476,8 +387,7 @@ class CommandService:
         action: Action,
         who: Who,
         target: str,
-        fn_name: str,
-        *args: Any,
+        run: Callable[[AlarmOps, bool], OpResult],
         **details: Any,
     ) -> CommandResult:
         if isinstance(who, RemoteIdentity):
@@ -488,7 +398,7 @@ class CommandService:
             )
         else:
             why = await asyncio.to_thread(self._permission, who, action)
-        engine = getattr(self.runtime, "alarms", None)
+        engine = self.alarms
         if why is None and engine is None:
             why = "alarms are disabled at this station"
         if why:
@@ -496,10 +406,10 @@ class CommandService:
                 op, who, target, "denied", {**details, "message": why}
             )
             return CommandResult(CommandStatus.DENIED, why + note, target, audit_seq=seq)
-        fn = getattr(engine, fn_name)
-        kwargs = {"remote": True} if op == "ack" and isinstance(who, RemoteIdentity) else {}
+        assert engine is not None
+        remote = isinstance(who, RemoteIdentity)
         try:
-            res = await asyncio.wrap_future(self.runtime.call(fn, *args, **kwargs))
+            res = await asyncio.wrap_future(self.executor.call(run, engine, remote))
             ok, message = bool(res.ok), res.message or ("ok" if res.ok else "refused")
             details = {**details, "done": list(res.done), "refused": dict(res.refused)}
         except Exception as exc:
@@ -520,7 +430,12 @@ class CommandService:
         target = alarm_ids if isinstance(alarm_ids, str) else ",".join(alarm_ids)
         user = self.identity(who)[0]
         return await self._alarm_op(
-            "ack", Action.ACKNOWLEDGE, who, target, "ack", alarm_ids, user, comment, comment=comment
+            "ack",
+            Action.ACKNOWLEDGE,
+            who,
+            target,
+            lambda e, remote: e.ack(alarm_ids, user, comment, remote=remote),
+            comment=comment,
         )
 
     async def shelve(
@@ -533,11 +448,7 @@ class CommandService:
             Action.SHELVE,
             who,
             alarm_id,
-            "shelve",
-            alarm_id,
-            user,
-            reason,
-            duration,
+            lambda e, _remote: e.shelve(alarm_id, user, reason, duration),
             reason=reason,
             duration=duration,
         )
@@ -550,10 +461,7 @@ class CommandService:
             Action.SHELVE,
             who,
             alarm_id,
-            "unshelve",
-            alarm_id,
-            user,
-            comment,
+            lambda e, _remote: e.unshelve(alarm_id, user, comment),
             comment=comment,
         )
 
@@ -561,7 +469,12 @@ class CommandService:
         """Reset a latched alarm whose condition has cleared."""
         user = self.identity(who)[0]
         return await self._alarm_op(
-            "reset", Action.RESET, who, alarm_id, "reset", alarm_id, user, comment, comment=comment
+            "reset",
+            Action.RESET,
+            who,
+            alarm_id,
+            lambda e, _remote: e.reset(alarm_id, user, comment),
+            comment=comment,
         )
 
     async def set_out_of_service(
@@ -575,24 +488,54 @@ class CommandService:
             Action.MANAGE_ALARMS,
             who,
             alarm_id,
-            "set_out_of_service",
-            alarm_id,
-            user,
-            reason,
-            out_of_service,
+            lambda e, _remote: e.set_out_of_service(alarm_id, user, reason, out_of_service),
             reason=reason,
         )
 
-    # ------------------------------------------------------------------ uplink handlers (uplink-cmd thread)
-    # Blocking: call them from the uplink's command thread, never from the acquisition thread.
-    def remote_write(self, tag: str, value: Any, user: str, source: str = "") -> tuple[bool, str]:
-        """The runtime's remote-command handler: blocking, returns (ok, message)."""
-        fut = self.runtime.submit(self.write(tag, value, RemoteIdentity(user, source)))
-        return fut.result(RESULT_TIMEOUT).as_tuple()
+    # ------------------------------------------------------------------ uplink handlers (any thread)
+    # Never blocking: each returns a future the uplink chains its reply to.
+    def remote_write(
+        self, tag: str, value: Any, user: str, source: str = ""
+    ) -> concurrent.futures.Future[tuple[bool, str]]:
+        """The runtime's remote-command handler: the future holds (ok, message)."""
+        fut = self.executor.submit(self.write(tag, value, RemoteIdentity(user, source)))
+        return then(fut, CommandResult.as_tuple)
 
     def remote_ack(
-        self, alarm_ids: Any, user: str, comment: str = "", source: str = ""
-    ) -> tuple[bool, str]:
-        """The runtime's remote-acknowledgement handler: blocking, returns (ok, message)."""
-        fut = self.runtime.submit(self.ack(alarm_ids, RemoteIdentity(user, source), comment))
-        return fut.result(RESULT_TIMEOUT).as_tuple()
+        self, alarm_ids: str | list[str], user: str, comment: str = "", source: str = ""
+    ) -> concurrent.futures.Future[tuple[bool, str]]:
+        """The runtime's remote-acknowledgement handler: the future holds (ok, message)."""
+        fut = self.executor.submit(self.ack(alarm_ids, RemoteIdentity(user, source), comment))
+        return then(fut, CommandResult.as_tuple)
+
+    def record_remote_refusal(
+        self, cmd: str, user: str, target: str, message: str, source: str = ""
+    ) -> None:
+        """Audit a remote command the uplink refused before it came here (any thread, no wait)."""
+        who = RemoteIdentity(user or "?", source)
+        details = {"message": message}
+        try:
+            self.executor.submit(self._audit_safe(f"remote_{cmd}", who, target, "denied", details))
+        except Exception:  # the runtime is not running: audit here and now
+            user_, origin = self.identity(who)
+            try:
+                self.audit.append(
+                    f"remote_{cmd}",
+                    user=user_,
+                    origin=origin,
+                    target=target,
+                    result="denied",
+                    details={**details, "source": source},
+                )
+            except AuditError as exc:
+                log.error("remote %s refusal not audited: %s", cmd, exc)
+
+
+__all__ = [
+    "CommandResult",
+    "CommandService",
+    "CommandStatus",
+    "RemoteIdentity",
+    "Who",
+    "action_for",
+]

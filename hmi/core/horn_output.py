@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hmi.core.ports import AlarmOps, TagWriter
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +22,9 @@ PERIOD = 0.5  # s between looks at the horn state
 class HornOutput:
     """Mirror the annunciation state on one writable tag (runs on the acquisition loop)."""
 
-    def __init__(self, runtime: Any, tag: str) -> None:
-        self.runtime = runtime
+    def __init__(self, alarms: AlarmOps | None, write: TagWriter, tag: str) -> None:
+        self.alarms = alarms
+        self._write = write  # the runtime's device writer (no operator, nothing to audit)
         self.tag = tag
         self.written: bool | None = None  # the state last written successfully
         self.writes = 0
@@ -44,11 +48,11 @@ class HornOutput:
 
     async def step(self) -> None:
         """Write the coil when the horn state differs from what was last written."""
-        alarms = self.runtime.alarms
+        alarms = self.alarms
         sounding = bool(alarms is not None and alarms.annunciation().horn)
         if sounding == self.written:
             return
-        res = await self.runtime.write_tag(self.tag, 1 if sounding else 0, "system", "horn")
+        res = await self._write(self.tag, 1 if sounding else 0, "system", "horn")
         self.writes += 1
         if res.ok:
             if self.written is not None or sounding:

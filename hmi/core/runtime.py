@@ -3,7 +3,11 @@
 One asyncio loop in the thread "acquisition" runs every driver, the alarm engine
 and the housekeeping timer. The historian writes on its own thread; paho runs its
 own network loop. Other threads reach the runtime only through :meth:`submit`,
-:meth:`call` and the tag table's :meth:`~hmi.core.tagtable.TagTable.changed_since`.
+:meth:`call`, the tag table's :meth:`~hmi.core.tagtable.TagTable.changed_since`, the
+statistics snapshot (:meth:`latest_stats`) and :meth:`publish_derived`.
+
+The runtime builds the parts and hands each one only its ports (:mod:`hmi.core.ports`);
+every write goes through :attr:`commands`, which alone holds the device writer.
 """
 
 from __future__ import annotations
@@ -13,13 +17,11 @@ import concurrent.futures
 import gc
 import logging
 import os
-import shutil
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -28,13 +30,22 @@ from drivers.base import (
     DeviceState,
     Driver,
     PointSpec,
-    WriteResult,
-    WriteStatus,
     driver_class,
 )
 from hmi.config.schema import StationConfig, TagConfig, UplinkConfig
 from hmi.core.horn_output import HornOutput
+from hmi.core.stats import STATS_PERIOD, RuntimeStats, StatsCollector
 from hmi.core.tagtable import TagTable, TagUpdate
+from hmi.core.writer import READBACK_TIMEOUT, DeviceWriter
+
+if TYPE_CHECKING:
+    from hmi.core.alarms import AlarmEngine
+    from hmi.core.analytics import AnalyticsService
+    from hmi.core.stats import Derived
+    from hmi.core.system_tags import SystemDriver
+    from hmi.core.uplink import Uplink
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +53,7 @@ HOUSEKEEPING_PERIOD = 0.5  # s: staleness, alarm timers, stats
 #: s: the history database's ``current`` table is refreshed this often, latest value per tag
 #: (writing every change costs ~3 % of a core at 10,000 tags/s; samples are not delayed)
 CURRENT_PERIOD = 5.0
-READBACK_TIMEOUT = 5.0  # s: a write is verified by reading the point back within this time
+__all__ = ["READBACK_TIMEOUT", "Runtime", "RuntimeError_"]
 
 
 class RuntimeError_(Exception):
@@ -60,7 +71,9 @@ class Runtime:
         uplink: UplinkConfig | None = None,
         alarms: bool = True,
     ) -> None:
-        self.cfg = cfg
+        # an uplink override (CLI) replaces the config's section: one config for every part
+        self.cfg = cfg if uplink is None else cfg.model_copy(update={"uplink": uplink})
+        cfg = self.cfg
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         from hmi.core.dbcheck import check_databases
@@ -69,17 +82,19 @@ class Runtime:
         self.db_repairs = check_databases(self.data_dir)
         periods = [self._poll_period(t) for t in cfg.tags]
         self.tags = TagTable(cfg.tags, periods)
-        self._listeners: dict[str, list[Callable[..., Any]]] = defaultdict(list)
         self.drivers: dict[str, Driver] = {}
         self._tag_driver: dict[int, Driver] = {}
         self._calcs: list[Any] = []  # calc devices: fed every scan (hmi.core.calc)
+        self._system_drivers: list[SystemDriver] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self._stats_task: asyncio.Task[None] | None = None
         self.started_at = 0.0
-        self.stats: dict[str, Any] = {"batches": 0, "samples": 0, "housekeeping_overruns": 0}
+        #: counters of the data path (acquisition thread); readers take :meth:`latest_stats`
+        self.stats: dict[str, int] = {"batches": 0, "samples": 0, "housekeeping_overruns": 0}
 
         from hmi.core.historian import Historian
 
@@ -91,13 +106,11 @@ class Runtime:
         self._disk_watch = DiskWatch(self)
         self._current_due = 0.0
 
-        self.alarms: Any = None
+        self.alarms: AlarmEngine | None = None
         if alarms:
             from hmi.core.alarms import AlarmEngine
 
             self.alarms = AlarmEngine(cfg, self.data_dir / "alarms.db")
-        up_cfg = uplink if uplink is not None else cfg.uplink
-        cfg_up = cfg.model_copy(update={"uplink": up_cfg})
         # every control action (local, CLI, remote) goes through one checked, audited path
         from hmi.core.audit import AuditTrail
         from hmi.core.commands import CommandService
@@ -110,17 +123,24 @@ class Runtime:
             policy=SecurityPolicy.from_config(cfg),
             station_id=cfg.station.id,
         )
-        self.commands = CommandService(self, self.users, self.audit, cfg_up)
+        writer = DeviceWriter(cfg, self.tags.index, self._tag_driver.get, self._on_batch)
+        # the device stage goes to the command service and, for its own coil only, to the
+        # horn output (an automatic function, not an operator's command)
+        self._device_write = writer.write
+        self.commands = CommandService(
+            cfg, self.tags, self, writer.write, self.users, self.audit, self.alarms
+        )
+        self.horn_output: HornOutput | None = None
         if self.db_repairs:  # system alarm, audit record, users.db lock-down
             from hmi.core.dbrepair import apply_repairs
 
             apply_repairs(self, self.db_repairs)
-        self.uplink: Any = None
-        if up_cfg.enabled:
+        self.uplink: Uplink | None = None
+        if cfg.uplink.enabled:
             from hmi.core.uplink import Uplink
 
             self.uplink = Uplink(
-                cfg_up,
+                cfg,
                 self.data_dir,
                 self.tags,
                 ack_handler=self._remote_ack,
@@ -128,12 +148,12 @@ class Runtime:
                 on_event=self._on_uplink_event,
             )
         # forecast, early warnings and reports from the station's own history (thread "analytics")
-        self.analytics: Any = None
+        self.analytics: AnalyticsService | None = None
         if cfg.analytics.active:
             from hmi.core.analytics import AnalyticsService
 
-            self.analytics = AnalyticsService(self)
-            if self.uplink is not None and hasattr(self.uplink, "on_report"):
+            self.analytics = AnalyticsService(cfg, self.data_dir, self.historian, self)
+            if self.uplink is not None:
                 self.analytics.add_report_listener(self.uplink.on_report)
         # the station for the dispatch SCADA: an OPC UA server of its own (thread "northbound")
         self.northbound: Any = None
@@ -149,6 +169,16 @@ class Runtime:
                 submit_write=command_submitter(self.commands, self.users),
                 secret=lambda name: get_secret(cfg.station.id, name),
             )
+        up = self.uplink
+        self._stats = StatsCollector(
+            self.data_dir,
+            counters=lambda: self.stats,
+            devices=lambda: [d.diagnostics() for d in list(self.drivers.values())],
+            historian=self.historian.stats,
+            uplink=up.status if up is not None else None,
+            alarms=self.alarms.stats if self.alarms is not None else None,
+            started_at=lambda: self.started_at,
+        )
 
     # ------------------------------------------------------------------ config helpers
     def _poll_period(self, tag: TagConfig) -> float:
@@ -158,7 +188,7 @@ class Runtime:
             return 1.0
 
     def _driver_params(self, device: Any) -> dict[str, Any]:
-        params = device.driver_params()
+        params: dict[str, Any] = device.driver_params()
         if device.protocol == "opcua":
             params["pki_dir"] = str(self.data_dir / "pki" / device.id)
             base = Path(self.cfg.source_dir)
@@ -251,30 +281,33 @@ class Runtime:
             self.drivers[device.id] = drv
             for p in points:
                 self._tag_driver[p.index] = drv
+        await asyncio.to_thread(self._stats.collect)  # the system device starts with figures
         for device_id, drv in list(self.drivers.items()):
             try:
                 await drv.start()
             except Exception as exc:  # fail-soft: this device BAD and retried, the others run
                 self.drivers[device_id] = await self._failsoft_started(drv, exc)
-        self.horn_output = HornOutput(self, self.cfg.horn_output) if self.cfg.horn_output else None
-        if self.horn_output is not None:
+        if self.cfg.horn_output:  # the station horn coil follows the annunciation
+            self.horn_output = HornOutput(self.alarms, self._device_write, self.cfg.horn_output)
             self.horn_output.start()
-        self._housekeeping = asyncio.get_running_loop().create_task(
-            self._housekeeping_loop(), name="housekeeping"
-        )
+        loop = asyncio.get_running_loop()
+        self._housekeeping = loop.create_task(self._housekeeping_loop(), name="housekeeping")
+        self._stats_task = loop.create_task(self._stats_loop(), name="stats")
 
     def _make_driver(self, device: Any, points: list[PointSpec]) -> Driver:
         if device.protocol == "system":  # the runtime's own figures: not a field device
             from hmi.core.system_tags import SystemDriver
 
-            return SystemDriver(
+            drv = SystemDriver(
                 device.id,
                 self._driver_params(device),
                 points,
                 self._on_batch,
                 self._on_state,
-                runtime=self,
+                stats=self,
             )
+            self._system_drivers.append(drv)
+            return drv
         if device.protocol == "calc":  # expression and manual-entry tags
             from hmi.core.calc import CalcDriver
 
@@ -339,11 +372,12 @@ class Runtime:
         log.info("runtime stopped")
 
     async def _stop_async(self) -> None:
-        if getattr(self, "horn_output", None) is not None:
+        if self.horn_output is not None:
             await self.horn_output.stop()
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            await asyncio.gather(self._housekeeping, return_exceptions=True)
+        tasks = [t for t in (self._housekeeping, self._stats_task) if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(d.stop() for d in self.drivers.values()), return_exceptions=True)
 
     def __enter__(self) -> Runtime:
@@ -354,18 +388,16 @@ class Runtime:
         self.stop()
 
     # ------------------------------------------------------------------ thread crossings
-    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run a coroutine on the acquisition loop (from any other thread)."""
         if self.loop is None or not self.loop.is_running():
             coro.close()
             raise RuntimeError_("runtime is not running")
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    def call(
-        self, fn: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> concurrent.futures.Future[Any]:
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
         """Run a plain function on the acquisition thread; the future holds its result."""
-        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         if self.loop is None or not self.loop.is_running():
             raise RuntimeError_("runtime is not running")
 
@@ -380,18 +412,17 @@ class Runtime:
         self.loop.call_soon_threadsafe(run)
         return fut
 
-    def add_listener(self, kind: str, fn: Callable[..., Any]) -> None:
-        """Register a listener: "scan", "changes", "device_state", "alarm" or "uplink" (acquisition thread)."""
-        if kind not in ("scan", "changes", "device_state", "alarm", "uplink"):
-            raise ValueError(f"unknown listener kind {kind!r}")
-        self._listeners[kind].append(fn)
+    def publish_derived(self, values: Mapping[str, Derived]) -> None:
+        """Analytics results for the system device (any thread; dropped when not running)."""
+        loop = self.loop
+        if loop is None or not loop.is_running() or not self._system_drivers:
+            log.debug("analytics results not delivered: the runtime is not running")
+            return
+        loop.call_soon_threadsafe(self._push_derived, dict(values))
 
-    def _emit(self, kind: str, *args: Any) -> None:
-        for fn in self._listeners.get(kind, ()):
-            try:
-                fn(*args)
-            except Exception:
-                log.exception("%s listener %r failed", kind, fn)
+    def _push_derived(self, values: dict[str, Derived]) -> None:
+        for drv in self._system_drivers:
+            drv.push_derived(values)
 
     # ------------------------------------------------------------------ data path
     def _on_batch(self, batch: Batch) -> None:
@@ -400,7 +431,6 @@ class Runtime:
         self.stats["samples"] += len(res.scan)
         if self.alarms is not None:
             self.alarms.process(res.scan)
-        self._emit("scan", res.scan)
         if len(res.history):
             self._write_history(res.history)
         if len(res.changes):
@@ -440,7 +470,6 @@ class Runtime:
     def _publish_changes(self, u: TagUpdate) -> None:
         if self.uplink is not None:
             self.uplink.on_changes(u)
-        self._emit("changes", u)
 
     def _on_state(self, device_id: str, old: DeviceState, new: DeviceState, reason: str) -> None:
         if new in (DeviceState.BACKOFF, DeviceState.DEGRADED):
@@ -457,12 +486,10 @@ class Runtime:
             self.alarms.device_state(device_id, old, new, reason)
         if self.uplink is not None:
             self.uplink.on_device_state(device_id, old, new, reason)
-        self._emit("device_state", device_id, old, new, reason)
 
     def _on_alarm_event(self, event: dict[str, Any]) -> None:
         if self.uplink is not None:
             self.uplink.on_alarm(event)
-        self._emit("alarm", event)
 
     async def _housekeeping_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -492,27 +519,39 @@ class Runtime:
             except Exception:
                 log.exception("housekeeping failed")
 
+    async def _stats_loop(self) -> None:
+        """Publish a statistics snapshot every STATS_PERIOD; the gathering runs off the loop."""
+        while True:
+            await asyncio.sleep(STATS_PERIOD)
+            try:
+                await asyncio.to_thread(self._stats.collect)
+            except Exception:  # collect() records failing figures itself: this is a bug
+                log.exception("runtime statistics failed")
+
     # ------------------------------------------------------------------ remote (uplink) hooks
-    def _remote_ack(self, alarm_ids: Any, user: str, comment: str) -> tuple[bool, str]:
-        """Acknowledgement from the cloud: checked and audited like a local one (uplink thread)."""
+    def _remote_ack(
+        self, alarm_ids: str | list[str], user: str, comment: str
+    ) -> concurrent.futures.Future[tuple[bool, str]]:
+        """Acknowledgement from the cloud: checked and audited like a local one (no waiting)."""
         return self.commands.remote_ack(alarm_ids, user, comment, source="uplink")
 
-    def _remote_command(self, tag: str, value: Any, user: str) -> tuple[bool, str]:
+    def _remote_command(
+        self, tag: str, value: Any, user: str
+    ) -> concurrent.futures.Future[tuple[bool, str]]:
         """Write from the cloud: denied unless enabled for the tag; then checked and audited."""
         return self.commands.remote_write(tag, value, user, source="uplink")
 
     def _on_uplink_event(self, event: dict[str, Any]) -> None:
-        """Uplink thread: outbox overflow, refused remote commands. Audited here, then listeners."""
+        """Uplink thread: refused remote commands are audited (off this thread), overflows logged."""
         kind = event.get("type")
         if kind == "remote_refused":
             target = event.get("tag") or ",".join(event.get("alarm_ids") or [])
-            self.audit.append(
-                f"remote_{event.get('cmd', 'command')}",
-                user=str(event.get("user") or "?"),
-                origin="remote",
-                target=target,
-                result="denied",
-                details={"message": event.get("message", ""), "source": event.get("source", "")},
+            self.commands.record_remote_refusal(
+                str(event.get("cmd", "command")),
+                str(event.get("user") or "?"),
+                target,
+                str(event.get("message", "")),
+                str(event.get("source", "")),
             )
         elif kind == "outbox_overflow":
             log.error(
@@ -521,89 +560,23 @@ class Runtime:
                 event.get("total_dropped"),
                 event.get("reason", ""),
             )
-        if self.loop is not None and self.loop.is_running():
-            self.loop.call_soon_threadsafe(self._emit, "uplink", event)
-
-    # ------------------------------------------------------------------ commands
-    async def write_tag(
-        self, name: str, value: Any, user: str = "", origin: str = "local"
-    ) -> WriteResult:
-        """Write an engineering value to a tag, then verify it by reading it back."""
-        t = self.cfg.tag_map().get(name)
-        if t is None:
-            return WriteResult(WriteStatus.INVALID, f"unknown tag {name!r}")
-        if t.access not in ("rw", "manual"):
-            return WriteResult(WriteStatus.INVALID, f"{name} is read-only")
-        i = self.tags.index[name]
-        drv = self._tag_driver.get(i)
-        if drv is None:
-            return WriteResult(WriteStatus.NOT_CONNECTED, f"device {t.device} is not running")
-        raw: Any = value
-        if t.type != "string" and not isinstance(value, bool):
-            try:
-                v = float(value)
-            except (TypeError, ValueError):
-                return WriteResult(WriteStatus.INVALID, f"{value!r} is not a number")
-            if not (t.range[0] <= v <= t.range[1]):
-                return WriteResult(
-                    WriteStatus.INVALID,
-                    f"{v:g} {t.unit} is outside the range {t.range[0]:g}-{t.range[1]:g} {t.unit}",
-                )
-            gain, offset = t.scale.gain_offset() if t.scale else (1.0, 0.0)
-            raw = (v - offset) / gain
-        log.info("write %s = %r by %s (%s)", name, value, user or "-", origin)
-        result = await drv.write(i, raw)
-        if not result.ok:
-            return result
-        return await self._read_back(drv, t, i, raw)
-
-    async def _read_back(self, drv: Driver, t: TagConfig, index: int, raw: Any) -> WriteResult:
-        deadline = time.monotonic() + READBACK_TIMEOUT
-        tol = max(1e-6, abs(float(raw)) * 1e-6) if not isinstance(raw, str) else 0.0
-        last: Any = None
-        while time.monotonic() < deadline:
-            try:
-                batch = await asyncio.wait_for(drv.read([index]), READBACK_TIMEOUT)
-            except TimeoutError:
-                break
-            if len(batch.values):
-                last = batch.values[0]
-                if isinstance(raw, str) and str(last) == raw:
-                    return WriteResult(WriteStatus.SUCCESS, "written and read back")
-                if (
-                    not isinstance(raw, str)
-                    and np.isfinite(last)
-                    and abs(float(last) - float(raw)) <= tol + 0.5 * _step(t)
-                ):
-                    self._on_batch(batch)
-                    return WriteResult(WriteStatus.SUCCESS, "written and read back")
-            await asyncio.sleep(0.1)
-        return WriteResult(
-            WriteStatus.TIMEOUT,
-            f"read-back did not confirm the value within {READBACK_TIMEOUT:.0f} s (last read {last!r})",
-        )
 
     # ------------------------------------------------------------------ diagnostics
     def device_diagnostics(self) -> list[dict[str, Any]]:
         """DeviceDiagnostics of every device, as dicts (safe from any thread)."""
         return [d.diagnostics().as_dict() for d in list(self.drivers.values())]
 
+    def latest_stats(self) -> RuntimeStats:
+        """The latest statistics snapshot (any thread; published every STATS_PERIOD s)."""
+        return self._stats.latest()
+
     def runtime_stats(self) -> dict[str, Any]:
-        """Scan overruns, historian queue and size, disk use, uplink status."""
-        out: dict[str, Any] = dict(self.stats)
-        out["uptime_s"] = time.time() - self.started_at if self.started_at else 0.0
-        out["scan_overruns"] = sum(d.diag.scan_overruns for d in list(self.drivers.values()))
-        out["historian"] = self.historian.stats()
-        try:
-            du = shutil.disk_usage(self.data_dir)
-            out["disk"] = {"total": du.total, "used": du.used, "free": du.free}
-        except OSError:
-            out["disk"] = {}
-        out["uplink"] = self.uplink.status() if self.uplink is not None else {"enabled": False}
-        out["alarms"] = self.alarms.stats() if self.alarms is not None else {}
-        return out
+        """The latest snapshot as a plain dict (JSON export, tools)."""
+        return self.latest_stats().as_dict()
 
 
-def _step(t: TagConfig) -> float:
-    """Raw-unit resolution of a scaled integer tag (read-back tolerance)."""
-    return 1.0 if t.scale is not None and t.type in (None, "int") else 0.0
+if TYPE_CHECKING:
+    from hmi.core.ports import Station
+
+    def _provides_ports(rt: Runtime) -> Station:
+        return rt  # checked by mypy: the runtime provides every port the HMI is given

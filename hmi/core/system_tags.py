@@ -1,11 +1,13 @@
 """The ``system`` device: the station's own health and analytics figures as ordinary tags.
 
-:class:`SystemDriver` implements :class:`drivers.base.Driver` but reads the runtime
-itself (host load, disk, device availability, historian and uplink queues, alarm
-counts) and the analytics service's results (``warning.<id>``, ``forecast.*``), so it
-lives here and not under ``drivers/`` (which never imports ``hmi``). The runtime
-creates it for ``protocol: system``; it is not in :data:`drivers.base.DRIVERS`.
-Addresses are listed in :mod:`hmi.config.system`.
+:class:`SystemDriver` implements :class:`drivers.base.Driver` but reads the runtime's
+published statistics snapshot (:class:`~hmi.core.stats.RuntimeStats`: disk, device
+availability, historian and uplink queues, alarm counts — gathered off the acquisition
+loop), the host probe, and the analytics results the runtime pushes in
+(``warning.<id>``, ``forecast.*``), so it lives here and not under ``drivers/`` (which
+never imports ``hmi``). It holds no reference to the runtime: only a
+:class:`~hmi.core.ports.StatsSource`. The runtime creates it for ``protocol: system``; it
+is not in :data:`drivers.base.DRIVERS`. Addresses are listed in :mod:`hmi.config.system`.
 
 Quality: a figure that cannot be known right now (no NTP answer, a device that has not
 answered yet, an analytics result not computed yet or too old) is sent UNCERTAIN or BAD
@@ -15,13 +17,11 @@ with the reason, never as a plausible number.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,8 @@ from drivers.base import (
 )
 from hmi.config.system import SystemAddress, parse_address
 from hmi.core.analytics.health import AvailabilityTracker, HostProbe, sntp_offset
+from hmi.core.ports import StatsSource
+from hmi.core.stats import Derived, RuntimeStats
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +47,10 @@ GOOD, UNCERTAIN, BAD = int(Quality.GOOD), int(Quality.UNCERTAIN), int(Quality.BA
 NTP_PERIOD = 64.0  # s between clock checks (the NTP client minimum poll)
 SAMPLE_PERIOD = 1.0  # s between device-state samples for availability
 
-
-@dataclass(frozen=True, slots=True)
-class Derived:
-    """A figure computed elsewhere (analytics) for a system address."""
-
-    value: float
-    quality: int
-    reason: str
-    ts: float
-    max_age: float = 0.0  # 0: never stale
-
+__all__ = ["BAD", "GOOD", "UNCERTAIN", "Derived", "SystemDriver"]
 
 Reading = tuple[float, int, str]
+_NO_STATS = RuntimeStats()
 
 
 class SystemDriver(Driver):
@@ -73,10 +66,10 @@ class SystemDriver(Driver):
         sink: Any,
         on_state: StateListener | None = None,
         *,
-        runtime: Any = None,
+        stats: StatsSource | None = None,
     ) -> None:
         super().__init__(device_id, params, points, sink, on_state)
-        self.runtime = runtime
+        self.stats = stats
         self.ntp_server = str(params.get("ntp_server") or "")
         self.diag.endpoint = "local"
         self._addr: dict[int, SystemAddress] = {
@@ -145,7 +138,7 @@ class SystemDriver(Driver):
         self._derived.update(values)
         idx = [i for a in values for i in self._by_address.get(a, ())]
         if idx:
-            self._emit(idx, {}, time.time())  # derived figures need no runtime statistics
+            self._emit(idx, _NO_STATS, time.time())  # derived figures need no statistics
 
     # ------------------------------------------------------------------ polling
     async def _poll(self, period: float, indices: list[int]) -> None:
@@ -165,7 +158,7 @@ class SystemDriver(Driver):
                 next_t = loop.time()
             await asyncio.sleep(max(0.0, next_t - loop.time()))
 
-    def _emit(self, indices: list[int], stats: dict[str, Any], now: float) -> None:
+    def _emit(self, indices: list[int], stats: RuntimeStats, now: float) -> None:
         groups: dict[tuple[int, str], tuple[list[int], list[float]]] = {}
         for i in indices:
             value, q, reason = self._value(self._addr[i], stats, now)
@@ -180,9 +173,9 @@ class SystemDriver(Driver):
     async def _sample_devices(self) -> None:
         while True:
             now = time.time()
-            for dev_id, drv in list(getattr(self.runtime, "drivers", {}).items()):
-                if drv is not self:
-                    self.availability.sample(dev_id, drv.state is DeviceState.UP, now)
+            for d in self._stats().devices:
+                if d.get("device_id") != self.device_id:
+                    self.availability.sample(str(d.get("device_id")), d.get("state") == "up", now)
             await asyncio.sleep(SAMPLE_PERIOD)
 
     async def _check_clock(self) -> None:
@@ -198,17 +191,12 @@ class SystemDriver(Driver):
             await asyncio.sleep(NTP_PERIOD)
 
     # ------------------------------------------------------------------ figures
-    def _stats(self) -> dict[str, Any]:
-        rt = self.runtime
-        if rt is None:
-            return {}
-        with contextlib.suppress(Exception):
-            return dict(rt.runtime_stats())
-        return {}
+    def _stats(self) -> RuntimeStats:
+        return _NO_STATS if self.stats is None else self.stats.latest_stats()
 
-    def _value(self, a: SystemAddress, stats: dict[str, Any], now: float) -> Reading:
+    def _value(self, a: SystemAddress, stats: RuntimeStats, now: float) -> Reading:
         if a.kind == "device":
-            return self._device_value(a, now)
+            return self._device_value(a, stats, now)
         if a.kind == "warning" or a.text.startswith("forecast."):
             d = self._derived.get(a.text)
             if d is None:
@@ -226,34 +214,42 @@ class SystemDriver(Driver):
         if t == "host.uptime":
             return self._host.uptime_h(), GOOD, ""
         if t.startswith("host.disk"):
-            disk = stats.get("disk") or {}
-            if not disk.get("total"):
-                return math.nan, BAD, "disk usage not available"
+            disk = stats.disk
+            if disk is None or not disk.total:
+                return math.nan, BAD, stats.errors.get("disk") or "disk usage not available yet"
             if t == "host.disk_free":
-                return 100.0 * disk["free"] / disk["total"], GOOD, ""
-            return disk["free"] / 1048576.0, GOOD, ""
+                return 100.0 * disk.free / disk.total, GOOD, ""
+            return disk.free / 1048576.0, GOOD, ""
+        if not stats.ts:
+            return math.nan, BAD, "runtime statistics not gathered yet"
         if t == "runtime.uptime":
-            return float(stats.get("uptime_s", 0.0)) / 3600.0, GOOD, ""
+            return stats.uptime_s / 3600.0, GOOD, ""
         if t == "runtime.scan_overruns":
-            return float(stats.get("scan_overruns", 0)), GOOD, ""
+            return float(stats.scan_overruns), GOOD, ""
         if t.startswith("historian."):
-            h = stats.get("historian") or {}
+            h = stats.historian
             key = {
                 "historian.queue": "queue_depth",
                 "historian.size_mb": "db_bytes",
                 "historian.dropped": "dropped",
             }[t]
             if key not in h:
-                return math.nan, BAD, "historian statistics not available"
+                return (
+                    math.nan,
+                    BAD,
+                    stats.errors.get("historian") or "historian statistics not available",
+                )
             v = float(h[key] or 0)
             return (v / 1048576.0 if key == "db_bytes" else v), GOOD, ""
         if t.startswith("uplink."):
-            return self._uplink_value(t, stats.get("uplink") or {})
+            if "uplink" in stats.errors:
+                return math.nan, BAD, stats.errors["uplink"]
+            return self._uplink_value(t, stats.uplink)
         if t.startswith("alarms."):
-            al = stats.get("alarms") or {}
+            al = stats.alarms
             key = t.split(".", 1)[1]
             if key not in al:
-                return math.nan, BAD, "alarm engine not running"
+                return math.nan, BAD, stats.errors.get("alarms") or "alarm engine not running"
             return float(al[key]), GOOD, ""
         return (
             math.nan,
@@ -262,7 +258,7 @@ class SystemDriver(Driver):
         )  # pragma: no cover - parse_address forbids it
 
     @staticmethod
-    def _uplink_value(t: str, up: dict[str, Any]) -> Reading:
+    def _uplink_value(t: str, up: Mapping[str, Any]) -> Reading:
         # a disabled uplink is a true statement, not an unknown: not connected, nothing queued
         if not up.get("enabled"):
             return 0.0, GOOD, ""
@@ -274,18 +270,21 @@ class SystemDriver(Driver):
             return float(up.get("oldest_age") or 0.0), GOOD, ""
         return float(up.get("dropped") or 0), GOOD, ""
 
-    def _device_value(self, a: SystemAddress, now: float) -> Reading:
-        drv = getattr(self.runtime, "drivers", {}).get(a.ref)
-        if drv is None:
-            return math.nan, BAD, f"device {a.ref} is not running"
+    def _device_value(self, a: SystemAddress, stats: RuntimeStats, now: float) -> Reading:
+        if not stats.ts:
+            return math.nan, BAD, "runtime statistics not gathered yet"
+        d = stats.device(a.ref)
+        if d is None:
+            return math.nan, BAD, stats.errors.get("devices") or f"device {a.ref} is not running"
+        state = str(d.get("state"))
         if a.field == "up":
-            return float(drv.state is DeviceState.UP), GOOD, ""
+            return float(state == DeviceState.UP.value), GOOD, ""
         if a.field == "availability":
             av = self.availability.availability(a.ref, now)
             if av is None:
                 return math.nan, UNCERTAIN, "availability: not observed long enough yet"
             return av, GOOD, ""
-        diag = drv.diagnostics()
-        if drv.state is not DeviceState.UP:
-            return diag.rtt_avg_ms, UNCERTAIN, f"device {a.ref} is {drv.state.value}"
-        return diag.rtt_avg_ms, GOOD, ""
+        rtt = float(d.get("rtt_avg_ms") or 0.0)
+        if state != DeviceState.UP.value:
+            return rtt, UNCERTAIN, f"device {a.ref} is {state}"
+        return rtt, GOOD, ""

@@ -1,12 +1,13 @@
 """Operator actions on behalf of the console's session, all through the command service.
 
 Every control action the HMI offers — acknowledge, shelve, unshelve, reset, out of
-service, set-point and valve writes — goes to ``runtime.commands``
-(:class:`hmi.core.commands.CommandService`) with the console's current
-:class:`~hmi.core.users.Session`: the permission check, interlocks and the audit trail
-apply to every click. Nothing here talks to the alarm engine or ``runtime.write_tag``
-directly. The one exception is *Silence horn*: it changes no alarm state, so whoever is
-at the console may stop the noise (the engine logs it).
+service, set-point and valve writes — goes to the station's command port
+(:class:`hmi.core.ports.CommandPort`, the :class:`~hmi.core.commands.CommandService`)
+with the console's current :class:`~hmi.core.users.Session`: the permission check,
+interlocks and the audit trail apply to every click. There is no other way to write: the
+device writer belongs to the command service alone. The one exception is *Silence
+horn*: it changes no alarm state, so whoever is at the console may stop the noise (the
+engine logs it).
 
 Results come back on the GUI thread (:func:`hmi.ui.tasks.watch`) and are announced on
 :attr:`Actions.sigMessage` (status bar) and to an optional per-call callback. Widgets
@@ -22,6 +23,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from hmi.core.ports import CommandPort, Station
 from hmi.core.users import PERMISSIONS, Action, Console, Role, Session
 from hmi.ui.i18n import N_, i18n, tr
 from hmi.ui.tasks import run_in_pool, watch
@@ -108,17 +110,13 @@ class Actions(QObject):
     sigSessionChanged = Signal(object)  # the new Session (login, logout, idle logout)
     sigUserChanged = Signal(str)  # kept for old listeners; nothing emits it
 
-    def __init__(self, runtime: Any, console: Console | str | None = None) -> None:
+    def __init__(self, runtime: Station, console: Console | str | None = None) -> None:
         super().__init__()
         self.runtime = runtime
         # a plain name (the old signature) grants nothing: the console starts logged out
         self.console: Console | None = (
-            console if isinstance(console, Console) else self._default_console()
+            console if isinstance(console, Console) else Console(runtime.users)
         )
-
-    def _default_console(self) -> Console | None:
-        users = getattr(self.runtime, "users", None)
-        return Console(users) if users is not None else None
 
     def set_console(self, console: Console | None) -> None:
         """Act for this console from now on (app start-up)."""
@@ -138,9 +136,9 @@ class Actions(QObject):
         return self.session.display_name
 
     @property
-    def commands(self) -> Any:
-        """The runtime's command service (None when the runtime has none)."""
-        return getattr(self.runtime, "commands", None)
+    def commands(self) -> CommandPort:
+        """The station's command pipeline."""
+        return self.runtime.commands
 
     def session_changed(self) -> None:
         """Announce a login / logout: widgets re-gate their buttons."""
@@ -166,15 +164,15 @@ class Actions(QObject):
             done(ok, text)
 
     def _command(
-        self, what: str, make: Callable[[Any, Session], Coroutine[Any, Any, Any]], done: Done | None
+        self,
+        what: str,
+        make: Callable[[CommandPort, Session], Coroutine[Any, Any, Any]],
+        done: Done | None,
     ) -> bool:
         """Run ``make(commands, session)`` on the acquisition loop; report the CommandResult."""
         svc = self.commands
-        if svc is None:
-            self._report(False, f"{tr(what)}: {tr('the station runtime is not running')}", done)
-            return False
         try:
-            fut = self.runtime.submit(make(svc, self.session))
+            fut = svc.run(make(svc, self.session))
         except Exception as exc:  # runtime stopped (submit closes the coroutine)
             self._report(False, f"{tr(what)}: {exc}", done)
             return False
@@ -228,15 +226,14 @@ class Actions(QObject):
 
     def silence(self, done: Done | None = None) -> bool:
         """Silence the horn (acknowledges nothing, so it needs no login)."""
-        engine = getattr(self.runtime, "alarms", None)
-        call = getattr(self.runtime, "call", None)
-        if engine is None or call is None:
+        engine = self.runtime.alarms
+        if engine is None:
             self._report(
                 False, f"{tr('Silence horn')}: {tr('alarms are disabled at this station')}", done
             )
             return False
         try:
-            fut = call(engine.silence, self.user)
+            fut = self.runtime.call(engine.silence, self.user)
         except Exception as exc:
             self._report(False, f"{tr('Silence horn')}: {exc}", done)
             return False
@@ -253,20 +250,15 @@ class Actions(QObject):
     # ------------------------------------------------------------------ writes
     def check_write(self, tag: str, value: Any) -> Any:
         """The command service's refusal of this write now (None: it may go to confirmation)."""
-        svc = self.commands
-        if svc is None:
-            return None
-        return svc.check_write(tag, value, self.session)
+        return self.commands.check_write(tag, value, self.session)
 
     def current_value(self, tag: str) -> Any:
         """The value the confirmation shows as "current" (and the write confirms against)."""
-        svc = self.commands
-        return None if svc is None else svc.current_value(tag)
+        return self.commands.current_value(tag)
 
     def interlocks(self, tag: Any) -> list[tuple[Any, bool | None]]:
         """(interlock, blocks now / None when it cannot be checked) for a TagConfig."""
-        svc = self.commands
-        return [] if svc is None else svc.interlock_state(tag)
+        return self.commands.interlock_state(tag)
 
     def write(
         self,
@@ -278,9 +270,6 @@ class Actions(QObject):
     ) -> bool:
         """Checked, audited write (the runtime verifies it by read-back); ``comment`` is audited."""
         svc = self.commands
-        if svc is None:
-            self._report(False, f"{tr('Write')}: {tr('the station runtime is not running')}", done)
-            return False
         try:
             fut = svc.submit_write(
                 tag, value, self.session, confirm_old=confirm_old, comment=comment
@@ -312,27 +301,26 @@ class Actions(QObject):
         ``done(allowed, text)`` runs on the GUI thread once the audit row is written.
         """
         session = self.session
-        users = getattr(self.runtime, "users", None)
-        audit = getattr(self.runtime, "audit", None)
-        station = getattr(getattr(getattr(self.runtime, "cfg", None), "station", None), "id", "")
+        users = self.runtime.users
+        audit = self.runtime.audit
+        station = self.runtime.cfg.station.id
 
         def check() -> tuple[bool, str]:
             allowed = session.can(Action.EXIT_APPLICATION)
-            if allowed and session.logged_in and users is not None:
+            if allowed and session.logged_in:
                 info = users.get(session.user)  # disabled or demoted since the login: counts now
                 allowed = (
                     info is not None
                     and info.enabled
                     and min(info.role, session.role) >= PERMISSIONS[Action.EXIT_APPLICATION]
                 )
-            if audit is not None:
-                audit.append(
-                    "exit",
-                    user=session.display_name,
-                    origin=session.origin,
-                    target=station,
-                    result="ok" if allowed else "denied",
-                )
+            audit.append(
+                "exit",
+                user=session.display_name,
+                origin=session.origin,
+                target=station,
+                result="ok" if allowed else "denied",
+            )
             return allowed, "" if allowed else needs_text(Action.EXIT_APPLICATION, session)
 
         def finished(result: Any, error: BaseException | None) -> None:

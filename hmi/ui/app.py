@@ -24,6 +24,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from hmi import paths
+from hmi.core.ports import Station
 from hmi.ui import theme as theme_mod
 from hmi.ui.i18n import i18n
 
@@ -67,7 +68,7 @@ class _Raiser(QObject):
 
 
 def show_main_window(
-    runtime: Any,
+    runtime: Station,
     lang: str | None = None,
     theme: str | None = None,
     console: Any = None,
@@ -117,7 +118,7 @@ def _quit_on_signals(app: QApplication) -> Any:
 
 
 def run_gui(
-    runtime: Any,
+    runtime: Station,
     lang: str | None = None,
     theme: str | None = None,
     console: Any = None,

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.stats import RuntimeStats
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
 from hmi.ui.actions import role_text
@@ -34,9 +35,9 @@ NAV_PAGES = (
 )
 
 
-def uplink_chip(stats: dict[str, Any]) -> tuple[str, str, str]:
-    """(text, state, tooltip) of the uplink chip from runtime stats."""
-    up = stats.get("uplink") or {}
+def uplink_chip(stats: RuntimeStats) -> tuple[str, str, str]:
+    """(text, state, tooltip) of the uplink chip from the runtime's statistics snapshot."""
+    up = stats.uplink
     if not up or not up.get("enabled"):
         return tr("Uplink off"), "off", tr("Forwarding to the cloud platform is disabled")
     depth = int(up.get("outbox_depth") or 0)
@@ -206,7 +207,7 @@ class HeaderBar(QFrame):
             self.clock.setText(time.strftime("%H:%M:%S", lt) + "\n" + time.strftime("%Y-%m-%d", lt))
             self.clock.setToolTip(time.strftime("%Y-%m-%d %H:%M:%S %Z", lt))
 
-    def _diagnostics(self, devices: list[dict[str, Any]], stats: dict[str, Any]) -> None:
+    def _diagnostics(self, devices: list[dict[str, Any]], stats: RuntimeStats) -> None:
         text, state, tip = uplink_chip(stats)
         self.uplink.setText(text)
         self.uplink.setToolTip(tip)

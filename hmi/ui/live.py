@@ -2,9 +2,10 @@
 
 Every ``period`` ms :class:`LiveData` asks the tag table for the tags changed since the
 last pull (latest value per tag wins, so a burst never floods the event loop), the alarm
-engine for its snapshot when its version moved, and, less often, the device diagnostics
-and runtime statistics. Views connect to the signals and look only at their own tags.
-Nothing here does network I/O or SQLite writes.
+engine for its snapshot when its version moved, and, less often, the runtime's published
+statistics snapshot (:class:`~hmi.core.stats.RuntimeStats`, device diagnostics included).
+Views connect to the signals and look only at their own tags. Nothing here does network
+I/O, SQLite writes or disk syscalls.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from drivers.base import Quality
+from hmi.core.ports import AlarmOps, Station
+from hmi.core.stats import RuntimeStats
 from hmi.core.tagtable import TagUpdate
 
 log = logging.getLogger(__name__)
@@ -27,33 +30,33 @@ DIAG_EVERY = 4  # diagnostics every 4th tick (1 s at 250 ms)
 
 
 class LiveData(QObject):
-    """Pulls tag changes, alarm snapshots and diagnostics from a runtime on one timer.
+    """Pulls tag changes, alarm snapshots and statistics from a station on one timer.
 
-    ``runtime`` needs ``cfg`` and ``tags`` (a TagTable); ``alarms``, ``device_diagnostics``
-    and ``runtime_stats`` are used when present, so a bare tag table works too (tests,
-    screenshots before the runtime starts).
+    It reads the station's ``tags``, ``alarms`` (may be None) and ``latest_stats()``;
+    ``runtime`` is kept for the pages (historian, analytics, data folder).
     """
 
     sigTags = Signal(object)  # TagUpdate of the changed tags
     sigAlarms = Signal(object)  # list[AlarmView]
     sigAnnunciation = Signal(object)  # Annunciation | None
-    sigDiagnostics = Signal(object, object)  # list[dict] devices, dict runtime stats
+    sigDiagnostics = Signal(object, object)  # list[dict] devices, RuntimeStats
     sigTick = Signal(int)  # tick counter (blink phase: even/odd)
 
     def __init__(
-        self, runtime: Any, period_ms: int = DEFAULT_PERIOD_MS, parent: QObject | None = None
+        self, runtime: Station, period_ms: int = DEFAULT_PERIOD_MS, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self.runtime = runtime
         self.cfg = runtime.cfg
         self.tags = runtime.tags
+        self._alarms = runtime.alarms
         self.period_ms = period_ms
         self.seq = -1
         self.alarm_version: Any = None
         self.alarms: list[Any] = []
         self.annunciation: Any = None
         self.devices: list[dict[str, Any]] = []
-        self.stats: dict[str, Any] = {}
+        self.stats = RuntimeStats()
         self.ticks = 0
         self.last_pull_ms = 0.0
         #: tag name -> (highest priority, any unacked) of its listed active/unacked alarms
@@ -74,9 +77,9 @@ class LiveData(QObject):
         self._timer.stop()
 
     @property
-    def alarm_engine(self) -> Any:
+    def alarm_engine(self) -> AlarmOps | None:
         """The runtime's alarm engine, or None."""
-        return getattr(self.runtime, "alarms", None)
+        return self._alarms
 
     # ------------------------------------------------------------------ the pull
     def refresh(self) -> None:
@@ -128,15 +131,10 @@ class LiveData(QObject):
         self.sigAlarms.emit(self.alarms)
 
     def _pull_diagnostics(self) -> None:
-        fn = getattr(self.runtime, "device_diagnostics", None)
-        stats_fn = getattr(self.runtime, "runtime_stats", None)
-        try:
-            self.devices = list(fn()) if fn else []
-            self.stats = dict(stats_fn()) if stats_fn else {}
-        except Exception:
-            log.exception("diagnostics pull failed")
-            return
-        self.sigDiagnostics.emit(self.devices, self.stats)
+        stats = self.runtime.latest_stats()  # a published snapshot: no locks, no syscalls
+        self.stats = stats
+        self.devices = [dict(d) for d in stats.devices]
+        self.sigDiagnostics.emit(self.devices, stats)
 
     # ------------------------------------------------------------------ helpers for views
     def index_of(self, name: str) -> int:

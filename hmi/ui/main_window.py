@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.ports import Station
 from hmi.ui import theme as theme_mod
 from hmi.ui.actions import Actions
 from hmi.ui.banner import AlarmBanner
@@ -42,7 +43,7 @@ class MainWindow(QMainWindow):
     """Everything the operator sees."""
 
     def __init__(
-        self, runtime: Any, console: Any = None, period_ms: int = 250, horn: bool = True
+        self, runtime: Station, console: Any = None, period_ms: int = 250, horn: bool = True
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")

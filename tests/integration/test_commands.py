@@ -20,7 +20,7 @@ from drivers.base import DeviceState, Quality
 from hmi.cli.simulate import start_simulator_thread
 from hmi.config import load_station
 from hmi.config.schema import StationConfig
-from hmi.core.commands import CommandService, CommandStatus, RemoteIdentity
+from hmi.core.commands import CommandStatus, RemoteIdentity
 from hmi.core.runtime import Runtime
 from hmi.core.users import TEST_PARAMS, Session, UserStore
 from tests.helpers import wait_until
@@ -62,7 +62,7 @@ def station(tmp_path_factory):
             30,
             what="PLC up",
         )
-        yield sim, rt, users, CommandService(rt, users, users.audit, rt_cfg)
+        yield sim, rt, users, rt.commands.replace(users=users, audit=users.audit, cfg=rt_cfg)
     finally:
         rt.stop()
         users.close()
@@ -139,7 +139,7 @@ def test_interlock_refuses_with_its_message(station):
     cfg = _with(
         rt.cfg, {SP: {"interlocks": [{"tag": "esd.remote", "equals": value, "message": msg}]}}
     )
-    svc = CommandService(rt, users, users.audit, cfg)
+    svc = rt.commands.replace(users=users, audit=users.audit, cfg=cfg)
     head = users.audit.head()[0]
     res = write(rt, svc, SP, 0.41, users.login("op", PW))
     assert res.status is CommandStatus.INTERLOCKED and msg["en"] in res.message and res.hint == msg
@@ -163,7 +163,9 @@ def test_ladder_and_permissives_from_the_station_config(station):
         update={"interlocks": [p.model_copy(update={"require": [
             p.require[0].model_copy(update={"below": 0.1})]}) for p in rt.cfg.interlocks]}
     )  # fmt: skip
-    res = write(rt, CommandService(rt, users, users.audit, tight), "reg1.ssv.reset", 1, op)
+    res = write(
+        rt, rt.commands.replace(users=users, audit=users.audit, cfg=tight), "reg1.ssv.reset", 1, op
+    )
     assert res.status is CommandStatus.INTERLOCKED and "reset limit" in res.message, res
     assert "needs reg1.outlet.pressure below 0.1" in res.message
     results = [r.result for r in rows_after(users, head)]
@@ -190,19 +192,17 @@ def test_remote_commands_denied_by_default_and_accepted_when_enabled(station):
     head = users.audit.head()[0]
     res = write(rt, svc, SP, 0.42, RemoteIdentity("dispatch-li", "gas/demo_city_gate/cmd"))
     assert res.status is CommandStatus.DENIED and "remote commands are disabled" in res.message
-    enabled = CommandService(
-        rt,
-        users,
-        users.audit,
-        _with(rt.cfg, {SP: {"remote_write": True}}, {"remote_commands": True}),
+    enabled = rt.commands.replace(
+        users=users,
+        audit=users.audit,
+        cfg=_with(rt.cfg, {SP: {"remote_write": True}}, {"remote_commands": True}),
     )
-    ok, message = enabled.remote_write(
-        RO, 0.45, "dispatch-li"
-    )  # enabled station-wide, not for this tag
+    # enabled station-wide, not for this tag; the handler answers with a future at once
+    ok, message = enabled.remote_write(RO, 0.45, "dispatch-li").result(60)
     assert not ok and "does not accept remote writes" in message
     ok, message = enabled.remote_write(
         SP, 0.395, "dispatch-li", source="gas/demo_city_gate/cmd"
-    )  # the uplink's blocking handler
+    ).result(60)  # the uplink's handler: a future
     assert ok, message
     assert sim.call(sim.model.get, SP) == pytest.approx(0.395, abs=1e-6)
     rows = [(r.user, r.origin, r.result, r.details.get("source")) for r in rows_after(users, head)]

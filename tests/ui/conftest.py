@@ -1,12 +1,15 @@
 """Fixtures for the HMI tests (offscreen Qt).
 
-``table_runtime`` is a station runtime without devices: a real TagTable the test feeds
-with driver Batches, a real AlarmEngine (alarms.db in tmp_path), a real users.db (UserStore
-and AuditTrail, cheap test hashes) and the real CommandService. ``call`` and ``submit``
-run on an asyncio loop in its own thread, as the runtime's acquisition thread does, so the
-GUI code under test crosses threads exactly as in production. Nothing is mocked; only the
-devices are absent (the live-station tests use the simulator and the real Runtime).
-``window`` is logged in as the user ``operator`` (password ``PW``).
+``table_runtime`` is a station without devices, assembled from the real core parts: a real
+TagTable the test feeds with driver Batches, a real AlarmEngine (alarms.db in tmp_path), a
+real users.db (UserStore and AuditTrail, cheap test hashes), the real CommandService and
+StatsCollector, and an asyncio loop in a thread named "acquisition", so the GUI code under
+test crosses threads exactly as in production. Only the devices are absent: the command
+service's device stage (a :class:`hmi.core.ports.TagWriter`) is the small ``_write`` below,
+which records the write and applies the value as a read-back would. ``TableRuntime`` is
+checked by mypy against :class:`hmi.core.ports.Station` (see ``_is_a_station``), so it
+cannot drift from what the HMI uses. The live-station tests use the simulator and the real
+Runtime. ``window`` is logged in as the user ``operator`` (password ``PW``).
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pytest
@@ -26,7 +29,15 @@ from drivers.base import Batch, Quality, WriteResult, WriteStatus
 from hmi import paths
 from hmi.config import load_station
 from hmi.config.schema import StationConfig
+from hmi.core.ports import Station
+from hmi.core.stats import Derived, RuntimeStats, StatsCollector
 from hmi.core.tagtable import TagTable
+
+if TYPE_CHECKING:
+    from hmi.core.analytics import AnalyticsService
+    from hmi.core.historian import Historian
+
+T = TypeVar("T")
 
 DEMO = paths.station_configs_dir() / "demo_city_gate"
 PW = "Gate-7391"  # password of the users the tests create
@@ -52,7 +63,7 @@ def hmi_app(qapp: Any) -> Any:
 
 
 class TableRuntime:
-    """A devices-less runtime: TagTable, AlarmEngine, users + audit + CommandService, an acquisition loop."""
+    """A devices-less station of real core parts on an acquisition loop (see the module docstring)."""
 
     def __init__(self, cfg: StationConfig, data_dir: Path) -> None:
         from hmi.core.alarms import AlarmEngine
@@ -63,10 +74,11 @@ class TableRuntime:
         self.cfg = cfg
         self.data_dir = data_dir
         self.tags = TagTable(cfg.tags)
-        self.alarms = AlarmEngine(cfg, data_dir / "alarms.db")
-        self.historian = None
+        self.alarms: AlarmEngine | None = AlarmEngine(cfg, data_dir / "alarms.db")
+        self.historian: Historian | None = None
+        self.analytics: AnalyticsService | None = None
         self.writes: list[tuple[str, Any, str]] = []
-        self.loop = asyncio.new_event_loop()
+        self.loop: asyncio.AbstractEventLoop | None = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="acquisition", daemon=True
         )
@@ -75,22 +87,34 @@ class TableRuntime:
         self.users = UserStore(
             data_dir / "users.db", audit=self.audit, params=TEST_PARAMS, station_id=cfg.station.id
         )
-        self.commands = CommandService(self, self.users, self.audit, cfg)
+        self.commands = CommandService(
+            cfg, self.tags, self, self._write, self.users, self.audit, self.alarms
+        )
+        self._stats = StatsCollector(
+            data_dir,
+            counters=dict,
+            devices=list,
+            historian=dict,
+            alarms=self.alarms.stats,
+            started_at=time.time,
+        )
 
     def close(self) -> None:
         """Stop the loop thread, the alarm journal and users.db."""
-        asyncio.run_coroutine_threadsafe(self.loop.shutdown_default_executor(), self.loop).result(
-            10
-        )
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        loop = self.loop
+        assert loop is not None
+        asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)
-        self.loop.close()
-        self.alarms.close()
+        loop.close()
+        if self.alarms is not None:
+            self.alarms.close()
         self.users.close()
 
-    def call(self, fn: Any, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+    # ------------------------------------------------------------------ ports
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
         """Run ``fn`` on the loop thread (as Runtime.call does)."""
-        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
 
         def run() -> None:
             try:
@@ -98,37 +122,44 @@ class TableRuntime:
             except BaseException as exc:
                 fut.set_exception(exc)
 
+        assert self.loop is not None
         self.loop.call_soon_threadsafe(run)
         return fut
 
-    def submit(self, coro: Any) -> concurrent.futures.Future[Any]:
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run a coroutine on the loop thread."""
+        assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
+    def latest_stats(self) -> RuntimeStats:
+        """Statistics gathered now (the real collector; no devices, no historian)."""
+        return self._stats.collect()
+
+    def publish_derived(self, values: Mapping[str, Derived]) -> None:
+        """No system device here: analytics figures are dropped."""
+
+    async def _write(self, name: str, value: Any, user: str, origin: str) -> WriteResult:
+        """The device stage: record the write and apply it to the tag table (as a read-back would)."""
+        self.writes.append((name, value, user))
+        self._apply([self.tags.index[name]], [float(value)])
+        return WriteResult(WriteStatus.SUCCESS, "written and read back")
+
+    # ------------------------------------------------------------------ feeding values
     def audit_rows(self, action: str) -> list[Any]:
         """Audit records of one action."""
         return self.audit.records(action=action)
-
-    async def write_tag(
-        self, name: str, value: Any, user: str = "", origin: str = "local"
-    ) -> WriteResult:
-        """Record the write and apply it to the tag table (as a read-back would)."""
-        self.writes.append((name, value, user))
-        i = self.tags.index[name]
-        self._apply([i], [float(value)])
-        return WriteResult(WriteStatus.SUCCESS, "written and read back")
 
     def _apply(
         self, idx: list[int], values: list[float], quality: int = Quality.GOOD, reason: str = ""
     ) -> None:
         now = time.time()
         i = np.asarray(idx, np.int32)
-        raw = (np.asarray(values, float) - self.tags.offset[i]) / self.tags.gain[
-            i
-        ]  # drivers deliver raw values
+        # drivers deliver raw values
+        raw = (np.asarray(values, float) - self.tags.offset[i]) / self.tags.gain[i]
         res = self.tags.apply(Batch(i, raw, quality, reason, now, now))
-        self.alarms.process(res.scan)
-        self.alarms.tick(now)
+        if self.alarms is not None:
+            self.alarms.process(res.scan)
+            self.alarms.tick(now)
 
     def set(self, values: dict[str, float]) -> None:
         """Feed GOOD values by tag name (through the worker thread; waits)."""
@@ -160,13 +191,9 @@ class TableRuntime:
             vals[t.name] = v
         self.set(vals)
 
-    def device_diagnostics(self) -> list[dict[str, Any]]:
-        """No devices."""
-        return []
 
-    def runtime_stats(self) -> dict[str, Any]:
-        """Minimal statistics."""
-        return {"uptime_s": 1.0, "uplink": {"enabled": False}}
+def _is_a_station(rt: TableRuntime) -> Station:
+    return rt  # checked by mypy: the fake provides exactly the ports the HMI is given
 
 
 @pytest.fixture

@@ -36,9 +36,9 @@ def analytics_rt(table_runtime: Any, history_days: int) -> Any:
 
     rt = table_runtime
     rt.historian = Historian(rt.data_dir / "history.db")
-    rt.drivers = {}  # no system device: the figures are not pushed as tags here
+    # no system device: the table runtime drops the figures pushed as tags
     rt.volumes = prefill_history(rt, days=history_days)
-    rt.analytics = AnalyticsService(rt)
+    rt.analytics = AnalyticsService(rt.cfg, rt.data_dir, rt.historian, rt)
     rt.analytics.start()
     try:
         backdate_forecasts(rt.analytics, hours=48).result(60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 from pathlib import Path
 
@@ -207,37 +208,57 @@ def test_json_rows_validate_against_the_schemas(station):
     assert bad.kind == "invalid" and "value" in bad.error
 
 
+def _reply(commands: Commands, cmd: Command) -> dict:
+    """The reply of a command whose handler answered at once (its future is already done)."""
+    fut = commands.execute(cmd)
+    assert fut.done()
+    return fut.result()
+
+
 def test_command_policy(station):
     cfg, _tags, _ob = station
     calls = []
     ack = lambda ids, user, comment: calls.append(("ack", ids)) or (True, "ok")  # noqa: E731
     write = lambda tag, value, user: calls.append(("write", tag)) or (True, "ok")  # noqa: E731
     default = Commands(cfg, ack, write)
-    assert default.execute(Command("ack", "1", ["a"], user="u"))["ok"] is True
-    assert default.execute(Command("write", "2", tag="xv.outlet", value=1, user="u"))[
-        "message"
-    ].startswith("denied")
+    assert _reply(default, Command("ack", "1", ["a"], user="u"))["ok"] is True
+    denied = _reply(default, Command("write", "2", tag="xv.outlet", value=1, user="u"))
+    assert denied["message"].startswith("denied")
     no_ack = cfg.model_copy(update={"uplink": cfg.uplink.model_copy(update={"remote_ack": False})})
-    assert (
-        Commands(no_ack, ack, write)
-        .execute(Command("ack", "3", ["a"], user="u"))["message"]
-        .startswith("denied")
-    )
+    no = _reply(Commands(no_ack, ack, write), Command("ack", "3", ["a"], user="u"))
+    assert no["message"].startswith("denied")
     on = cfg.model_copy(update={"uplink": cfg.uplink.model_copy(update={"remote_commands": True})})
-    assert (
-        Commands(on, ack, write).execute(Command("write", "4", tag="xv.outlet", value=1, user="u"))[
-            "ok"
-        ]
-        is True
-    )
-    assert (
-        Commands(on, ack, write)
-        .execute(Command("write", "5", tag="pic.sp", value=1, user="u"))["message"]
-        .startswith("denied")
-    )
-    boom = Commands(cfg, lambda *a: 1 / 0, write).execute(Command("ack", "6", ["a"], user="u"))
+    ok = _reply(Commands(on, ack, write), Command("write", "4", tag="xv.outlet", value=1, user="u"))
+    assert ok["ok"] is True
+    sp = _reply(Commands(on, ack, write), Command("write", "5", tag="pic.sp", value=1, user="u"))
+    assert sp["message"].startswith("denied")
+    boom = _reply(Commands(cfg, lambda *a: 1 / 0, write), Command("ack", "6", ["a"], user="u"))
     assert boom["ok"] is False and "failed" in boom["message"]
     assert calls == [("ack", ["a"]), ("write", "xv.outlet")]
+
+
+def test_command_reply_waits_for_the_handlers_future(station):
+    """A handler that answers with a future (the runtime's command service) blocks nothing:
+    execute returns at once and the reply is made when the future completes, on that thread."""
+    cfg, _tags, _ob = station
+    on = cfg.model_copy(update={"uplink": cfg.uplink.model_copy(update={"remote_commands": True})})
+    pending: concurrent.futures.Future[tuple[bool, str]] = concurrent.futures.Future()
+    refused: list[str] = []
+    cmds = Commands(
+        on, None, lambda tag, value, user: pending, on_refused=lambda c, m: refused.append(m)
+    )
+    reply = cmds.execute(Command("write", "7", tag="xv.outlet", value=1, user="u"))
+    assert not reply.done()
+    pending.set_result((False, "rejected: device exception 2"))
+    r = reply.result(0)
+    assert (r["id"], r["ok"], r["message"]) == ("7", False, "rejected: device exception 2")
+    assert refused == []  # the handler (command service) audits its own refusals
+    failing: concurrent.futures.Future[tuple[bool, str]] = concurrent.futures.Future()
+    reply = Commands(on, None, lambda *a: failing).execute(
+        Command("write", "8", tag="xv.outlet", value=1, user="u")
+    )
+    failing.set_exception(RuntimeError("runtime is not running"))
+    assert reply.result(0)["ok"] is False and "runtime is not running" in reply.result(0)["message"]
 
 
 def test_sparkplug_diagnostics_ndata(station):

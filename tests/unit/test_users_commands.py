@@ -94,7 +94,7 @@ def env(tmp_path):
         ("adm", "admin"),
     ):
         users.add_user(name, PW, role, by="setup")
-    svc = CommandService(rt, users, users.audit, cfg)
+    svc = rt.commands.replace(users=users, audit=users.audit, cfg=cfg)
     yield rt, users, svc
     users.close()
 
@@ -236,7 +236,7 @@ def test_remote_writes_denied_unless_enabled_station_wide_and_per_tag(env, tmp_p
     cfg = rt.cfg.model_copy(
         update={"uplink": rt.cfg.uplink.model_copy(update={"remote_commands": True})}
     )
-    svc2 = CommandService(rt, users, users.audit, cfg)
+    svc2 = rt.commands.replace(users=users, audit=users.audit, cfg=cfg)
     res = asyncio.run(svc2.write("reg1.pressure_sp", 0.3, who))
     assert res.status is CommandStatus.DENIED and "does not accept remote writes" in res.message
     res = asyncio.run(
@@ -263,7 +263,7 @@ def test_alarm_actions_check_permission_and_audit(tmp_path):
     rt = Runtime(cfg, tmp_path)
     rt.start()
     try:
-        svc = CommandService(rt, users, users.audit, cfg)
+        svc = rt.commands.replace(users=users, audit=users.audit, cfg=cfg)
         users.add_user("op", PW, "operator", by="setup")
         op = users.login("op", PW)
 
@@ -326,7 +326,7 @@ def test_no_audit_row_no_write(env, tmp_path):
     rt, users, _svc = env
     op = users.login("op", PW)
     trail = AuditTrail(tmp_path, "st1", busy_timeout=0.2)
-    svc = CommandService(rt, users, trail, rt.cfg)
+    svc = rt.commands.replace(users=users, audit=trail, cfg=rt.cfg)
     blocker = sqlite3.connect(tmp_path / "users.db", isolation_level=None)
     try:
         blocker.execute(

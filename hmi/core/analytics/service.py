@@ -2,9 +2,10 @@
 
 Everything runs on one worker thread named ``analytics`` (the history reads release the
 GIL in SQLite; the NumPy work is a few milliseconds), so neither acquisition nor the
-GUI ever waits for it. Results cross back to the acquisition thread only through
-``Runtime.call``: figures go to the system device (``warning.<id>``, ``forecast.*``), and
-each new daily report goes to the report listeners (the uplink's ``on_report``).
+GUI ever waits for it. Results leave through one port, a :class:`~hmi.core.ports.DerivedSink`
+(the runtime): figures through ``publish_derived`` to the system device (``warning.<id>``,
+``forecast.*``), and each new daily report through ``call`` to the report listeners on
+the acquisition thread (the uplink's ``on_report``).
 
 Schedule: early warnings every ``analytics.interval`` seconds; a forecast each hour (a
 minute past the hour, once the last hour's totals are in), the model refitted every
@@ -22,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -31,6 +32,12 @@ from hmi.core.analytics.accuracy import AnalyticsStoreError, ForecastStore
 from hmi.core.analytics.forecast import ForecastResult
 from hmi.core.analytics.metering import MeteringReports
 from hmi.core.analytics.warnings import WarningEngine, WarningResult
+from hmi.core.stats import Derived
+
+if TYPE_CHECKING:
+    from hmi.config.schema import StationConfig
+    from hmi.core.historian import Historian
+    from hmi.core.ports import DerivedSink
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +48,23 @@ FORECAST_OFFSET = 60.0  # s after the hour
 class AnalyticsService:
     """Forecast, early warnings and reports of a running station (see the module docstring)."""
 
-    def __init__(self, runtime: Any, clock: Callable[[], float] = time.time) -> None:
-        self.rt = runtime
-        self.cfg = runtime.cfg
+    def __init__(
+        self,
+        cfg: StationConfig,
+        data_dir: str | Path,
+        historian: Historian,
+        results: DerivedSink,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg = cfg
         self.acfg = self.cfg.analytics
         self.clock = clock
-        self.data_dir = Path(runtime.data_dir)
+        self.data_dir = Path(data_dir)
+        self.historian = historian
+        self.results = results
         self.tz = ZoneInfo(self.cfg.station.timezone)
-        self.warnings_engine = WarningEngine(self.cfg, runtime.historian)
-        self.reports = MeteringReports(self.cfg, runtime.historian, self.data_dir / "alarms.db")
+        self.warnings_engine = WarningEngine(self.cfg, historian)
+        self.reports = MeteringReports(self.cfg, historian, self.data_dir / "alarms.db")
         self.store: ForecastStore | None = None
         self.forecaster: Any = None
         self._lock = threading.Lock()
@@ -79,7 +94,7 @@ class AnalyticsService:
                 self.store = ForecastStore(self.data_dir / "analytics.db")
             except AnalyticsStoreError as exc:
                 log.error("forecast accuracy will not be kept: %s", exc)
-            self.forecaster = SendOutForecaster(self.cfg, self.rt.historian, self.store)
+            self.forecaster = SendOutForecaster(self.cfg, self.historian, self.store)
         now = self.clock()
         self._next_warn = now + min(
             5.0, self.acfg.interval
@@ -205,7 +220,7 @@ class AnalyticsService:
         results = self.warnings_engine.evaluate(now)
         with self._lock:
             self._warnings = results
-        from hmi.core.system_tags import GOOD, UNCERTAIN, Derived
+        from hmi.core.system_tags import GOOD, UNCERTAIN
 
         max_age = 3.0 * self.acfg.interval + 30.0
         self._deliver(
@@ -224,13 +239,14 @@ class AnalyticsService:
         self._next_forecast = h0 + 3600.0 + FORECAST_OFFSET
         if fc.model is None or now >= self._next_retrain:  # without a model: try each hour
             fc.retrain(now)
-            self._next_retrain = now + self.acfg.forecast.retrain_every
+            fcfg = self.acfg.forecast
+            self._next_retrain = now + (fcfg.retrain_every if fcfg is not None else 86400.0)
         res = fc.issue(now)
         with self._lock:
             self._forecast = res
         if self.store is not None:
             self.store.prune(now)
-        from hmi.core.system_tags import BAD, GOOD, UNCERTAIN, Derived
+        from hmi.core.system_tags import BAD, GOOD, UNCERTAIN
 
         age = 2 * 3600.0 + FORECAST_OFFSET
         quality = GOOD if not res.note else UNCERTAIN
@@ -286,7 +302,7 @@ class AnalyticsService:
         self._save(report, day)
         if self._listeners:
             try:
-                self.rt.call(self._notify, report)
+                self.results.call(self._notify, report)
             except Exception as exc:  # runtime stopping
                 log.warning("daily report %s not forwarded: %s", day, exc)
 
@@ -357,15 +373,6 @@ class AnalyticsService:
         return out
 
     # ------------------------------------------------------------------ to the acquisition thread
-    def _deliver(self, values: dict[str, Any]) -> None:
-        try:
-            self.rt.call(self._push, values)
-        except Exception as exc:  # the runtime is stopping: the next run will deliver
-            log.debug("analytics results not delivered: %s", exc)
-
-    def _push(self, values: dict[str, Any]) -> None:
-        from hmi.core.system_tags import SystemDriver
-
-        for drv in list(self.rt.drivers.values()):
-            if isinstance(drv, SystemDriver):
-                drv.push_derived(values)
+    def _deliver(self, values: dict[str, Derived]) -> None:
+        """Hand new figures to the runtime (thread-safe; dropped when it is stopping)."""
+        self.results.publish_derived(values)

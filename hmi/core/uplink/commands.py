@@ -3,6 +3,8 @@
 Both payload modes parse their inbound messages into :class:`Command` objects; the
 :class:`Commands` executor checks the station's policy, calls the runtime's handler
 and builds the reply that goes back up (through the outbox, like every message).
+A handler answers with (ok, message) or, without blocking, with a future of it (the
+runtime's command service); :meth:`Commands.execute` returns a future of the reply.
 
 Policy: an acknowledgement is considered only when ``uplink.remote_ack`` is true; a
 write only when ``uplink.remote_commands`` is true *and* the tag has
@@ -11,6 +13,7 @@ write only when ``uplink.remote_commands`` is true *and* the tag has
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 from collections.abc import Callable
@@ -21,8 +24,9 @@ from hmi.config.schema import StationConfig
 
 log = logging.getLogger(__name__)
 
-AckHandler = Callable[[Any, str, str], tuple[bool, str]]
-CommandHandler = Callable[[str, Any, str], tuple[bool, str]]
+Outcome = tuple[bool, str] | concurrent.futures.Future[tuple[bool, str]]
+AckHandler = Callable[[Any, str, str], Outcome]
+CommandHandler = Callable[[str, Any, str], Outcome]
 
 
 @dataclass(slots=True)
@@ -59,15 +63,37 @@ class Commands:
         #: told about every command refused here, before any handler saw it (so it is audited)
         self.on_refused = on_refused
 
-    def execute(self, cmd: Command) -> dict[str, Any]:
-        """Run one command; never raises. The reply names the request and says ok or why not."""
+    def execute(self, cmd: Command) -> concurrent.futures.Future[dict[str, Any]]:
+        """Run one command without waiting; the future's reply names the request, ok or why not.
+
+        The future never fails: a handler's exception becomes a refusal in the reply.
+        """
         self._handled = False
+        reply: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
         try:
-            ok, message = self._execute(cmd)
+            outcome = self._execute(cmd)
         except Exception as exc:  # a handler failure must not kill the uplink
             log.exception("remote %s failed", cmd.kind)
-            ok, message = False, f"failed: {exc}"
-        if not ok and not self._handled and self.on_refused is not None:
+            outcome = (False, f"failed: {exc}")
+        handled = self._handled
+        if isinstance(outcome, tuple):
+            reply.set_result(self._reply(cmd, outcome, handled))
+            return reply
+
+        def done(f: concurrent.futures.Future[tuple[bool, str]]) -> None:
+            try:
+                result = f.result()
+            except BaseException as exc:  # cancelled, runtime stopped, handler failed
+                log.warning("remote %s failed: %s", cmd.kind, exc)
+                result = (False, f"failed: {exc or type(exc).__name__}")
+            reply.set_result(self._reply(cmd, result, handled))
+
+        outcome.add_done_callback(done)
+        return reply
+
+    def _reply(self, cmd: Command, outcome: tuple[bool, str], handled: bool) -> dict[str, Any]:
+        ok, message = outcome
+        if not ok and not handled and self.on_refused is not None:
             try:
                 self.on_refused(cmd, message)
             except Exception:
@@ -90,7 +116,7 @@ class Commands:
         )
         return reply
 
-    def _execute(self, cmd: Command) -> tuple[bool, str]:
+    def _execute(self, cmd: Command) -> Outcome:
         up = self.cfg.uplink
         if cmd.kind == "invalid":
             return False, f"malformed command: {cmd.error}"

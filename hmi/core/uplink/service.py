@@ -8,9 +8,10 @@ Threads and crossings:
   per pass: *commit before publish*), runs the MQTT session (paho driven with
   ``Connection.loop`` on this thread), publishes live rows at once and the backlog
   paced at ``replay_rate``, deletes rows on PUBACK, and fails over between brokers;
-* the ``uplink-cmd`` thread runs remote acknowledgements and writes through the
-  runtime's handlers (which may wait for the acquisition thread), and queues the
-  replies like any other message.
+* remote acknowledgements and writes are handed to the runtime's handlers on the
+  ``uplink`` thread; the handlers return futures at once (the command runs on the
+  acquisition loop), and the reply is queued like any other message when its future
+  completes -- no thread waits for a command.
 
 Delivery: at least once (MQTT QoS 1). A row is published once per session; a row
 whose PUBACK did not arrive before the connection or the process died is published
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import queue
 import threading
 import time
 from collections import deque
@@ -101,11 +101,9 @@ class Uplink:
         self._pending: deque[tuple[str, float, Any]] = deque()
         self._pending_dropped = 0
         self._busy_until = 0.0
-        self._cmds: queue.Queue[Command | None] = queue.Queue()
         self._stop_evt = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._cmd_thread: threading.Thread | None = None
         self._lock = threading.Lock()
         # session state (uplink thread only)
         self._conn: Connection | None = None
@@ -161,17 +159,13 @@ class Uplink:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        """Start the uplink threads (idempotent)."""
+        """Start the uplink thread (idempotent)."""
         if self._thread is not None:
             return
         self._stop_evt.clear()
         self._state = "connecting" if self.up.brokers else "no broker"
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
-        self._cmd_thread = threading.Thread(
-            target=self._run_commands, name="uplink-cmd", daemon=True
-        )
         self._thread.start()
-        self._cmd_thread.start()
         log.info(
             "uplink started (%s mode, %d broker(s), outbox %d messages)",
             self.codec.mode,
@@ -181,10 +175,6 @@ class Uplink:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Store what is queued, say goodbye (NDEATH / offline status), close. Idempotent."""
-        if self._cmd_thread is not None:
-            self._cmds.put(None)
-            self._cmd_thread.join(timeout)
-            self._cmd_thread = None
         if self._thread is not None:
             self._stop_evt.set()
             self._wake.set()
@@ -390,7 +380,7 @@ class Uplink:
                         ):
                             conn.publish(msg)
                 else:
-                    self._cmds.put(cmd)
+                    self._command(cmd)
 
     def _host_online_changed(self, conn: Connection, online: bool) -> None:
         if online and not self._host_online:
@@ -481,15 +471,14 @@ class Uplink:
             except Exception:
                 log.exception("uplink event handler failed")
 
-    # ------------------------------------------------------------------ commands (uplink-cmd thread)
-    def _run_commands(self) -> None:
-        while True:
-            cmd = self._cmds.get()
-            if cmd is None:
-                return
-            reply = self.commands.execute(cmd)
-            self._pending.append(("reply", self.clock(), reply))
-            self._wake.set()
+    # ------------------------------------------------------------------ commands (uplink thread)
+    def _command(self, cmd: Command) -> None:
+        """Hand a command on; its reply is queued when done (on whichever thread finishes it)."""
+        self.commands.execute(cmd).add_done_callback(self._queue_reply)
+
+    def _queue_reply(self, fut: Any) -> None:
+        self._pending.append(("reply", self.clock(), fut.result()))
+        self._wake.set()
 
     # ------------------------------------------------------------------ status and shutdown
     def _error(self, message: str) -> None:

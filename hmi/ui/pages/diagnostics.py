@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.stats import RuntimeStats
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
 from hmi.ui.i18n import N_, i18n, tr
@@ -128,7 +129,7 @@ class DiagnosticsPage(QWidget):
         super().showEvent(event)
         self.on_diagnostics(self.live.devices, self.live.stats)
 
-    def on_diagnostics(self, devices: list[dict[str, Any]], stats: dict[str, Any]) -> None:
+    def on_diagnostics(self, devices: list[dict[str, Any]], stats: RuntimeStats) -> None:
         """Refresh every figure (only while the page is shown)."""
         if not self.isVisible() and self.fields:
             return
@@ -152,28 +153,35 @@ class DiagnosticsPage(QWidget):
             self._sized = True
         self._runtime(stats)
 
-    def _runtime(self, s: dict[str, Any]) -> None:
-        up = float(s.get("uptime_s") or 0)
+    def _runtime(self, s: RuntimeStats) -> None:
+        known = bool(s.ts)  # False before the first snapshot
+        up = s.uptime_s
         self._set("runtime", N_("Uptime"), fmt.duration(up) if up else "-")
-        self._set("runtime", N_("Batches"), str(s.get("batches", "-")))
-        self._set("runtime", N_("Samples"), str(s.get("samples", "-")))
+        self._set("runtime", N_("Batches"), str(s.batches) if known else "-")
+        self._set("runtime", N_("Samples"), str(s.samples) if known else "-")
         self._set(
             "runtime",
             N_("Scan overruns"),
-            str(s.get("scan_overruns", "-")),
-            bool(s.get("scan_overruns")),
+            str(s.scan_overruns) if known else "-",
+            bool(s.scan_overruns),
         )
-        self._set("runtime", N_("Housekeeping overruns"), str(s.get("housekeeping_overruns", "-")))
-        disk = s.get("disk") or {}
-        if disk:
-            pct = 100.0 * disk.get("used", 0) / max(disk.get("total", 1), 1)
+        self._set(
+            "runtime",
+            N_("Housekeeping overruns"),
+            str(s.housekeeping_overruns) if known else "-",
+        )
+        disk = s.disk
+        if disk is not None:
+            pct = 100.0 * disk.used / max(disk.total, 1)
             self._set(
                 "runtime",
                 N_("Disk used"),
-                f"{pct:.0f} %  ({tr('free')} {fmt.bytes_text(disk.get('free', 0))})",
+                f"{pct:.0f} %  ({tr('free')} {fmt.bytes_text(disk.free)})",
                 pct > 90,
             )
-        h = s.get("historian") or {}
+        elif "disk" in s.errors:
+            self._set("runtime", N_("Disk used"), s.errors["disk"], True)
+        h = s.historian
         self._set("historian", N_("Queue"), str(h.get("queue_depth", "-")), bool(h.get("failing")))
         self._set("historian", N_("Rows written"), str(h.get("rows", h.get("rows_written", "-"))))
         self._set(
@@ -192,7 +200,7 @@ class DiagnosticsPage(QWidget):
         )
         if h.get("last_error"):
             self._set("historian", N_("Last error"), str(h.get("last_error")), True)
-        u = s.get("uplink") or {}
+        u = s.uplink
         if not u.get("enabled"):
             self._set("uplink", N_("State"), tr("disabled"))
         else:
@@ -213,13 +221,7 @@ class DiagnosticsPage(QWidget):
             self._set("uplink", N_("Dropped"), str(u.get("dropped", 0)), bool(u.get("dropped")))
             if u.get("last_error"):
                 self._set("uplink", N_("Last error"), str(u.get("last_error")), True)
-        engine = self.live.alarm_engine
-        a: dict[str, Any] = {}
-        if engine is not None:
-            try:
-                a = engine.stats()
-            except Exception:
-                a = {}
+        a = s.alarms
         self._set("alarms", N_("Configured"), str(a.get("alarms", "-")))
         self._set("alarms", N_("Active"), str(a.get("active", "-")))
         self._set("alarms", N_("Unacknowledged"), str(a.get("unacked", "-")))
