@@ -175,16 +175,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rt, _sim = ctx.__enter__()
             feeder = None
         else:
-            from hmi.core.alarms import AlarmEngine
-            from hmi.core.tagtable import TagTable
+            # a devices-less station of real core parts (the UI tests' fixture); the
+            # feeder thread writes into its tag table and alarm engine
+            from tests.ui.conftest import TableRuntime
 
-            class FeedRuntime:
-                pass
-
-            rt = FeedRuntime()
-            rt.cfg, rt.tags = cfg, TagTable(cfg.tags)
-            rt.alarms = AlarmEngine(cfg, Path(d) / "alarms.db")
-            rt.data_dir, rt.historian = Path(d), None
+            rt = TableRuntime(cfg, Path(d))
             ctx = None
             feeder = Feeder(rt, probe=0, flood=args.flood)
         from hmi.ui import theme
@@ -231,7 +226,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if ctx is not None:
                 ctx.__exit__(None, None, None)
             else:
-                rt.alarms.close()
+                rt.close()
         if feeder is not None:
             delays = [(shown[v] - t) * 1000.0 for v, t in feeder.stamps.items() if v in shown]
             results["delays"] = delays

@@ -11,6 +11,7 @@ faked: the device is pymodbus's own server on a free loopback port.
 from __future__ import annotations
 
 import asyncio
+import json
 import textwrap
 import threading
 import time
@@ -27,6 +28,7 @@ from hmi.core.runtime import Runtime
 from hmi.core.users import TEST_PARAMS, Session
 from tests.helpers import wait_until
 from tests.modbus_server import ModbusTestServer
+from tests.mqtt_broker import MosquittoBroker, Recorder, mosquitto  # noqa: F401 - fixture
 
 PW = "Valve-2931"
 
@@ -124,3 +126,77 @@ def test_no_write_bypasses_the_command_service(station: tuple[Runtime, Any]) -> 
     assert not hasattr(rt, "write_tag")  # the device writer belongs to the command service
     res = rt.commands.submit_write("pv.mode", 4, Session.viewer()).result(30)
     assert res.status is CommandStatus.DENIED
+
+
+REMOTE = """
+uplink:
+  enabled: true
+  mode: json
+  brokers: [{host: 127.0.0.1, port: BROKER}]
+  remote_commands: true
+  integrity_interval: 0
+  keepalive: 10
+"""
+
+
+def _replies(rec: Recorder) -> dict[str, dict[str, Any]]:
+    return {
+        r["id"]: r
+        for r in (json.loads(m.payload) for m in rec.take(lambda m: m.topic == "gas/s1/cmd/reply"))
+    }
+
+
+def test_remote_write_round_trip_through_the_runtime(
+    mosquitto: MosquittoBroker,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    """Cloud -> uplink -> command service -> device -> read-back -> reply, with a real broker.
+
+    The uplink hands the command over and gets a future; nothing waits on a thread. A tag
+    without ``remote_write`` is refused by the uplink's policy and still audited."""
+    srv = ServerThread()
+    srv.start()
+    folder = tmp_path / "st"
+    folder.mkdir()
+    (folder / "station.yaml").write_text("station: {id: s1, name: S1}\n", encoding="utf-8")
+    body = textwrap.dedent(STATION).replace("PORT", str(srv.server.port))
+    body = body.replace(
+        "range: [0, 10], access: rw}", "range: [0, 10], access: rw, remote_write: true}"
+    )
+    (folder / "plc.yaml").write_text(body, encoding="utf-8")
+    (folder / "uplink.yaml").write_text(
+        textwrap.dedent(REMOTE).replace("BROKER", str(mosquitto.port)), encoding="utf-8"
+    )
+    rt = Runtime(load_station(folder), tmp_path / "data")
+    rec = Recorder(mosquitto, "gas/s1/#").start()
+    try:
+        rt.start()
+        wait_until(lambda: rt.tags.get("pv.mode")[1] is Quality.GOOD, 20, what="first poll")
+        wait_until(lambda: rec.on("gas/s1/status"), 20, what="uplink online")
+        write = {"tag": "pv.mode", "value": 5, "user": "dispatch.li"}
+        rec.publish("gas/s1/cmd/write", json.dumps({"id": "w1", **write}))
+        rec.publish("gas/s1/cmd/write", json.dumps({**write, "id": "w2", "tag": "gc.label"}))
+        wait_until(lambda: {"w1", "w2"} <= set(_replies(rec)), 30, what="both replies")
+        replies = _replies(rec)
+        assert replies["w1"]["ok"] is True, replies["w1"]
+        assert "does not accept remote writes" in replies["w2"]["message"]
+        assert srv.server.image.hr[10] == 5
+        assert rt.tags.get("pv.mode")[0] == 5.0
+        assert not any(t.name == "uplink-cmd" for t in threading.enumerate())
+
+        def rows() -> list[tuple[str, str, str, str]]:
+            return [(r.action, r.origin, r.target, r.result) for r in rt.audit.records()]
+
+        wait_until(
+            lambda: ("remote_write", "remote", "gc.label", "denied") in rows(),
+            10,
+            what="the refusal audited",
+        )
+        assert [r for r in rows() if r[0] == "write"] == [
+            ("write", "remote", "pv.mode", "requested"),
+            ("write", "remote", "pv.mode", "success"),
+        ]
+    finally:
+        rt.stop()
+        rec.stop()
+        srv.stop()
