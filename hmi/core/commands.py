@@ -272,22 +272,26 @@ class CommandService:
         return value
 
     # ------------------------------------------------------------------ audit helper
-    async def _audit(
+    def _audit_row(
         self, action: str, who: Who, target: str, result: str, details: dict[str, Any]
     ) -> int:
+        """Append one audit row now (a durable SQLite commit: worker threads only)."""
         user, origin = self.identity(who)
         if isinstance(who, RemoteIdentity) and who.source:
             details = {**details, "source": who.source}
-        rec = await asyncio.to_thread(
-            self.audit.append,
-            action,
-            user=user,
-            origin=origin,
-            target=target,
-            result=result,
-            details=details,
+        rec = self.audit.append(
+            action, user=user, origin=origin, target=target, result=result, details=details
         )
         return rec.seq
+
+    def _audit_row_safe(
+        self, action: str, who: Who, target: str, result: str, details: dict[str, Any]
+    ) -> tuple[int, str]:
+        """Audit an outcome that has already happened: (seq, "") or (0, a note for the operator)."""
+        try:
+            return self._audit_row(action, who, target, result, details), ""
+        except AuditError as exc:
+            return 0, f" (NOT AUDITED: {exc})"
 
     async def _on_runtime(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on the acquisition loop, wherever the caller runs."""
@@ -310,41 +314,14 @@ class CommandService:
         database locked) the write is not attempted and the result says why. ``comment``
         (e.g. where a manual entry comes from) goes into every audit row of the write.
         """
+        # checks (users.db) and the first audit row: one trip to a worker thread
         extra = {"comment": comment} if comment else {}
-        # checks read users.db: keep SQLite off the acquisition loop
-        refusal, cfg_tag, new, old = await asyncio.to_thread(
-            self._checks, tag, value, who, confirm_old
+        refused, new, old, action = await asyncio.to_thread(
+            self._admit, tag, value, who, confirm_old, extra
         )
-        action = action_for(cfg_tag).value if cfg_tag is not None else ""
-        if refusal is not None:
-            log.info(
-                "write %s = %r by %s refused: %s",
-                tag,
-                value,
-                self.identity(who)[0],
-                refusal.message,
-            )
-            seq, note = await self._audit_safe(
-                "write",
-                who,
-                tag,
-                refusal.status.value,
-                {"action": action, "old": old, "new": value, "message": refusal.message, **extra},
-            )
-            return CommandResult(
-                refusal.status, refusal.message + note, tag, old, refusal.new, seq, refusal.hint
-            )
+        if refused is not None:
+            return refused
         user, origin = self.identity(who)
-        try:
-            await self._audit(
-                "write",
-                who,
-                tag,
-                "requested",
-                {"action": action, "old": old, "new": new, "confirmed_old": confirm_old, **extra},
-            )
-        except AuditError as exc:
-            return CommandResult(CommandStatus.ERROR, f"not written: {exc}", tag, old, new)
         try:
             result: WriteResult = await self._on_runtime(self._writer(tag, new, user, origin))
         except Exception as exc:  # the caller must always get an answer, and the audit a result row
@@ -361,14 +338,52 @@ class CommandService:
         )
         return CommandResult(status, message + note, tag, old, new, seq)
 
+    def _admit(
+        self, tag: str, value: Any, who: Who, confirm_old: Any, extra: dict[str, Any]
+    ) -> tuple[CommandResult | None, Any, Any, str]:
+        """(final result when refused or not audited, value to write, old value, action class).
+
+        Runs every check, then audits the refusal or the request (worker thread).
+        """
+        refusal, cfg_tag, new, old = self._checks(tag, value, who, confirm_old)
+        action = action_for(cfg_tag).value if cfg_tag is not None else ""
+        if refusal is not None:
+            log.info(
+                "write %s = %r by %s refused: %s",
+                tag,
+                value,
+                self.identity(who)[0],
+                refusal.message,
+            )
+            seq, note = self._audit_row_safe(
+                "write",
+                who,
+                tag,
+                refusal.status.value,
+                {"action": action, "old": old, "new": value, "message": refusal.message, **extra},
+            )
+            final = CommandResult(
+                refusal.status, refusal.message + note, tag, old, refusal.new, seq, refusal.hint
+            )
+            return final, new, old, action
+        try:
+            self._audit_row(
+                "write",
+                who,
+                tag,
+                "requested",
+                {"action": action, "old": old, "new": new, "confirmed_old": confirm_old, **extra},
+            )
+        except AuditError as exc:
+            error = CommandResult(CommandStatus.ERROR, f"not written: {exc}", tag, old, new)
+            return error, new, old, action
+        return None, new, old, action
+
     async def _audit_safe(
         self, action: str, who: Who, target: str, result: str, details: dict[str, Any]
     ) -> tuple[int, str]:
-        """Audit an outcome that has already happened: (seq, "") or (0, a note for the operator)."""
-        try:
-            return await self._audit(action, who, target, result, details), ""
-        except AuditError as exc:
-            return 0, f" (NOT AUDITED: {exc})"
+        """:meth:`_audit_row_safe` in a worker thread (the acquisition loop never waits for disk)."""
+        return await asyncio.to_thread(self._audit_row_safe, action, who, target, result, details)
 
     def submit_write(
         self, tag: str, value: Any, who: Who, confirm_old: Any = None, comment: str = ""

@@ -51,6 +51,11 @@ __all__ = ["BAD", "GOOD", "UNCERTAIN", "Derived", "SystemDriver"]
 
 Reading = tuple[float, int, str]
 _NO_STATS = RuntimeStats()
+_HISTORIAN_KEYS = {
+    "historian.queue": "queue_depth",
+    "historian.size_mb": "db_bytes",
+    "historian.dropped": "dropped",
+}
 
 
 class SystemDriver(Driver):
@@ -198,13 +203,38 @@ class SystemDriver(Driver):
         if a.kind == "device":
             return self._device_value(a, stats, now)
         if a.kind == "warning" or a.text.startswith("forecast."):
-            d = self._derived.get(a.text)
-            if d is None:
-                return math.nan, BAD, "analytics not computed yet"
-            if d.max_age and now - d.ts > d.max_age:
-                return d.value, UNCERTAIN, f"analytics result is {now - d.ts:.0f} s old"
-            return d.value, d.quality, d.reason
+            return self._derived_value(a.text, now)
         t = a.text
+        if t.startswith("host."):
+            return self._host_value(t, stats)
+        if not stats.ts:
+            return math.nan, BAD, "runtime statistics not gathered yet"
+        if t == "runtime.uptime":
+            return stats.uptime_s / 3600.0, GOOD, ""
+        if t == "runtime.scan_overruns":
+            return float(stats.scan_overruns), GOOD, ""
+        if t.startswith("historian."):
+            return self._historian_value(t, stats)
+        if t.startswith("uplink."):
+            if "uplink" in stats.errors:
+                return math.nan, BAD, stats.errors["uplink"]
+            return self._uplink_value(t, stats.uplink)
+        if t.startswith("alarms."):
+            key = t.split(".", 1)[1]
+            if key not in stats.alarms:
+                return math.nan, BAD, stats.errors.get("alarms") or "alarm engine not running"
+            return float(stats.alarms[key]), GOOD, ""
+        return math.nan, BAD, f"unknown system address {t}"  # pragma: no cover - parse_address
+
+    def _derived_value(self, address: str, now: float) -> Reading:
+        d = self._derived.get(address)
+        if d is None:
+            return math.nan, BAD, "analytics not computed yet"
+        if d.max_age and now - d.ts > d.max_age:
+            return d.value, UNCERTAIN, f"analytics result is {now - d.ts:.0f} s old"
+        return d.value, d.quality, d.reason
+
+    def _host_value(self, t: str, stats: RuntimeStats) -> Reading:
         if t == "host.clock_offset":
             return self._clock
         if t == "host.cpu":
@@ -213,49 +243,22 @@ class SystemDriver(Driver):
             return self._host.memory(), GOOD, ""
         if t == "host.uptime":
             return self._host.uptime_h(), GOOD, ""
-        if t.startswith("host.disk"):
-            disk = stats.disk
-            if disk is None or not disk.total:
-                return math.nan, BAD, stats.errors.get("disk") or "disk usage not available yet"
-            if t == "host.disk_free":
-                return 100.0 * disk.free / disk.total, GOOD, ""
-            return disk.free / 1048576.0, GOOD, ""
-        if not stats.ts:
-            return math.nan, BAD, "runtime statistics not gathered yet"
-        if t == "runtime.uptime":
-            return stats.uptime_s / 3600.0, GOOD, ""
-        if t == "runtime.scan_overruns":
-            return float(stats.scan_overruns), GOOD, ""
-        if t.startswith("historian."):
-            h = stats.historian
-            key = {
-                "historian.queue": "queue_depth",
-                "historian.size_mb": "db_bytes",
-                "historian.dropped": "dropped",
-            }[t]
-            if key not in h:
-                return (
-                    math.nan,
-                    BAD,
-                    stats.errors.get("historian") or "historian statistics not available",
-                )
-            v = float(h[key] or 0)
-            return (v / 1048576.0 if key == "db_bytes" else v), GOOD, ""
-        if t.startswith("uplink."):
-            if "uplink" in stats.errors:
-                return math.nan, BAD, stats.errors["uplink"]
-            return self._uplink_value(t, stats.uplink)
-        if t.startswith("alarms."):
-            al = stats.alarms
-            key = t.split(".", 1)[1]
-            if key not in al:
-                return math.nan, BAD, stats.errors.get("alarms") or "alarm engine not running"
-            return float(al[key]), GOOD, ""
-        return (
-            math.nan,
-            BAD,
-            f"unknown system address {t}",
-        )  # pragma: no cover - parse_address forbids it
+        disk = stats.disk  # host.disk_free (%) or host.disk_free_mb
+        if disk is None or not disk.total:
+            return math.nan, BAD, stats.errors.get("disk") or "disk usage not available yet"
+        if t == "host.disk_free":
+            return 100.0 * disk.free / disk.total, GOOD, ""
+        return disk.free / 1048576.0, GOOD, ""
+
+    @staticmethod
+    def _historian_value(t: str, stats: RuntimeStats) -> Reading:
+        key = _HISTORIAN_KEYS[t]
+        h = stats.historian
+        if key not in h:
+            why = stats.errors.get("historian") or "historian statistics not available"
+            return math.nan, BAD, why
+        v = float(h[key] or 0)
+        return (v / 1048576.0 if key == "db_bytes" else v), GOOD, ""
 
     @staticmethod
     def _uplink_value(t: str, up: Mapping[str, Any]) -> Reading:

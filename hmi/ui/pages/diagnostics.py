@@ -181,6 +181,15 @@ class DiagnosticsPage(QWidget):
             )
         elif "disk" in s.errors:
             self._set("runtime", N_("Disk used"), s.errors["disk"], True)
+        self._historian(s)
+        self._uplink(s)
+        self._alarms(s)
+        self._set("gui", N_("Refresh period"), f"{self.live.period_ms} ms")
+        self._set("gui", N_("Last pull"), f"{self.live.last_pull_ms:.1f} ms")
+        self._set("gui", N_("Tags"), str(self.live.tags.n))
+        self._set("gui", N_("Updated"), time.strftime("%H:%M:%S"))
+
+    def _historian(self, s: RuntimeStats) -> None:
         h = s.historian
         self._set("historian", N_("Queue"), str(h.get("queue_depth", "-")), bool(h.get("failing")))
         self._set("historian", N_("Rows written"), str(h.get("rows", h.get("rows_written", "-"))))
@@ -200,6 +209,8 @@ class DiagnosticsPage(QWidget):
         )
         if h.get("last_error"):
             self._set("historian", N_("Last error"), str(h.get("last_error")), True)
+
+    def _uplink(self, s: RuntimeStats) -> None:
         u = s.uplink
         if not u.get("enabled"):
             self._set("uplink", N_("State"), tr("disabled"))
@@ -221,6 +232,8 @@ class DiagnosticsPage(QWidget):
             self._set("uplink", N_("Dropped"), str(u.get("dropped", 0)), bool(u.get("dropped")))
             if u.get("last_error"):
                 self._set("uplink", N_("Last error"), str(u.get("last_error")), True)
+
+    def _alarms(self, s: RuntimeStats) -> None:
         a = s.alarms
         self._set("alarms", N_("Configured"), str(a.get("alarms", "-")))
         self._set("alarms", N_("Active"), str(a.get("active", "-")))
@@ -232,7 +245,3 @@ class DiagnosticsPage(QWidget):
             self._set(
                 "alarms", N_("Journal queue"), str(j.get("queue_depth", j.get("queued", "-")))
             )
-        self._set("gui", N_("Refresh period"), f"{self.live.period_ms} ms")
-        self._set("gui", N_("Last pull"), f"{self.live.last_pull_ms:.1f} ms")
-        self._set("gui", N_("Tags"), str(self.live.tags.n))
-        self._set("gui", N_("Updated"), time.strftime("%H:%M:%S"))
