@@ -36,7 +36,7 @@ from hmi.config.schema import StationConfig, TagConfig, UplinkConfig
 from hmi.core.horn_output import HornOutput
 from hmi.core.stats import STATS_PERIOD, RuntimeStats, StatsCollector
 from hmi.core.tagtable import TagTable, TagUpdate
-from hmi.core.writer import READBACK_TIMEOUT, DeviceWriter
+from hmi.core.writer import DeviceWriter
 
 if TYPE_CHECKING:
     from hmi.core.alarms import AlarmEngine
@@ -49,11 +49,10 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-HOUSEKEEPING_PERIOD = 0.5  # s: staleness, alarm timers, stats
+HOUSEKEEPING_PERIOD = 0.5  # s: staleness, alarm timers, the `current` table
 #: s: the history database's ``current`` table is refreshed this often, latest value per tag
 #: (writing every change costs ~3 % of a core at 10,000 tags/s; samples are not delayed)
 CURRENT_PERIOD = 5.0
-__all__ = ["READBACK_TIMEOUT", "Runtime", "RuntimeError_"]
 
 
 class RuntimeError_(Exception):
