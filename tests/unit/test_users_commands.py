@@ -18,7 +18,7 @@ import pytest
 from drivers.base import Batch, Quality
 from hmi.config.schema import StationConfig
 from hmi.core.audit import AuditTrail
-from hmi.core.commands import CommandService, CommandStatus, RemoteIdentity, action_for
+from hmi.core.commands import CommandStatus, RemoteIdentity, action_for
 from hmi.core.runtime import Runtime
 from hmi.core.users import TEST_PARAMS, Action, Session, UserStore
 
