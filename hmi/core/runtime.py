@@ -84,7 +84,8 @@ class Runtime:
         self.drivers: dict[str, Driver] = {}
         self._tag_driver: dict[int, Driver] = {}
         self._calcs: list[Any] = []  # calc devices: fed every scan (hmi.core.calc)
-        self._system_drivers: list[SystemDriver] = []
+        #: the system device(s) by id, for analytics results (a fail-soft rebuild replaces it)
+        self._system_drivers: dict[str, SystemDriver] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -305,7 +306,7 @@ class Runtime:
                 self._on_state,
                 stats=self,
             )
-            self._system_drivers.append(drv)
+            self._system_drivers[device.id] = drv
             return drv
         if device.protocol == "calc":  # expression and manual-entry tags
             from hmi.core.calc import CalcDriver
@@ -420,7 +421,7 @@ class Runtime:
         loop.call_soon_threadsafe(self._push_derived, dict(values))
 
     def _push_derived(self, values: dict[str, Derived]) -> None:
-        for drv in self._system_drivers:
+        for drv in list(self._system_drivers.values()):
             drv.push_derived(values)
 
     # ------------------------------------------------------------------ data path

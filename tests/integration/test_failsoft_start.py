@@ -18,6 +18,7 @@ from hmi.config import load_station
 from hmi.core import failsoft
 from hmi.core.runtime import Runtime
 from hmi.core.secrets import delete_secret, get_secret, set_secret
+from hmi.core.users import TEST_PARAMS
 from hmi.selftest import SelfTest
 from tests.helpers import wait_until
 from tests.stations import demo_station_copy
@@ -88,7 +89,10 @@ def test_missing_secret_leaves_modbus_good_and_opcua_bad_then_recovers(station):
         assert REASON in rt.alarms.view("hoc.comm").message_en
         # the write path says why, it does not hang
         t = next(t for t in cfg.tags if t.device == "hoc" and t.access == "rw")
-        res = rt.submit(rt.write_tag(t.name, sum(t.range) / 2)).result(10)
+        rt.users.params = TEST_PARAMS  # a throwaway users.db: cheap hashes
+        rt.users.add_user("op", "Gate-7391", "engineer", by="test")
+        op = rt.users.login("op", "Gate-7391")
+        res = rt.commands.submit_write(t.name, sum(t.range) / 2, op).result(30)
         assert res.status.value == "not_connected" and REASON in res.message
 
         # self-test fails and names the secret and its device
