@@ -22,7 +22,7 @@ from drivers.base import Quality
 from drivers.modbus.address import parse_address
 from drivers.modbus.codec import encode
 from hmi.config import load_station
-from hmi.core.commands import CommandService, CommandStatus
+from hmi.core.commands import CommandStatus
 from hmi.core.runtime import Runtime
 from hmi.core.users import TEST_PARAMS, UserStore
 from tests.helpers import wait_until
@@ -163,7 +163,7 @@ def test_manual_entry_with_role_range_comment_and_audit(runtime, tmp_path):
     try:
         users.add_user("op", PW, "operator", by="setup")
         users.add_user("view", PW, "viewer", by="setup")
-        svc = CommandService(rt, users, users.audit, rt.cfg)
+        svc = rt.commands.replace(users=users, audit=users.audit)
         op, viewer = users.login("op", PW), users.login("view", PW)
         assert value(rt, "gauge.pg101")[1] is Quality.BAD
         wait_until(lambda: "no manual entry yet" in value(rt, "gauge.diff")[2], 5, what="why")
@@ -208,7 +208,9 @@ def test_counter_runtime_and_entries_survive_a_restart(station_dir, tmp_path, se
         wait_until(lambda: value(rt, "pump.starts")[:2] == (0.0, Quality.GOOD), 10, what="0")
         server.set("hr:4:u16", 1)
         wait_until(lambda: value(rt, "pump.hours")[0] > 0.5 / 3600, 10, what="pump running")
-        assert rt.submit(rt.write_tag("gauge.pg101", 0.3)).result(10).ok
+        rt.users.params = TEST_PARAMS  # a throwaway users.db: cheap hashes
+        rt.users.add_user("op", PW, "operator", by="setup")
+        assert rt.commands.submit_write("gauge.pg101", 0.3, rt.users.login("op", PW)).result(30).ok
     finally:
         rt.stop()
     saved = json.loads((data / "calc_calc.json").read_text(encoding="utf-8"))

@@ -14,10 +14,12 @@ import textwrap
 
 import pytest
 
-from drivers.base import DeviceState, Quality, WriteStatus
+from drivers.base import DeviceState, Quality
 from hmi.cli.simulate import start_simulator_thread
 from hmi.config import load_station
+from hmi.core.commands import CommandStatus
 from hmi.core.runtime import Runtime
+from hmi.core.users import TEST_PARAMS
 from tests.helpers import free_port, wait_until
 
 STATION = """\
@@ -103,10 +105,13 @@ def test_values_arrive_and_a_command_is_read_back(station):
     assert _q(rt, "intrusion")[0] == 1.0
     assert _q(rt, "valve.pos")[0] == 1.0  # DPI 1: off (a memory cell starts at 0 = closed)
     assert _q(rt, "gas.total")[0] == 123456.0
-    result = rt.submit(rt.write_tag("valve.pos", 2, user="op")).result(20)
-    assert result.status is WriteStatus.SUCCESS and "read back" in result.message, result
+    rt.users.params = TEST_PARAMS  # a throwaway users.db: cheap hashes
+    rt.users.add_user("op", "Gate-7391", "operator", by="test")
+    op = rt.users.login("op", "Gate-7391")
+    result = rt.commands.submit_write("valve.pos", 2, op).result(30)
+    assert result.status is CommandStatus.SUCCESS and "read back" in result.message, result
     assert _q(rt, "valve.pos")[0] == 2.0
-    result = rt.submit(rt.write_tag("outlet.setpoint", 0.41, user="op")).result(20)
+    result = rt.commands.submit_write("outlet.setpoint", 0.41, op).result(30)
     assert result.ok, result
     assert _q(rt, "outlet.setpoint")[0] == pytest.approx(0.41)
     assert sim.simulator.servers["rtu"].commands_received == 2
