@@ -341,6 +341,30 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
             items = [(cfg.tags[i].name, cfg.tags[i].address, cfg.tags[i].options) for i in own]
             for pos, message in device_problems(d.protocol, items):
                 add(("tags", own[pos], "address"), message)
+    for path, message in _view_problems(cfg, names):
+        add(path, message)
+    for path, message in analytics_problems(cfg):
+        add(path, message)
+    for path, message in bus_problems(cfg):
+        add(path, message)
+    for path, message in calc_problems(cfg):
+        add(path, message)
+    for path, message in (
+        protection_problems(cfg) + gas_code_problems(cfg) + interlock_problems(cfg)
+    ):
+        add(path, message)
+    for path, message in route_problems(cfg.uplink.routes, cfg.tags):
+        add(path, message)
+    return out
+
+
+def _view_problems(cfg: StationConfig, names: dict[str, int]) -> list[tuple[Path_, str]]:
+    """Screen list and trend groups: ids unique, files present, pens known."""
+    out: list[tuple[Path_, str]] = []
+
+    def add(path: Path_, message: str) -> None:
+        out.append((path, message))
+
     screen_ids: set[str] = set()
     screens_dir = screens_root(cfg)
     for i, s in enumerate(cfg.screens):
@@ -355,18 +379,6 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         for j, pen in enumerate(g.pens):
             if pen not in names:
                 add(("trend_groups", i, "pens", j), f"unknown tag {pen!r}")
-    for path, message in analytics_problems(cfg):
-        add(path, message)
-    for path, message in bus_problems(cfg):
-        add(path, message)
-    for path, message in calc_problems(cfg):
-        add(path, message)
-    for path, message in (
-        protection_problems(cfg) + gas_code_problems(cfg) + interlock_problems(cfg)
-    ):
-        add(path, message)
-    for path, message in route_problems(cfg.uplink.routes, cfg.tags):
-        add(path, message)
     return out
 
 
@@ -438,7 +450,7 @@ def _load(root: Path, track: bool) -> StationConfig:
                 [ConfigProblem(str(root), 0, "", "invalid")]
             ) from None  # located on the second pass
         del text
-        problems = _cross_checks(cfg, loc, _Namer({}))
+        problems = _cross_checks(cfg, loc, _Namer({})) + _screen_problems(cfg)
         if problems:
             raise ConfigError(problems)
         return cfg
@@ -447,7 +459,14 @@ def _load(root: Path, track: bool) -> StationConfig:
         cfg = StationConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_schema_problems(exc, loc, namer)) from None
-    problems = _cross_checks(cfg, loc, namer)
+    problems = _cross_checks(cfg, loc, namer) + _screen_problems(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def _screen_problems(cfg: StationConfig) -> list[ConfigProblem]:
+    """Every screen's bindings checked against the station (hmi.config.screens)."""
+    from hmi.config.screens import screen_problems  # local: that module builds on this one
+
+    return screen_problems(cfg)

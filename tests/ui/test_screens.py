@@ -76,10 +76,10 @@ def test_broken_bindings_are_reported_with_file_and_key(tmp_path, demo_cfg):
     with pytest.raises(ScreenError) as exc:
         load_screen(tmp_path, "x", demo_cfg, {"city_gate"})
     text = "\n".join(exc.value.problems)
-    assert "x.yaml: bindings.XV101.tag: unknown tag 'no.such.tag'" in text
-    assert "no element with id 'nope'" in text
-    assert "unknown kind 'gauge'" in text
-    assert "unknown screen 'nowhere'" in text
+    assert "x.yaml:2: bindings.XV101.tag: unknown tag 'no.such.tag'" in text
+    assert "x.yaml:3: bindings.nope: no element with id 'nope'" in text
+    assert "x.yaml:4: bindings.V_out_p.kind: unknown kind 'gauge'" in text
+    assert "x.yaml:5: bindings.NAV_overview.screen: unknown screen 'nowhere'" in text
 
 
 def test_malformed_svg_is_a_clear_error(tmp_path):
