@@ -51,13 +51,13 @@ def setup_logging(verbose: bool = False) -> None:
     _install_excepthooks()
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time (it may be replaced after set-up)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> object:
         return sys.stderr
 
@@ -142,7 +142,7 @@ def _install_excepthooks() -> None:
         log.critical(
             "uncaught exception in thread %s",
             name,
-            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            exc_info=args.exc_value if args.exc_value is not None else False,
         )
         _flush_files()
         if previous_thread is not threading.__excepthook__:

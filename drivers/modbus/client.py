@@ -171,7 +171,7 @@ class ModbusClient:
         ctx = client.ctx
         on_data, on_lost = ctx.callback_data, ctx.callback_disconnected
 
-        def guarded(data: bytes, addr: tuple | None = None) -> int:
+        def guarded(data: bytes, addr: tuple[Any, ...] | None = None) -> int:
             try:
                 return int(on_data(data, addr=addr))
             except Exception as exc:  # noqa: BLE001 - any decode failure is the device's fault

@@ -114,9 +114,9 @@ def to_text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, ua.NodeId):
-        return value.to_string()
+        return str(value.to_string())
     if isinstance(value, ua.QualifiedName):
-        return value.to_string()
+        return str(value.to_string())
     return str(value)
 
 

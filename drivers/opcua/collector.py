@@ -8,6 +8,7 @@ the usual case everything is Good and numeric: one batch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class BatchCollector:
         for (text, quality, reason), (idx, vals, ts) in self.other.items():
             values = np.empty(len(vals), dtype=object) if text else np.array(vals, dtype=np.float64)
             if text:
-                values[:] = vals
+                values[:] = cast(Any, vals)  # one object per slot, never split
             sink(
                 Batch(
                     np.array(idx, dtype=np.int32),

@@ -37,12 +37,12 @@ from drivers.base import (
     WriteStatus,
 )
 
-from .address import parse_address
+from .address import options_problems, parse_address
 from .certs import CertStore
 from .codec import BAD, encode_write, status_name
 from .collector import BatchCollector
 from .connection import ConnectError, ConnectOptions, close_client, open_client
-from .points import OpcPoint, make_point, options_problems, resolve
+from .points import OpcPoint, make_point, resolve
 from .reader import read_points, read_types
 from .subscription import SubscriptionGroup
 

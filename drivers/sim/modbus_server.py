@@ -108,7 +108,7 @@ class ModbusSimServer(SimServerBase):
         try:
             await server.serve_forever(background=True)
         except RuntimeError:
-            await server.shutdown()
+            await server.shutdown()  # type: ignore[no-untyped-call]  # untyped in pymodbus
             raise self._cannot_listen("port in use or address not available") from None
         self._server = server
         self.online = True
@@ -124,7 +124,7 @@ class ModbusSimServer(SimServerBase):
         server, self._server = self._server, None
         self.online = False
         if server is not None:
-            await server.shutdown()
+            await server.shutdown()  # type: ignore[no-untyped-call]  # untyped in pymodbus
 
     # ------------------------------------------------------------------ values
     def refresh(self, force: bool = False) -> None:

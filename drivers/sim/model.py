@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 
 #: commands that act on a write of 1 and fall back to 0 after this many model seconds
 PULSE_SECONDS = 5.0
+
+
+class Unit(Protocol):
+    """A part of the station model advanced once per simulation step."""
+
+    def step(self, dt: float) -> None:
+        """Advance by ``dt`` seconds."""
 
 
 class ModelWriteError(ValueError):
@@ -103,7 +110,7 @@ class StationModel:
         self.utilities = Utilities(self)
         self.fans = ExhaustFans(self)
         self.gc = Chromatograph(self)
-        self._units = (
+        self._units: tuple[Unit, ...] = (
             self.env,
             self.gas,
             self.meters,

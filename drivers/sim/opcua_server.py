@@ -53,7 +53,7 @@ _TYPES = {None: ua.VariantType.Double, "float": ua.VariantType.Double, "int": ua
 _ADMIN = User(role=UserRole.Admin)  # asyncua's default for internal writes
 
 
-class _Users(UserManager):
+class _Users(UserManager):  # type: ignore[misc]  # asyncua is Any to the checker
     """One user name and password (the device's configured account)."""
 
     def __init__(self, username: str, password: str) -> None:
@@ -257,15 +257,15 @@ class OpcUaSimServer(SimServerBase):
                 for i, res in zip(passed, await original(sub, user), strict=True):
                     results[i] = res
             for i, (k, value) in accepted:
-                status = results[i]
-                if status is not None and status.is_good():
+                answer = results[i]
+                if answer is not None and answer.is_good():
                     self._apply_write(k, value)
             return [
                 r if r is not None else ua.StatusCode(ua.StatusCodes.BadInternalError)
                 for r in results
             ]
 
-        service.write = write  # type: ignore[method-assign]
+        service.write = write
 
     def _check_write(self, k: int, dv: ua.DataValue) -> tuple[int, Any]:
         pt = self.points[k]
@@ -276,6 +276,8 @@ class OpcUaSimServer(SimServerBase):
             return ua.StatusCodes.BadTypeMismatch, None
         if isinstance(value, str):
             return 0, value
+        if not isinstance(value, int | float):
+            return ua.StatusCodes.BadTypeMismatch, None
         eng = pt.to_eng(float(value))
         refused = self._model_refusal(k, eng)
         if refused is not None:

@@ -130,9 +130,9 @@ class TableImage:
     def _encode_group(kind: str, order: str, raw: np.ndarray, bits: np.ndarray) -> np.ndarray:
         """Raw values -> words (shape (n,) or (n, width)) or bools."""
         if kind == "bool":
-            return raw != 0
+            return np.asarray(raw != 0)
         if kind == "bit":
-            return np.where(raw != 0, np.left_shift(1, bits), 0).astype(np.uint16)
+            return np.asarray(np.where(raw != 0, np.left_shift(1, bits), 0), dtype=np.uint16)
         if kind.startswith("float"):
             clean = np.nan_to_num(raw, nan=0.0, posinf=_F32_MAX, neginf=-_F32_MAX)
             if kind == "float32":
@@ -142,13 +142,13 @@ class TableImage:
             lo, hi = _INT_LIMITS[kind]
             ints = np.clip(np.rint(np.nan_to_num(raw, nan=0.0)), lo, hi)
             if kind == "int16":
-                return ints.astype(np.int64).astype(np.int16).view(np.uint16)
+                return np.asarray(ints.astype(np.int64).astype(np.int16).view(np.uint16))
             if kind == "uint16":
-                return ints.astype(np.uint16)
+                return np.asarray(ints, dtype=np.uint16)
             values = ints.astype(np.int64 if kind != "uint64" else np.uint64).astype(_NP_TYPE[kind])
         word_type = "<u2" if order in ("badc", "dcba") else ">u2"
         width = values.dtype.itemsize // 2
-        return values.view(word_type).reshape(-1, width).astype(np.uint16)
+        return np.asarray(values.view(word_type).reshape(-1, width), dtype=np.uint16)
 
     def fill(self, raw: np.ndarray, texts: Sequence[str] | None = None) -> None:
         """Write every point's raw value (aligned with ``addresses``) into the image."""

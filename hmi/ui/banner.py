@@ -175,6 +175,8 @@ class BannerRow(QFrame):
 class AlarmBanner(QFrame):
     """Always-visible alarm banner under the header."""
 
+    actions: Actions  # type: ignore[assignment]  # shadows QWidget.actions(), unused here
+
     sigOpenFaceplate = Signal(str)
     sigShowAlarms = Signal()
 

@@ -53,7 +53,7 @@ class Horn(QObject):
         self._effect: Any = None
         self.backend = "beep"
         try:  # full PySide6 only
-            from PySide6.QtMultimedia import QSoundEffect  # type: ignore[import-not-found]
+            from PySide6.QtMultimedia import QSoundEffect  # type: ignore[import-not-found,unused-ignore]
 
             wav = write_horn_wav(Path(tempfile.gettempdir()) / "gas-hmi-horn.wav")
             self._effect = QSoundEffect(self)

@@ -67,7 +67,7 @@ class I18n(QObject):
         """True when Chinese is shown."""
         return self.lang.startswith("zh")
 
-    def tr(self, text: str) -> str:
+    def tr(self, text: str) -> str:  # type: ignore[override]  # not QObject.tr: the catalog
         """``text`` in the current language (the English source when untranslated)."""
         return self._catalog.get(text, text)
 

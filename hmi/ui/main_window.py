@@ -42,6 +42,8 @@ ANALYTICS_PAGES = (("forecast", N_("Forecast"), "F7"), ("report", N_("Daily repo
 class MainWindow(QMainWindow):
     """Everything the operator sees."""
 
+    actions: Actions  # type: ignore[assignment]  # shadows QWidget.actions(), unused here
+
     def __init__(
         self, runtime: Station, console: Any = None, period_ms: int = 250, horn: bool = True
     ) -> None:

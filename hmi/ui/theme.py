@@ -11,6 +11,7 @@ properties (``[quality="bad"]``, ``[alarm="1"]``) and :func:`restyle`, never per
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +68,11 @@ _COLOR_NAMES = (
 )
 
 
-def _getter(name: str):  # noqa: ANN202 - property plumbing
+def _getter(name: str) -> Callable[[Any], QColor]:
     return lambda self: self._colors.get(name, QColor("#808080"))
 
 
-def _setter(name: str):  # noqa: ANN202
+def _setter(name: str) -> Callable[[Any, QColor], None]:
     def set_(self: _ThemeColorsBase, value: QColor) -> None:
         self._colors[name] = QColor(value)
 

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -83,7 +84,7 @@ class ForecastStore:
         if rows:
             self._exec("INSERT OR REPLACE INTO actuals VALUES (?, ?)", rows)
 
-    def _exec(self, sql: str, rows: list[tuple]) -> None:
+    def _exec(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
         with self._lock:

@@ -129,7 +129,8 @@ class SendOutModel:
         t = temp if self.use_temperature else None
         if self.use_temperature and t is None:
             raise ValueError("this model needs temperatures")
-        return np.maximum(self._design(np.asarray(ts, np.float64), t) @ self.coef, 0.0)
+        out: np.ndarray = np.maximum(self._design(np.asarray(ts, np.float64), t) @ self.coef, 0.0)
+        return out
 
 
 def seasonal_naive(hist_ts: np.ndarray, hist_y: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -175,7 +176,8 @@ def temperature_outlook(
     anomaly = float(ht[-1] - profile[last_hod[0]])
     hod_f, _ = calendar.features(np.asarray(ts, np.float64))
     lead_h = (np.asarray(ts, np.float64) - hts[-1]) / HOUR
-    return profile[hod_f] + anomaly * np.exp(-np.maximum(lead_h, 0.0) / tau_h)
+    out: np.ndarray = profile[hod_f] + anomaly * np.exp(-np.maximum(lead_h, 0.0) / tau_h)
+    return out
 
 
 @dataclass

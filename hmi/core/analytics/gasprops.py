@@ -69,4 +69,5 @@ def standard_volume(
     tb = base_c + 273.15
     zm = z_factor(pm, t_c, relative_density)
     zb = z_factor(pb, base_c, relative_density)
-    return np.asarray(line, dtype=np.float64) * (pm / pb) * (tb / tm) * (zb / zm)
+    out: np.ndarray = np.asarray(line, dtype=np.float64) * (pm / pb) * (tb / tm) * (zb / zm)
+    return out

@@ -134,7 +134,7 @@ async def sntp_offset(server: str, timeout: float = 2.0) -> float:
 
     def ts(off: int) -> float:
         s, f = struct.unpack_from("!II", data, off)
-        return s - NTP_EPOCH + f / 2**32
+        return float(s - NTP_EPOCH + f / 2**32)
 
     t2, t3 = ts(32), ts(40)
     return ((t2 - t1) + (t3 - t4)) / 2.0

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -129,7 +129,7 @@ class Reader:
                 res, table, label = r, t, lab
                 break
         w = math.ceil(w / res) * res
-        pieces: list[tuple[list, list]] = []
+        pieces: list[tuple[list[Any], list[Any]]] = []
         if not table:
             pieces.append(self._piece(db, _RAW_AGG, _RAW_LAST, w, tid, s, e))
         else:
@@ -174,7 +174,7 @@ class Reader:
     @staticmethod
     def _piece(
         db: sqlite3.Connection, agg: str, last: str, w: int, tid: int, lo: int, hi: int
-    ) -> tuple[list, list]:
+    ) -> tuple[list[Any], list[Any]]:
         params = (w, tid, lo, hi)
         return db.execute(agg, params).fetchall(), db.execute(last, params).fetchall()
 
@@ -263,7 +263,7 @@ def _worst(quality: np.ndarray) -> np.ndarray:
     )
 
 
-def _combine(pieces: list[tuple[list, list]], w: int, label: str) -> HistoryData:
+def _combine(pieces: list[tuple[list[Any], list[Any]]], w: int, label: str) -> HistoryData:
     """Merge per-piece group aggregates (a group can span two pieces) into HistoryData."""
     agg_rows = [r for agg, _ in pieces for r in agg]
     last_rows = [r for _, last in pieces for r in last]

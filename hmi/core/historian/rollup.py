@@ -95,7 +95,7 @@ def aggregate_arrays(
 
 def aggregate(
     tag: np.ndarray, ts: np.ndarray, value: np.ndarray, quality: np.ndarray, width: int
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """Partial rollup rows (tuples in the column order of the rollup tables, NaN binds as NULL)."""
     if len(ts) == 0:
         return []
@@ -103,7 +103,7 @@ def aggregate(
     return _rows(t, b, agg)
 
 
-def _rows(tag: np.ndarray, bucket: np.ndarray, agg: Agg) -> list[tuple]:
+def _rows(tag: np.ndarray, bucket: np.ndarray, agg: Agg) -> list[tuple[Any, ...]]:
     return list(zip(tag.tolist(), bucket.tolist(), *(a.tolist() for a in agg), strict=True))
 
 

@@ -102,7 +102,8 @@ class SampleStore:
         if self._proxy is None:
             self._proxy = self.engine.raw_connection()
             self._proxy.driver_connection.isolation_level = None
-        return self._proxy.driver_connection
+        conn: sqlite3.Connection = self._proxy.driver_connection
+        return conn
 
     def close(self) -> None:
         """Give the write connection back (reopened on next use)."""
@@ -132,7 +133,7 @@ class SampleStore:
             finally:
                 cur.close()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement on the write connection (autocommit); returns its rows."""
         with self.lock:
             return self.db.execute(sql, params).fetchall()
@@ -166,7 +167,10 @@ class SampleStore:
 
     # ------------------------------------------------------------------ writes
     def write(
-        self, num: Numeric | None, text: list[tuple] | None, current: list[tuple] | None
+        self,
+        num: Numeric | None,
+        text: list[tuple[Any, ...]] | None,
+        current: list[tuple[Any, ...]] | None,
     ) -> WriteCounts:
         """Store one batch in one transaction; nothing is kept if it fails (the error is raised)."""
         counts = WriteCounts()

@@ -409,7 +409,7 @@ class Writer:
         return out
 
 
-def as_rows(*cols: np.ndarray | list) -> list[tuple]:
+def as_rows(*cols: np.ndarray | list[Any]) -> list[tuple[Any, ...]]:
     """Row tuples from aligned columns (NumPy arrays become Python scalars)."""
     return list(
         zip(*[c.tolist() if isinstance(c, np.ndarray) else list(c) for c in cols], strict=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
 
 from hmi.config.schema import Broker, UplinkConfig
 from hmi.core.uplink.message import Message
@@ -84,7 +85,7 @@ class Connection:
 
     # ------------------------------------------------------------------ paho callbacks (owner's thread)
     def _on_connect(
-        self, _c: mqtt.Client, _u: object, _flags: object, rc: mqtt.ReasonCode, _p: object
+        self, _c: mqtt.Client, _u: object, _flags: object, rc: ReasonCode, _p: object
     ) -> None:
         if rc.is_failure:
             self.refused = f"broker {self.name} refused the connection: {rc}"
@@ -92,13 +93,13 @@ class Connection:
             self.connected = True
 
     def _on_disconnect(
-        self, _c: mqtt.Client, _u: object, _f: object, rc: mqtt.ReasonCode, _p: object
+        self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object
     ) -> None:
         if not self._closing and not self.lost:
             self.lost = f"connection to {self.name} lost ({rc})"
 
     def _on_publish(
-        self, _c: mqtt.Client, _u: object, mid: int, rc: mqtt.ReasonCode, _p: object
+        self, _c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: object
     ) -> None:
         (self.failed if rc.is_failure else self.acked).append(mid)
 

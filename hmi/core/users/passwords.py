@@ -61,7 +61,7 @@ class ScryptParams:
     @property
     def maxmem(self) -> int:
         """Memory limit handed to OpenSSL (it refuses anything above 32 MiB by default)."""
-        return 128 * self.r * (2**self.log2_n) * self.p + 16 * 1024 * 1024
+        return int(128 * self.r * (2**self.log2_n) * self.p + 16 * 1024 * 1024)
 
     def is_weaker_than(self, other: ScryptParams) -> bool:
         """True when these parameters cost less than ``other`` (time to re-hash)."""

@@ -58,6 +58,9 @@ def _exec_dialog(dialog: QDialog) -> bool:
 class Faceplate(QDialog):
     """Non-modal window for one tag."""
 
+    actions: Actions  # type: ignore[assignment]  # shadows QWidget.actions(), unused here
+    result: QLabel  # type: ignore[assignment]  # shadows QDialog.result(), unused here
+
     #: how confirmation dialogs are shown (tests replace it)
     confirm: Callable[[QDialog], bool] = staticmethod(_exec_dialog)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 class MimicView(QGraphicsView):
     """Shows one :class:`ScreenDef`; clicks open faceplates or navigate."""
+
+    screen: ScreenDef  # type: ignore[assignment]  # shadows QWidget.screen(), unused here
 
     sigOpenFaceplate = Signal(str)  # tag name
     sigNavigate = Signal(str)  # screen id
@@ -136,7 +139,7 @@ class MimicView(QGraphicsView):
                 if id(item) in touched and isinstance(item, SymbolItem):
                     item.set_state(*symbol_state(item.binding, get, self.cfg_tags))
 
-    def _getter(self):  # noqa: ANN202 - small closure
+    def _getter(self) -> Callable[[str], tuple[float, int]]:
         tags = self.live.tags
 
         def get(name: str) -> tuple[float, int]:

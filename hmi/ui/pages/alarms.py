@@ -81,6 +81,8 @@ def _table(model: AlarmTableModel, parent: QWidget, name: str) -> QTableView:
 class AlarmsPage(QWidget):
     """The alarm summary."""
 
+    actions: Actions  # type: ignore[assignment]  # shadows QWidget.actions(), unused here
+
     sigOpenFaceplate = Signal(str)
 
     def __init__(self, live: LiveData, actions: Actions, parent: QWidget | None = None) -> None:

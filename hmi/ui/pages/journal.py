@@ -174,7 +174,7 @@ class JournalPanel(QWidget):
         self.b_search.clicked.connect(self.search)
         self.b_export = QPushButton(self)
         self.b_export.clicked.connect(self._export)
-        for w in (
+        for widget in (
             self.l_from,
             self.since,
             self.l_to,
@@ -183,7 +183,7 @@ class JournalPanel(QWidget):
             self.b_search,
             self.b_export,
         ):
-            form.addWidget(w)
+            form.addWidget(widget)
         form.setStretchFactor(self.text, 1)
         lay.addLayout(form)
         self.model = JournalModel()

@@ -186,6 +186,8 @@ class ForecastCard(QFrame):
 class OverviewPage(QWidget):
     """Display level 1."""
 
+    screen: ScreenDef | None  # type: ignore[assignment]  # shadows QWidget.screen(), unused here
+
     sigNavigate = Signal(str)
     sigOpenFaceplate = Signal(str)
     sigShowAlarms = Signal()

@@ -101,6 +101,7 @@ class TimeAxis(pg.DateAxisItem):
     month names, so that it reads the same in both languages."""
 
     _FORMATS = {"%a %d": "%m-%d", "%b": "%Y-%m"}
+    zoomLevels: Any  # noqa: N815 - pyqtgraph's attribute
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -52,7 +52,7 @@ class RangeBar(QWidget):
             self.preset_combo.setObjectName("trendPreset")
             self.preset_combo.activated.connect(
                 lambda i: self.sigPreset.emit(float(self.preset_combo.itemData(i)))
-            )  # type: ignore[union-attr]
+            )
         else:
             for i, (seconds, _text, _key) in enumerate(PRESETS):
                 b = QPushButton(self)
@@ -89,7 +89,7 @@ class RangeBar(QWidget):
         self.set_follow(True)
 
     def _build(self) -> None:
-        if self.compact:
+        if self.compact and self.preset_combo is not None:
             grid = QGridLayout(self)
             grid.setContentsMargins(0, 0, 0, 0)
             row = QHBoxLayout()
@@ -100,7 +100,7 @@ class RangeBar(QWidget):
                 self.forward,
                 self.pause,
                 self.cursor_button,
-            ]  # type: ignore[list-item]
+            ]
             for w in first:
                 row.addWidget(w)
             row.addStretch(1)

@@ -7,6 +7,8 @@ alarm blinks between filled and outlined.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QWidget
@@ -51,14 +53,14 @@ def glyph_path(rect: QRectF, priority: int) -> QPainterPath:
 
 
 def paint_glyph(
-    p: QPainter, rect: QRectF, priority: int, filled: bool = True, colors: object | None = None
+    p: QPainter, rect: QRectF, priority: int, filled: bool = True, colors: Any = None
 ) -> None:
     """Paint the glyph of ``priority`` (1-4) in ``rect``; outlined when ``filled`` is False."""
     c = colors or theme_mod.colors()
-    color: QColor = c.alarm(priority)  # type: ignore[attr-defined]
+    color: QColor = c.alarm(priority)
     # white numbers on red/blue, black on orange/yellow: readable on every fill
     text_color = QColor("#ffffff") if priority in (1, 4) else QColor("#000000")
-    edge: QColor = c.color("alarmText")  # type: ignore[attr-defined]
+    edge: QColor = c.color("alarmText")
     p.save()
     p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     path = glyph_path(rect, priority)
