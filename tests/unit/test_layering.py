@@ -1,4 +1,5 @@
-"""DESIGN.md layering: hmi.core, hmi.config and drivers never import Qt; drivers never import hmi."""
+"""DESIGN.md layering: hmi.core, hmi.config and drivers never import Qt; drivers never import
+hmi; hmi.core and hmi.config never import the user interface or the command line."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ def _imports(path: Path) -> list[tuple[int, str]]:
             out += [(node.lineno, a.name) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.append((node.lineno, node.module))
+            # "from hmi import ui" imports hmi.ui
+            out += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
     return out
 
 
 def _violations(folder: str, banned: tuple[str, ...]) -> list[str]:
     bad = []
     for py in sorted((ROOT / folder).rglob("*.py")):
+        seen: set[int] = set()
         for line, mod in _imports(py):
-            if mod.split(".")[0] in banned:
+            if line not in seen and any(mod == b or mod.startswith(b + ".") for b in banned):
+                seen.add(line)  # one violation per import statement
                 bad.append(f"{py.relative_to(ROOT)}:{line}: imports {mod}")
     return bad
 
@@ -36,6 +41,12 @@ def test_core_config_drivers_are_qt_free():
 
 def test_drivers_never_import_hmi():
     assert _violations("drivers", ("hmi",)) == []
+
+
+def test_core_and_config_never_import_ui_or_cli():
+    banned = ("hmi.ui", "hmi.cli")
+    assert _violations("hmi/core", banned) == []
+    assert _violations("hmi/config", banned) == []
 
 
 def test_only_driver_folders_import_protocol_libraries():
@@ -51,3 +62,8 @@ def test_checker_sees_a_violation(tmp_path, monkeypatch):
     monkeypatch.setattr(me, "ROOT", tmp_path)
     assert len(me._violations("drivers", QT)) == 1
     assert len(me._violations("drivers", ("hmi",))) == 1
+    (tmp_path / "hmi" / "core").mkdir(parents=True)
+    (tmp_path / "hmi" / "core" / "x.py").write_text(
+        "from hmi import ui\nimport hmi.cli.run\nfrom hmi.config import schema\nimport hmi.uix\n"
+    )
+    assert len(me._violations("hmi/core", ("hmi.ui", "hmi.cli"))) == 2
