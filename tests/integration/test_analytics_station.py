@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -56,7 +58,26 @@ def field_only(cfg):
     )
 
 
-def test_small_leak_raises_the_mass_balance_warning(station):
+@dataclass
+class Run:
+    """What the station showed while it ran (observed once per module, asserted per test)."""
+
+    warning: tuple[float, int]
+    mass_balance: Any
+    other_warnings: list[str]
+    dropped: float
+    plc_availability_quality: int
+    flushed: bool
+    history_good_max: float
+
+
+@pytest.fixture(scope="module")
+def run(station) -> Run:
+    """Run the station in the ``leak_small`` scenario until both alarms came in.
+
+    Every test that needs the run's data directory asks for this fixture, so none of them
+    depends on another test having run first.
+    """
     cfg, data = station
     uplink = cfg.uplink.model_copy(
         update={
@@ -86,13 +107,9 @@ def test_small_leak_raises_the_mass_balance_warning(station):
             )
             print(f"mass-balance warning after {time.monotonic() - t0:.1f} s")
             value, q, _ts, _ = rt.tags.get("ew.mass_balance")
-            assert q == GOOD and value > 1.0
-            r = next(w for w in rt.analytics.warnings() if w.id == "mass_balance")
-            assert r.judged and r.detail["inlet_flow"] > r.detail["outlet_flow"]
-            # no other early warning speaks up: the PTZ checks, odorant and heater stay quiet
+            mass_balance = next(w for w in rt.analytics.warnings() if w.id == "mass_balance")
             others = [a for a in active() if a.startswith("ew.") and a != "ew.mass_balance.h"]
-            assert others == []
-            # the outbox overflowed (broker unreachable, 20 kB budget): a latched alarm says so
+            # the outbox overflows (broker unreachable, 20 kB budget): a latched alarm says so
             wait_until(
                 lambda: "sys.uplink.dropped.h" in active(),
                 timeout=60,
@@ -100,22 +117,45 @@ def test_small_leak_raises_the_mass_balance_warning(station):
                 what="outbox overflow alarm",
             )
             print(f"outbox alarm after {time.monotonic() - t0:.1f} s")
-            assert rt.tags.get("sys.uplink.dropped")[0] > 0
-            assert rt.tags.get("sys.plc.availability")[1] in (GOOD, int(Quality.UNCERTAIN))
-            assert rt.historian.flush(10)
+            dropped = float(rt.tags.get("sys.uplink.dropped")[0])
+            plc_q = int(rt.tags.get("sys.plc.availability")[1])
+            flushed = bool(rt.historian.flush(10))
             hist = rt.historian.raw("ew.mass_balance", time.time() - 300, time.time() + 1)
             good = hist.quality == GOOD
-            assert good.any() and np.nanmax(hist.value[good]) > 1.0
+            hmax = float(np.nanmax(hist.value[good])) if good.any() else float("nan")
         finally:
             rt.stop()
     finally:
         sim.stop()
+    return Run((float(value), int(q)), mass_balance, others, dropped, plc_q, flushed, hmax)
 
 
-def test_cli_reads_the_same_data_dir(station, tmp_path, capsys):
+def test_small_leak_raises_the_mass_balance_warning(run):
+    value, quality = run.warning
+    assert quality == GOOD
+    assert value > 1.0
+    assert run.mass_balance.judged
+    assert run.mass_balance.detail["inlet_flow"] > run.mass_balance.detail["outlet_flow"]
+
+
+def test_no_other_early_warning_speaks_up(run):
+    # the PTZ checks, odorant and heater stay quiet
+    assert run.other_warnings == []
+
+
+def test_the_overflowing_outbox_raises_its_alarm(run):
+    assert run.dropped > 0
+    assert run.plc_availability_quality in (GOOD, int(Quality.UNCERTAIN))
+
+
+def test_the_warning_reaches_the_historian(run):
+    assert run.flushed
+    assert run.history_good_max > 1.0
+
+
+def test_cli_reads_the_same_data_dir(station, run, tmp_path, capsys):
     cfg, data = station
-    if not (data / "history.db").exists():
-        pytest.skip("needs the station run above")
+    assert (data / "history.db").exists()
     today = dt.datetime.now(ZoneInfo(cfg.station.timezone)).date().isoformat()
     out = tmp_path / "today.json"
     assert (
