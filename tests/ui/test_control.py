@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from pymodbus.client import ModbusTcpClient
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 from hmi.config import load_station
@@ -24,6 +23,7 @@ from hmi.core.commands import CommandResult, CommandStatus
 from hmi.core.users import TEST_PARAMS
 from tests.helpers import wait_until
 from tests.stations import demo_station_copy
+from tests.ui.imaging import content
 from tests.ui.test_login import PW, SecuredRuntime, add_user, login, secured, win  # noqa: F401 - fixtures
 
 SETPOINT = "reg1.active.setpoint"  # run 1 active regulator: the station's outlet pressure set point, hr:0:f32
@@ -107,12 +107,17 @@ def test_login_and_confirmation_screenshots(station, tmp_path):
     from hmi.ui.screenshot import capture
 
     _rt, _sim, w = station
-    out = capture(w, "login", tmp_path / "login.png", after=0.2, size=(1366, 768))
-    assert QImage(str(out)).size().toTuple() == (1366, 768)
+    login = content(capture(w, "login", tmp_path / "login.png", after=0.2, size=(1366, 768)))
+    assert (login.width, login.height) == (1366, 768)
+    login.assert_drawn()
+    assert login.dark > 0.001, "no text drawn"
     out = capture(
         w, f"confirm:{SETPOINT}=0.39", tmp_path / "confirm.png", after=0.2, size=(1366, 768)
     )
-    assert QImage(str(out)).width() == 1366
+    confirm = content(out)
+    assert confirm.width == 1366
+    confirm.assert_drawn()
+    assert confirm != login, "the confirmation shows the same picture as the login"
     assert not any(fp.isVisible() for fp in w.faceplates.values())
     with pytest.raises(ValueError, match="needs a number"):
         capture(w, f"confirm:{SETPOINT}=lots", tmp_path / "x.png", after=0.0)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
 
 from hmi.core.alarms.journal import open_db, read_journal
 from hmi.ui.mimic.view import MimicView
 from tests.helpers import wait_until
 from tests.ui.conftest import switch_user
+from tests.ui.imaging import content
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +120,14 @@ def test_screenshot_of_a_live_screen(station, tmp_path):
     out = capture(
         win, "faceplate:outlet.pressure", tmp_path / "fp.png", after=0.5, size=(1366, 768)
     )
-    img = QImage(str(out))
-    assert (img.width(), img.height()) == (1366, 768)
+    fp = content(out)
+    assert (fp.width, fp.height) == (1366, 768)
+    fp.assert_drawn()
+    assert fp.dark > 0.001, "no text drawn"
     out = capture(win, "diagnostics", tmp_path / "diag.png", after=0.3, size=(1920, 1080))
-    assert QImage(str(out)).width() == 1920
+    diag = content(out)
+    assert diag.width == 1920
+    diag.assert_drawn()
+    assert diag.dark > 0.001, "no text drawn"
     with pytest.raises(ValueError, match="unknown screen"):
         capture(win, "nope", tmp_path / "x.png", after=0.0)

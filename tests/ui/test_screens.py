@@ -16,7 +16,8 @@ SCREENS = sorted(p.stem for p in paths.screens_dir().glob("*.svg"))
 
 
 def test_screens_folder_has_the_city_gate():
-    assert "city_gate" in SCREENS and "overview" in SCREENS
+    assert "city_gate" in SCREENS
+    assert "overview" in SCREENS
 
 
 @pytest.mark.parametrize("name", SCREENS)
@@ -60,7 +61,8 @@ def test_screen_loads_and_every_binding_resolves(name, demo_cfg, hmi_app, table_
         ):
             assert tag in view.by_tag, tag
     for item in view.items_:
-        assert item.rect.width() > 0 and item.rect.height() > 0, item.binding.element
+        assert item.rect.width() > 0, item.binding.element
+        assert item.rect.height() > 0, item.binding.element
 
 
 def test_broken_bindings_are_reported_with_file_and_key(tmp_path, demo_cfg):
@@ -107,9 +109,7 @@ def test_symbol_library_is_complete_and_valid():
     ):
         assert needed in names
     for p in folder.glob("*.svg"):
-        doc = SvgDoc.parse(p.read_text(encoding="utf-8"), p.name)
-        assert (
-            p.stem in doc.ids
-            and "body" in p.read_text(encoding="utf-8")
-            or "shell" in p.read_text(encoding="utf-8")
-        )
+        text = p.read_text(encoding="utf-8")
+        doc = SvgDoc.parse(text, p.name)
+        assert p.stem in doc.ids, f"{p.name}: no element with id {p.stem!r}"
+        assert "body" in text or "shell" in text, f"{p.name}: no body or shell part"

@@ -225,8 +225,12 @@ def test_csv_export_holds_the_visible_data(
     assert view.export_png(png)
     from PySide6.QtGui import QImage
 
+    from tests.ui.imaging import content
+
     img = QImage(str(png))
-    assert img.width() == view.plot.width() and img.height() == view.plot.height()
+    assert img.width() == view.plot.width()
+    assert img.height() == view.plot.height()
+    content(img).assert_drawn(min_colours=8)
 
 
 def test_groups_save_load_and_delete(twin: Any, table_runtime: Any, qtbot: Any) -> None:
