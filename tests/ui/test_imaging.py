@@ -20,7 +20,7 @@ def test_a_uniform_image_is_not_drawn(hmi_app):
 
 
 def test_text_on_an_image_counts_as_drawn(hmi_app):
-    img = QImage(200, 100, QImage.Format.Format_RGB32)
+    img = QImage(160, 20, QImage.Format.Format_RGB32)
     img.fill(QColor("#f0f0f0"))
     p = QPainter(img)
     p.setPen(QColor("#000000"))
