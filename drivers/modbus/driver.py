@@ -40,7 +40,9 @@ from drivers.modbus.address import ModbusAddress, parse_address
 from drivers.modbus.client import EXCEPTION, LOST, MALFORMED, TIMEOUT, ModbusClient
 from drivers.modbus.codec import BlockDecoder, decode, encode, merge_bit
 from drivers.modbus.link import ModbusLink
+from drivers.modbus.params import ModbusTcpParams
 from drivers.modbus.planner import Block, plan_blocks
+from drivers.params import params_problems
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +52,6 @@ _TABLE_WORDS = {
     "ir": "input registers",
     "hr": "holding registers",
 }
-#: Parameter defaults (the same as hmi.config.schema.ModbusDevice).
-DEFAULTS: dict[str, Any] = dict(
-    host="127.0.0.1", port=502, unit_id=1, timeout=1.0, retries=1, backoff_initial=1.0, backoff_max=30.0,
-    degrade_after=3, poll_groups={"default": 1.0}, max_registers=125, max_bits=2000, max_gap_registers=10,
-    max_gap_bits=64, zero_based=True,
-)  # fmt: skip
-#: Numeric parameters -> allowed range (validate_params).
-_RANGES = dict(
-    port=(1, 65535), unit_id=(0, 255), timeout=(0.01, 60), retries=(0, 10), backoff_initial=(0.01, 3600),
-    backoff_max=(0.01, 3600), degrade_after=(1, 100), max_registers=(1, 125), max_bits=(1, 2000),
-    max_gap_registers=(0, 124), max_gap_bits=(0, 1999),
-)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -116,15 +106,14 @@ class ModbusDriver(Driver):
         sink: Sink,
         on_state: StateListener | None = None,
     ) -> None:
-        super().__init__(device_id, {**DEFAULTS, **dict(params)}, points, sink, on_state)
-        p = self.params
-        self._client = self._make_client(p)
-        self._retries, self._degrade_after = int(p["retries"]), int(p["degrade_after"])
-        self._backoff_initial, self._backoff_max = (
-            float(p["backoff_initial"]),
-            float(p["backoff_max"]),
-        )
-        self.diag.endpoint = f"{self._client.endpoint}/{p['unit_id']}"
+        super().__init__(device_id, params, points, sink, on_state)
+        #: the checked parameters (ValueError naming the key when a plain dict is wrong)
+        self.settings = p = ModbusTcpParams.model_validate(self.params)
+        self.params = {**p.model_dump(), **self.params}  # every default, as the driver saw it
+        self._client = self._make_client(self.params)
+        self._retries, self._degrade_after = p.retries, p.degrade_after
+        self._backoff_initial, self._backoff_max = p.backoff_initial, p.backoff_max
+        self.diag.endpoint = f"{self._client.endpoint}/{p.unit_id}"
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._logged_reason = ""
@@ -135,7 +124,7 @@ class ModbusDriver(Driver):
         by_period: dict[float, list[tuple[int, ModbusAddress]]] = {}
         for spec in self.points:
             addr, err = self._address_of(spec)
-            limit = int(p["max_bits"] if addr is not None and addr.is_bits else p["max_registers"])
+            limit = p.max_bits if addr is not None and addr.is_bits else p.max_registers
             if addr is not None and addr.count > limit:
                 err = (
                     f"config error: {addr} spans {addr.count} registers, over max_registers {limit}"
@@ -161,14 +150,15 @@ class ModbusDriver(Driver):
     # ------------------------------------------------------------------ config
     def _make_client(self, p: Mapping[str, Any]) -> ModbusLink:
         """The connection this driver polls through (Modbus TCP here; RTU drivers override)."""
-        return ModbusClient(str(p["host"]), int(p["port"]), int(p["unit_id"]), float(p["timeout"]))
+        s = self.settings
+        return ModbusClient(s.host, s.port, s.unit_id, s.timeout)
 
     def _address_of(self, spec: PointSpec) -> tuple[ModbusAddress | None, str]:
         try:
             addr = parse_address(spec.address)
         except ValueError as exc:
             return None, f"config error: {exc}"
-        if not self.params["zero_based"]:  # offsets in the config count from 1
+        if not self.settings.zero_based:  # offsets in the config count from 1
             if addr.offset == 0:
                 return (
                     None,
@@ -178,11 +168,14 @@ class ModbusDriver(Driver):
         return addr, ""
 
     def _plan(self, items: Sequence[tuple[int, ModbusAddress]]) -> list[Block]:
-        p = self.params
-        limits = {
-            k: int(p[k]) for k in ("max_registers", "max_bits", "max_gap_registers", "max_gap_bits")
-        }
-        return plan_blocks(items, **limits)
+        p = self.settings
+        return plan_blocks(
+            items,
+            max_registers=p.max_registers,
+            max_bits=p.max_bits,
+            max_gap_registers=p.max_gap_registers,
+            max_gap_bits=p.max_gap_bits,
+        )
 
     @classmethod
     def validate_address(cls, address: str) -> str | None:
@@ -195,35 +188,8 @@ class ModbusDriver(Driver):
 
     @classmethod
     def validate_params(cls, params: Mapping[str, Any]) -> list[str]:
-        """Sanity checks of the device parameters (messages name the key)."""
-        p = {**DEFAULTS, **dict(params)}
-        problems: list[str] = [] if str(p["host"]).strip() else ["host: empty"]
-        for key, (lo, hi) in _RANGES.items():
-            try:
-                v = float(p[key])
-            except (TypeError, ValueError):
-                problems.append(f"{key}: {p[key]!r} is not a number")
-                continue
-            if not lo <= v <= hi:  # NaN fails too
-                problems.append(f"{key}: {p[key]} is outside {lo:g}..{hi:g}")
-        if not problems and float(p["backoff_initial"]) > float(p["backoff_max"]):
-            problems.append(
-                f"backoff_initial {p['backoff_initial']} is above backoff_max {p['backoff_max']}"
-            )
-        groups = p["poll_groups"]
-        if not isinstance(groups, Mapping) or not groups:
-            problems.append("poll_groups: needs at least one group name -> period in seconds")
-        else:
-            for name, period in groups.items():
-                if (
-                    isinstance(period, bool)
-                    or not isinstance(period, (int, float))
-                    or not period > 0
-                ):
-                    problems.append(
-                        f"poll_groups.{name}: period {period!r} must be a positive number of seconds"
-                    )
-        return problems
+        """Problems of the device parameters, each naming its key (:class:`ModbusTcpParams`)."""
+        return params_problems(ModbusTcpParams, params)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -1,4 +1,5 @@
-"""Device parameters of the Modbus RTU drivers, defined once (pydantic only, no pymodbus).
+"""Device parameters of the Modbus drivers (TCP, RTU, RTU over TCP), defined once (pydantic
+only, no pymodbus).
 
 ``hmi.config.schema`` builds its device classes from these models, the drivers read
 the same defaults and ranges, and :func:`bus_conflicts` checks the devices that share
@@ -16,10 +17,32 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from drivers.params import LinkParams
+
 #: Baud rates a Modbus RTU line runs at (the range 1200-115200 the driver supports).
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 #: Bits of one RTU character as the specification counts them for t3.5.
 SPEC_CHAR_BITS = 11
+
+
+class ModbusTcpParams(LinkParams):
+    """Where a Modbus TCP device is and how big its block reads may be."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(502, ge=1, le=65535)
+    unit_id: int = Field(1, ge=0, le=255)
+    max_registers: int = Field(125, ge=1, le=125, description="registers per read request")
+    max_bits: int = Field(2000, ge=1, le=2000, description="coils/inputs per read request")
+    max_gap_registers: int = Field(10, ge=0, le=124)
+    max_gap_bits: int = Field(64, ge=0, le=1999)
+    zero_based: bool = True  # False: offsets in the config count from 1
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("empty: give the device's host name or IP address")
+        return v
 
 
 def t35_seconds(baudrate: int) -> float:

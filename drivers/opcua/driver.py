@@ -20,7 +20,6 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 from asyncua import Client, ua
@@ -36,19 +35,19 @@ from drivers.base import (
     WriteResult,
     WriteStatus,
 )
+from drivers.params import params_problems
 
 from .address import options_problems, parse_address
 from .certs import CertStore
 from .codec import BAD, encode_write, status_name
 from .collector import BatchCollector
 from .connection import ConnectError, ConnectOptions, close_client, open_client
+from .params import OpcUaParams
 from .points import OpcPoint, make_point, resolve
 from .reader import read_points, read_types
 from .subscription import SubscriptionGroup
 
 log = logging.getLogger(__name__)
-
-KEEPALIVE = 2.0  # s between keep-alive reads of the server state (RTT, dead-peer detection)
 
 
 class OpcUaDriver(Driver):
@@ -65,15 +64,18 @@ class OpcUaDriver(Driver):
         on_state: StateListener | None = None,
     ) -> None:
         super().__init__(device_id, params, points, sink, on_state)
+        #: the checked parameters (ValueError naming the key when a plain dict is wrong);
+        #: the resolved secrets and the PKI folder come from the runtime in ``params``
+        self.settings = s = OpcUaParams.model_validate(self.params)
         p = self.params
-        self.endpoint = str(p.get("endpoint", ""))
+        self.endpoint = s.endpoint
         self.diag.endpoint = self.endpoint
-        self.timeout = float(p.get("timeout", 1.0))
-        self.retries = int(p.get("retries", 1))
-        self.backoff_initial = float(p.get("backoff_initial", 1.0))
-        self.backoff_max = float(p.get("backoff_max", 30.0))
-        self.degrade_after = int(p.get("degrade_after", 3))
-        self.keepalive = float(p.get("keepalive", KEEPALIVE))
+        self.timeout = s.timeout
+        self.retries = s.retries
+        self.backoff_initial = s.backoff_initial
+        self.backoff_max = s.backoff_max
+        self.degrade_after = s.degrade_after
+        self.keepalive = s.keepalive
         self._points = [make_point(s) for s in points]
         self._by_index = {pt.spec.index: pt for pt in self._points}
         self._all = np.array([pt.spec.index for pt in self._points], dtype=np.int32)
@@ -84,8 +86,8 @@ class OpcUaDriver(Driver):
         self._groups = [
             SubscriptionGroup(
                 period, pts, self._sink_safe, self.diag, self._lose,
-                sampling_interval_ms=float(p.get("sampling_interval", 0.0)),
-                queue_size=int(p.get("queue_size", 1)),
+                sampling_interval_ms=s.sampling_interval,
+                queue_size=s.queue_size,
                 timeout=self.timeout,
             )
             for period, pts in sorted(subscribed.items())
@@ -96,11 +98,11 @@ class OpcUaDriver(Driver):
         if p.get("pki_dir"):
             self._certs = CertStore(
                 p["pki_dir"],
-                certificate=str(p.get("certificate", "")),
-                private_key=str(p.get("private_key", "")),
+                certificate=s.certificate,
+                private_key=s.private_key,
                 key_passphrase=str(p.get("key_passphrase", "") or ""),
-                server_certificate=str(p.get("server_certificate", "")),
-                trust_on_first_use=bool(p.get("trust_on_first_use", False)),
+                server_certificate=s.server_certificate,
+                trust_on_first_use=s.trust_on_first_use,
             )
         self._client: Client | None = None
         self._task: asyncio.Task[None] | None = None
@@ -124,12 +126,7 @@ class OpcUaDriver(Driver):
     @classmethod
     def validate_params(cls, params: Mapping[str, Any]) -> list[str]:
         """Problems of the device parameters (endpoint form, security, poll groups)."""
-        out: list[str] = []
-        url = urlparse(str(params.get("endpoint", "")))
-        if url.scheme != "opc.tcp" or not url.hostname:
-            out.append(
-                f"endpoint {params.get('endpoint')!r} must look like opc.tcp://HOST:PORT[/path]"
-            )
+        out = params_problems(OpcUaParams, params)
         if params.get("security_policy", "None") != "None" and not params.get("pki_dir"):
             out.append("a secure endpoint needs a PKI folder (pki_dir)")
         return out
@@ -202,12 +199,12 @@ class OpcUaDriver(Driver):
     async def _connect(self) -> None:
         opts = ConnectOptions(
             endpoint=self.endpoint,
-            security_policy=str(self.params.get("security_policy", "None")),
-            security_mode=str(self.params.get("security_mode", "None")),
-            username=str(self.params.get("username", "") or ""),
+            security_policy=self.settings.security_policy,
+            security_mode=self.settings.security_mode,
+            username=self.settings.username,
             password=str(self.params.get("password", "") or ""),
             timeout=max(self.timeout, 2.0),  # secure handshakes are slow on a busy 2-core PC
-            session_timeout=float(self.params.get("session_timeout", 30.0)),
+            session_timeout=self.settings.session_timeout,
             certs=self._certs,
             watchdog_interval=max(10.0, self.keepalive * 5),
         )

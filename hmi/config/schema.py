@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from drivers.iec104.params import Iec104Params
-from drivers.modbus.params import ModbusRtuOverTcpParams, ModbusRtuParams
+from drivers.modbus.params import ModbusRtuOverTcpParams, ModbusRtuParams, ModbusTcpParams
+from drivers.opcua.params import OpcUaParams
+from drivers.params import LinkParams
 from drivers.s7.params import S7Params
 from hmi.config.analytics import AnalyticsConfig
 from hmi.config.calc import CalcParams
@@ -90,18 +92,13 @@ class CommAlarm(Strict):
     message: Text = Field(default_factory=_empty_text)
 
 
-class DeviceBase(Strict):
-    """What every device has, whatever its protocol."""
+class DeviceBase(Strict, LinkParams):
+    """What every device has, whatever its protocol: identity, alarm, and the link
+    parameters (:class:`drivers.params.LinkParams`: timeout, retries, back-off, poll groups)."""
 
     id: str
     label: Text = Field(default_factory=_empty_text)
     enabled: bool = True
-    timeout: float = Field(1.0, gt=0, le=60, description="seconds per request")
-    retries: int = Field(1, ge=0, le=10)
-    backoff_initial: float = Field(1.0, gt=0, le=600)
-    backoff_max: float = Field(30.0, gt=0, le=3600)
-    degrade_after: int = Field(3, ge=1, le=100, description="failed cycles before BAD")
-    poll_groups: dict[str, float] = Field(default_factory=lambda: {"default": 1.0})
     comm_alarm: CommAlarm = Field(default_factory=CommAlarm)
     area: str = ""
 
@@ -114,31 +111,16 @@ class DeviceBase(Strict):
             )
         return v
 
-    @field_validator("poll_groups")
-    @classmethod
-    def _groups(cls, v: dict[str, float]) -> dict[str, float]:
-        for name, period in v.items():
-            if not (0.05 <= float(period) <= 3600):
-                raise ValueError(f"poll group {name!r}: period {period} s is outside 0.05-3600 s")
-        return v
-
     def driver_params(self) -> dict[str, Any]:
         """Parameters handed to the driver (everything but identity and alarms)."""
         return self.model_dump(exclude={"id", "label", "enabled", "comm_alarm", "area", "protocol"})
 
 
-class ModbusDevice(DeviceBase):
-    """A Modbus TCP device (PLC, flow computer, gas-detection controller...)."""
+class ModbusDevice(DeviceBase, ModbusTcpParams):
+    """A Modbus TCP device (PLC, flow computer, gas-detection controller...); its parameters
+    are :class:`drivers.modbus.params.ModbusTcpParams`."""
 
     protocol: Literal["modbus_tcp"]
-    host: str = "127.0.0.1"
-    port: int = Field(502, ge=1, le=65535)
-    unit_id: int = Field(1, ge=0, le=255)
-    max_registers: int = Field(125, ge=1, le=125, description="registers per read request")
-    max_bits: int = Field(2000, ge=1, le=2000, description="coils/inputs per read request")
-    max_gap_registers: int = Field(10, ge=0, le=124)
-    max_gap_bits: int = Field(64, ge=0, le=1999)
-    zero_based: bool = True
 
 
 class ModbusRtuDevice(DeviceBase, ModbusRtuParams):
@@ -153,37 +135,11 @@ class ModbusRtuOverTcpDevice(DeviceBase, ModbusRtuOverTcpParams):
     protocol: Literal["modbus_rtu_over_tcp"]
 
 
-class OpcUaDevice(DeviceBase):
-    """An OPC UA server (heater/odorizer controller, RTU, gas chromatograph...)."""
+class OpcUaDevice(DeviceBase, OpcUaParams):
+    """An OPC UA server (heater/odorizer controller, RTU, gas chromatograph...); its parameters
+    are :class:`drivers.opcua.params.OpcUaParams`."""
 
     protocol: Literal["opcua"]
-    endpoint: str
-    security_policy: Literal["None", "Basic256Sha256"] = "None"
-    security_mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
-    certificate: str = ""  # client certificate (PEM/DER); generated into the data dir when empty
-    private_key: str = ""
-    key_passphrase_secret: str = ""
-    server_certificate: str = ""  # pinned server certificate; else the trust list decides
-    trust_on_first_use: bool = False
-    username: str = ""
-    password_secret: str = ""  # name of the keyring secret, never the password
-    sampling_interval: float = Field(0.0, ge=0, description="ms; 0 = publishing interval")
-    queue_size: int = Field(1, ge=1, le=1000)
-    session_timeout: float = Field(30.0, gt=0)
-    keepalive: float = Field(2.0, ge=0.2, le=60, description="seconds between keep-alive reads")
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, v: str) -> str:
-        if not v.startswith("opc.tcp://"):
-            raise ValueError(f"endpoint {v!r} must start with opc.tcp://")
-        return v
-
-    @model_validator(mode="after")
-    def _security(self) -> OpcUaDevice:
-        if (self.security_policy == "None") != (self.security_mode == "None"):
-            raise ValueError("security_policy and security_mode must both be None or both be set")
-        return self
 
 
 class S7Device(DeviceBase, S7Params):

@@ -488,8 +488,8 @@ def test_validate_address_and_params():
         }
     )
     text = "\n".join(problems)
-    for fragment in ("host: empty", "port: 70000", "max_registers: 200", "poll_groups.fast"):
-        assert fragment in text
+    for fragment in ("host: empty", "port: 70000", "max_registers: 200", "poll group 'fast'"):
+        assert fragment in text, fragment
     assert ModbusDriver.validate_params({"backoff_initial": 60, "backoff_max": 30}) == [
         "backoff_initial 60 is above backoff_max 30"
     ]
