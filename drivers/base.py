@@ -35,6 +35,13 @@ class Quality(enum.IntEnum):
         """Lower-case name, as used in QSS properties and exports."""
         return self.name.lower()
 
+    @classmethod
+    def of(cls, code: int) -> Quality:
+        """The class of any OPC quality code, by range: >= 192 GOOD, >= 64 UNCERTAIN, else BAD."""
+        if code >= cls.GOOD:
+            return cls.GOOD
+        return cls.UNCERTAIN if code >= cls.UNCERTAIN else cls.BAD
+
 
 class DeviceState(enum.Enum):
     """Connection state of one device."""

@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from drivers.base import Quality
 from hmi.cli._common import fail, fmt_ts, parse_since, print_json, print_table
-
-QUALITY_NAMES = {192: "GOOD", 64: "UNCERTAIN", 0: "BAD"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,7 +54,7 @@ def open_history(data_dir: str) -> Any:
 
 
 def _quality_name(q: int) -> str:
-    return QUALITY_NAMES.get(int(q), str(int(q)))
+    return Quality.of(int(q)).name
 
 
 def cmd_history(args: argparse.Namespace) -> int:

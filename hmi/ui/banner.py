@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drivers.base import Quality
 from hmi.core.users import Action
 from hmi.ui import fmt
 from hmi.ui.actions import Actions
@@ -68,7 +69,7 @@ def alarm_value_text(view: Any, tag: Any) -> str:
     if view.value is None:
         return ""
     if tag is not None:
-        return fmt.value_text(tag, float(view.value), 192)
+        return fmt.value_text(tag, float(view.value), Quality.GOOD)
     return f"{view.value:.{3 if abs(view.value) < 10 else 1}f} {view.unit}".strip()
 
 

@@ -11,16 +11,10 @@ from hmi.config.schema import TagConfig
 from hmi.ui.i18n import i18n, tr
 from hmi.ui.texts import QUALITY_TEXT
 
-QUALITY_NAMES = {Quality.GOOD: "good", Quality.UNCERTAIN: "uncertain", Quality.BAD: "bad"}
-
 
 def quality_name(q: int) -> str:
     """'good' / 'uncertain' / 'bad' (the QSS property value)."""
-    if q >= Quality.GOOD:
-        return "good"
-    if q >= Quality.UNCERTAIN:
-        return "uncertain"
-    return "bad"
+    return Quality.of(q).label
 
 
 def state_text(tag: TagConfig, value: float) -> str | None:

@@ -23,6 +23,7 @@ from urllib.parse import urlparse, urlunparse
 from PySide6.QtCore import QCoreApplication, QEventLoop, QPoint, QTimer
 from PySide6.QtGui import QPainter, QPixmap
 
+from drivers.base import Quality
 from hmi.config.schema import StationConfig
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,9 @@ def prepare_analytics(win: Any) -> None:
         return
     totals = [m.total for m in rt.cfg.analytics.meters]
     deadline = time.monotonic() + 30.0
-    while time.monotonic() < deadline and not all(rt.tags.get(n)[1] >= 192 for n in totals):
+    while time.monotonic() < deadline and not all(
+        rt.tags.get(n)[1] >= Quality.GOOD for n in totals
+    ):
         pump(0.25)  # the live totalizer readings: the generated history ends there
     log.warning("screenshot: %s filled with 10 days of generated send-out history", rt.data_dir)
     prefill_history(rt, days=10)

@@ -51,3 +51,17 @@ def test_the_loader_reports_a_driver_check_with_file_and_line(tmp_path):
     assert shown[0].endswith(
         "devices.yaml:2: devices[plc]: backoff_initial 60 is above backoff_max 30"
     )
+
+
+def test_one_quality_classification():
+    from drivers.base import Quality
+
+    assert [Quality.of(q) for q in (255, 192, 191, 64, 63, 0)] == [
+        Quality.GOOD,
+        Quality.GOOD,
+        Quality.UNCERTAIN,
+        Quality.UNCERTAIN,
+        Quality.BAD,
+        Quality.BAD,
+    ]
+    assert Quality.of(200).label == "good"

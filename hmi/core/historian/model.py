@@ -12,9 +12,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-GOOD = 192
-UNCERTAIN = 64
-BAD = 0
+from drivers.base import Quality
+
+GOOD = int(Quality.GOOD)
+UNCERTAIN = int(Quality.UNCERTAIN)
+BAD = int(Quality.BAD)
 
 
 class HistorianError(Exception):

@@ -33,7 +33,8 @@ from hmi.core.historian.schema import ROLLUPS
 
 _RAW_AGG = (
     "SELECT ts / ?1 AS g, min(value), max(value), total(value), count(value), count(*), "
-    "sum(quality < 192), sum(quality < 64) FROM samples WHERE tag_id = ?2 AND ts BETWEEN ?3 AND ?4 GROUP BY g ORDER BY g"
+    f"sum(quality < {GOOD}), sum(quality < {UNCERTAIN}) FROM samples "
+    "WHERE tag_id = ?2 AND ts BETWEEN ?3 AND ?4 GROUP BY g ORDER BY g"
 )
 # with a single max() aggregate SQLite takes the bare columns from the row holding the maximum
 _RAW_LAST = "SELECT ts / ?1 AS g, max(ts), value, quality, ts FROM samples WHERE tag_id = ?2 AND ts BETWEEN ?3 AND ?4 GROUP BY g ORDER BY g"

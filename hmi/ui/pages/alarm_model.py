@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QFont
 
+from drivers.base import Quality
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
 from hmi.ui.i18n import N_, i18n, tr
@@ -42,7 +43,7 @@ def set_tag_configs(tags: dict[str, Any]) -> None:
 def _value(v: Any) -> str:
     tag = _TAGS.get(v.tag)
     if tag is not None and v.value is not None:
-        return fmt.value_text(tag, float(v.value), 192)
+        return fmt.value_text(tag, float(v.value), Quality.GOOD)
     return f"{_num(v.value)} {v.unit}".strip()
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from drivers.base import Quality
 from hmi.config.loader import screens_root
 from hmi.config.schema import Text
 from hmi.core.tagtable import TagUpdate
@@ -366,6 +367,6 @@ class OverviewPage(QWidget):
         for name in self.trend_names:
             v, q, _ts, _r = self.live.value(name)
             self.trend.add_point(
-                name, now, float(v) if not isinstance(v, str) else float("nan"), q >= 192
+                name, now, float(v) if not isinstance(v, str) else float("nan"), q >= Quality.GOOD
             )
         self.trend.redraw()

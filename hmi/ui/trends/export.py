@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from drivers.base import Quality
 from hmi.config.schema import TagConfig
 
 HEADER = (
@@ -32,7 +33,6 @@ HEADER = (
     "samples",
     "bucket_s",
 )
-QUALITY = {192: "GOOD", 64: "UNCERTAIN", 0: "BAD"}
 
 
 def _num(v: float) -> str:
@@ -65,7 +65,7 @@ def csv_rows(
                 _num(avg),
                 _num(lo),
                 _num(hi),
-                QUALITY.get(int(q), str(q)),
+                Quality.of(int(q)).name,
                 str(int(count)),
                 f"{bucket:g}",
             ]

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-GOOD, UNCERTAIN, BAD = 192, 64, 0
+from drivers.base import Quality
+
+GOOD, UNCERTAIN, BAD = int(Quality.GOOD), int(Quality.UNCERTAIN), int(Quality.BAD)
 #: columns of the combined row table
 _COLS = ("t0", "x", "avg", "min", "max", "last", "q", "count", "bucket", "bad")
 
