@@ -98,7 +98,7 @@ def specs_from_config(
     for t in cfg.tags:
         if t.device not in enabled:
             continue
-        gain, offset = t.scale.gain_offset() if t.scale is not None else (1.0, 0.0)
+        gain, offset = t.gain_offset()
         points.append(
             SimPointSpec(
                 name=t.name,

@@ -246,6 +246,10 @@ class Scale(Strict):
             raise ValueError("give either raw/eng or gain/offset, not both")
         if self.raw is not None and self.raw[0] == self.raw[1]:
             raise ValueError("scale raw range is empty")
+        if self.eng is not None and self.eng[0] == self.eng[1]:
+            raise ValueError("scale eng range is empty: every raw value would read the same")
+        if self.gain == 0:
+            raise ValueError("scale gain 0 would read every raw value as the offset")
         return self
 
     def gain_offset(self) -> tuple[float, float]:
@@ -318,6 +322,24 @@ class TagConfig(Strict):
         if v[0] >= v[1]:
             raise ValueError(f"range {list(v)} is empty: low must be below high")
         return v
+
+    def gain_offset(self) -> tuple[float, float]:
+        """(gain, offset) with eng = raw * gain + offset; (1, 0) for an unscaled tag.
+
+        The one definition of the tag's scaling: the tag table (raw -> engineering), the
+        write path (engineering -> raw) and the simulator all take it from here.
+        """
+        return self.scale.gain_offset() if self.scale is not None else (1.0, 0.0)
+
+    def to_eng(self, raw: float) -> float:
+        """Engineering value of a raw device value."""
+        gain, offset = self.gain_offset()
+        return raw * gain + offset
+
+    def to_raw(self, eng: float) -> float:
+        """Raw device value of an engineering value (what a write sends)."""
+        gain, offset = self.gain_offset()
+        return (eng - offset) / gain
 
     def alarm_id(self, alarm: AlarmConfig) -> str:
         """Stable id of one of this tag's alarms."""

@@ -85,7 +85,7 @@ class TagTable:
         self.names = [t.name for t in tags]
         self.index = {name: i for i, name in enumerate(self.names)}
         self.n = n
-        go = [(t.scale.gain_offset() if t.scale else (1.0, 0.0)) for t in tags]
+        go = [t.gain_offset() for t in tags]
         self.gain = np.array([g for g, _ in go], dtype=np.float64)
         self.offset = np.array([o for _, o in go], dtype=np.float64)
         self.lo = np.array([t.range[0] for t in tags], dtype=np.float64)

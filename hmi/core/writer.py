@@ -99,8 +99,7 @@ def _to_raw(t: TagConfig, value: Any) -> tuple[Any, str]:
         return value, (
             f"{v:g} {t.unit} is outside the range {t.range[0]:g}-{t.range[1]:g} {t.unit}"
         )
-    gain, offset = t.scale.gain_offset() if t.scale else (1.0, 0.0)
-    return (v - offset) / gain, ""
+    return t.to_raw(v), ""
 
 
 def _matches(t: TagConfig, raw: Any, read: Any) -> bool:

@@ -65,3 +65,32 @@ def test_one_quality_classification():
         Quality.BAD,
     ]
     assert Quality.of(200).label == "good"
+
+
+def test_scaling_is_defined_once_on_the_tag():
+    from hmi.config.schema import TagConfig
+
+    t = TagConfig.model_validate(
+        {
+            "name": "p",
+            "device": "plc",
+            "address": "hr:0",
+            "scale": {"raw": [0, 10000], "eng": [0, 1]},
+        }
+    )
+    assert t.gain_offset() == pytest.approx((1e-4, 0.0))
+    assert t.to_eng(4000) == pytest.approx(0.4)
+    assert t.to_raw(0.4) == pytest.approx(4000)
+    plain = TagConfig.model_validate({"name": "q", "device": "plc", "address": "hr:1"})
+    assert plain.to_raw(3.5) == 3.5
+
+
+def test_a_scale_that_reads_every_value_the_same_is_refused():
+    from pydantic import ValidationError
+
+    from hmi.config.schema import Scale
+
+    with pytest.raises(ValidationError, match="eng range is empty"):
+        Scale.model_validate({"raw": [0, 10], "eng": [5, 5]})
+    with pytest.raises(ValidationError, match="gain 0"):
+        Scale.model_validate({"gain": 0})

@@ -72,7 +72,7 @@ def test_modbus_encodings_fit_the_engineering_ranges(cfg):
             continue
         assert t.unit or t.name.endswith(("zfactor", "heartbeat", "duty")), f"{t.name} has no unit"
         if a.type in _INT_LIMITS:
-            gain, offset = t.scale.gain_offset() if t.scale else (1.0, 0.0)
+            gain, offset = t.gain_offset()
             raw = sorted(((t.range[0] - offset) / gain, (t.range[1] - offset) / gain))
             lo, hi = _INT_LIMITS[a.type]
             assert lo <= raw[0] and raw[1] <= hi, f"{t.name}: range {t.range} does not fit {a.type}"
