@@ -439,19 +439,7 @@ class Runtime:
             calc.feed(res.scan)
 
     def _write_history(self, u: TagUpdate) -> None:
-        if self.tags.is_string[u.indices].any():
-            strings = self.tags.is_string[u.indices]
-            s = u.indices[strings]
-            self.historian.write_text(
-                self._hist_ids[s], u.ts[strings], u.values[strings], u.quality[strings]
-            )
-            num = ~strings
-            if not num.any():
-                return
-            u = TagUpdate(
-                u.indices[num], u.values[num].astype(np.float64), u.quality[num], u.ts[num], []
-            )
-        self.historian.write(self._hist_ids[u.indices], u.ts, u.values, u.quality)
+        self.historian.write(self._hist_ids[u.indices], u.ts, u.values, u.quality, u.text)
 
     def _flush_current(self) -> None:
         """Queue the latest state of every tag changed since the last flush for the ``current`` table."""
@@ -459,13 +447,9 @@ class Runtime:
         self._current_seq = seq
         if not len(u) or not len(self._hist_ids):
             return
-        values: np.ndarray = u.values
-        strings = self.tags.is_string[u.indices]
-        if strings.any():  # the tag table keeps text apart from the float values
-            values = values.astype(object)
-            for k in np.flatnonzero(strings).tolist():
-                values[k] = self.tags.text.get(int(u.indices[k]))
-        self.historian.write_current(self._hist_ids[u.indices], u.ts, values, u.quality, u.reasons)
+        self.historian.write_current(
+            self._hist_ids[u.indices], u.ts, u.values, u.quality, u.reasons, u.text
+        )
 
     def _publish_changes(self, u: TagUpdate) -> None:
         if self.uplink is not None:

@@ -40,10 +40,13 @@ class TagUpdate:
     """Values of some tags at one moment, aligned arrays (index into the tag table)."""
 
     indices: np.ndarray  # int32
-    values: np.ndarray  # float64 (strings: object)
+    values: np.ndarray  # float64 (a batch of strings read: object)
     quality: np.ndarray  # uint8
     ts: np.ndarray  # float64, source timestamps (Unix s)
     reasons: list[str]
+    #: the text column: object array aligned with ``indices``, the text of each string tag
+    #: ("" while it has none) and None for numeric tags; None when no string tag is included
+    text: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -114,7 +117,8 @@ class TagTable:
         self.reasons: list[str] = [NEVER_READ] * n
         self.ts = np.zeros(n)
         self.last_read = np.zeros(n)  # monotonic time of the last GOOD read (staleness)
-        self.text: dict[int, str] = {}
+        #: typed text column: the last text of each string tag (None: numeric, or none yet)
+        self.text = np.full(n, None, dtype=object)
         self.hist_value = np.full(n, np.nan)
         self.hist_ts = np.zeros(n)
         self.hist_quality = np.full(n, 255, dtype=np.uint8)
@@ -151,7 +155,7 @@ class TagTable:
             seq = self.seq
             old_q = self.quality[idx]
             if strings:
-                old_text = [self.text.get(int(i)) for i in idx]
+                old_text = self.text[idx].tolist()
                 value_changed = np.array(
                     [o != v for o, v in zip(old_text, eng, strict=True)], dtype=bool
                 )
@@ -203,9 +207,10 @@ class TagTable:
                     self.hist_value[hi_] = np.where(
                         q[want_hist] == GOOD, eng[want_hist], self.hist_value[hi_]
                     )
+            text = self._text_column(idx, eng if strings else None)
         idx32 = idx.astype(np.int32)
         why = reason_for or ""
-        scan = TagUpdate(idx32, eng, q, ts, [why] * m)
+        scan = TagUpdate(idx32, eng, q, ts, [why] * m, text)
         return ApplyResult(scan, self._take(scan, changed, why), self._take(scan, want_hist, why))
 
     def _reason_changes(
@@ -217,6 +222,19 @@ class TagTable:
             if self.reasons[i] != reason:
                 changed[k] = True
 
+    def _text_column(self, idx: np.ndarray, read: np.ndarray | None) -> np.ndarray | None:
+        """The text column of an update of ``idx`` (None without string tags); the texts just
+        ``read`` where a batch of strings came in, else the stored ones. Caller holds the lock."""
+        strings = self.is_string[idx]
+        if not strings.any():
+            return None
+        out = np.full(len(idx), None, dtype=object)
+        if read is not None:
+            out[strings] = ["" if v is None else str(v) for v in read[strings].tolist()]
+        else:
+            out[strings] = [t or "" for t in self.text[idx[strings]].tolist()]
+        return out
+
     @staticmethod
     def _take(u: TagUpdate, mask: np.ndarray, reason: str) -> TagUpdate:
         """The rows of ``u`` where ``mask`` is set; every row of ``u`` has ``reason``."""
@@ -225,7 +243,10 @@ class TagTable:
             return u
         if not n:
             return TagUpdate.empty()
-        return TagUpdate(u.indices[mask], u.values[mask], u.quality[mask], u.ts[mask], [reason] * n)
+        text = u.text[mask] if u.text is not None else None
+        return TagUpdate(
+            u.indices[mask], u.values[mask], u.quality[mask], u.ts[mask], [reason] * n, text
+        )
 
     def check_stale(self, now: float | None = None) -> TagUpdate:
         """Mark GOOD tags with no fresh good value for 3 poll periods UNCERTAIN; return them.
@@ -247,6 +268,7 @@ class TagTable:
                 self.reasons[i] = STALE_REASON
             self.hist_quality[si] = UNCERTAIN
             vals = self.value[si].copy()
+            text = self._text_column(si, None)
         n = len(si)
         return TagUpdate(
             si.astype(np.int32),
@@ -254,6 +276,7 @@ class TagTable:
             np.full(n, UNCERTAIN, np.uint8),
             np.full(n, now),
             [STALE_REASON] * n,
+            text,
         )
 
     # ------------------------------------------------------------------ output
@@ -267,6 +290,7 @@ class TagTable:
                 self.quality[idx].copy(),
                 self.ts[idx].copy(),
                 [self.reasons[i] for i in idx.tolist()],
+                self._text_column(idx, None),
             )
             return self.seq, upd
 
@@ -274,7 +298,7 @@ class TagTable:
         """(value, quality, timestamp, reason) of one tag."""
         i = self.index[name]
         with self._lock:
-            v: float | str = self.text.get(i, "") if self.is_string[i] else float(self.value[i])
+            v: float | str = (self.text[i] or "") if self.is_string[i] else float(self.value[i])
             return v, Quality(int(self.quality[i])), float(self.ts[i]), self.reasons[i]
 
     def all_current(self) -> TagUpdate:

@@ -118,14 +118,31 @@ class Historian:
 
     # ------------------------------------------------------------------ writes (non-blocking)
     def write(
-        self, ids: np.ndarray, ts: np.ndarray, values: np.ndarray, quality: np.ndarray
+        self,
+        ids: np.ndarray,
+        ts: np.ndarray,
+        values: np.ndarray,
+        quality: np.ndarray,
+        text: np.ndarray | None = None,
     ) -> None:
-        """Queue numeric samples: aligned arrays of tag ids (:meth:`tag_ids`), Unix seconds,
+        """Queue samples: aligned arrays of tag ids (:meth:`tag_ids`), Unix seconds,
         float64 values (NaN allowed) and quality codes (192 GOOD, 64 UNCERTAIN, 0 BAD).
 
+        ``text`` is the tag table's text column (:class:`~hmi.core.tagtable.TagUpdate`):
+        rows where it holds a string are string tags and go to the text table.
         Thread-safe and non-blocking; the arrays are copied. Values of BAD samples are
         stored as NULL. One sample per tag and millisecond: the first one stored wins.
         """
+        if text is not None:
+            strings = _text_rows(text)
+            if strings.any():
+                ids, ts, quality = np.asarray(ids), np.asarray(ts), np.asarray(quality)
+                self.write_text(ids[strings], ts[strings], text[strings], quality[strings])
+                num = ~strings
+                if not num.any():
+                    return
+                ids, ts, quality = ids[num], ts[num], quality[num]
+                values = np.asarray(values)[num].astype(np.float64)
         ids_a, ts_ms, q, keep = self._common(ids, ts, quality, values)
         v = np.asarray(values, dtype=np.float64).reshape(-1)
         if len(ts_ms):
@@ -155,10 +172,12 @@ class Historian:
         values: np.ndarray | Sequence[Any],
         quality: np.ndarray,
         reasons: Sequence[str],
+        text: np.ndarray | None = None,
     ) -> None:
         """Queue the latest value of tags for the ``current`` table (upsert, newest time wins).
 
-        ``values`` may be a float array or an object array (strings for string tags).
+        ``values`` may be a float array or an object array (strings for string tags), or
+        float values plus the tag table's ``text`` column (a string where the tag is one).
         ``reasons`` says why a value is not GOOD ("" otherwise); may be empty for all-GOOD.
         """
         reasons = list(reasons) if len(reasons) else [""] * len(values)
@@ -166,21 +185,20 @@ class Historian:
             raise ValueError(f"reasons has {len(reasons)} entries for {len(values)} values")
         ids_a, ts_ms, q, keep = self._common(ids, ts, quality, values)
         vals = values.tolist() if isinstance(values, np.ndarray) else list(values)
+        texts = text.tolist() if text is not None else None
         if keep is not None:
-            vals = [v for v, k in zip(vals, keep.tolist(), strict=True) if k]
-            reasons = [r for r, k in zip(reasons, keep.tolist(), strict=True) if k]
-        bad = (q < UNCERTAIN).tolist()
-        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-            num: list[Any] = vals  # NaN binds as NULL
-            text: list[Any] = [None] * len(vals)
-        else:
-            num = [None if isinstance(v, str) or v is None else float(v) for v in vals]
-            text = [v if isinstance(v, str) else None for v in vals]
+            kept = keep.tolist()
+            vals = [v for v, k in zip(vals, kept, strict=True) if k]
+            reasons = [r for r, k in zip(reasons, kept, strict=True) if k]
+            texts = [t for t, k in zip(texts, kept, strict=True) if k] if texts else texts
+        numeric = isinstance(values, np.ndarray) and values.dtype.kind == "f"
+        num, strs = _current_columns(vals, texts, numeric)
         # a BAD value is never kept as a plausible number
+        bad = (q < UNCERTAIN).tolist()
         num = [None if b else v for v, b in zip(num, bad, strict=True)]
-        text = [None if b else v for v, b in zip(text, bad, strict=True)]
+        strs = [None if b else v for v, b in zip(strs, bad, strict=True)]
         if len(ts_ms):
-            self._writer.put("cur", as_rows(ids_a, ts_ms, num, text, q, reasons))
+            self._writer.put("cur", as_rows(ids_a, ts_ms, num, strs, q, reasons))
 
     def _common(
         self, ids: Any, ts: Any, quality: Any, values: Any
@@ -286,3 +304,24 @@ class Historian:
         A generator holding one read connection until exhausted or closed.
         """
         return self._reader.export_rows(names, start, end)
+
+
+def _text_rows(text: np.ndarray) -> np.ndarray:
+    """Rows of a text column that belong to string tags (they hold a string, not None)."""
+    return np.fromiter((t is not None for t in text.tolist()), dtype=bool, count=len(text))
+
+
+def _current_columns(
+    vals: list[Any], texts: list[Any] | None, numeric: bool
+) -> tuple[list[Any], list[Any]]:
+    """(number, text) columns of the ``current`` table from values and the text column."""
+    if texts is not None:
+        num = [
+            None if t is not None or isinstance(v, str) else v
+            for v, t in zip(vals, texts, strict=True)
+        ]
+        return num, [t if isinstance(t, str) else None for t in texts]
+    if numeric:
+        return vals, [None] * len(vals)  # NaN binds as NULL
+    num = [None if isinstance(v, str) or v is None else float(v) for v in vals]
+    return num, [v if isinstance(v, str) else None for v in vals]
