@@ -188,12 +188,40 @@ def _check(a: ModbusAddress) -> None:
 
 def parse_address(text: str) -> ModbusAddress:
     """Parse ``TABLE:OFFSET[:TYPE[:ARG]]``; raise ValueError naming what is wrong."""
+    table, offset, type_text, arg, n = _fields(text)
+    if table in ("co", "di"):
+        if type_text and TYPE_ALIASES.get(type_text) != "bool":
+            raise ValueError(
+                f"Modbus address {text!r}: {_TABLE_NAMES[table]}s ({table}) are single bits; "
+                f"type must be bool (or left out), not {type_text!r}"
+            )
+        if n > 3:
+            raise ValueError(
+                f"Modbus address {text!r}: {_TABLE_NAMES[table]}s take no extra argument ({arg!r})"
+            )
+        return ModbusAddress(table, offset, "bool")
+    kind = TYPE_ALIASES.get(type_text or "uint16")
+    if kind is None:
+        raise ValueError(
+            f"Modbus address {text!r}: unknown type {type_text!r}; use bool, bit, i16, u16, i32, u32, "
+            "i64, u64, f32, f64 or str"
+        )
+    order, bit, length = _argument(text, kind, arg)
+    width = length if kind == "string" else WIDTH[kind]
+    if offset + width > 65536:
+        raise ValueError(
+            f"Modbus address {text!r}: {kind} at offset {offset} needs {width} registers and runs past 65535"
+        )
+    return ModbusAddress(table, offset, kind, order, bit, length)
+
+
+def _fields(text: str) -> tuple[str, int, str, str, int]:
+    """(table, offset, type text, argument, number of fields) of an address; ValueError."""
     if not isinstance(text, str):
         raise ValueError(
             f"a Modbus address must be text like 'hr:100:f32', not {type(text).__name__}"
         )
-    raw = text.strip()
-    parts = [p.strip().lower() for p in raw.split(":")]
+    parts = [p.strip().lower() for p in text.strip().split(":")]
     if len(parts) < 2 or not parts[0] or not parts[1]:
         raise ValueError(
             f"Modbus address {text!r} must look like TABLE:OFFSET[:TYPE[:ARG]], e.g. hr:100:f32:cdab"
@@ -211,29 +239,15 @@ def parse_address(text: str) -> ModbusAddress:
     offset = int(offset_text)
     if offset > 65535:
         raise ValueError(f"Modbus address {text!r}: offset {offset} is outside 0..65535")
-    bits = table in ("co", "di")
+    if len(parts) > 2 and not parts[2]:
+        raise ValueError(f"Modbus address {text!r}: the type field is empty")
     type_text = parts[2] if len(parts) > 2 else ""
     arg = parts[3] if len(parts) > 3 else ""
-    if len(parts) > 2 and not type_text:
-        raise ValueError(f"Modbus address {text!r}: the type field is empty")
-    if bits:
-        if type_text and TYPE_ALIASES.get(type_text) != "bool":
-            raise ValueError(
-                f"Modbus address {text!r}: {_TABLE_NAMES[table]}s ({table}) are single bits; "
-                f"type must be bool (or left out), not {type_text!r}"
-            )
-        if len(parts) > 3:
-            raise ValueError(
-                f"Modbus address {text!r}: {_TABLE_NAMES[table]}s take no extra argument ({arg!r})"
-            )
-        return ModbusAddress(table, offset, "bool")
-    kind = TYPE_ALIASES.get(type_text or "uint16")
-    if kind is None:
-        raise ValueError(
-            f"Modbus address {text!r}: unknown type {type_text!r}; use bool, bit, i16, u16, i32, u32, "
-            "i64, u64, f32, f64 or str"
-        )
-    order, bit, length = "abcd", None, 0
+    return table, offset, type_text, arg, len(parts)
+
+
+def _argument(text: str, kind: str, arg: str) -> tuple[str, int | None, int]:
+    """(byte/word order, bit number, string length) from the fourth field of a register type."""
     if kind == "bit":
         if not arg:
             raise ValueError(
@@ -241,8 +255,8 @@ def parse_address(text: str) -> ModbusAddress:
             )
         if not arg.isdigit() or int(arg) > 15:
             raise ValueError(f"Modbus address {text!r}: bit number {arg!r} is outside 0..15")
-        bit = int(arg)
-    elif kind == "string":
+        return "abcd", int(arg), 0
+    if kind == "string":
         if not arg:
             raise ValueError(
                 f"Modbus address {text!r}: a string needs its length in registers, e.g. hr:200:str:10"
@@ -251,23 +265,18 @@ def parse_address(text: str) -> ModbusAddress:
             raise ValueError(
                 f"Modbus address {text!r}: string length {arg!r} must be 1..{MAX_STRING_REGISTERS} registers"
             )
-        length = int(arg)
-    elif arg:
-        if WIDTH[kind] < 2:
-            raise ValueError(
-                f"Modbus address {text!r}: byte/word order {arg!r} only applies to 32/64-bit types, not {kind}"
-            )
-        if arg not in ORDERS:
-            raise ValueError(
-                f"Modbus address {text!r}: unknown byte/word order {arg!r}; use abcd, badc, cdab or dcba"
-            )
-        order = arg
-    width = length if kind == "string" else WIDTH[kind]
-    if offset + width > 65536:
+        return "abcd", None, int(arg)
+    if not arg:
+        return "abcd", None, 0
+    if WIDTH[kind] < 2:
         raise ValueError(
-            f"Modbus address {text!r}: {kind} at offset {offset} needs {width} registers and runs past 65535"
+            f"Modbus address {text!r}: byte/word order {arg!r} only applies to 32/64-bit types, not {kind}"
         )
-    return ModbusAddress(table, offset, kind, order, bit, length)
+    if arg not in ORDERS:
+        raise ValueError(
+            f"Modbus address {text!r}: unknown byte/word order {arg!r}; use abcd, badc, cdab or dcba"
+        )
+    return arg, None, 0
 
 
 def value_type(addr: ModbusAddress) -> str:
