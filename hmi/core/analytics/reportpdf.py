@@ -99,6 +99,16 @@ def _trio(s: dict[str, Any] | None, nd: int) -> str:
 
 def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     """Render ``report`` to the PDF file ``path`` (atomically)."""
+    doc = _title(report, lang)
+    _summary(doc, report)
+    _meters(doc, report, lang)
+    _hours(doc, report)
+    _alarms(doc, report, lang)
+    _save(doc, path)
+
+
+def _title(report: dict[str, Any], lang: str) -> _Pdf:
+    """A new document with the station, the date, the base conditions and the gas day."""
     font = find_cjk_font()
     st = report["station"]
     name = (
@@ -144,7 +154,11 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
             f"  (日起始 day starts {gd['start']}; 按08:00计日的合同请设 gas_day_start: 08:00)",
             8.5,
         )
+    return doc
 
+
+def _summary(doc: _Pdf, report: dict[str, Any]) -> None:
+    """Day summary: send-out, energy, calorific value, peak hour, ambient, forecast error."""
     doc.heading("日汇总  Day summary", 10.5)
     peak = report.get("peak_hour") or {}
     amb = report.get("ambient") or {}
@@ -179,6 +193,9 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
             summary.append(["未来24小时预测 Forecast, next 24 h (Sm³)", _f(fc.get("next_24h"))])
     doc.table(summary, (95, 91), line_height=3.8)
 
+
+def _meters(doc: _Pdf, report: dict[str, Any], lang: str) -> None:
+    """One row per metering run."""
     doc.heading("计量路汇总  Metering runs", 10.5)
     rows = [
         [
@@ -216,6 +233,9 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
     if missing:
         doc.line("缺数小时 Hours without totalizer readings: " + ", ".join(missing), 7.5)
 
+
+def _hours(doc: _Pdf, report: dict[str, Any]) -> None:
+    """Hourly volumes, energy, pressures and temperatures per run."""
     doc.heading(
         "小时体积与能量  Hourly volumes (Sm³), energy (GJ) · 平均压力 MPa · 平均温度 °C", 10.5
     )
@@ -252,6 +272,9 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
             7,
         )
 
+
+def _alarms(doc: _Pdf, report: dict[str, Any], lang: str) -> None:
+    """Alarm counts and the most frequent alarms."""
     a = report.get("alarms")
     doc.heading("报警统计  Alarms", 10.5)
     if not a:
@@ -272,6 +295,10 @@ def write_pdf(report: dict[str, Any], path: Path, lang: str = "zh_CN") -> None:
                 rows.append([t["alarm_id"], str(t["count"]), str(t["priority"]), msg])
             doc.table(rows, (52, 16, 20, 98), size=6.8, align="LEFT", line_height=3.6)
 
+
+def _save(doc: _Pdf, path: Path) -> None:
+    """Write the document to ``path`` via a temporary file."""
+    p = doc.pdf
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
