@@ -9,7 +9,7 @@ driver is made from a plain dict (tests, benchmarks, the simulator).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -44,6 +44,19 @@ class LinkParams(BaseModel):
                 f"backoff_max {self.backoff_max:g}"
             )
         return self
+
+
+P = TypeVar("P", bound=LinkParams)
+
+
+def settings(model: type[P], params: Mapping[str, Any]) -> P:
+    """A driver's checked parameters from the plain dict it is given (ValueError naming the key).
+
+    Poll groups are left out: the runtime turns them into each point's ``poll_period``, and
+    a driver never reads them (a benchmark may lower them below the config's floor).
+    Keys the model does not know (resolved secrets, the PKI folder) are ignored here.
+    """
+    return model.model_validate({k: v for k, v in params.items() if k != "poll_groups"})
 
 
 def params_problems(model: type[BaseModel], params: Mapping[str, Any]) -> list[str]:

@@ -42,7 +42,7 @@ from drivers.modbus.codec import BlockDecoder, decode, encode, merge_bit
 from drivers.modbus.link import ModbusLink
 from drivers.modbus.params import ModbusTcpParams
 from drivers.modbus.planner import Block, plan_blocks
-from drivers.params import params_problems
+from drivers.params import params_problems, settings
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class ModbusDriver(Driver):
     ) -> None:
         super().__init__(device_id, params, points, sink, on_state)
         #: the checked parameters (ValueError naming the key when a plain dict is wrong)
-        self.settings = p = ModbusTcpParams.model_validate(self.params)
+        self.settings = p = settings(ModbusTcpParams, self.params)
         self.params = {**p.model_dump(), **self.params}  # every default, as the driver saw it
         self._client = self._make_client(self.params)
         self._retries, self._degrade_after = p.retries, p.degrade_after

@@ -35,7 +35,7 @@ from drivers.base import (
     WriteResult,
     WriteStatus,
 )
-from drivers.params import params_problems
+from drivers.params import params_problems, settings
 
 from .address import options_problems, parse_address
 from .certs import CertStore
@@ -66,7 +66,7 @@ class OpcUaDriver(Driver):
         super().__init__(device_id, params, points, sink, on_state)
         #: the checked parameters (ValueError naming the key when a plain dict is wrong);
         #: the resolved secrets and the PKI folder come from the runtime in ``params``
-        self.settings = s = OpcUaParams.model_validate(self.params)
+        self.settings = s = settings(OpcUaParams, self.params)
         p = self.params
         self.endpoint = s.endpoint
         self.diag.endpoint = self.endpoint
