@@ -82,17 +82,27 @@ class BarBinding(_Bound):
     orientation: Literal["vertical", "horizontal"] | None = None
 
 
-class ValveBinding(_Bound):
+class _Mapped(_Bound):
+    """A symbol with a fault input and an optional value -> state map."""
+
+    fault_tag: str = ""
+    map: StateMap | None = None
+
+
+class _Positioned(_Mapped):
+    """A symbol that can also show travel from a position tag (0-100 %)."""
+
+    position: bool = False
+    open_above: float = 95.0
+    closed_below: float = 2.0
+
+
+class ValveBinding(_Positioned):
     """Valve symbol: open/closed limit switches, a position, or one open/closed tag."""
 
     kind: Literal["valve"]
     open_tag: str = ""
     closed_tag: str = ""
-    fault_tag: str = ""
-    map: StateMap | None = None
-    position: bool = False
-    open_above: float = 95.0
-    closed_below: float = 2.0
 
     @model_validator(mode="after")
     def _needs_tag(self) -> ValveBinding:
@@ -101,39 +111,28 @@ class ValveBinding(_Bound):
         return self
 
 
-class RegulatorBinding(_Bound):
+class RegulatorBinding(_Positioned):
     """Regulator symbol: open/closed, or travel from a position tag."""
 
     kind: Literal["regulator"]
-    fault_tag: str = ""
-    map: StateMap | None = None
-    position: bool = False
-    open_above: float = 95.0
-    closed_below: float = 2.0
 
 
-class SlamShutBinding(_Bound):
+class SlamShutBinding(_Mapped):
     """Slam-shut valve symbol: open or tripped."""
 
     kind: Literal["slamshut"]
-    fault_tag: str = ""
-    map: StateMap | None = None
 
 
-class HeaterBinding(_Bound):
+class HeaterBinding(_Mapped):
     """Heater symbol: on or off."""
 
     kind: Literal["heater"]
-    fault_tag: str = ""
-    map: StateMap | None = None
 
 
-class PumpBinding(_Bound):
+class PumpBinding(_Mapped):
     """Pump symbol: on or off."""
 
     kind: Literal["pump"]
-    fault_tag: str = ""
-    map: StateMap | None = None
 
 
 class DetectorBinding(_Bound):
@@ -152,12 +151,10 @@ class PipeBinding(_Bound):
     threshold: float | None = None
 
 
-class SymbolBinding(_Bound):
+class SymbolBinding(_Mapped):
     """Any other symbol, states from ``map``."""
 
     kind: Literal["symbol"]
-    fault_tag: str = ""
-    map: StateMap | None = None
 
 
 class LinkBinding(Strict):
