@@ -74,7 +74,7 @@ class Account:
     writer: bool = False
 
 
-class _Accounts(UserManager):
+class _Accounts(UserManager):  # type: ignore[misc]  # asyncua is Any to the checker
     def __init__(self, accounts: Sequence[Account], anonymous: bool) -> None:
         self.accounts = {a.username: a for a in accounts}
         self.anonymous = anonymous
@@ -266,7 +266,7 @@ class PointServer:
                     results[i] = res
             return [r if r is not None else status_code("BadInternalError") for r in results]
 
-        service.write = write  # type: ignore[method-assign]
+        service.write = write
 
     async def _client_write(
         self, var: ServedVariable, dv: ua.DataValue, user: User
