@@ -17,13 +17,28 @@ from hmi.core.tagtable import TagTable
 T0 = 1_700_000_000.0
 
 
+class Mono:
+    """A settable monotonic clock (staleness is measured on it)."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
 @pytest.fixture
-def table() -> TagTable:
+def mono() -> Mono:
+    return Mono()
+
+
+@pytest.fixture
+def table(mono) -> TagTable:
     tags = [
         TagConfig(name="gc.status", device="gc", address="ns=2;s=Status", type="string"),
         TagConfig(name="gc.ch4", device="gc", address="ns=2;s=CH4", range=(0, 100)),
     ]
-    return TagTable(tags, [1.0, 1.0])
+    return TagTable(tags, [1.0, 1.0], mono=mono)
 
 
 @pytest.fixture
@@ -86,8 +101,9 @@ def test_the_historian_stores_the_text_column_in_its_text_table(table, hist):
     assert latest["gc.status"].quality == int(Quality.BAD)
 
 
-def test_a_stale_string_tag_keeps_its_last_text(table):
+def test_a_stale_string_tag_keeps_its_last_text(table, mono):
     table.apply(text_batch("READY", T0))
+    mono.t += 3600.0  # no read for an hour
     stale = table.check_stale(T0 + 3600)
     assert stale.text is not None
     assert stale.text.tolist() == ["READY"]
