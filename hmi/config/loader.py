@@ -332,15 +332,8 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
                 ref = getattr(a, key)
                 if ref and ref not in names:
                     add(("tags", i, "alarms", j, key), f"unknown tag {ref!r}")
-    by_device: dict[str, list[int]] = {}
-    for i, t in enumerate(cfg.tags):
-        by_device.setdefault(t.device, []).append(i)
-    for d in cfg.devices:  # checks across a device's tags (e.g. an IEC 104 IOA used twice)
-        own = by_device.get(d.id, [])
-        if d.protocol in DRIVERS and own:
-            items = [(cfg.tags[i].name, cfg.tags[i].address, cfg.tags[i].options) for i in own]
-            for pos, message in device_problems(d.protocol, items):
-                add(("tags", own[pos], "address"), message)
+    for path, message in _device_tag_problems(cfg):
+        add(path, message)
     for path, message in _view_problems(cfg, names):
         add(path, message)
     for path, message in analytics_problems(cfg):
@@ -355,6 +348,21 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         add(path, message)
     for path, message in route_problems(cfg.uplink.routes, cfg.tags):
         add(path, message)
+    return out
+
+
+def _device_tag_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:
+    """Checks across a device's tags (e.g. an IEC 104 IOA used twice)."""
+    out: list[tuple[Path_, str]] = []
+    by_device: dict[str, list[int]] = {}
+    for i, t in enumerate(cfg.tags):
+        by_device.setdefault(t.device, []).append(i)
+    for d in cfg.devices:
+        own = by_device.get(d.id, [])
+        if d.protocol in DRIVERS and own:
+            items = [(cfg.tags[i].name, cfg.tags[i].address, cfg.tags[i].options) for i in own]
+            for pos, message in device_problems(d.protocol, items):
+                out.append((("tags", own[pos], "address"), message))
     return out
 
 
