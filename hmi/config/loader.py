@@ -334,21 +334,23 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
                     add(("tags", i, "alarms", j, key), f"unknown tag {ref!r}")
     for path, message in _device_tag_problems(cfg):
         add(path, message)
-    for path, message in _view_problems(cfg, names):
-        add(path, message)
-    for path, message in analytics_problems(cfg):
-        add(path, message)
-    for path, message in bus_problems(cfg):
-        add(path, message)
-    for path, message in calc_problems(cfg):
-        add(path, message)
-    for path, message in (
-        protection_problems(cfg) + gas_code_problems(cfg) + interlock_problems(cfg)
-    ):
+    for path, message in _view_problems(cfg, names) + _section_problems(cfg):
         add(path, message)
     for path, message in route_problems(cfg.uplink.routes, cfg.tags):
         add(path, message)
     return out
+
+
+def _section_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:
+    """The checks each config section's own module defines."""
+    return (
+        analytics_problems(cfg)
+        + bus_problems(cfg)
+        + calc_problems(cfg)
+        + protection_problems(cfg)
+        + gas_code_problems(cfg)
+        + interlock_problems(cfg)
+    )
 
 
 def _device_tag_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:

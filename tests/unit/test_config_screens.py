@@ -118,3 +118,18 @@ def test_a_binding_of_a_missing_svg_element_and_a_bad_option_are_located(station
         s.endswith(f"overview.yaml:{second}: bindings.ALSO_MISSING.colour: unknown key")
         for s in shown
     ), shown
+
+
+def test_a_drawn_label_that_differs_from_the_tag_label_fails_the_check(station):
+    svg = station / "screens" / "city_gate.svg"
+    text = svg.read_text(encoding="utf-8")
+    assert ">inlet/ESD</text>" in text
+    svg.write_text(text.replace(">inlet/ESD</text>", ">Reg. room 1</text>"), encoding="utf-8")
+    line = line_of(station / "screens" / "city_gate.yaml", "L_gd01:")
+    res = check(station)
+    assert res.returncode == 1
+    wanted = (
+        f"station/screens/city_gate.yaml:{line}: labels.L_gd01: the SVG says 'Reg. room 1' "
+        "but tag gd01.lel is 'inlet/ESD'"
+    )
+    assert any(s.startswith(wanted) for s in res.stdout.splitlines()), res.stdout

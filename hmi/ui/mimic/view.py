@@ -12,6 +12,7 @@ from PySide6.QtGui import QMouseEvent, QPainter, QResizeEvent
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView, QWidget
 
+from drivers.base import Quality
 from hmi.core.tagtable import TagUpdate
 from hmi.ui import theme as theme_mod
 from hmi.ui.i18n import i18n
@@ -130,7 +131,7 @@ class MimicView(QGraphicsView):
                 if isinstance(item, ValueItem | BarItem) and item.binding.tag == tags.names[i]:
                     item.set_value(value, q, ts, reason)
                 elif isinstance(item, ValueItem) and item.binding.opt("fault_tag") == tags.names[i]:
-                    item.set_fault(q == 192 and value >= 0.5)
+                    item.set_fault(q == Quality.GOOD and value >= 0.5)
                 elif isinstance(item, SymbolItem):
                     touched.add(id(item))
         if touched:
