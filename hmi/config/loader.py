@@ -336,8 +336,6 @@ def _cross_checks(cfg: StationConfig, loc: _Located, namer: _Namer) -> list[Conf
         add(path, message)
     for path, message in _view_problems(cfg, names) + _section_problems(cfg):
         add(path, message)
-    for path, message in route_problems(cfg.uplink.routes, cfg.tags):
-        add(path, message)
     return out
 
 
@@ -350,6 +348,7 @@ def _section_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:
         + protection_problems(cfg)
         + gas_code_problems(cfg)
         + interlock_problems(cfg)
+        + list(route_problems(cfg.uplink.routes, cfg.tags))
     )
 
 

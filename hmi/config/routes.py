@@ -105,9 +105,16 @@ class RouteConfig(BaseModel):
 
 
 class _Tag(Protocol):
-    name: str
-    area: str
-    uplink: bool
+    """What the route checks read of a tag (read-only: tag configs are frozen)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def area(self) -> str: ...
+
+    @property
+    def uplink(self) -> bool: ...
 
 
 def route_problems(
