@@ -204,7 +204,7 @@ class FleetAlarmList(QWidget):
             item = self.table.item(idx.row(), 0)
             if item is not None:
                 keys.append(tuple(item.data(Qt.ItemDataRole.UserRole)))
-        return keys  # type: ignore[return-value]
+        return keys
 
     def _ack_clicked(self) -> None:
         keys = self.selected()

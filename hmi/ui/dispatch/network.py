@@ -40,7 +40,8 @@ class NetworkView(QWidget):
         ids = [s.station_id for s in ordered]
         if ids != self.order:
             while self.grid.count():
-                w = self.grid.takeAt(0).widget()
+                taken = self.grid.takeAt(0)
+                w = taken.widget() if taken is not None else None
                 if w is not None and w not in [b for b, _l in self.boxes.values()]:
                     w.deleteLater()
             for i, sid in enumerate(ids):
@@ -50,7 +51,7 @@ class NetworkView(QWidget):
                     box.setFixedWidth(170)
                     label = QLabel(box)
                     QVBoxLayout(box).addWidget(label)
-                    box.mousePressEvent = lambda _e, s=sid: self.sigOpen.emit(s)  # type: ignore[method-assign]
+                    box.mousePressEvent = lambda _e, s=sid: self.sigOpen.emit(s)  # type: ignore[method-assign,misc]
                     self.boxes[sid] = (box, label)
                 row, col = divmod(i, self.PER_ROW)
                 self.grid.addWidget(self.boxes[sid][0], row, col * 2)

@@ -332,7 +332,7 @@ class OverviewPage(QWidget):
         for k in self.kpis:
             k.refresh()
 
-    def on_diagnostics(self, devices: list[dict[str, Any]], _stats: dict[str, Any]) -> None:
+    def on_diagnostics(self, devices: list[dict[str, Any]], _stats: Any) -> None:
         """Devices up / total and the ones that are not."""
         if not devices:
             self.dev_summary.setText("-")

@@ -40,7 +40,7 @@ class SafetyCard(QFrame):
             for t in self.detectors
             if t.name.rsplit(".", 1)[0] + ".fault" in names
         }
-        self.limits = {
+        self.limits: dict[str, dict[str, float]] = {
             t.name: {a.kind: float(a.limit) for a in t.alarms if a.limit is not None}
             for t in self.detectors
         }
