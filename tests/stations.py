@@ -82,3 +82,17 @@ def demo_station_copy(
             out.append(line)
         path.write_text("".join(out), encoding="utf-8")
     return dest, chosen
+
+
+def station_of_screen(screen: str) -> Path:
+    """The demo station whose ``screens.yaml`` uses ``screen`` (the first one, by name)."""
+    import yaml
+
+    for folder in sorted((ROOT / "station_configs").iterdir()):
+        path = folder / "screens.yaml"
+        if not path.is_file():
+            continue
+        refs = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("screens") or []
+        if any(r.get("source", r.get("id")) == screen for r in refs):
+            return folder
+    raise LookupError(f"no demo station uses screen {screen!r}")
