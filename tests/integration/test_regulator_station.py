@@ -18,7 +18,7 @@ import pytest
 from drivers.base import DeviceState, Quality
 from hmi.cli.simulate import start_simulator_thread
 from hmi.config import load_station
-from hmi.core.commands import CommandService, CommandStatus
+from hmi.core.commands import CommandStatus
 from hmi.core.runtime import Runtime
 from hmi.core.users import TEST_PARAMS, UserStore
 from tests.helpers import wait_until
@@ -46,7 +46,8 @@ def station(tmp_path_factory):
             30,
             what="every device tag GOOD",
         )
-        yield cfg, sim, rt, users, CommandService(rt, users, users.audit, cfg), bus, readable
+        svc = rt.commands.replace(users=users, audit=users.audit)
+        yield cfg, sim, rt, users, svc, bus, readable
     finally:
         rt.stop()
         users.close()
