@@ -35,7 +35,7 @@ debs-run:
 	@bash tools/ensure_debs.sh $(DEB_RUN_PKGS)
 
 demo: $(STAMP) debs-run
-	$(BIN)/gas-hmi demo --scenario $(SCENARIO)
+	$(BIN)/gas-hmi demo --station $(STATION) --scenario $(SCENARIO)
 
 demo-fleet: $(STAMP) debs-test
 	$(BIN)/gas-hmi demo-fleet

@@ -24,6 +24,9 @@ Phases (same paced slaves, same blocks):
   in a loop (the library baseline).
 
 ``python -m bench.bench_rtu`` (about 1 min), ``--seconds`` per phase and baud (10).
+``--station DIR`` takes the units and their tags' addresses from a station config's RS-485 bus
+instead (the ``modbus_rtu`` devices sharing the serial port with the most units), e.g.
+``--station station_configs/demo_regulator_station``.
 Nothing is asserted; figures go to docs/PERFORMANCE.md.
 """
 
@@ -72,6 +75,29 @@ def gas_detection() -> list[str]:
     return out
 
 
+Units = dict[int, list[str]]  # unit id -> the addresses polled from it
+
+
+def default_units() -> Units:
+    """The synthetic bus: flow computer (unit 1) and gas-detection controller (unit 2)."""
+    return {1: flow_computer(), 2: gas_detection()}
+
+
+def station_bus(station_dir: str) -> tuple[str, Units]:
+    """(serial port, units) of the station's RS-485 bus with the most units."""
+    from hmi.config import load_station
+
+    cfg = load_station(Path(station_dir))
+    buses: dict[str, Units] = {}
+    for d in cfg.devices:
+        if d.protocol == "modbus_rtu":
+            addrs = [t.address for t in cfg.tags if t.device == d.id]
+            buses.setdefault(str(getattr(d, "serial_port", "")), {})[int(d.unit_id)] = addrs
+    if not buses:
+        raise SystemExit(f"bench_rtu: {station_dir} has no modbus_rtu device")
+    return max(buses.items(), key=lambda kv: len(kv[1]))
+
+
 def blocks_of(addresses: list[str]) -> list[Block]:
     """The planner's blocks for a unit (what both phases read)."""
     return plan_blocks([(i, parse_address(a)) for i, a in enumerate(addresses)])
@@ -89,11 +115,11 @@ def wire_limit(blocks: list[Block], baud: int) -> float:
     return bits / baud + len(blocks) * 2 * t35_seconds(baud)
 
 
-async def _serve(path: str, baud: int) -> list[ModbusRtuSimServer]:
+async def _serve(path: str, baud: int, units: Units) -> list[ModbusRtuSimServer]:
     model = StationModel(seed=1)
     params = {"serial_port": path, "baudrate": baud, "parity": "E"}
     servers = []
-    for unit, addrs in ((1, flow_computer()), (2, gas_detection())):
+    for unit, addrs in units.items():
         dev = SimDeviceSpec(f"u{unit}", "modbus_rtu", "", 0, unit, params)
         points = [
             SimPointSpec(f"u{unit}.p{i}", dev.id, a, {"signal": "sine", "base": 50, "amp": 5})
@@ -107,9 +133,11 @@ async def _serve(path: str, baud: int) -> list[ModbusRtuSimServer]:
     return servers
 
 
-async def run_gas_hmi(path: str, baud: int, seconds: float) -> tuple[dict[int, int], float]:
-    """(scans completed per unit, elapsed s) by two ModbusRtuDrivers in about ``seconds``."""
-    scans = {1: 0, 2: 0}
+async def run_gas_hmi(
+    path: str, baud: int, seconds: float, units: Units
+) -> tuple[dict[int, int], float]:
+    """(scans completed per unit, elapsed s) by one ModbusRtuDriver a unit in about ``seconds``."""
+    scans = dict.fromkeys(units, 0)
 
     def sink_for(unit: int) -> Any:
         def sink(batch: Batch) -> None:
@@ -119,7 +147,7 @@ async def run_gas_hmi(path: str, baud: int, seconds: float) -> tuple[dict[int, i
         return sink
 
     drivers = []
-    for unit, addrs in ((1, flow_computer()), (2, gas_detection())):
+    for unit, addrs in units.items():
         points = [PointSpec(i, f"p{i}", a, 0.001) for i, a in enumerate(addrs)]
         params = {"serial_port": path, "baudrate": baud, "parity": "E", "unit_id": unit}
         drivers.append(
@@ -141,16 +169,18 @@ async def run_gas_hmi(path: str, baud: int, seconds: float) -> tuple[dict[int, i
     return done, elapsed
 
 
-async def run_bare(path: str, baud: int, seconds: float) -> tuple[dict[int, int], float]:
+async def run_bare(
+    path: str, baud: int, seconds: float, units: Units
+) -> tuple[dict[int, int], float]:
     """(scans per unit, elapsed s) of a bare pymodbus serial client reading the same blocks."""
     from pymodbus.client import AsyncModbusSerialClient
 
     client = AsyncModbusSerialClient(path, baudrate=baud, parity="N", timeout=1.0, retries=0)
     await client.connect()
-    plan = {1: blocks_of(flow_computer()), 2: blocks_of(gas_detection())}
+    plan = {u: blocks_of(a) for u, a in units.items()}
     calls = {1: client.read_coils, 2: client.read_discrete_inputs}
     calls |= {3: client.read_holding_registers, 4: client.read_input_registers}
-    scans = {1: 0, 2: 0}
+    scans = dict.fromkeys(units, 0)
     for unit, blocks in plan.items():  # warm-up scan, not counted
         for b in blocks:
             await calls[b.function_code](b.start, count=b.count, device_id=unit)
@@ -165,26 +195,27 @@ async def run_bare(path: str, baud: int, seconds: float) -> tuple[dict[int, int]
     return scans, elapsed
 
 
-async def one_baud(baud: int, seconds: float) -> None:
+async def one_baud(baud: int, seconds: float, units: Units) -> None:
     """Both phases at one baud rate; print the table rows."""
-    plan = {1: blocks_of(flow_computer()), 2: blocks_of(gas_detection())}
+    plan = {u: blocks_of(a) for u, a in units.items()}
     limit = {u: wire_limit(b, baud) for u, b in plan.items()}
     requests = {u: len(b) for u, b in plan.items()}
     bus_limit = sum(limit.values())
+    per_unit = ", ".join(f"unit {u} {limit[u] * 1e3:.1f}" for u in limit)
     print(
-        f"  {baud} baud 8E1: bus scan = {requests[1]} + {requests[2]} requests, "
-        f"wire-time limit {bus_limit * 1e3:.1f} ms (unit 1 {limit[1] * 1e3:.1f}, unit 2 {limit[2] * 1e3:.1f})"
+        f"  {baud} baud 8E1: bus scan = {' + '.join(str(n) for n in requests.values())} "
+        f"requests, wire-time limit {bus_limit * 1e3:.1f} ms ({per_unit})"
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "rs485")
         ratios: list[float] = []
         for name, phase in (("gas-hmi", run_gas_hmi), ("bare pymodbus", run_bare)):
-            servers = await _serve(path, baud)
+            servers = await _serve(path, baud, units)
             bus = servers[0].bus
             assert bus is not None
             try:
                 n0, late0 = bus.requests, bus.late
-                done, elapsed = await phase(path, baud, seconds)
+                done, elapsed = await phase(path, baud, seconds, units)
                 n_slave, late = bus.requests - n0, bus.late - late0
             finally:
                 for s in servers:
@@ -196,7 +227,7 @@ async def one_baud(baud: int, seconds: float) -> None:
             overhead = (elapsed - busy) / n_req * 1e3 if n_req else float("nan")
             slave_late = late / n_slave * 1e3 if n_slave else float("nan")
             print(
-                f"    {name:<14} scans {done[1]:>4} + {done[2]:>4} in {elapsed:.2f} s, "
+                f"    {name:<14} scans {' + '.join(f'{n:>4}' for n in done.values())} in {elapsed:.2f} s, "
                 f"bus scan {bus_limit / ratio * 1e3:6.1f} ms, ratio to the limit {ratio:.3f}, "
                 f"overhead {overhead:.2f} ms/request (of it the paced slave late {slave_late:.2f})"
             )
@@ -208,16 +239,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="per phase and baud rate")
     ap.add_argument("--baud", type=int, nargs="*", default=[9600, 19200])
+    ap.add_argument("--station", help="take the bus (units, tag addresses) from this station")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    fc, gd = blocks_of(flow_computer()), blocks_of(gas_detection())
-    print("RTU bus scan: flow computer (unit 1) + gas detection (unit 2) on one bus")
-    for unit, blocks in ((1, fc), (2, gd)):
+    if args.station:
+        port, units = station_bus(args.station)
+        print(f"RTU bus scan: {args.station}, bus {port}, units {', '.join(map(str, units))}")
+    else:
+        units = default_units()
+        print("RTU bus scan: flow computer (unit 1) + gas detection (unit 2) on one bus")
+    for unit, addrs in units.items():
+        blocks = blocks_of(addrs)
         regs = sum(b.count for b in blocks if b.table in ("hr", "ir"))
         text = ", ".join(f"{b.table} {b.start}-{b.end - 1}" for b in blocks)
         print(f"  unit {unit}: {regs} registers, {len(blocks)} requests ({text})")
     for baud in args.baud:
-        asyncio.run(one_baud(baud, args.seconds))
+        asyncio.run(one_baud(baud, args.seconds, units))
     return 0
 
 

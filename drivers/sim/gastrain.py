@@ -194,7 +194,10 @@ class GasTrain:
             self.p_st = max(self.p_st, self.p_out)
         # regulator runs into the outlet network
         ambient = v.get("ambient.temperature", 5.0)
-        t_gas = m.heater.gas_out if hasattr(m, "heater") else 25.0
+        if not m.params.get("heater", True):  # no heater: the regulators see the inlet gas
+            t_gas = m.env.gas_in
+        else:
+            t_gas = m.heater.gas_out if hasattr(m, "heater") else 25.0
         flows = [run.step(dt, self.p_st, self.p_out, t_gas, ambient) for run in self.runs]
         self.flow = sum(flows)
         self.demand = m.env.demand * min(math.sqrt(max(self.p_out, 0.0) / 0.395), 1.15)

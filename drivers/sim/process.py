@@ -73,6 +73,8 @@ class Metering:
         m, v = self.m, self.m.v
         gas = m.gas
         split = 0.5 + 0.02 * math.sin(2.0 * math.pi * m.time() / 3600.0)
+        if int(m.params.get("meter_runs", 2)) == 1:  # one meter carries the station flow
+            split = 1.0
         day = m.local_day()
         if day != self.day:  # flow computers reset the day total at local midnight
             self.day = day

@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--scenario", default="normal", help="simulator scenario (normal, gas_leak, ...)"
     )
+    p.add_argument(
+        "--station",
+        help="station config folder (default: station_configs/demo_city_gate)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--headless", action="store_true")
@@ -175,6 +179,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     station_dir = paths.station_configs_dir() / "demo_city_gate"
     if getattr(args, "station_dir", None):
         station_dir = Path(args.station_dir)
+    if getattr(args, "station", None):
+        station_dir = Path(args.station)
     cfg = load_or_exit(str(station_dir))
     data_dir = (
         Path(args.data_dir) if args.data_dir else paths.user_data_root() / "demo" / cfg.station.id

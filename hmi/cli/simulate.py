@@ -139,7 +139,7 @@ def start_simulator_thread(
         speed=speed,
         start_time=start_time,
         comms_device=comms_device,
-        params=cfg.protection.sim_params(),
+        params={**cfg.protection.sim_params(), **cfg.simulation.model_params()},
     )
     return sim.start()
 
@@ -174,7 +174,7 @@ async def _run(cfg: StationConfig, args: argparse.Namespace) -> int:
             seed=args.seed,
             speed=args.speed,
             comms_device=args.comms_device,
-            params=cfg.protection.sim_params(),
+            params={**cfg.protection.sim_params(), **cfg.simulation.model_params()},
         )
     except ValueError as exc:
         print(f"gas-hmi simulate: {exc}", file=sys.stderr)

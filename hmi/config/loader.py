@@ -40,6 +40,7 @@ MAP_SECTIONS = (
     "northbound",
     "protection",
     "horn_output",
+    "simulation",
 )
 SECTIONS = LIST_SECTIONS + MAP_SECTIONS
 

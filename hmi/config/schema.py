@@ -24,6 +24,7 @@ from hmi.config.interlocks import Permissive
 from hmi.config.northbound import NorthboundConfig
 from hmi.config.protection import ProtectionConfig
 from hmi.config.routes import RouteConfig
+from hmi.config.simulation import SimulationConfig
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -425,6 +426,7 @@ class StationConfig(Strict):
     protection: ProtectionConfig = Field(default_factory=ProtectionConfig)
     interlocks: list[Permissive] = Field(default_factory=list)  # permissives of commands
     horn_output: str = ""  # writable tag (a PLC coil) that follows the alarm horn
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)  # simulator figures
 
     # filled by the loader (not from YAML)
     source_dir: str = ""

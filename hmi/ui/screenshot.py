@@ -78,7 +78,7 @@ def relocate(cfg: StationConfig) -> StationConfig:
             )
             devices.append(d.model_copy(update={"enabled": False}))
             continue
-        if d.protocol == "modbus_tcp":
+        if d.protocol in ("modbus_tcp", "modbus_rtu_over_tcp", "s7", "iec104"):
             devices.append(d.model_copy(update={"host": "127.0.0.1", "port": port}))
         elif d.protocol != "opcua":  # not served by the simulator (e.g. the station's own figures)
             devices.append(d)

@@ -16,7 +16,7 @@ import pytest
 from drivers.base import DeviceState, Quality
 from hmi.cli.simulate import start_simulator_thread
 from hmi.config import load_station
-from hmi.core.commands import CommandService, CommandStatus
+from hmi.core.commands import CommandStatus
 from hmi.core.runtime import Runtime
 from hmi.core.users import TEST_PARAMS, UserStore
 from tests.helpers import free_port, wait_until
@@ -110,7 +110,7 @@ def station(tmp_path_factory):
             20,
             what="all RTU tags GOOD",
         )
-        yield sim, rt, users, CommandService(rt, users, users.audit, cfg), bus
+        yield sim, rt, users, rt.commands.replace(users=users, audit=users.audit), bus
     finally:
         rt.stop()
         users.close()

@@ -15,7 +15,7 @@ import pytest
 from drivers.base import DeviceState, Quality
 from hmi.cli.simulate import start_simulator_thread
 from hmi.config import load_station
-from hmi.core.commands import CommandService, CommandStatus
+from hmi.core.commands import CommandStatus
 from hmi.core.runtime import Runtime
 from hmi.core.users import TEST_PARAMS, UserStore
 from tests.helpers import free_port, wait_until
@@ -90,7 +90,7 @@ def station(tmp_path_factory):
         rt.start()
         users.add_user("op", PW, "operator", by="setup")
         wait_until(lambda: rt.drivers["plc"].state is DeviceState.UP, 20, what="PLC up")
-        yield sim, rt, users, CommandService(rt, users, users.audit, cfg)
+        yield sim, rt, users, rt.commands.replace(users=users, audit=users.audit)
     finally:
         rt.stop()
         users.close()

@@ -1,4 +1,4 @@
-"""Every screen in screens/ loads against the demo config with every binding resolved."""
+"""Every screen in screens/ loads against the demo station that uses it, every binding resolved."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from hmi.ui.mimic.items import BarItem, LinkItem, SymbolItem, ValueItem
 from hmi.ui.mimic.screen import ScreenError, load_screen
 from hmi.ui.mimic.svgdoc import SvgDoc, SvgError
 from hmi.ui.mimic.view import MimicView
+from tests.stations import station_of_screen
+from tests.ui.conftest import TableRuntime
 
 SCREENS = sorted(p.stem for p in paths.screens_dir().glob("*.svg"))
 
@@ -21,9 +23,19 @@ def test_screens_folder_has_the_city_gate():
 
 
 @pytest.mark.parametrize("name", SCREENS)
-def test_screen_loads_and_every_binding_resolves(name, demo_cfg, hmi_app, table_runtime, qtbot):
+def test_screen_loads_and_every_binding_resolves(
+    name, demo_cfg, hmi_app, table_runtime, qtbot, tmp_path, request
+):
+    from hmi.config import load_station
     from hmi.ui.live import LiveData
 
+    folder = station_of_screen(name)
+    if folder.name != demo_cfg.station.id:  # another demo station's screen: its own config
+        demo_cfg = load_station(folder)
+        (tmp_path / "own").mkdir()
+        table_runtime = TableRuntime(demo_cfg, tmp_path / "own")
+        request.addfinalizer(table_runtime.close)
+        table_runtime.fill_normal()
     ids = {s.id for s in demo_cfg.screens}
     screen = load_screen(paths.screens_dir(), name, demo_cfg, ids)
     assert screen.bindings, f"{name} has no bindings"
@@ -58,6 +70,29 @@ def test_screen_loads_and_every_binding_resolves(name, demo_cfg, hmi_app, table_
             "gd01.lel",
             "gd10.lel",
             "bypass.valve.open",
+        ):
+            assert tag in view.by_tag, tag
+    if name == "regulator_station":
+        assert SymbolItem in kinds and BarItem in kinds
+        for tag in (  # every piece of the regulator station's equipment
+            "esd.open",
+            "flt1.dp",
+            "m1.flow.std",
+            "m1.total.std",
+            "reg1.ssv.closed",
+            "reg2.ssv.closed",
+            "reg1.monitor.position",
+            "reg2.active.position",
+            "reg1.active.setpoint",
+            "relief.open",
+            "outlet.pressure",
+            "outlet.valve.open",
+            "gd01.lel",
+            "gd03.lel",
+            "ups.battery",
+            "plc.run",
+            "cp.potential",
+            "door.station_gate",
         ):
             assert tag in view.by_tag, tag
     for item in view.items_:

@@ -11,6 +11,7 @@ import pytest
 from hmi import paths
 from hmi.config import load_station
 from hmi.ui.mimic.screen import ScreenError, load_screen
+from tests.stations import station_of_screen
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENS = sorted(p.stem for p in paths.screens_dir().glob("*.svg"))
@@ -23,6 +24,9 @@ def cfg():
 
 @pytest.mark.parametrize("name", SCREENS)
 def test_every_detector_on_a_screen_takes_its_location_from_the_config(cfg, name):
+    folder = station_of_screen(name)
+    if folder.name != cfg.station.id:  # another demo station's screen: against its own config
+        cfg = load_station(folder)
     screen = load_screen(paths.screens_dir(), name, cfg)  # raises when a label disagrees
     detectors = {b.tag for b in screen.bindings if b.kind == "detector"}
     labelled = {tag for tag, _part in screen.labels.values()}
@@ -38,6 +42,9 @@ def test_every_detector_on_a_screen_takes_its_location_from_the_config(cfg, name
         assert zh["L_gd01"] == "进站切断区" and zh["L_gd04"] == "加热炉间"
         svg = screen.doc.background(set(), "", "", None, zh).decode("utf-8")
         assert "进站切断区" in svg and ">inlet/ESD<" not in svg
+    if name == "regulator_station":
+        assert screen.label_texts("zh_CN")["L_gd03"] == "过滤计量区"
+        assert screen.label_texts("en")["L_gd01"] == "regulator room, run 1"
 
 
 def test_a_drawn_label_that_differs_from_the_tag_label_fails(cfg, tmp_path):
