@@ -25,6 +25,7 @@ from hmi.config.analytics import analytics_problems
 from hmi.config.buses import bus_problems
 from hmi.config.calc import calc_problems
 from hmi.config.gascodes import gas_code_problems
+from hmi.config.instruments import instrument_problems
 from hmi.config.interlocks import interlock_problems
 from hmi.config.protection import protection_problems
 from hmi.config.routes import route_problems
@@ -348,6 +349,7 @@ def _section_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:
         + calc_problems(cfg)
         + protection_problems(cfg)
         + gas_code_problems(cfg)
+        + instrument_problems(cfg)
         + interlock_problems(cfg)
         + list(route_problems(cfg.uplink.routes, cfg.tags))
     )

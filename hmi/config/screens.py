@@ -3,7 +3,8 @@
 Every screen listed under ``screens:`` is read here: its YAML against
 :class:`~hmi.config.screen.ScreenFile`, every tag it binds against the station's tags,
 every link against the station's screens, every bound element against the ids in its
-SVG, and every label's placeholder text against the tag's label. Problems use the loader's form ``file:line: key: message``, so ``gas-hmi
+SVG, and every label's placeholder text against the tag's label, and every instrument number drawn
+on the P&ID against the tags' ``instrument:`` (:mod:`hmi.config.instruments`). Problems use the loader's form ``file:line: key: message``, so ``gas-hmi
 check`` and headless start reject a screen that would show a blank or a wrong value.
 The HMI renders what :func:`read_screen` returns and checks nothing itself.
 """
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from hmi.config.instruments import svg_instrument_problems
 from hmi.config.loader import (
     ConfigError,
     ConfigProblem,
@@ -147,6 +149,18 @@ class _Checker:
                     "config; the screen shows the config's label, correct the SVG placeholder",
                 )
 
+    def instruments(
+        self, svg_path: Path, root: ET.Element, bindings: dict[str, Any], cfg: StationConfig
+    ) -> None:
+        """Instrument numbers drawn on the P&ID agree with the tags (hmi.config.instruments)."""
+        numbers = {t.name: t.instrument for t in cfg.tags}
+        plain = {str(k): v for k, v in bindings.items() if isinstance(v, dict)}
+        for path, message in svg_instrument_problems(root, plain, numbers):
+            if path:
+                self.add(path, message)
+            else:
+                self.problems.append(ConfigProblem(_shown(svg_path), 0, "", message))
+
     def references(
         self,
         data: dict[str, Any],
@@ -189,6 +203,7 @@ class SvgInfo:
 
     ids: set[str]
     texts: dict[str, str]
+    root: ET.Element | None = None
 
 
 _TEXT = "{http://www.w3.org/2000/svg}text"
@@ -210,7 +225,7 @@ def svg_info(svg_path: Path) -> SvgInfo:
             ids.add(eid)
             if e.tag == _TEXT:
                 texts[eid] = "".join(e.itertext())
-    return SvgInfo(ids, texts)
+    return SvgInfo(ids, texts, root)
 
 
 def _check(
@@ -230,6 +245,8 @@ def _check(
     checker.references(data, cfg, svg.ids if svg is not None else None, screen_ids)
     if screen is not None:
         checker.labels(screen, cfg, svg)
+    if svg is not None and svg.root is not None and isinstance(data.get("bindings"), dict):
+        checker.instruments(svg_path, svg.root, data["bindings"], cfg)
     if screen is None or checker.problems:
         return None, checker.problems
     tags = cfg.tag_map()
