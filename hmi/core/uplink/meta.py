@@ -12,6 +12,7 @@ One property set per tag, the same in both payload modes (names documented in
 ``Area``       String plant area
 ``InstrumentTag`` String ISA instrument number (``instrument:`` in the tag config)
 ``Alarm/HH`` .. ``Alarm/LL`` Double configured limit alarms
+``RemoteWrite`` Boolean true when the station accepts remote writes of the tag
 ============== ====== =====================================================
 
 ``engUnit``, ``engLow``, ``engHigh`` are the Ignition tag-property names MQTT Engine maps a
@@ -31,7 +32,7 @@ from typing import Any, Literal
 import hmi
 from hmi.config.schema import StationConfig, TagConfig
 
-PropType = Literal["String", "Double"]
+PropType = Literal["String", "Double", "Boolean"]
 LIMIT_KINDS = ("HH", "H", "L", "LL")
 META_SCHEMA = "gas-hmi/meta/1"
 
@@ -43,8 +44,15 @@ def config_hash(cfg: StationConfig) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def tag_properties(tag: TagConfig) -> dict[str, tuple[PropType, str | float]]:
-    """Property name -> (Sparkplug type name, value) of one tag, in a stable order."""
+def tag_properties(
+    tag: TagConfig, remote_commands: bool = False
+) -> dict[str, tuple[PropType, str | float]]:
+    """Property name -> (Sparkplug type name, value) of one tag, in a stable order.
+
+    ``RemoteWrite`` (true) is set only when the station accepts remote commands
+    (``uplink.remote_commands``) *and* the tag has ``remote_write: true`` — exactly the
+    writes the station's command policy lets through.
+    """
     props: dict[str, tuple[PropType, str | float]] = {}
     if tag.unit:
         props["engUnit"] = ("String", tag.unit)
@@ -58,12 +66,15 @@ def tag_properties(tag: TagConfig) -> dict[str, tuple[PropType, str | float]]:
     for a in tag.alarms:
         if a.enabled and a.kind in LIMIT_KINDS and a.limit is not None:
             props[f"Alarm/{a.kind}"] = ("Double", float(a.limit))
+    if remote_commands and tag.remote_write:
+        props["RemoteWrite"] = ("Boolean", True)
     return props
 
 
-def tag_meta(tag: TagConfig) -> dict[str, Any]:
+def tag_meta(tag: TagConfig, remote_commands: bool = False) -> dict[str, Any]:
     """The JSON form of one tag's metadata (the ``tags`` entries of the meta document)."""
-    return {"tag": tag.name, **{k: v for k, (_t, v) in tag_properties(tag).items()}}
+    props = tag_properties(tag, remote_commands)
+    return {"tag": tag.name, **{k: v for k, (_t, v) in props.items()}}
 
 
 def meta_documents(
@@ -85,7 +96,7 @@ def meta_documents(
     chunks: list[list[dict[str, Any]]] = [[]]
     size = 0
     for t in tags:
-        entry = tag_meta(t)
+        entry = tag_meta(t, cfg.uplink.remote_commands)
         n = len(json.dumps(entry, ensure_ascii=False).encode("utf-8")) + 1
         if chunks[-1] and size + n > budget:
             chunks.append([])

@@ -89,7 +89,7 @@ class Sparkplug:
         self.unit_of: dict[str, Unit] = {t.name: u for u in self.units for t in u.tags}
         self.tag_type = {t.name: DATATYPE[value_kind(t)] for t in tags}
         self.tag_device = {n: u.id for n, u in self.unit_of.items()}
-        self.props = {t.name: tag_properties(t) for t in tags}
+        self.props = {t.name: tag_properties(t, up.remote_commands) for t in tags}
         self.alarm_ids = [t.alarm_id(a) for t, a in cfg.alarms() if a.enabled]
         self.alarm_ids += [f"{d.id}.comm" for d in cfg.devices if d.comm_alarm.enabled]
         names = [
@@ -500,6 +500,9 @@ def _birth_props(m: pb.Payload.Metric, props: Mapping[str, tuple[str, str | floa
         if typ == "Double":
             pv.type = DOUBLE
             pv.double_value = float(value)
+        elif typ == "Boolean":
+            pv.type = BOOLEAN
+            pv.boolean_value = bool(value)
         else:
             pv.type = STRING
             pv.string_value = str(value)

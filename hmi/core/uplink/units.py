@@ -37,7 +37,7 @@ class Unit:
 
 def birth_size(tag: TagConfig, stats: int = 0) -> int:
     """Upper bound of a tag's DBIRTH metric(s) in bytes (with its properties)."""
-    props = tag_properties(tag)
+    props = tag_properties(tag, True)  # upper bound: RemoteWrite counted
     size = 2 * len(tag.name.encode("utf-8")) + METRIC_OVERHEAD
     size += sum(len(k) + len(str(v).encode("utf-8")) + 12 for k, (_t, v) in props.items())
     return size * max(1, stats)
