@@ -146,3 +146,34 @@ def test_ddeath_marks_the_device_unavailable() -> None:
     host.handle(node.topic("DDEATH", node.device), p.SerializeToString(), T0)
     s = model.summaries()[0]
     assert (s.devices_up, s.devices, s.online) == (0, 1, True)
+
+
+def test_remote_write_property_only_where_the_station_policy_lets_writes_through() -> None:
+    from hmi.config.schema import TagConfig
+    from hmi.core.uplink.meta import tag_meta, tag_properties
+
+    sp = TagConfig.model_validate(
+        {"name": "odor.dose.setpoint", "device": "plc", "address": "hr:21:u16", "access": "rw"}
+    )
+    open_tag = sp.model_copy(update={"remote_write": True})
+    assert "RemoteWrite" not in tag_properties(open_tag)  # remote_commands off
+    assert "RemoteWrite" not in tag_properties(sp, remote_commands=True)  # tag not opened
+    assert tag_properties(open_tag, remote_commands=True)["RemoteWrite"] == ("Boolean", True)
+    assert tag_meta(open_tag, remote_commands=True)["RemoteWrite"] is True
+
+
+def test_write_reply_without_id_matches_the_open_write_of_that_tag_and_user() -> None:
+    from hmi.core.fleet import WriteRequest
+
+    model = FleetModel(clock=lambda: T0 + 0.25)
+    model.add_write(WriteRequest("w1", "gate_a", "sp", 1.0, "li", T0))
+    model.add_write(WriteRequest("w2", "gate_a", "sp", 2.0, "wang", T0))
+    reply = {"id": "", "cmd": "write", "ok": True, "message": "success", "tag": "sp"}
+    model.on_reply("gate_b", {**reply, "user": "dispatch:wang"})  # another station's
+    model.on_reply("gate_a", {**reply, "user": "dispatch:wang"})
+    w = {r.request_id: r for r in model.write_requests("gate_a")}
+    assert not w["w1"].done and w["w2"].done and w["w2"].ok
+    assert w["w2"].confirmed == T0 + 0.25
+    model.on_reply("gate_a", {**reply, "id": "w1", "ok": False, "message": "timeout"})
+    [w1] = [r for r in model.write_requests("gate_a") if r.request_id == "w1"]
+    assert w1.done and not w1.ok and w1.message == "timeout"

@@ -1,7 +1,7 @@
 """Fleet model of the dispatch console (Qt-free): stations, key figures, alarms, history."""
 
 from hmi.core.fleet.host import DispatchHost
-from hmi.core.fleet.model import AckRequest, FleetModel, StationSummary
+from hmi.core.fleet.model import AckRequest, FleetModel, StationSummary, WriteRequest
 from hmi.core.fleet.store import FleetStore, FleetStoreError
 
 __all__ = [
@@ -11,4 +11,5 @@ __all__ = [
     "FleetStore",
     "FleetStoreError",
     "StationSummary",
+    "WriteRequest",
 ]

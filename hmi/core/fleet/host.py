@@ -20,14 +20,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from hmi.config.schema import UplinkConfig
 from hmi.core.audit import AuditTrail
 from hmi.core.fleet.json_host import JsonHost
-from hmi.core.fleet.model import AckRequest, FleetModel
-from hmi.core.fleet.sparkplug_host import NAMESPACE, SparkplugHost, ncmd_payload
+from hmi.core.fleet.model import AckRequest, FleetModel, WriteRequest
+from hmi.core.fleet.sparkplug_host import NAMESPACE, SparkplugHost, dcmd_payload, ncmd_payload
 from hmi.core.fleet.store import FleetStore
 from hmi.core.uplink import sparkplug_b_pb2 as pb
 from hmi.core.uplink.connection import ConnectError, Connection
@@ -312,31 +313,37 @@ class DispatchHost:
         self._audit(session, "rebirth_request", station_id, "sent", {})
         return self.sparkplug.request_rebirth(station_id, self.clock())
 
-    def write(self, session: Session, station_id: str, tag: str, value: Any) -> None:
-        """A remote write (DCMD); only to a tag whose birth says ``RemoteWrite``."""
+    def write(self, session: Session, station_id: str, tag: str, value: Any) -> WriteRequest:
+        """A remote write; only to a tag whose birth (or meta) says ``RemoteWrite``.
+
+        Sparkplug stations get a DCMD (the tag by name and alias, the value in the field
+        of the metric's datatype, the user as property ``User``), JSON stations a
+        ``cmd/write``. The returned request is completed by the station's reply.
+        """
+        target = f"{station_id}/{tag}"
         if not session.can(Action.WRITE_SETPOINT):
-            self._audit(session, "remote_write", f"{station_id}/{tag}", "denied", {})
+            self._audit(session, "remote_write", target, "denied", {"value": value})
             raise PermissionError("a remote write needs an operator login")
         with self.model.lock:
             st = self.model.stations.get(station_id)
-            metric = st.metrics.get(tag) if st else None
+            metric = replace(st.metrics[tag]) if st and tag in st.metrics else None
         if st is None or metric is None or not metric.remote_write:
-            self._audit(session, "remote_write", f"{station_id}/{tag}", "denied", {})
+            self._audit(session, "remote_write", target, "denied", {"value": value})
             raise PermissionError(f"station {station_id} does not allow remote writes of {tag}")
-        self._audit(session, "remote_write", f"{station_id}/{tag}", "sent", {"value": value})
-        p = pb.Payload()
-        p.timestamp = int(self.clock() * 1000)
-        m = p.metrics.add()
-        m.name, m.alias = tag, metric.alias
-        m.datatype = metric.datatype
-        if isinstance(value, bool):
-            m.boolean_value = value
+        now = self.clock()
+        req = WriteRequest(
+            f"dispatch-{uuid.uuid4().hex[:12]}", station_id, tag, value, session.user, now
+        )
+        self._audit(
+            session, "remote_write", target, "sent", {"value": value, "request": req.request_id}
+        )
+        with self.model.lock:
+            self.model.add_write(req)
+        user = f"dispatch:{session.user}"
+        if st.mode == "json":
+            body = {"id": req.request_id, "tag": tag, "value": value, "user": user}
+            self._publish(self.json.write_topic(station_id), json.dumps(body).encode(), 1, False)
         else:
-            m.double_value = float(value)
-        user = m.properties
-        user.keys.append("User")
-        pv = user.values.add()
-        pv.type = pb.String
-        pv.string_value = f"dispatch:{session.user}"
-        topic = f"{NAMESPACE}/{st.group}/DCMD/{station_id}/{metric.device}"
-        self._publish(topic, p.SerializeToString(), 1, False)
+            topic = f"{NAMESPACE}/{st.group}/DCMD/{station_id}/{metric.device}"
+            self._publish(topic, dcmd_payload(now, metric, value, user), 1, False)
+        return req

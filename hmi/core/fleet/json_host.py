@@ -3,8 +3,10 @@
 ``status`` (retained) carries ``online``, ``version`` (or ``software``), ``config_hash``
 and ``outbox_depth``; ``meta`` (retained) the per-tag properties — the same keys as the
 Sparkplug DBIRTH property sets (``engUnit``, ``engLow``, ``engHigh``, ``Documentation``,
-``Label/zh``, ``Area``, ``InstrumentTag``, ``Alarm/HH``...), as ``{"tags": {name: {...}}}``
-or ``{"tags": [{"tag": name, ...}]}``. Remote acks go to ``cmd/ack``.
+``Label/zh``, ``Area``, ``InstrumentTag``, ``Alarm/HH``, ``RemoteWrite``...), as
+``{"tags": {name: {...}}}`` or ``{"tags": [{"tag": name, ...}]}``; a document larger than
+the station's payload cap comes in parts (``meta``, ``meta/2`` ..., each with ``part`` and
+``parts``). Remote acks go to ``cmd/ack``, remote writes to ``cmd/write``.
 """
 
 from __future__ import annotations
@@ -33,13 +35,18 @@ class JsonHost:
     def subscriptions(self) -> list[str]:
         """The up topics of every station under the prefix."""
         p = self.prefix
-        return [f"{p}/+/{t}" for t in ("status", "meta", "telemetry", "alarms")] + [
+        # meta/# also matches meta itself: part 1 at meta, part k at meta/k
+        return [f"{p}/+/{t}" for t in ("status", "meta/#", "telemetry", "alarms")] + [
             f"{p}/+/cmd/reply"
         ]
 
     def ack_topic(self, station_id: str) -> str:
         """Where a remote acknowledgement for ``station_id`` goes."""
         return f"{self.prefix}/{station_id}/cmd/ack"
+
+    def write_topic(self, station_id: str) -> str:
+        """Where a remote write for ``station_id`` goes."""
+        return f"{self.prefix}/{station_id}/cmd/write"
 
     def handle(self, topic: str, payload: bytes, now: float) -> None:
         """One inbound message (a bad one is logged and dropped)."""
@@ -68,7 +75,7 @@ class JsonHost:
             ts = body.get("sent_ts")
             if isinstance(ts, int | float):
                 model.delays.append(now - float(ts))
-            if kind == "meta":
+            if kind == "meta" or kind.startswith("meta/"):
                 self._meta(st, body)
             elif kind == "telemetry":
                 self._telemetry(st, body)
@@ -89,6 +96,17 @@ class JsonHost:
         self.model.set_online(st, online, "" if online else "status offline")
 
     def _meta(self, st: Station, body: dict[str, Any]) -> None:
+        """One part of the meta document: its tags' metadata apply as they come (each tag
+        is in one part); the parts of one config hash are counted to tell when it is whole."""
+        part, parts = body.get("part", 1), body.get("parts", 1)
+        digest = str(body.get("config_hash") or "")
+        if digest != st.meta_hash or not isinstance(parts, int) or parts != st.meta_total:
+            st.meta_parts = set()
+        st.meta_hash = digest
+        st.config_hash = digest or st.config_hash
+        st.meta_total = parts if isinstance(parts, int) else 1
+        if isinstance(part, int):
+            st.meta_parts.add(part)
         tags = body.get("tags", {})
         items = (
             tags.items()
@@ -106,7 +124,7 @@ class JsonHost:
             m.area = str(props.get("Area", m.area))
             m.instrument = str(props.get("InstrumentTag", m.instrument))
             m.limits = {k[6:]: f for k in LIMIT_KEYS if (f := _float(props.get(k))) is not None}
-            m.remote_write = bool(props.get("RemoteWrite", False))
+            m.remote_write = props.get("RemoteWrite") is True
             st.metrics[name] = m
         self.model.touched()
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hmi.core.fleet.keyfigures import Figure, key_figures
@@ -38,6 +38,26 @@ class AckRequest:
     def done(self) -> bool:
         """Every station answered."""
         return set(self.replies) >= set(self.targets)
+
+
+@dataclass(slots=True)
+class WriteRequest:
+    """A remote write sent to one station, and the station's answer."""
+
+    request_id: str
+    station: str
+    tag: str
+    value: Any
+    user: str
+    sent: float
+    confirmed: float | None = None  # when the station's reply arrived
+    ok: bool = False
+    message: str = ""
+
+    @property
+    def done(self) -> bool:
+        """The station answered."""
+        return self.confirmed is not None
 
 
 @dataclass(slots=True, frozen=True)
@@ -77,6 +97,7 @@ class FleetModel:
         self.stations: dict[str, Station] = {}
         self.alarms: dict[tuple[str, str], ActiveAlarm] = {}
         self.acks: dict[str, AckRequest] = {}
+        self.writes: dict[str, WriteRequest] = {}
         self.version = 0
         #: alarm events not yet written to fleet.db: (station, event)
         self.pending_events: list[tuple[str, dict[str, Any]]] = []
@@ -153,12 +174,45 @@ class FleetModel:
             self.touched()
 
     def on_reply(self, station_id: str, reply: dict[str, Any]) -> None:
-        """A ``Commands/Reply``: confirms a remote acknowledgement sent from here."""
+        """A ``Commands/Reply``: confirms a remote acknowledgement or write sent from here."""
+        if reply.get("cmd") == "write":
+            self._write_reply(station_id, reply)
+            return
         req = self.acks.get(str(reply.get("id", "")))
         if req is None or station_id not in req.targets:
             return
         req.replies[station_id] = (self.clock(), bool(reply.get("ok")), str(reply.get("message")))
         log.info("station %s answered ack %s: %s", station_id, req.request_id, reply.get("message"))
+        self.touched()
+
+    def _write_reply(self, station_id: str, reply: dict[str, Any]) -> None:
+        """Match a write reply by its id, else (a DCMD carries none) the oldest open write
+        of that station, tag and user."""
+        req = self.writes.get(str(reply.get("id") or ""))
+        if req is None:
+            req = next(
+                (
+                    w
+                    for w in self.writes.values()
+                    if not w.done
+                    and w.station == station_id
+                    and w.tag == reply.get("tag")
+                    and f"dispatch:{w.user}" == reply.get("user")
+                ),
+                None,
+            )
+        if req is None or req.station != station_id or req.done:
+            return
+        req.confirmed = self.clock()
+        req.ok, req.message = bool(reply.get("ok")), str(reply.get("message", ""))
+        log.info("station %s answered write %s: %s", station_id, req.tag, req.message)
+        self.touched()
+
+    def add_write(self, req: WriteRequest) -> None:
+        """Remember a remote write just sent (the station's reply completes it)."""
+        self.writes[req.request_id] = req
+        while len(self.writes) > 200:
+            self.writes.pop(next(iter(self.writes)))
         self.touched()
 
     def add_ack(self, req: AckRequest) -> None:
@@ -223,6 +277,16 @@ class FleetModel:
         with self.lock:
             alarms = list(self.alarms.values())
         return sorted(alarms, key=lambda a: (a.priority, -a.ts))
+
+    def write_requests(self, station_id: str = "") -> list[WriteRequest]:
+        """The remote writes sent (to ``station_id`` when given), newest first (copies)."""
+        with self.lock:
+            out = [
+                replace(w)
+                for w in self.writes.values()
+                if not station_id or w.station == station_id
+            ]
+        return sorted(out, key=lambda w: -w.sent)
 
     def ack_requests(self) -> list[AckRequest]:
         """The remote acknowledgements sent, newest first."""

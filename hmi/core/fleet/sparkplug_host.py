@@ -224,7 +224,7 @@ class SparkplugHost:
             area=str(props.get("Area", "")),
             instrument=str(props.get("InstrumentTag", "")),
             limits={k[6:]: f for k in LIMIT_KEYS if (f := _float(props.get(k))) is not None},
-            remote_write=bool(props.get("RemoteWrite", False)),
+            remote_write=props.get("RemoteWrite") is True,
             field="" if m.datatype in _SIGNED else _FIELD.get(m.datatype, ""),
         )
         key = f"{device}/{name}" if device and "/" in name else name
@@ -310,4 +310,29 @@ def ncmd_payload(now: float, name: str, datatype: int, value: Any) -> bytes:
         m.string_value = str(value)
     else:
         m.double_value = float(value)
+    return bytes(p.SerializeToString())
+
+
+def dcmd_payload(now: float, metric: Metric, value: Any, user: str) -> bytes:
+    """A DCMD writing ``value`` to ``metric`` (name and alias, the field of its datatype)."""
+    p = pb.Payload()
+    p.timestamp = int(now * 1000)
+    m = p.metrics.add()
+    m.name, m.alias, m.datatype = metric.name, metric.alias, metric.datatype
+    m.timestamp = p.timestamp
+    which = _FIELD.get(metric.datatype, "double_value")
+    if which == "boolean_value":
+        m.boolean_value = bool(value)
+    elif which == "string_value":
+        m.string_value = str(value)
+    elif which in ("int_value", "long_value"):
+        bits = 32 if which == "int_value" else 64
+        setattr(m, which, int(round(float(value))) & ((1 << bits) - 1))  # two's complement
+    else:
+        setattr(m, which, float(value))
+    ps = m.properties
+    ps.keys.append("User")
+    pv = ps.values.add()
+    pv.type = pb.String
+    pv.string_value = user
     return bytes(p.SerializeToString())

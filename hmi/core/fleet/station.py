@@ -115,6 +115,10 @@ class Station:
     metrics: dict[str, Metric] = field(default_factory=dict)
     #: (device, alias) -> metric name
     aliases: dict[tuple[str, int], str] = field(default_factory=dict)
+    #: JSON mode: the parts of the current meta document received, and how many it has
+    meta_parts: set[int] = field(default_factory=set)
+    meta_total: int = 0
+    meta_hash: str = ""
 
     def metric(self, name: str) -> Metric | None:
         """A metric by name."""
