@@ -21,7 +21,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jsonschema
@@ -261,11 +260,84 @@ def test_dcmd_carries_the_tag_by_name_alias_and_user(rig):
     """The DCMD the dispatch sends is a plain Sparkplug write (MQTT Engine style)."""
     from hmi.core.uplink import sparkplug_b_pb2 as pb
 
-    wait_until(lambda: rig.rec.on(f"DCMD/{GATE}/"), 60, 0.1, "a DCMD to the city gate")
+    wait_until(lambda: _good_figures(rig, GATE), 120, 0.2, "city gate live")
+    n = len(rig.rec.on(f"DCMD/{GATE}/"))
+    rig.host.write(Session("zhao.dispatch", Role.OPERATOR), GATE, GATE_WRITABLE, 12.5)
+    wait_until(lambda: len(rig.rec.on(f"DCMD/{GATE}/")) > n, 10, 0.02, "the DCMD")
     p = pb.Payload.FromString(rig.rec.on(f"DCMD/{GATE}/")[-1].payload)
     [m] = p.metrics
     assert m.name == GATE_WRITABLE and m.alias >= 1 and m.datatype == pb.Double
+    assert m.double_value == 12.5
     assert dict(
         zip(m.properties.keys, [v.string_value for v in m.properties.values], strict=True)
     ) == {"User": "dispatch:zhao.dispatch"}
-    assert time.time() - p.timestamp / 1000 < 600
+
+
+def test_remote_write_from_the_station_page_two_steps_and_confirmed_on_screen(
+    rig, qtbot, qapp, monkeypatch
+):
+    """The operator's path: Remote write… -> tag -> value -> "write now?" -> confirmation."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from hmi.core.fleet.config import DispatchConfig
+    from hmi.core.users import TEST_PARAMS, Console
+    from hmi.ui import theme
+    from hmi.ui.dispatch.window import DispatchWindow
+    from hmi.ui.i18n import i18n
+
+    theme.install(qapp, "light")
+    users = UserStore(rig.root / "ui-users.db", station_id=HOST_ID, params=TEST_PARAMS)
+    users.add_user("sun.op", "Gate-7391", "operator", by="test", origin="system")
+    console = Console(users)
+    i18n().set_language("en")
+    w = DispatchWindow(rig.host, console, DispatchConfig())
+    qtbot.addWidget(w)
+    page = w.station
+    try:
+        wait_until(lambda: _good_figures(rig, GATE), 120, 0.2, "city gate live")
+        w.open_station(GATE)
+        assert not page.write.isEnabled()  # nobody logged in
+        assert console.login("sun.op", "Gate-7391")
+        w.refresh()
+        assert page.write.isEnabled()
+        asked: list[str] = []
+        offered: list[list[str]] = []
+
+        def get_item(_parent, _title, _label, items, *_a, **_k):
+            offered.append(list(items))
+            return GATE_WRITABLE, True
+
+        def get_double(_parent, _title, _label, current, low, high, *_a, **_k):
+            assert (low, high) == (0.0, 60.0)  # the tag's range bounds the entry
+            return 31.5, True
+
+        monkeypatch.setattr(QInputDialog, "getItem", staticmethod(get_item))
+        monkeypatch.setattr(QInputDialog, "getDouble", staticmethod(get_double))
+        # the second step refused: nothing is sent
+        monkeypatch.setattr(type(page), "confirm", staticmethod(lambda _p, t: asked.append(t)))
+        n_before = len(rig.host.model.write_requests(GATE))
+        page.write.click()
+        assert offered == [[GATE_WRITABLE]]  # only what the station allows
+        assert asked and "31.5" in asked[0] and GATE in asked[0]
+        assert len(rig.host.model.write_requests(GATE)) == n_before
+        # confirmed: sent, and the station's answer shows on the page
+        monkeypatch.setattr(type(page), "confirm", staticmethod(lambda _p, _t: True))
+        page.write.click()
+        line = f"{GATE_WRITABLE} ← 31.50: confirmed by the station after"
+        qtbot.waitUntil(lambda: line in page.write_state.text().splitlines()[0], timeout=10000)
+
+        def shown() -> bool:
+            item = page.items.get(GATE_WRITABLE)
+            return item is not None and item.text(2) == "31.50"
+
+        qtbot.waitUntil(shown, timeout=10000)  # the read-back value on the dispatch screen
+        theirs = [r for r in rig.gate.audit() if r.user == "dispatch:sun.op"]
+        assert theirs and theirs[-1].origin == "remote" and theirs[-1].result == "success"
+        mine = [r for r in rig.users.audit.records(action="remote_write") if r.user == "sun.op"]
+        assert [r.result for r in mine] == ["sent"]
+        i18n().set_language("zh_CN")
+        assert "场站已确认" in page.write_state.text()
+    finally:
+        i18n().set_language("en")
+        w.timer.stop()
+        users.close()

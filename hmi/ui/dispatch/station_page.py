@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.fleet.model import WriteRequest
 from hmi.core.fleet.station import Metric
 from hmi.ui.dispatch.fmt import clock, value_text
 from hmi.ui.i18n import i18n, tr
 from hmi.ui.texts import QUALITY_TEXT
+from hmi.ui.theme import restyle
 
 QUALITY = {192: "good", 64: "uncertain"}
 
@@ -76,6 +78,12 @@ class StationPage(QWidget):
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.tree, 1)
+        self.write_state = QLabel(self)  # the latest remote writes and the station's answers
+        self.write_state.setObjectName("writeState")
+        self.write_state.setProperty("role", "state")
+        self.write_state.hide()
+        lay.addWidget(self.write_state)
+        self.writes: list[WriteRequest] = []
         self.items: dict[str, QTreeWidgetItem] = {}
         self.areas: dict[str, QTreeWidgetItem] = {}
         self.station_id = ""
@@ -92,6 +100,7 @@ class StationPage(QWidget):
         )
         self.rebirth.setText(tr("Request rebirth"))
         self.write.setText(tr("Remote write…"))
+        self.show_writes(self.writes)
 
     def set_permissions(self, engineer: bool, operator: bool) -> None:
         """Rebirth for engineers; writes for operators, and only where the station allows."""
@@ -165,8 +174,18 @@ class StationPage(QWidget):
         tag, ok = QInputDialog.getItem(self, tr("Remote write"), tr("Tag"), names, 0, False)
         if not ok:
             return
+        m = self.metrics[tag]  # the value is kept inside the tag's engineering range
+        low = m.low if m.low is not None else -1e12
+        high = m.high if m.high is not None else 1e12
+        current = m.value if isinstance(m.value, int | float) else low
         value, ok = QInputDialog.getDouble(
-            self, tr("Remote write"), tr("New value"), 0.0, -1e12, 1e12, 4
+            self,
+            tr("Remote write"),
+            f"{m.label(i18n().lang)} ({m.unit})" if m.unit else m.label(i18n().lang),
+            min(max(float(current), low), high),
+            low,
+            high,
+            4,
         )
         if not ok:
             return
@@ -175,3 +194,23 @@ class StationPage(QWidget):
         )
         if self.confirm(self, text):
             self.sigWrite.emit(self.station_id, tag, value)
+
+    def show_writes(self, writes: list[WriteRequest]) -> None:
+        """The latest remote writes to this station (newest first) and their answers."""
+        self.writes = writes
+        lines = []
+        for w in writes[:3]:
+            head = f"{clock(w.sent)}  {w.tag} ← {value_text(w.value)}"
+            if not w.done:
+                lines.append(tr("{write}: waiting for the station…").format(write=head))
+            elif w.ok:
+                seconds = f"{(w.confirmed or w.sent) - w.sent:.2f}"
+                text = tr("{write}: confirmed by the station after {seconds} s")
+                lines.append(text.format(write=head, seconds=seconds))
+            else:
+                text = tr("{write}: refused by the station: {message}")
+                lines.append(text.format(write=head, message=w.message))
+        self.write_state.setText("\n".join(lines))
+        self.write_state.setVisible(bool(lines))
+        refused = bool(writes) and writes[0].done and not writes[0].ok
+        restyle(self.write_state, state="bad" if refused else "")

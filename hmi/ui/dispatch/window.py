@@ -135,6 +135,7 @@ class DispatchWindow(QMainWindow):
                 else ""
             )
         self.station.refresh(metrics, info)
+        self.station.show_writes(model.write_requests(sid) if sid else [])
         self.station.set_permissions(role >= Role.ENGINEER, role >= Role.OPERATOR)
 
     def open_station(self, station_id: str) -> None:
