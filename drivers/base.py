@@ -13,12 +13,16 @@ to Sparkplug hosts: GOOD=192, UNCERTAIN=64, BAD=0.
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 import enum
 import importlib
+import logging
+import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
@@ -149,6 +153,13 @@ class DeviceDiagnostics:
         self.rtt_last_ms = ms
         self.rtt_avg_ms = ms if self.rtt_avg_ms == 0.0 else 0.9 * self.rtt_avg_ms + 0.1 * ms
 
+    def record_error(self, reason: str, *, timeout: bool = False) -> None:
+        """Count one failed request or attempt (and a timeout when it was one)."""
+        self.errors += 1
+        self.timeouts += timeout
+        self.last_error = reason
+        self.last_error_ts = time.time()
+
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON export, uplink and the diagnostics page."""
         return {
@@ -249,6 +260,239 @@ class Driver(abc.ABC):
     def validate_params(cls, params: Mapping[str, Any]) -> list[str]:
         """Return error messages for bad device parameters (none by default)."""
         return []
+
+
+class Backoff:
+    """Reconnect delays of a device: ``initial`` first, then doubling up to ``maximum``."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.initial = float(initial)
+        self.maximum = float(maximum)
+        self.delay = self.initial
+
+    def next(self) -> float:
+        """The delay to wait now; the one after it is twice as long (at most ``maximum``)."""
+        delay = self.delay
+        self.delay = min(delay * 2.0, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        """Start again from ``initial`` (after a connection worked)."""
+        self.delay = self.initial
+
+
+class ScheduledGroup(Protocol):
+    """A poll group as :meth:`ReconnectingDriver._poll_groups` schedules it."""
+
+    period: float
+    next_due: float
+
+
+G = TypeVar("G", bound=ScheduledGroup)
+#: (cycle ok, connection lost, failure reason) of one scan of a poll group
+ScanResult = tuple[bool, bool, str]
+
+#: causes remembered as logged since the device was last up (a bound, not a tuning knob)
+_LOGGED_CAUSES_MAX = 64
+
+
+class ReconnectingDriver(Driver):
+    """A driver holding one connection, with the state machine all such drivers share::
+
+        CONNECTING --connected--> UP <--> DEGRADED (some cycles fail)
+            |                      |
+            +--fails--> BACKOFF <--+ connection lost / ``degrade_after`` failed cycles
+                          |  Backoff delay, then CONNECTING again
+
+    Subclasses implement :meth:`_connect`, :meth:`_serve`, :meth:`_disconnect` and
+    :meth:`_fail_all`, set ``_backoff`` and ``_degrade_after`` from their parameters and
+    ``logger`` to their module's logger. State changes are logged once per distinct
+    problem (not at every reconnect attempt); the sink is guarded so that a broken
+    consumer cannot stop acquisition.
+    """
+
+    logger: ClassVar[logging.Logger] = logging.getLogger(__name__)
+
+    def __init__(
+        self,
+        device_id: str,
+        params: Mapping[str, Any],
+        points: Sequence[PointSpec],
+        sink: Sink,
+        on_state: StateListener | None = None,
+    ) -> None:
+        super().__init__(device_id, params, points, sink, on_state)
+        self._backoff = Backoff(1.0, 30.0)
+        self._degrade_after = 3
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._sink_failed = False
+        self._logged_causes: set[str] = set()
+
+    # -- what a protocol provides ----------------------------------------------
+    @property
+    @abc.abstractmethod
+    def _peer(self) -> str:
+        """The far end, as named in state reasons ("connecting to ...")."""
+
+    @abc.abstractmethod
+    async def _connect(self) -> str:
+        """Open the connection; '' when it is up, else why not (nothing left open)."""
+
+    @abc.abstractmethod
+    async def _serve(self) -> str:
+        """Poll or listen while connected; return why the connection must be dropped."""
+
+    @abc.abstractmethod
+    async def _disconnect(self) -> None:
+        """Close a connection that :meth:`_connect` opened."""
+
+    @abc.abstractmethod
+    def _fail_all(self, reason: str) -> None:
+        """Mark every point BAD for ``reason`` (the connection is down)."""
+
+    def _up_reason(self) -> str:
+        """The reason of the UP state after a connect."""
+        return f"connected to {self._peer}"
+
+    @classmethod
+    def validate_address(cls, address: str) -> str | None:
+        """The parse error of an address, or None when it is valid."""
+        return validate_address(cls.kind, address)
+
+    # -- the device task ---------------------------------------------------------
+    def _spawn(self, name: str) -> None:
+        """Start the device task (named ``name:device_id``)."""
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"{name}:{self.device_id}"
+        )
+
+    @property
+    def _running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _cancel(self) -> None:
+        """End the device task. Idempotent."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        # Python 3.11's wait_for can swallow a cancel that lands as a reply arrives; the flag
+        # ends the loops and the cancel is repeated until the task is done.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.2)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            task.result()
+        self._stopping = False
+
+    async def _run(self) -> None:
+        connected_once = False
+        while not self._stopping:
+            self._set_state(DeviceState.CONNECTING, f"connecting to {self._peer}")
+            reason = await self._connect()
+            if reason:
+                self.diag.record_error(reason)
+            else:
+                if connected_once:
+                    self.diag.reconnects += 1
+                connected_once = True
+                self._backoff.reset()
+                self.diag.consecutive_failures = 0
+                self._set_state(DeviceState.UP, self._up_reason())
+                reason = await self._serve()
+                await self._disconnect()
+            if self._stopping:
+                return
+            self._fail_all(reason)
+            delay = self._backoff.next()
+            self._set_state(DeviceState.BACKOFF, f"{reason}; retry in {delay:g} s")
+            await asyncio.sleep(delay)
+
+    def _cycle(self, ok: bool, reason: str) -> str:
+        """Count one poll cycle: UP again once one works, DEGRADED while some fail; '' to go
+        on, or why the connection must be dropped (``degrade_after`` failed in a row)."""
+        d = self.diag
+        if ok:
+            if d.consecutive_failures:
+                d.consecutive_failures = 0
+                self._set_state(DeviceState.UP, "recovered")
+            return ""
+        d.consecutive_failures += 1
+        if d.consecutive_failures >= self._degrade_after:
+            return f"{reason} ({d.consecutive_failures} failed cycles)"
+        self._set_state(DeviceState.DEGRADED, reason)
+        return ""
+
+    async def _poll_groups(
+        self,
+        groups: Sequence[G],
+        scan: Callable[[G], Awaitable[ScanResult]],
+        connected: Callable[[], bool],
+        peer: str,
+    ) -> str:
+        """Scan the groups on their monotonic grids until the connection must be dropped;
+        return why. An overrun skips the missed slots (counted in ``scan_overruns``)."""
+        loop = asyncio.get_running_loop()
+        if not groups:
+            while connected() and not self._stopping:
+                await asyncio.sleep(1.0)
+            return f"connection lost to {peer}"
+        now = loop.time()
+        for g in groups:
+            g.next_due = now
+        while not self._stopping:
+            g = min(groups, key=lambda grp: grp.next_due)
+            delay = g.next_due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            ok, lost, reason = await scan(g)
+            now = loop.time()
+            g.next_due += g.period
+            if g.next_due < now:  # overrun: skip the missed slots, stay on the grid
+                self.diag.scan_overruns += 1
+                g.next_due += math.ceil((now - g.next_due) / g.period) * g.period
+            if lost:
+                return reason
+            drop = self._cycle(ok, reason)
+            if drop:
+                return drop
+        return "stopped"
+
+    # -- state, logging, sink --------------------------------------------------
+    def _set_state(self, new: DeviceState, reason: str = "") -> None:
+        if new is self.diag.state:
+            return
+        super()._set_state(new, reason)
+        log = self.logger
+        # Log each distinct problem once, not every reconnect attempt.
+        if new in (DeviceState.BACKOFF, DeviceState.DEGRADED):
+            cause = reason.split("; retry in")[0]
+            if cause not in self._logged_causes:
+                if len(self._logged_causes) >= _LOGGED_CAUSES_MAX:
+                    self._logged_causes.clear()
+                self._logged_causes.add(cause)
+                log.warning("device %s %s: %s", self.device_id, new.value, reason)
+        elif new is DeviceState.UP:
+            log.info("device %s up: %s", self.device_id, reason)
+            self._logged_causes.clear()
+        else:
+            log.debug("device %s %s: %s", self.device_id, new.value, reason)
+
+    def _not_connected(self, connected: bool) -> WriteResult | None:
+        """NOT_CONNECTED unless the link is up and the state UP or DEGRADED; None when it is."""
+        if connected and self.state in (DeviceState.UP, DeviceState.DEGRADED):
+            return None
+        msg = f"device {self.device_id} is not connected ({self.state.value})"
+        return WriteResult(WriteStatus.NOT_CONNECTED, msg)
+
+    def _emit(self, batch: Batch) -> None:
+        try:
+            self.sink(batch)
+        except Exception:  # a broken consumer must not stop acquisition
+            if not self._sink_failed:
+                self.logger.exception("device %s: the batch consumer failed", self.device_id)
+            self._sink_failed = True
 
 
 #: protocol key in the station config -> "module:Class". Imported lazily so that

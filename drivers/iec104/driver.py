@@ -32,17 +32,18 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from drivers.base import (
+    Backoff,
     Batch,
     DeviceState,
-    Driver,
     PointSpec,
+    ReconnectingDriver,
     Sink,
     StateListener,
     WriteResult,
     WriteStatus,
 )
 
-from .address import Iec104Address, parse_address
+from .address import Iec104Address
 from .cache import Item, PointCache
 from .codec import GOOD, command_info, command_value
 from .link import Iec104Link
@@ -60,10 +61,11 @@ _MISSING = (
 )
 
 
-class Iec104Driver(Driver):
+class Iec104Driver(ReconnectingDriver):
     """A connection to one IEC 104 controlled station (see the module docstring)."""
 
     kind = "iec104"
+    logger = log
 
     def __init__(
         self,
@@ -76,9 +78,10 @@ class Iec104Driver(Driver):
         super().__init__(device_id, {**DEFAULTS, **dict(params)}, points, sink, on_state)
         p = self.params
         self.timeout = float(p.get("timeout", 1.0))
-        self.backoff_initial = float(p.get("backoff_initial", 1.0))
-        self.backoff_max = float(p.get("backoff_max", 30.0))
-        self.degrade_after = int(p.get("degrade_after", 3))
+        self._backoff = Backoff(
+            float(p.get("backoff_initial", 1.0)), float(p.get("backoff_max", 30.0))
+        )
+        self._degrade_after = int(p.get("degrade_after", 3))
         self.endpoint = f"{p['host']}:{p['port']}"
         self.diag.endpoint = f"iec104://{self.endpoint} CA {p['common_address']}"
         self._points = [make_point(s) for s in points]
@@ -91,23 +94,11 @@ class Iec104Driver(Driver):
         self._link: Iec104Link | None = None
         self._link_state = ""
         self._changed: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
         self._worker: concurrent.futures.ThreadPoolExecutor | None = None
-        self._stopping = False
         self._logged: set[str] = set()
         self._unused: set[int] = set()  # IOAs the RTU reports that no tag uses
-        self._sink_failed = False
 
     # ------------------------------------------------------------------ config-time checks
-    @classmethod
-    def validate_address(cls, address: str) -> str | None:
-        """The parse error of an address, or None when it is valid."""
-        try:
-            parse_address(address)
-        except ValueError as exc:
-            return str(exc)
-        return None
-
     @classmethod
     def validate_params(cls, params: Mapping[str, Any]) -> list[str]:
         """Problems of the connection parameters (messages name the key)."""
@@ -124,7 +115,7 @@ class Iec104Driver(Driver):
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Start the connection task; returns at once."""
-        if self._task is not None and not self._task.done():
+        if self._running:
             return
         for pt in self._points:
             if pt.config_error:
@@ -134,18 +125,11 @@ class Iec104Driver(Driver):
         self._worker = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix=f"ThreadPoolExecutor-iec104-{self.device_id}"
         )
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"iec104:{self.device_id}"
-        )
+        self._spawn("iec104")
 
     async def stop(self) -> None:
         """Cancel the task, stop the c104 client and the worker thread. Idempotent."""
-        self._stopping = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._cancel()
         await self._close_link()
         worker, self._worker = self._worker, None
         if worker is not None:
@@ -163,31 +147,20 @@ class Iec104Driver(Driver):
         if link is not None and self._worker is not None:
             await self._call(link.stop)
 
-    async def _run(self) -> None:
-        backoff = self.backoff_initial
-        connected_once = False
-        while not self._stopping:
-            self._set_state(DeviceState.CONNECTING, f"connecting to {self.endpoint}")
-            reason = await self._connect()
-            if not reason:
-                if connected_once:
-                    self.diag.reconnects += 1
-                connected_once = True
-                backoff = self.backoff_initial
-                self.diag.consecutive_failures = 0
-                self._set_state(DeviceState.UP, f"connected to {self.endpoint}")
-                reason = await self._serve()
-            else:
-                self._count_error(reason)
-            await self._close_link()
-            if self._stopping:
-                return
-            self._fail_all(reason)
-            self._set_state(DeviceState.BACKOFF, f"{reason}; retry in {backoff:g} s")
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2.0, self.backoff_max)
+    @property
+    def _peer(self) -> str:
+        return self.endpoint
 
     async def _connect(self) -> str:
+        reason = await self._open()
+        if reason:
+            await self._close_link()
+        return reason
+
+    async def _disconnect(self) -> None:
+        await self._close_link()
+
+    async def _open(self) -> str:
         """Open a fresh link and wait until it is open (and the GI terminated); '' or why not."""
         host = str(self.params["host"])
         try:
@@ -266,7 +239,6 @@ class Iec104Driver(Driver):
         if self.params["clock_sync"]:
             await self._job("clock synchronisation", link.clock_sync)
         jobs = self._schedule(loop.time())
-        failures = 0
         while not self._stopping:
             if self._link_state != "OPEN":
                 return f"connection lost to {self.endpoint}"
@@ -279,9 +251,9 @@ class Iec104Driver(Driver):
                         jobs[name] = (now + every, every)
                     else:
                         del jobs[name]
-            failures = self._cycle(ok, failures)
-            if failures >= self.degrade_after:
-                return f"{self.diag.last_error} ({failures} failed cycles)"
+            drop = self._cycle(ok, self.diag.last_error)
+            if drop:
+                return drop
             nxt = min((due for due, _ in jobs.values()), default=now + 1.0)
             await self._wait_change(nxt - loop.time())
         return "stopped"
@@ -311,19 +283,6 @@ class Iec104Driver(Driver):
             return await self._job("general interrogation", link.interrogation)
         return True
 
-    def _cycle(self, ok: bool, failures: int) -> int:
-        """Failed cycles in a row after this one; DEGRADED while some fail, UP once one works."""
-        if ok:
-            if failures:
-                self.diag.consecutive_failures = 0
-                self._set_state(DeviceState.UP, "recovered")
-            return 0
-        failures += 1
-        self.diag.consecutive_failures = failures
-        if failures < self.degrade_after:
-            self._set_state(DeviceState.DEGRADED, self.diag.last_error)
-        return failures
-
     async def _job(self, what: str, fn: Callable[[], bool]) -> bool:
         """One confirmed service (interrogation, clock sync) with the counters kept."""
         self.diag.requests += 1
@@ -332,8 +291,8 @@ class Iec104Driver(Driver):
         if ok:
             self.diag.record_rtt((time.perf_counter() - t) * 1000.0)
             return True
-        self.diag.timeouts += 1
-        self._count_error(f"{what} not confirmed by the RTU within {self.timeout:g} s")
+        reason = f"{what} not confirmed by the RTU within {self.timeout:g} s"
+        self.diag.record_error(reason, timeout=True)
         return False
 
     def _mark_missing(self) -> None:
@@ -369,41 +328,17 @@ class Iec104Driver(Driver):
                 log.debug("device %s: unused IOA %d (%s)", self.device_id, ioa, type_name)
             self._unused.add(ioa)
             return
-        self._count_error(f"unexpected message {type_name} IOA {ioa}: {cause}")
+        self.diag.record_error(f"unexpected message {type_name} IOA {ioa}: {cause}")
         if cause == "MISMATCHED_TYPE_ID":
             self._cache.mismatch(ioa, type_name)
         self._log_once(f"{cause}:{ioa}:{type_name}", "device %s: %s from the RTU for IOA %d (%s)",
                        self.device_id, cause, ioa, type_name)  # fmt: skip
 
     # ------------------------------------------------------------------ helpers
-    def _set_state(self, new: DeviceState, reason: str = "") -> None:
-        if new is self.diag.state:
-            return
-        super()._set_state(new, reason)
-        if new in (DeviceState.BACKOFF, DeviceState.DEGRADED):
-            self._log_once(f"state:{reason.split('; retry in')[0]}", "device %s %s: %s",
-                           self.device_id, new.value, reason)  # fmt: skip
-        elif new is DeviceState.UP:
-            log.info("device %s up: %s", self.device_id, reason)
-            self._logged = {k for k in self._logged if not k.startswith("state:")}
-
     def _log_once(self, key: str, msg: str, *args: Any) -> None:
         if key not in self._logged:
             self._logged.add(key)
             log.warning(msg, *args)
-
-    def _count_error(self, reason: str) -> None:
-        d = self.diag
-        d.errors += 1
-        d.last_error, d.last_error_ts = reason, time.time()
-
-    def _emit(self, batch: Batch) -> None:
-        try:
-            self.sink(batch)
-        except Exception:  # a broken consumer must not stop acquisition
-            if not self._sink_failed:
-                log.exception("device %s: the batch consumer failed", self.device_id)
-            self._sink_failed = True
 
     # ------------------------------------------------------------------ one-shot access
     async def read(self, indices: Sequence[int]) -> Batch:
@@ -429,9 +364,10 @@ class Iec104Driver(Driver):
         except ValueError as exc:
             return WriteResult(WriteStatus.INVALID, str(exc))
         link = self._link
-        if link is None or self.state not in (DeviceState.UP, DeviceState.DEGRADED):
-            msg = f"device {self.device_id} is not connected ({self.state.value})"
-            return WriteResult(WriteStatus.NOT_CONNECTED, msg)
+        refused = self._not_connected(link is not None)
+        if refused is not None:
+            return refused
+        assert link is not None
         how = "select-before-operate" if pt.select else "direct execute"
         ok, elapsed = await self._send(link, pt.pulse, cmd, info)
         if ok:
@@ -450,7 +386,7 @@ class Iec104Driver(Driver):
         else:
             status = WriteStatus.REJECTED
             reason = f"the RTU refused {cmd} (negative confirmation, {how})"
-            self._count_error(reason)
+            self.diag.record_error(reason)
         log.warning("device %s: write of %s failed: %s", self.device_id, pt.spec.name, reason)
         return WriteResult(status, reason)
 
@@ -472,8 +408,8 @@ class Iec104Driver(Driver):
             if ok or self._link is not link:
                 break
             if elapsed >= 0.9 * self.timeout:
-                self.diag.timeouts += 1
-                self._count_error(f"no confirmation of {cmd} within {self.timeout:g} s")
+                reason = f"no confirmation of {cmd} within {self.timeout:g} s"
+                self.diag.record_error(reason, timeout=True)
             if attempt + 1 < tries:
                 log.info("device %s: %s not confirmed, sending it again", self.device_id, cmd)
         return ok, elapsed

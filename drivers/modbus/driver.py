@@ -14,10 +14,7 @@ one BAD batch per failed block whose reason names the failure ("timeout after 1.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,11 +23,13 @@ from typing import Any
 import numpy as np
 
 from drivers.base import (
+    Backoff,
     Batch,
     DeviceState,
-    Driver,
     PointSpec,
     Quality,
+    ReconnectingDriver,
+    ScanResult,
     Sink,
     StateListener,
     WriteResult,
@@ -93,10 +92,11 @@ class _ScanGroup:
         self.numeric = np.concatenate([cb.numeric for cb in self.blocks] or [np.zeros(0, np.int32)])
 
 
-class ModbusDriver(Driver):
+class ModbusDriver(ReconnectingDriver):
     """Polls one Modbus TCP device (see the module docstring)."""
 
     kind = "modbus_tcp"
+    logger = log
 
     def __init__(
         self,
@@ -112,12 +112,8 @@ class ModbusDriver(Driver):
         self.params = {**p.model_dump(), **self.params}  # every default, as the driver saw it
         self._client = self._make_client(self.params)
         self._retries, self._degrade_after = p.retries, p.degrade_after
-        self._backoff_initial, self._backoff_max = p.backoff_initial, p.backoff_max
+        self._backoff = Backoff(p.backoff_initial, p.backoff_max)
         self.diag.endpoint = f"{self._client.endpoint}/{p.unit_id}"
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._logged_reason = ""
-        self._sink_failed = False
         #: tag index -> (spec, address or None, config error)
         self._points: dict[int, tuple[PointSpec, ModbusAddress | None, str]] = {}
         self._config_errors: dict[int, str] = {}
@@ -178,15 +174,6 @@ class ModbusDriver(Driver):
         )
 
     @classmethod
-    def validate_address(cls, address: str) -> str | None:
-        """The parse error of an address, or None when it is valid."""
-        try:
-            parse_address(address)
-        except ValueError as exc:
-            return str(exc)
-        return None
-
-    @classmethod
     def validate_params(cls, params: Mapping[str, Any]) -> list[str]:
         """Problems of the device parameters, each naming its key (:class:`ModbusTcpParams`)."""
         return params_problems(ModbusTcpParams, params)
@@ -194,78 +181,29 @@ class ModbusDriver(Driver):
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Start the device task; returns at once."""
-        if self._task is not None and not self._task.done():
+        if self._running:
             return
         for index, reason in self._config_errors.items():
             self._emit(Batch.bad([index], reason))
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"modbus:{self.device_id}"
-        )
+        self._spawn("modbus")
 
     async def stop(self) -> None:
         """Cancel the task and close the connection. Idempotent."""
-        task, self._task = self._task, None
-        if task is not None:
-            self._stopping = True
-            # Python 3.11's wait_for (inside pymodbus) can swallow a cancel that lands as a reply
-            # arrives; the flag ends the loops and the cancel is repeated until the task is done.
-            while not task.done():
-                task.cancel()
-                await asyncio.wait({task}, timeout=0.2)
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                task.result()
-            self._stopping = False
+        await self._cancel()
         self._client.close()
         self._set_state(DeviceState.STOPPED, "stopped")
 
-    async def _run(self) -> None:
-        backoff = self._backoff_initial
-        connected_once = False
-        while not self._stopping:
-            self._set_state(DeviceState.CONNECTING, f"connecting to {self._client.endpoint}")
-            reason = await self._client.connect()
-            if reason:
-                self._count_error(reason)
-            else:
-                if connected_once:
-                    self.diag.reconnects += 1
-                connected_once = True
-                backoff = self._backoff_initial
-                self.diag.consecutive_failures = 0
-                self._set_state(DeviceState.UP, f"connected to {self._client.endpoint}")
-                reason = await self._poll()
-                self._client.close()
-                if self._stopping:
-                    return
-            self._fail_all(reason)
-            self._set_state(DeviceState.BACKOFF, f"{reason}; retry in {backoff:g} s")
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2.0, self._backoff_max)
+    @property
+    def _peer(self) -> str:
+        return self._client.endpoint
 
-    def _set_state(self, new: DeviceState, reason: str = "") -> None:
-        old = self.diag.state
-        if new is old:
-            return
-        super()._set_state(new, reason)
-        # Log each distinct problem once, not every reconnect attempt.
-        if new in (DeviceState.BACKOFF, DeviceState.DEGRADED):
-            cause = reason.split("; retry in")[0]
-            if cause != self._logged_reason:
-                self._logged_reason = cause
-                log.warning("device %s %s: %s", self.device_id, new.value, reason)
-        elif new is DeviceState.UP:
-            log.info("device %s up: %s", self.device_id, reason)
-            self._logged_reason = ""
-        else:
-            log.debug("device %s %s: %s", self.device_id, new.value, reason)
+    async def _connect(self) -> str:
+        return await self._client.connect()
+
+    async def _disconnect(self) -> None:
+        self._client.close()
 
     # ------------------------------------------------------------------ requests
-    def _count_error(self, reason: str) -> None:
-        d = self.diag
-        d.errors += 1
-        d.last_error = reason
-        d.last_error_ts = time.time()
-
     async def _request(self, fc: int, start: int, value: Any, where: str) -> tuple[Any, str, str]:
         """One request with the counters kept; (reply, failure kind or '', reason)."""
         d = self.diag
@@ -275,13 +213,11 @@ class ModbusDriver(Driver):
         if not kind:
             d.record_rtt(self._client.rtt_ms)
             return resp, kind, reason
-        if kind == TIMEOUT:
-            d.timeouts += 1
-        elif kind == EXCEPTION:
+        if kind == EXCEPTION:
             d.record_rtt(self._client.rtt_ms)
         if kind != LOST and kind != TIMEOUT:
             reason = f"{reason} on {where}"
-        self._count_error(reason)
+        d.record_error(reason, timeout=kind == TIMEOUT)
         return None, kind, reason
 
     async def _read_block(self, cb: _CompiledBlock) -> tuple[Any, str, str]:
@@ -297,50 +233,19 @@ class ModbusDriver(Driver):
                 kind = MALFORMED
                 unit = "bits" if fc <= 2 else "registers"
                 reason = f"short reply: {len(data)} of {b.count} {unit} on {cb.where}"
-                self._count_error(reason)
+                self.diag.record_error(reason)
             if kind in (EXCEPTION, LOST):
                 break
         return None, kind, reason
 
     # ------------------------------------------------------------------ polling
-    async def _poll(self) -> str:
+    async def _serve(self) -> str:
         """Scan the groups on schedule until the connection must be dropped; return why."""
-        loop = asyncio.get_running_loop()
-        if not self._groups:
-            while self._client.connected and not self._stopping:
-                await asyncio.sleep(1.0)
-            return f"connection lost to {self._client.endpoint}"
-        now = loop.time()
-        for g in self._groups:
-            g.next_due = now
-        failures = 0
-        while not self._stopping:
-            g = min(self._groups, key=lambda grp: grp.next_due)
-            delay = g.next_due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            ok, lost, reason = await self._scan(g)
-            now = loop.time()
-            g.next_due += g.period
-            if g.next_due < now:  # overrun: skip the missed slots, stay on the grid
-                self.diag.scan_overruns += 1
-                g.next_due += math.ceil((now - g.next_due) / g.period) * g.period
-            if lost:
-                return reason
-            if ok:
-                if failures:
-                    failures = 0
-                    self.diag.consecutive_failures = 0
-                    self._set_state(DeviceState.UP, "recovered")
-                continue
-            failures += 1
-            self.diag.consecutive_failures = failures
-            if failures >= self._degrade_after:
-                return f"{reason} ({failures} failed cycles)"
-            self._set_state(DeviceState.DEGRADED, reason)
-        return "stopped"
+        return await self._poll_groups(
+            self._groups, self._scan, lambda: self._client.connected, self._client.endpoint
+        )
 
-    async def _scan(self, g: _ScanGroup) -> tuple[bool, bool, str]:
+    async def _scan(self, g: _ScanGroup) -> ScanResult:
         """Read every block of a group; (cycle ok, connection lost, failure reason).
 
         Each block goes out as its own batch as soon as it is decoded (downstream, the
@@ -375,7 +280,7 @@ class ModbusDriver(Driver):
                         continue
                     except (ValueError, IndexError) as exc:
                         kind, reason = MALFORMED, f"malformed reply ({exc}) on {cb.where}"
-                        self._count_error(reason)
+                        self.diag.record_error(reason)
                 if kind != EXCEPTION:  # an exception reply still proves the device talks
                     comm_ok = False
                 if kind in (TIMEOUT, LOST):
@@ -386,14 +291,6 @@ class ModbusDriver(Driver):
     def _fail_all(self, reason: str) -> None:
         if len(self._all):
             self._emit(Batch.bad(self._all, reason))
-
-    def _emit(self, batch: Batch) -> None:
-        try:
-            self.sink(batch)
-        except Exception:  # a broken consumer must not stop acquisition
-            if not self._sink_failed:
-                log.exception("device %s: the batch consumer failed", self.device_id)
-            self._sink_failed = True
 
     # ------------------------------------------------------------------ one-shot access
     async def read(self, indices: Sequence[int]) -> Batch:
@@ -457,9 +354,9 @@ class ModbusDriver(Driver):
             words = encode(addr, value)
         except ValueError as exc:
             return WriteResult(WriteStatus.INVALID, str(exc))
-        if not self._client.connected or self.state not in (DeviceState.UP, DeviceState.DEGRADED):
-            msg = f"device {self.device_id} is not connected ({self.state.value})"
-            return WriteResult(WriteStatus.NOT_CONNECTED, msg)
+        refused = self._not_connected(self._client.connected)
+        if refused is not None:
+            return refused
         where = str(addr)
         if addr.is_bits:
             _, kind, reason = await self._request(5, addr.offset, bool(words[0]), where)

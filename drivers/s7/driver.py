@@ -18,10 +18,7 @@ a variable only marks its tags BAD: the CPU talks.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,12 +28,14 @@ import numpy as np
 from pydantic import ValidationError
 
 from drivers.base import (
+    Backoff,
     Batch,
     DeviceDiagnostics,
     DeviceState,
-    Driver,
     PointSpec,
     Quality,
+    ReconnectingDriver,
+    ScanResult,
     Sink,
     StateListener,
     WriteResult,
@@ -82,10 +81,11 @@ def _split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
     return common, {k: v for k, v in params.items() if k in s7_keys}
 
 
-class S7Driver(Driver):
+class S7Driver(ReconnectingDriver):
     """Polls one S7 CPU (see the module docstring)."""
 
     kind = "s7"
+    logger = log
 
     def __init__(
         self,
@@ -110,16 +110,9 @@ class S7Driver(Driver):
             self.s7.pdu_size,
         )
         self._retries, self._degrade_after = int(p["retries"]), int(p["degrade_after"])
-        self._backoff_initial, self._backoff_max = (
-            float(p["backoff_initial"]),
-            float(p["backoff_max"]),
-        )
+        self._backoff = Backoff(float(p["backoff_initial"]), float(p["backoff_max"]))
         local, remote = self.s7.tsaps()
         self.diag.endpoint = f"{self._client.endpoint} TSAP {local:04X}/{remote:04X}"
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._logged_reason = ""
-        self._sink_failed = False
         #: tag index -> (spec, address or None, config error)
         self._points: dict[int, tuple[PointSpec, S7Address | None, str]] = {}
         self._config_errors: dict[int, str] = {}
@@ -151,15 +144,6 @@ class S7Driver(Driver):
         self.diag.requests_per_scan = sum(len(g.requests) for g in self._groups)
 
     @classmethod
-    def validate_address(cls, address: str) -> str | None:
-        """The parse error of an address, or None when it is valid."""
-        try:
-            parse_address(address)
-        except ValueError as exc:
-            return str(exc)
-        return None
-
-    @classmethod
     def validate_params(cls, params: Mapping[str, Any]) -> list[str]:
         """Sanity checks of the device parameters (messages name the key)."""
         common, s7 = _split_params(params)
@@ -183,117 +167,45 @@ class S7Driver(Driver):
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Start the device task; returns at once."""
-        if self._task is not None and not self._task.done():
+        if self._running:
             return
         for index, reason in self._config_errors.items():
             self._emit(Batch.bad([index], reason))
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"s7:{self.device_id}"
-        )
+        self._spawn("s7")
 
     async def stop(self) -> None:
         """Cancel the task, close the connection and end its thread. Idempotent."""
-        task, self._task = self._task, None
-        if task is not None:
-            self._stopping = True
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            self._stopping = False
+        await self._cancel()
         await self._client.aclose()
         self._set_state(DeviceState.STOPPED, "stopped")
 
-    async def _run(self) -> None:
-        backoff = self._backoff_initial
-        connected_once = False
-        while not self._stopping:
-            self._set_state(DeviceState.CONNECTING, f"connecting to {self.diag.endpoint}")
-            reason = await self._client.connect()
-            if reason:
-                self._count_error(reason)
-            else:
-                if connected_once:
-                    self.diag.reconnects += 1
-                connected_once = True
-                backoff = self._backoff_initial
-                self.diag.consecutive_failures = 0
-                self._s7diag.pdu_size = self._client.pdu_size
-                self._s7diag.cpu_state = self._client.cpu_state
-                self._replan(self._client.pdu_size)
-                self._set_state(
-                    DeviceState.UP,
-                    f"connected to {self.diag.endpoint}, PDU {self._client.pdu_size}, "
-                    f"CPU {self._client.cpu_state}",
-                )
-                reason = await self._poll()
-                await self._client.aclose_link()
-                if self._stopping:
-                    return
-            self._fail_all(reason)
-            self._set_state(DeviceState.BACKOFF, f"{reason}; retry in {backoff:g} s")
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2.0, self._backoff_max)
+    @property
+    def _peer(self) -> str:
+        return self.diag.endpoint
 
-    def _set_state(self, new: DeviceState, reason: str = "") -> None:
-        if new is self.diag.state:
-            return
-        super()._set_state(new, reason)
-        # Log each distinct problem once, not every reconnect attempt.
-        if new in (DeviceState.BACKOFF, DeviceState.DEGRADED):
-            cause = reason.split("; retry in")[0]
-            if cause != self._logged_reason:
-                self._logged_reason = cause
-                log.warning("device %s %s: %s", self.device_id, new.value, reason)
-        elif new is DeviceState.UP:
-            log.info("device %s up: %s", self.device_id, reason)
-            self._logged_reason = ""
-        else:
-            log.debug("device %s %s: %s", self.device_id, new.value, reason)
+    async def _connect(self) -> str:
+        reason = await self._client.connect()
+        if not reason:
+            self._s7diag.pdu_size = self._client.pdu_size
+            self._s7diag.cpu_state = self._client.cpu_state
+            self._replan(self._client.pdu_size)
+        return reason
 
-    # ------------------------------------------------------------------ requests
-    def _count_error(self, reason: str) -> None:
-        d = self.diag
-        d.errors += 1
-        d.last_error = reason
-        d.last_error_ts = time.time()
+    def _up_reason(self) -> str:
+        return (
+            f"connected to {self.diag.endpoint}, PDU {self._client.pdu_size}, "
+            f"CPU {self._client.cpu_state}"
+        )
+
+    async def _disconnect(self) -> None:
+        await self._client.aclose_link()
 
     # ------------------------------------------------------------------ polling
-    async def _poll(self) -> str:
+    async def _serve(self) -> str:
         """Scan the groups on schedule until the connection must be dropped; return why."""
-        loop = asyncio.get_running_loop()
-        if not self._groups:
-            while self._client.connected and not self._stopping:
-                await asyncio.sleep(1.0)
-            return f"connection lost to {self._client.endpoint}"
-        now = loop.time()
-        for g in self._groups:
-            g.next_due = now
-        failures = 0
-        while not self._stopping:
-            g = min(self._groups, key=lambda grp: grp.next_due)
-            delay = g.next_due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            ok, lost, reason = await self._scan(g)
-            now = loop.time()
-            g.next_due += g.period
-            if g.next_due < now:  # overrun: skip the missed slots, stay on the grid
-                self.diag.scan_overruns += 1
-                g.next_due += math.ceil((now - g.next_due) / g.period) * g.period
-            if lost:
-                return reason
-            if ok:
-                if failures:
-                    failures = 0
-                    self.diag.consecutive_failures = 0
-                    self._set_state(DeviceState.UP, "recovered")
-                continue
-            failures += 1
-            self.diag.consecutive_failures = failures
-            if failures >= self._degrade_after:
-                return f"{reason} ({failures} failed cycles)"
-            self._set_state(DeviceState.DEGRADED, reason)
-        return "stopped"
+        return await self._poll_groups(
+            self._groups, self._scan, lambda: self._client.connected, self._client.endpoint
+        )
 
     async def _run_requests(
         self, requests: Sequence[Request]
@@ -310,12 +222,10 @@ class S7Driver(Driver):
                 continue
             for attempt in runs[ri]:
                 d.requests += 1
-                if attempt.kind == TIMEOUT:
-                    d.timeouts += 1
-                elif attempt.kind != LOST:  # the CPU answered
+                if attempt.kind not in (TIMEOUT, LOST):  # the CPU answered
                     d.record_rtt(attempt.rtt_ms)
                 if attempt.kind:
-                    self._count_error(attempt.reason)
+                    d.record_error(attempt.reason, timeout=attempt.kind == TIMEOUT)
             last = runs[ri][-1]
             if last.kind:
                 failed[ri] = last.reason
@@ -326,7 +236,7 @@ class S7Driver(Driver):
             results.update(((ri, pos), v) for pos, v in enumerate(last.items))
         return results, failed, comm_ok, lost, reason
 
-    async def _scan(self, g: ScanGroup) -> tuple[bool, bool, str]:
+    async def _scan(self, g: ScanGroup) -> ScanResult:
         """Read every request of a group; (cycle ok, connection lost, failure reason)."""
         results, failed, comm_ok, lost, reason = await self._run_requests(g.requests)
         values = np.empty(len(g.numeric), dtype=np.float64)
@@ -344,7 +254,7 @@ class S7Driver(Driver):
                 except ValueError as exc:
                     why = f"malformed reply ({exc}) on {cr.range.where}"
                     comm_ok, reason = False, why
-                    self._count_error(why)
+                    self.diag.record_error(why)
             if good is None:
                 good = np.ones(len(g.numeric), dtype=bool)
             good[cr.out] = False
@@ -360,14 +270,6 @@ class S7Driver(Driver):
     def _fail_all(self, reason: str) -> None:
         if len(self._all):
             self._emit(Batch.bad(self._all, reason))
-
-    def _emit(self, batch: Batch) -> None:
-        try:
-            self.sink(batch)
-        except Exception:  # a broken consumer must not stop acquisition
-            if not self._sink_failed:
-                log.exception("device %s: the batch consumer failed", self.device_id)
-            self._sink_failed = True
 
     # ------------------------------------------------------------------ one-shot access
     async def read(self, indices: Sequence[int]) -> Batch:
@@ -432,18 +334,16 @@ class S7Driver(Driver):
             data = encode(addr, value)
         except ValueError as exc:
             return WriteResult(WriteStatus.INVALID, str(exc))
-        if not self._client.connected or self.state not in (DeviceState.UP, DeviceState.DEGRADED):
-            msg = f"device {self.device_id} is not connected ({self.state.value})"
-            return WriteResult(WriteStatus.NOT_CONNECTED, msg)
+        refused = self._not_connected(self._client.connected)
+        if refused is not None:
+            return refused
         self.diag.requests += 1
         kind, reason = await self._client.write(addr, data)
         if not kind:
             self.diag.record_rtt(self._client.rtt_ms)
             log.info("device %s: wrote %s = %r", self.device_id, spec.name, value)
             return WriteResult(WriteStatus.SUCCESS, f"wrote {value!r} to {addr}")
-        self._count_error(reason)
-        if kind == TIMEOUT:
-            self.diag.timeouts += 1
+        self.diag.record_error(reason, timeout=kind == TIMEOUT)
         status = {
             REFUSED: WriteStatus.REJECTED,
             TIMEOUT: WriteStatus.TIMEOUT,
