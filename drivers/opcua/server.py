@@ -180,7 +180,7 @@ class PointServer:
         try:
             await server.start()
         except OSError as exc:
-            await _quiet_stop(server)
+            await quiet_stop(server)
             raise OSError(f"cannot listen on {self.endpoint}: {exc.strerror or exc}") from None
         self._server = server
         log.info(
@@ -194,7 +194,7 @@ class PointServer:
         """Close every session and stop listening. Idempotent."""
         server, self._server = self._server, None
         if server is not None:
-            await _quiet_stop(server)
+            await quiet_stop(server)
 
     # ------------------------------------------------------------------ address space
     async def _build(self, server: Server) -> None:
@@ -322,13 +322,14 @@ class PointServer:
         return dict(self._nodes)
 
 
-async def _quiet_stop(server: Server) -> None:
+async def quiet_stop(server: Server) -> None:
+    """Stop an asyncua server, even a half-started one, and close its left-over sessions."""
     try:
         await server.stop()
     except Exception as exc:  # a half-started server: still release what it holds
         log.debug("stopping OPC UA server: %r", exc)
-    # sessions with subscriptions outlive their connection (for reactivation): their tasks
-    # must not outlive the server
+    # sessions with subscriptions outlive their connection (for reactivation; a simulated
+    # device that goes off the network loses them): their tasks must not outlive the server
     sessions = getattr(server.iserver, "_external_sessions", {})
     for session in list(sessions.values()):
         try:

@@ -11,7 +11,7 @@ values the model refuses (out of range) get ILLEGAL_VALUE.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -216,16 +216,5 @@ class ModbusSimServer(SimServerBase):
                     ExcCodes.ILLEGAL_VALUE if refused.code == "range" else ExcCodes.ILLEGAL_ADDRESS
                 )
             planned.append((k, value))
-        for k, value in planned:
-            p = self.points[k]
-            if isinstance(p.source, str) and p.source:
-                self.model.write(p.source, float(value))
-            elif isinstance(value, str):
-                self.texts[k] = value
-            else:
-                self.memory[k] = float(value)
-                if isinstance(p.source, Mapping):
-                    self._overridden.add(k)
-        self._mem_version += 1
-        self.writes += 1
+        self._apply(planned)
         return None

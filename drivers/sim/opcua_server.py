@@ -37,6 +37,7 @@ from asyncua.server.user_managers import UserManager
 from drivers.opcua import logfilter
 from drivers.opcua.address import parse_address
 from drivers.opcua.certs import generate_self_signed
+from drivers.opcua.server import quiet_stop
 from drivers.sim.model import StationModel
 from drivers.sim.server_base import SimServerBase
 from drivers.sim.spec import SimDeviceSpec, SimPointSpec
@@ -166,7 +167,7 @@ class OpcUaSimServer(SimServerBase):
         try:
             await server.start()
         except OSError as exc:
-            await _quiet_stop(server)
+            await quiet_stop(server)
             raise self._cannot_listen(str(exc.strerror or exc)) from None
         self._server = server
         self.online = True
@@ -187,7 +188,7 @@ class OpcUaSimServer(SimServerBase):
         server, self._server = self._server, None
         self.online = False
         if server is not None:
-            await _quiet_stop(server)
+            await quiet_stop(server)
 
     # ------------------------------------------------------------------ address space
     async def _build(self, server: Server) -> None:
@@ -406,18 +407,3 @@ def _encode(raw: Any, vt: ua.VariantType) -> Any:
     if vt is ua.VariantType.Int32:
         return int(max(-(2**31), min(2**31 - 1, round(raw)))) if math.isfinite(raw) else 0
     return float(raw)
-
-
-async def _quiet_stop(server: Server) -> None:
-    try:
-        await server.stop()
-    except Exception as exc:  # a half-started server: still release what it holds
-        log.debug("stopping OPC UA server: %r", exc)
-    # sessions with subscriptions outlive their connection (for reactivation); a device that
-    # goes off the network loses them, and their tasks must not outlive the server
-    sessions = getattr(server.iserver, "_external_sessions", {})
-    for session in list(sessions.values()):
-        try:
-            await session.close_session(True)
-        except Exception as exc:
-            log.debug("closing a left-over session: %r", exc)

@@ -22,7 +22,7 @@ import logging
 import socket
 import struct
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -266,18 +266,7 @@ class S7SimServer(SimServerBase):
             if not isinstance(value, str) and self._model_refusal(k, value) is not None:
                 return 0x07
             planned.append((k, value))
-        for k, value in planned:
-            p = self.points[k]
-            if isinstance(p.source, str) and p.source:
-                self.model.write(p.source, float(value))
-            elif isinstance(value, str):
-                self.texts[k] = value
-            else:
-                self.memory[k] = float(value)
-                if isinstance(p.source, Mapping):
-                    self._overridden.add(k)
-        self._mem_version += 1
-        self.writes += 1
+        self._apply(planned)
         self.refresh(force=True)
         return 0xFF
 

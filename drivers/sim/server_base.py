@@ -31,6 +31,12 @@ class SimServerBase:
     naming the device and the tag. Subclasses provide :meth:`start` and :meth:`stop`.
     """
 
+    #: what clients wrote and :meth:`_apply` sets (servers of register images: Modbus, S7)
+    memory: Any
+    texts: list[str]
+    writes: int
+    _mem_version: int
+
     def __init__(
         self,
         device: SimDeviceSpec,
@@ -99,6 +105,22 @@ class SimServerBase:
             log.info("simulated device %s: write to %s refused: %s", self.device.id, p.name, exc)
             return exc
         return None
+
+    def _apply(self, planned: Sequence[tuple[int, Any]]) -> None:
+        """Apply a checked client write, (point, value in engineering units) each: to its
+        model variable, else to its memory cell (a signal-fed point stays on that value)."""
+        for k, value in planned:
+            p = self.points[k]
+            if isinstance(p.source, str) and p.source:
+                self.model.write(p.source, float(value))
+            elif isinstance(value, str):
+                self.texts[k] = value
+            else:
+                self.memory[k] = float(value)
+                if isinstance(p.source, Mapping):
+                    self._overridden.add(k)
+        self._mem_version += 1
+        self.writes += 1
 
     def _cannot_listen(self, why: str) -> OSError:
         """The error :meth:`start` raises when the device's port cannot be used."""
