@@ -123,7 +123,7 @@ def _run_headless(rt: Any, duration: float = 0.0) -> int:
     return 0
 
 
-def _run_gui(rt: Any, demo: bool = False) -> int:
+def _run_gui(rt: Any, demo: bool = False, simulator: Any = None) -> int:
     try:
         from hmi.ui.app import run_gui
     except ImportError as exc:
@@ -131,7 +131,7 @@ def _run_gui(rt: Any, demo: bool = False) -> int:
         print(f"gas-hmi: the HMI cannot start ({exc}); use --headless", file=sys.stderr)
         return 1
     try:
-        return int(run_gui(rt, demo=demo) or 0)
+        return int(run_gui(rt, demo=demo, simulator=simulator) or 0)
     finally:
         rt.stop()
 
@@ -219,7 +219,7 @@ def _demo(args: argparse.Namespace, cfg: Any, data_dir: Path, gui: bool) -> int:
     try:
         uplink = None if getattr(args, "uplink_on", False) else {"enabled": False}
         rt = _start_runtime(cfg, data_dir, uplink and cfg.uplink.model_copy(update=uplink))
-        return _run_gui(rt, demo=True) if gui else _run_headless(rt, args.duration)
+        return _run_gui(rt, demo=True, simulator=sim) if gui else _run_headless(rt, args.duration)
     finally:
         sim.stop()
 

@@ -81,6 +81,8 @@ class CommandService:
         self.users = users
         self.audit = audit
         self.alarms = alarms
+        #: the running training drill's id ('' when live): audit rows carry it
+        self.training = ""
 
     def replace(
         self,
@@ -278,6 +280,8 @@ class CommandService:
         user, origin = self.identity(who)
         if isinstance(who, RemoteIdentity) and who.source:
             details = {**details, "source": who.source}
+        if self.training:  # a drill on the simulated station: never mistaken for live
+            details = {**details, "training": self.training}
         rec = self.audit.append(
             action, user=user, origin=origin, target=target, result=result, details=details
         )

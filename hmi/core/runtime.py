@@ -95,6 +95,8 @@ class Runtime:
         self.started_at = 0.0
         #: counters of the data path (acquisition thread); readers take :meth:`latest_stats`
         self.stats: dict[str, int] = {"batches": 0, "samples": 0, "housekeeping_overruns": 0}
+        #: the running training drill's id ('' when live): see :meth:`set_training`
+        self.training = ""
 
         from hmi.core.historian import Historian
 
@@ -452,7 +454,7 @@ class Runtime:
         )
 
     def _publish_changes(self, u: TagUpdate) -> None:
-        if self.uplink is not None:
+        if self.uplink is not None and not self.training:  # a drill's values are held
             self.uplink.on_changes(u)
 
     def _on_state(self, device_id: str, old: DeviceState, new: DeviceState, reason: str) -> None:
@@ -468,12 +470,24 @@ class Runtime:
             )
         if self.alarms is not None:
             self.alarms.device_state(device_id, old, new, reason)
-        if self.uplink is not None:
+        if self.uplink is not None and not self.training:
             self.uplink.on_device_state(device_id, old, new, reason)
 
     def _on_alarm_event(self, event: dict[str, Any]) -> None:
+        if self.training:  # first listener: the others see the drill id; the uplink holds it
+            event["training"] = self.training
+            return
         if self.uplink is not None:
             self.uplink.on_alarm(event)
+
+    def set_training(self, drill_id: str) -> None:
+        """Enter ('' leaves) training mode: a drill on the simulated station (hmi.core.training).
+
+        Audit rows and alarm events carry the drill id, and the uplink holds the drill's
+        values, alarms and device states: nothing of a drill reaches the cloud as live.
+        """
+        self.training = drill_id
+        self.commands.training = drill_id
 
     async def _housekeeping_loop(self) -> None:
         loop = asyncio.get_running_loop()

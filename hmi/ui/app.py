@@ -75,11 +75,13 @@ def show_main_window(
     period_ms: int = 250,
     horn: bool = True,
     start: bool = True,
+    simulator: Any = None,
 ) -> Any:
     """Create the application if needed, apply theme and language, show the main window.
 
     ``console`` (a :class:`~hmi.core.users.Console`) is who acts; by default a new,
     logged-out console on ``runtime.users``. ``win.login`` is the :class:`~hmi.ui.login.Login`.
+    ``simulator`` (the SimulatorThread the devices are) allows training drills (``win.training``).
     """
     from hmi.ui.login import Login
     from hmi.ui.main_window import MainWindow
@@ -90,6 +92,9 @@ def show_main_window(
     i18n().set_language(lang or os.environ.get("GAS_HMI_LANG") or station.language)
     win = MainWindow(runtime, period_ms=period_ms, horn=horn)
     win.login = Login(win, console)  # type: ignore[attr-defined]  # the window's login state
+    from hmi.ui.training import install_training
+
+    install_training(win, simulator)
     win.show()
     if start:
         win.start()
@@ -123,6 +128,7 @@ def run_gui(
     theme: str | None = None,
     console: Any = None,
     demo: bool = False,
+    simulator: Any = None,
 ) -> int:
     """Show the HMI for a started runtime and run the Qt event loop until the window closes.
 
@@ -134,7 +140,7 @@ def run_gui(
     demo_users: dict[str, str] = {}
     if demo:
         demo_users = prepare_demo_users(runtime.users, Path(runtime.data_dir))
-    win = show_main_window(runtime, lang=lang, theme=theme, console=console)
+    win = show_main_window(runtime, lang=lang, theme=theme, console=console, simulator=simulator)
     win.showMaximized()
     log.info("HMI shown for station %s", runtime.cfg.station.id)
     if demo_users.get("operator"):

@@ -512,6 +512,8 @@ class Login(QObject):
         menu.addAction(tr("Change password…"), self.change_password)
         if s.can(Action.EDIT_USERS):
             menu.addAction(tr("Manage users…"), self.manage_users)
+        if getattr(self.window, "training", None) is not None:
+            self.window.training.add_menu_entry(menu, s)
         menu.addAction(tr("Log out"), self.logout)
         menu.addSeparator()
         menu.addAction(tr("Close the HMI…"), self.request_exit)

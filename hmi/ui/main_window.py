@@ -54,6 +54,8 @@ class MainWindow(QMainWindow):
         self.actions = Actions(runtime, console)  # console None: logged out, on runtime.users
         self.horn = Horn(self, enabled=horn)
         self.faceplates: dict[str, Faceplate] = {}
+        #: the training mode (hmi.ui.training.install_training), None when not installed
+        self.training: Any = None
         central = QWidget(self)
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -157,6 +159,8 @@ class MainWindow(QMainWindow):
             fp = Faceplate(cfg_tag, self.live, self.actions, self)
             fp.finished.connect(lambda _r, t=tag: self.faceplates.pop(t, None))
             self.faceplates[tag] = fp
+            if self.training is not None:
+                self.training.marks.mark(fp)
         fp.show()
         fp.raise_()
         fp.activateWindow()
@@ -204,6 +208,8 @@ class MainWindow(QMainWindow):
         """Stop refreshing and close faceplates."""
         self.live.stop()
         self.horn.set_state(False)
+        if self.training is not None:
+            self.training.close()
         for fp in list(self.faceplates.values()):
             fp.close()
         super().closeEvent(event)

@@ -49,6 +49,7 @@ class Action(enum.StrEnum):
     MANAGE_ALARMS = "manage_alarms"  # take an alarm out of service / back into service
     EXIT_APPLICATION = "exit_application"  # close the HMI (leaves the station unwatched)
     EDIT_USERS = "edit_users"  # add users, change roles, reset passwords, enable / disable
+    RUN_TRAINING = "run_training"  # start / stop a training drill on the simulated station
 
 
 #: action -> lowest role allowed
@@ -63,6 +64,7 @@ PERMISSIONS: dict[Action, Role] = {
     Action.MANAGE_ALARMS: Role.ENGINEER,
     Action.EXIT_APPLICATION: Role.ENGINEER,
     Action.EDIT_USERS: Role.ADMIN,
+    Action.RUN_TRAINING: Role.ENGINEER,
 }
 
 
