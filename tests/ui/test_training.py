@@ -20,7 +20,6 @@ from hmi.core.training import TrainingError
 from tests.helpers import wait_until
 from tests.ui.conftest import switch_user
 
-
 SPEED = 10.0
 
 
@@ -33,7 +32,9 @@ def station(demo_cfg: Any, qapp: Any) -> Any:
 
     with live_station(demo_cfg, "normal", seed=5, speed=SPEED) as (rt, sim):
         rt.users.params = TEST_PARAMS
-        win = show_main_window(rt, lang="en", theme="light", horn=False, period_ms=200, simulator=sim)
+        win = show_main_window(
+            rt, lang="en", theme="light", horn=False, period_ms=200, simulator=sim
+        )
         win.resize(1920, 1080)
         try:
             yield rt, sim, win

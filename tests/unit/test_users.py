@@ -128,6 +128,7 @@ EXPECTED = {
         Action.MANUAL_ENTRY,
         Action.MANAGE_ALARMS,
         Action.EXIT_APPLICATION,
+        Action.RUN_TRAINING,
     },
     Role.ADMIN: set(Action),
 }

@@ -89,11 +89,11 @@ class TrainingDialog(QDialog):
         self.resize(1100, 680)
 
     def _fill_operators(self) -> None:
-        users = getattr(self.controller.window.runtime, "users", None)
+        users: Any = getattr(self.controller.window.runtime, "users", None)
         names: list[str] = []
         try:
             names = [u.name for u in users.list_users() if u.role == Role.OPERATOR and u.enabled]
-        except Exception:  # no user database: type the name
+        except Exception:  # no user database: the instructor types the name
             names = []
         self.operator.clear()
         self.operator.addItems(names)

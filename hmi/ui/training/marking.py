@@ -23,19 +23,25 @@ from hmi.ui.theme import restyle
 #: the fixed bilingual word on every mark
 WORD = "培训 TRAINING"
 TITLE_PREFIX = f"[{WORD}] "
+#: width of the yellow frame round the window's content (pixels; the QSS border)
+FRAME = 5
 
 
 class CornerTag(QLabel):
     """A "培训 TRAINING" tag kept in the top-right corner of its parent widget."""
 
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(WORD, parent)
+    def __init__(self, parent: QWidget, inline: bool = False, centred: bool = False) -> None:
+        super().__init__(WORD.replace(" ", "\n") if inline else WORD, parent)
         self.setObjectName("trainingTag")
         self.setProperty("role", "trainingTag")
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setToolTip(tr("Training drill: simulated values, not live data"))
+        self.inline = inline  # in the parent's layout (the alarm banner), not floating
+        self.centred = centred  # top centre (pages: their top-right corner holds buttons)
         self.hide()
-        parent.installEventFilter(self)
+        if not inline:
+            self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            parent.installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         """Follow the parent's size."""
@@ -46,9 +52,14 @@ class CornerTag(QLabel):
     def place(self) -> None:
         """Top-right corner, above the parent's children."""
         parent = self.parentWidget()
+        if self.inline:
+            return
         self.adjustSize()
         if parent is not None:
-            self.move(max(0, parent.width() - self.width() - 6), 4)
+            x = parent.width() - self.width() - 6
+            if self.centred:
+                x = (parent.width() - self.width()) // 2
+            self.move(max(0, x), 4)
         self.raise_()
 
 
@@ -68,12 +79,16 @@ class TrainingMarks(QObject):
         self.band.hide()
         central.layout().insertWidget(0, self.band)
         self.tags: dict[int, CornerTag] = {}
-        self.targets: list[QWidget] = [win.banner, *win.page_ids.values()]
+        # the banner's tag sits left of its rows (a floating one would cover its buttons)
+        banner_tag = CornerTag(win.banner, inline=True)
+        win.banner.layout().insertWidget(0, banner_tag)
+        self.tags[id(win.banner)] = banner_tag
+        self.targets: list[QWidget] = [*win.page_ids.values()]
         plot = getattr(win.trends, "plot", None)
         if isinstance(plot, QWidget):
             self.targets.append(plot)
         for w in self.targets:
-            self.mark(w)
+            self.mark(w, centred=w in win.page_ids.values())
         win.live.sigTick.connect(self._tick)
 
     @property
@@ -81,11 +96,11 @@ class TrainingMarks(QObject):
         """True while a drill runs."""
         return self.info is not None
 
-    def mark(self, widget: QWidget) -> CornerTag:
+    def mark(self, widget: QWidget, centred: bool = False) -> CornerTag:
         """Give ``widget`` a corner tag (shown while a drill runs); faceplates call this on open."""
         tag = self.tags.get(id(widget))
         if tag is None:
-            tag = CornerTag(widget)
+            tag = CornerTag(widget, centred=centred)
             key = id(widget)
             self.tags[key] = tag
             widget.destroyed.connect(lambda _=None, k=key: self.tags.pop(k, None))
@@ -100,7 +115,10 @@ class TrainingMarks(QObject):
     def set_drill(self, info: Any) -> None:
         """Show the marks for drill ``info`` (a DrillInfo), or hide them (None)."""
         self.info = info
-        restyle(self.win.centralWidget(), training="1" if info is not None else "0")
+        central = self.win.centralWidget()
+        restyle(central, training="1" if info is not None else "0")
+        frame = FRAME if info is not None else 0  # room for the yellow frame
+        central.layout().setContentsMargins(frame, 0, frame, frame)
         self.band.setVisible(info is not None)
         for tag in list(self.tags.values()):
             tag.setVisible(info is not None)
