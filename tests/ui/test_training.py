@@ -152,6 +152,8 @@ def test_a_drill_is_timed_marked_and_reported(station, qtbot, tmp_path):
     assert not marks.band.isVisible() and not win.windowTitle().startswith("[")
     assert rt.training == "" and sim.call(lambda: sim.simulator.scenario) == "normal"
     last = win.training.service.last
+    recorded = win.training.service.events()
+    assert recorded and all(e.get("training") == info.drill_id for e in recorded)
     report = json.loads(last.json_path.read_text(encoding="utf-8"))
     assert last.json_path.parent == rt.data_dir / "training"
     assert last.pdf_path is not None and last.pdf_path.read_bytes()[:5] == b"%PDF-"
@@ -187,6 +189,14 @@ def test_a_drill_is_timed_marked_and_reported(station, qtbot, tmp_path):
     periods = training_periods(rt.data_dir)
     assert in_training(raised["ts"], periods) == info.drill_id
     assert in_training(t0 - 5.0, periods) == ""
+    # the journal page names the drill's events as training
+    from hmi.ui.pages.journal import JCOLS, search_journal
+
+    found = search_journal(rt.data_dir / "alarms.db", t0 - 60, report["ended_at"] + 1, "gd05.lel.h")
+    drill_rows = [e for e in found if t0 <= e["ts"] <= report["ended_at"]]
+    assert drill_rows and all(e["training"] == info.drill_id for e in drill_rows)
+    assert "培训 TRAINING" in JCOLS[3][1](drill_rows[0])
+    assert all(e["training"] == "" for e in found if not t0 <= e["ts"] <= report["ended_at"])
 
 
 def test_the_menu_entry_is_disabled_against_real_devices(window):

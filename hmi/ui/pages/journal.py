@@ -35,7 +35,7 @@ JCOLS = (
     (N_("Time"), lambda e: fmt.clock(e["ts"])),
     (N_("Pri."), lambda e: str(e["priority"])),
     (N_("Tag"), lambda e: e["tag"]),
-    (N_("Event"), lambda e: e["transition"]),
+    (N_("Event"), lambda e: e["transition"] + (" · 培训 TRAINING" if e.get("training") else "")),
     (N_("State"), lambda e: e["state"]),
     (N_("User"), lambda e: e["user"] + (" (remote)" if e.get("remote") else "")),
     (N_("Comment"), lambda e: e["comment"]),
@@ -60,6 +60,11 @@ def search_journal(
         events = read_journal(eng, since, until, limit=limit)
     finally:
         eng.dispose()
+    from hmi.core.training import in_training, training_periods
+
+    periods = training_periods(Path(db_path).parent)  # a drill's events: by its time span
+    for e in events:
+        e["training"] = in_training(e["ts"], periods) if periods else ""
     t = text.strip().lower()
     if t:
         events = [
@@ -137,6 +142,7 @@ class JournalModel(QAbstractTableModel):
                 "value",
                 "limit",
                 "area",
+                "training",
             ]
             w.writerow(["time", *keys, "message_en", "message_zh"])
             for e in self.events:
