@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 
 from hmi.core.alarms.journal import open_db, read_journal
 from hmi.core.training import TrainingError
+from hmi.ui.training.marking import FRAME
 from tests.helpers import wait_until
 from tests.ui.conftest import switch_user
 
@@ -53,15 +54,16 @@ def _journal(rt: Any) -> list[dict[str, Any]]:
         eng.dispose()
 
 
-def _yellow_share(path: Any, y0: int, y1: int) -> float:
-    """Share of the training yellow (#ffd400) in rows y0..y1 of a PNG."""
+def _yellow_share(path: Any, y0: int, y1: int, cols: tuple[int, int] | None = None) -> float:
+    """Share of the training yellow (#ffd400) in rows y0..y1 (and columns ``cols``) of a PNG."""
     import numpy as np
     from PySide6.QtGui import QImage
 
     img = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB32)
     w, h = img.width(), img.height()
     raw = np.frombuffer(img.constBits(), dtype=np.uint32, count=h * img.bytesPerLine() // 4)
-    px = raw.reshape(h, img.bytesPerLine() // 4)[y0:y1, :w] & 0xFFFFFF
+    c0, c1 = cols or (0, w)
+    px = raw.reshape(h, img.bytesPerLine() // 4)[y0:y1, c0:c1] & 0xFFFFFF
     return float(np.count_nonzero(px == 0xFFD400) / px.size)
 
 
@@ -102,6 +104,11 @@ def test_a_drill_is_timed_marked_and_reported(station, qtbot, tmp_path):
     info = win.training.service.active
     assert info.scenario == "gas_leak" and info.instructor == "trainer" and info.operator == "op1"
     assert sim.call(lambda: sim.simulator.scenario) == "gas_leak"
+    # the instructor hands the console over: an operator cannot stop the drill
+    switch_user(win, "op1")
+    assert not dlg.stop_button.isEnabled() and "engineer" in dlg.stop_button.toolTip()
+    switch_user(win, "trainer", "engineer")
+    assert dlg.stop_button.isEnabled() and not dlg.start_button.isEnabled()
     dlg.close()
 
     # every main page is marked: band, frame, the page's corner tag, the banner's, the title
@@ -111,14 +118,19 @@ def test_a_drill_is_timed_marked_and_reported(station, qtbot, tmp_path):
         win.navigate(page_id)
         qtbot.waitUntil(lambda p=page: p.isVisible(), timeout=5000)
         assert marks.band.isVisible() and "TRAINING" in marks.band.text()
-        tag = marks.tags[id(page)]
-        assert tag.isVisible() and tag.geometry().right() <= page.width()
         assert marks.tags[id(win.banner)].isVisible()
         shot = tmp_path / f"{page_id}.png"
         assert win.grab().save(str(shot))
         band = marks.band.geometry()
-        # the band's yellow fills the top of the window (its text is the rest)
+        # the band's yellow fills the top of the window (its text is the rest) ...
         assert _yellow_share(shot, band.top(), band.bottom()) > 0.6, page_id
+        # ... and the frame runs down both sides of the page
+        top = page.mapTo(win, page.rect().topLeft()).y()
+        left = _yellow_share(shot, top, top + page.height(), cols=(0, FRAME))
+        right = _yellow_share(shot, top, top + page.height(), cols=(1920 - FRAME, 1920))
+        assert left == right == 1.0, page_id
+    for plot in (win.trends.plot, win.overview.trend):
+        assert not marks.tags[id(plot)].isHidden()  # shown with its page
     win.navigate("overview")
 
     # the operator acknowledges the detector alarm and writes a set point

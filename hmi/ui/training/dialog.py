@@ -82,6 +82,7 @@ class TrainingDialog(QDialog):
         lay.addLayout(row)
         self.list.currentRowChanged.connect(self._show_timeline)
         i18n().sigLanguageChanged.connect(self.retranslate)
+        controller.window.actions.sigSessionChanged.connect(self.refresh)
         self._fill_operators()
         self.retranslate()
         if self.scenarios:
@@ -140,12 +141,16 @@ class TrainingDialog(QDialog):
         self.close_button.setText(tr("Close"))
         self.refresh()
 
-    def refresh(self) -> None:
-        """Buttons and state line from the controller's drill."""
+    def refresh(self, *_: Any) -> None:
+        """Buttons and state line from the controller's drill and the session."""
         info = self.controller.service.active
         busy = self.controller.busy
-        self.start_button.setEnabled(info is None and not busy)
-        self.stop_button.setEnabled(info is not None and not busy)
+        why = self.controller.why_not(self.controller.window.actions.session)
+        allowed = not why and not busy  # another user logged in: an operator may not
+        self.start_button.setEnabled(info is None and allowed)
+        self.stop_button.setEnabled(info is not None and allowed)
+        for b in (self.start_button, self.stop_button):
+            b.setToolTip(why)
         self.list.setEnabled(info is None)
         if info is not None:
             self.state.setText(

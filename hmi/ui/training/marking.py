@@ -2,8 +2,8 @@
 
 * a yellow-and-black band at the top of the main window ("培训 TRAINING — simulated, not
   live", scenario, instructor, elapsed time) and a yellow frame round its content;
-* a "培训 TRAINING" tag in the top-right corner of the alarm banner, of every page, of
-  the trend plot and of every open faceplate;
+* a "培训 TRAINING" tag beside the alarm banner's rows, and in the top-right corner of
+  the trend plots (trends page, overview) and of every open faceplate;
 * the window titles start with "[培训 TRAINING]".
 
 The words 培训 / TRAINING are shown in both languages whatever the HMI language is.
@@ -83,12 +83,15 @@ class TrainingMarks(QObject):
         banner_tag = CornerTag(win.banner, inline=True)
         win.banner.layout().insertWidget(0, banner_tag)
         self.tags[id(win.banner)] = banner_tag
-        self.targets: list[QWidget] = [*win.page_ids.values()]
-        plot = getattr(win.trends, "plot", None)
-        if isinstance(plot, QWidget):
-            self.targets.append(plot)
+        # the pages are inside the band and the frame; the trend plots get their own tag
+        # (a floating tag on a page would cover its content)
+        self.targets: list[QWidget] = [
+            w
+            for w in (getattr(win.trends, "plot", None), getattr(win.overview, "trend", None))
+            if isinstance(w, QWidget)
+        ]
         for w in self.targets:
-            self.mark(w, centred=w in win.page_ids.values())
+            self.mark(w)
         win.live.sigTick.connect(self._tick)
 
     @property
