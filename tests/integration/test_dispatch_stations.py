@@ -340,3 +340,31 @@ def test_remote_write_from_the_station_page_two_steps_and_confirmed_on_screen(
         i18n().set_language("en")
         w.timer.stop()
         users.close()
+
+
+def test_demo_fleet_runs_both_demo_stations_offline_with_one_command(tmp_path):
+    """``gas-hmi demo-fleet``: a city gate and a regulator station, broker, headless console."""
+    env = dict(os.environ, GAS_HMI_DATA_ROOT=str(tmp_path / "xdg"))
+    run = subprocess.run(
+        [sys.executable, "-m", "hmi", "demo-fleet", "--headless", "--gates", "1"]
+        + ["--regulators", "1", "--duration", "25", "--data-dir", str(tmp_path / "fleet")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "hmi", "fleet", "--data-dir", str(tmp_path / "fleet" / "dispatch")]
+        + ["--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows = {r["station"]: r for r in json.loads(out.stdout)}
+    assert set(rows) == {"gate_north", "reg_central"}
+    assert all(r["online"] and len(r["config_hash"]) == 16 for r in rows.values()), rows
+    assert rows["gate_north"]["config_hash"] != rows["reg_central"]["config_hash"]
