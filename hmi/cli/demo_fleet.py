@@ -133,12 +133,14 @@ def start_stations(
     tmp: Path,
     root: Path,
     primary_host: str = HOST_ID,
+    speed: float = 1.0,
 ) -> list[subprocess.Popen[bytes]]:
     """Start one ``gas-hmi demo --headless`` process (simulator + station) per instance."""
     from hmi import paths
     from hmi.core.fleet.demo import station_instance
 
     procs: list[subprocess.Popen[bytes]] = []
+    root.mkdir(parents=True, exist_ok=True)
     for k, (sid, en, zh, scenario, src) in enumerate(chosen):
         st = station_instance(
             paths.station_configs_dir() / src,
@@ -154,7 +156,7 @@ def start_stations(
         )
         log = open(root / f"{sid}.log", "wb")  # noqa: SIM115 - child's output
         cmd = [sys.executable, "-m", "hmi", "demo", "--headless", "--station-dir", str(st)]
-        cmd += ["--uplink-on", "--scenario", scenario, "--seed", str(k + 1)]
+        cmd += ["--uplink-on", "--scenario", scenario, "--seed", str(k + 1), "--speed", str(speed)]
         cmd += ["--data-dir", str(root / sid)]
         procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
         log.close()  # the child holds its own descriptor

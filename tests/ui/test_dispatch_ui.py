@@ -250,3 +250,27 @@ def test_remote_write_only_where_the_station_allows_it(fleet, qtbot):
     )
     results = [r.result for r in users.audit.records(action="remote_write")]
     assert results == ["denied", "denied", "sent"]
+
+
+def test_network_rows_one_per_supply_with_what_it_feeds():
+    from hmi.ui.dispatch.network import network_rows
+
+    cfg = DispatchConfig(
+        pipeline=[
+            PipelineEntry(station="gate_n"),
+            PipelineEntry(station="gate_e"),
+            PipelineEntry(station="reg_1", feeds_from="gate_n"),
+            PipelineEntry(station="reg_2", feeds_from="gate_e"),
+            PipelineEntry(station="reg_3", feeds_from="gate_n"),
+            PipelineEntry(station="reg_4", feeds_from="reg_3"),
+            PipelineEntry(station="gone", feeds_from="gate_n"),  # not heard of: left out
+            PipelineEntry(station="reg_5", feeds_from="nowhere"),  # feed unknown: a supply
+        ]
+    )
+    ids = ["gate_e", "gate_n", "reg_1", "reg_2", "reg_3", "reg_4", "reg_5", "x_new"]
+    assert network_rows(cfg, ids) == [
+        [("gate_n", ""), ("reg_1", "gate_n"), ("reg_3", "gate_n"), ("reg_4", "reg_3")],
+        [("gate_e", ""), ("reg_2", "gate_e")],
+        [("reg_5", "")],
+        [("x_new", "")],
+    ]

@@ -177,3 +177,15 @@ def test_write_reply_without_id_matches_the_open_write_of_that_tag_and_user() ->
     model.on_reply("gate_a", {**reply, "id": "w1", "ok": False, "message": "timeout"})
     [w1] = [r for r in model.write_requests("gate_a") if r.request_id == "w1"]
     assert w1.done and not w1.ok and w1.message == "timeout"
+
+
+def test_dispatch_config_names_stations_in_the_screen_language() -> None:
+    from hmi.core.fleet.config import DispatchConfig, PipelineEntry
+
+    cfg = DispatchConfig(
+        pipeline=[PipelineEntry(station="gate_n", name={"en": "North gate", "zh": "北门站"})]
+    )
+    assert cfg.display_name("gate_n", "zh_CN", "Birth name") == "北门站"
+    assert cfg.display_name("gate_n", "en", "Birth name") == "North gate"
+    assert cfg.display_name("reg_x", "zh_CN", "Birth name") == "Birth name"  # not listed
+    assert cfg.display_name("reg_x", "en") == "reg_x"

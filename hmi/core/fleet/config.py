@@ -35,6 +35,14 @@ class DispatchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pipeline: list[PipelineEntry] = Field(default_factory=list)
 
+    def display_name(self, station_id: str, lang: str, default: str = "") -> str:
+        """The station's name in ``lang`` from the config, else ``default`` (its birth's)."""
+        for e in self.pipeline:
+            if e.station == station_id and e.name:
+                key = "zh" if lang.startswith("zh") else "en"
+                return e.name.get(key) or default or next(iter(e.name.values()))
+        return default or station_id
+
     def order(self, station_id: str) -> int:
         """Position in the pipeline (unknown stations after every listed one)."""
         for i, e in enumerate(self.pipeline):

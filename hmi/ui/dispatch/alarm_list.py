@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from hmi.core.fleet import AckRequest
 from hmi.core.fleet.station import ActiveAlarm
-from hmi.ui.dispatch.fmt import stamp, value_text
+from hmi.ui.dispatch.fmt import area_text, stamp, value_text
 from hmi.ui.i18n import N_, i18n, tr
 from hmi.ui.texts import PRIORITY_TEXT, STATE_TEXT
 from hmi.ui.theme import colors
@@ -147,7 +147,7 @@ class FleetAlarmList(QWidget):
             for a in self.alarms
             if (not sid or a.station == sid)
             and (not prio or a.priority == prio)
-            and (not area or area in a.area.lower())
+            and (not area or area in a.area.lower() or area in area_text(a.area).lower())
         ]
 
     def _fill(self) -> None:
@@ -162,7 +162,7 @@ class FleetAlarmList(QWidget):
                 stamp(a.ts),
                 a.station,
                 f"P{a.priority}",
-                tr(a.area) if a.area else "",
+                area_text(a.area) if a.area else "",
                 a.message(lang),
                 value_text(a.value),
                 tr(STATE_TEXT.get(a.state, a.state)),

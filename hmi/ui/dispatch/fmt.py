@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from hmi.ui.i18n import tr
+
 
 def value_text(v: Any) -> str:
     """A measured value, compact: 12 345 / 0.402 / True / text."""
@@ -30,3 +32,12 @@ def clock(ts: float) -> str:
 def stamp(ts: float) -> str:
     """``MM-DD HH:MM:SS`` (local time)."""
     return time.strftime("%m-%d %H:%M:%S", time.localtime(ts)) if ts else "—"
+
+
+def area_text(area: str) -> str:
+    """A station's area id as shown: the catalog's text, else the id made readable
+    (``gas_detection`` -> ``Gas detection``)."""
+    if not area:
+        return tr("(no area)")
+    text = tr(area)
+    return area.replace("_", " ").capitalize() if text == area else text

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from hmi.core.fleet.model import WriteRequest
 from hmi.core.fleet.station import Metric
-from hmi.ui.dispatch.fmt import clock, value_text
+from hmi.ui.dispatch.fmt import area_text, clock, value_text
 from hmi.ui.i18n import i18n, tr
 from hmi.ui.texts import QUALITY_TEXT
 from hmi.ui.theme import restyle
@@ -95,6 +95,8 @@ class StationPage(QWidget):
 
     def retranslate(self) -> None:
         """Texts in the current language."""
+        for area, parent in self.areas.items():
+            parent.setText(0, area_text(area))
         self.tree.setHeaderLabels(
             [tr("Tag"), tr("Label"), tr("Value"), tr("Unit"), tr("Quality"), tr("Time")]
         )
@@ -146,10 +148,10 @@ class StationPage(QWidget):
         for m in sorted(metrics, key=lambda m: (m.area or "~", m.name)):
             item = self.items.get(m.name)
             if item is None:
-                area = m.area or tr("(no area)")
+                area = m.area
                 parent = self.areas.get(area)
                 if parent is None:  # area ids have catalog entries (the station's own screens)
-                    parent = self.areas[area] = QTreeWidgetItem(self.tree, [tr(area)])
+                    parent = self.areas[area] = QTreeWidgetItem(self.tree, [area_text(m.area)])
                     parent.setExpanded(True)
                     f = parent.font(0)
                     f.setBold(True)

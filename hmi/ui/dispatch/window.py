@@ -43,7 +43,7 @@ class DispatchWindow(QMainWindow):
     def __init__(self, host: DispatchHost, console: Console, cfg: DispatchConfig) -> None:
         super().__init__()
         self.setObjectName("dispatchWindow")
-        self.host, self.console = host, console
+        self.host, self.console, self.cfg = host, console, cfg
         central = QWidget(self)
         lay = QVBoxLayout(central)
         head = QHBoxLayout()
@@ -117,7 +117,11 @@ class DispatchWindow(QMainWindow):
             self.station.set_permissions(role >= Role.ENGINEER, role >= Role.OPERATOR)
             return
         self._version = model.version
-        summaries = model.summaries()
+        lang = i18n().lang  # names from the dispatch config, in the screen's language
+        summaries = [
+            replace(s, name=self.cfg.display_name(s.station_id, lang, s.name))
+            for s in model.summaries()
+        ]
         self.overview.refresh(summaries)
         self.network.refresh(summaries)
         ids = sorted(s.station_id for s in summaries)
@@ -129,7 +133,7 @@ class DispatchWindow(QMainWindow):
             metrics = [m for m in st.tag_metrics()] if st else []
             metrics = [replace(m) for m in metrics]
             info = (
-                f"{st.name}  {tr('version')} {st.version or '—'}  {tr('config')} "
+                f"{self.cfg.display_name(sid, lang, st.name)}  {tr('version')} {st.version or '—'}  {tr('config')} "
                 f"{st.config_hash or '—'}  bdSeq {st.bdseq}"
                 if st
                 else ""
