@@ -206,6 +206,7 @@ def test_remote_ack_round_trip_with_audit_on_both_sides(rig):
     wait_until(lambda: req.done, 5, 0.01, "the station's confirmation")
     confirmed, ok, message = req.replies["gate_a"]
     assert ok, message
+    print(f"\nremote ack round trip: {(confirmed - req.sent) * 1000:.0f} ms")
     assert confirmed - req.sent <= 2.0
     wait_until(
         lambda: rig.host.model.alarms[alarm.key].state == "ACTIVE_ACK",
@@ -245,6 +246,32 @@ def test_sigkill_station_offline_within_keepalive_and_a_half(rig):
         assert offline_after <= 5 * 1.5 + 0.5  # keep-alive 5 s x 1.5, + polling
     finally:
         b.stop()
+
+
+def test_silent_station_offline_within_keepalive_and_a_half(rig):
+    """A station that stops talking with its socket open (SIGSTOP: a hung PC, a cut cable
+    behind a switch) is declared dead by the broker's keep-alive, not by a closed socket."""
+    c = StationProc(rig.root, "gate_c", rig.broker)
+    try:
+        wait_until(lambda: _born(rig, "gate_c"), 60, 0.05, "station C born")
+        c.proc.send_signal(signal.SIGSTOP)
+        frozen = time.monotonic()
+        wait_until(lambda: not _station(rig, "gate_c").online, 15, 0.01, "station C offline")
+        offline_after = time.monotonic() - frozen
+        [will] = rig.rec.on("NDEATH/gate_c")  # published by the broker: the station is frozen
+        lag = frozen + offline_after - will.timestamp  # paho stamps messages on time.monotonic
+        print(
+            f"\nfrozen station: broker's NDEATH after {will.timestamp - frozen:.2f} s, "
+            f"offline at the dispatch {lag * 1000:.0f} ms later (keep-alive 5 s)"
+        )
+        # mosquitto 2.0 drops a client silent for more than 1.5 x keep-alive, counted in
+        # whole seconds: 7.5 s here can be up to 9 s; the dispatch adds its own lag only
+        assert offline_after <= 5 * 1.5 + 1.5
+        assert lag <= 0.5
+        assert _station(rig, "gate_c").offline_reason
+    finally:
+        c.proc.send_signal(signal.SIGCONT)
+        c.stop()
 
 
 def test_fleet_cli_lists_the_stations(rig):
