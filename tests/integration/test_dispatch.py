@@ -258,19 +258,21 @@ def test_silent_station_offline_within_keepalive_and_a_half(rig):
         frozen = time.monotonic()
         wait_until(lambda: not _station(rig, "gate_c").online, 15, 0.01, "station C offline")
         offline_after = time.monotonic() - frozen
-        [will] = rig.rec.on("NDEATH/gate_c")  # published by the broker: the station is frozen
+        will = rig.rec.on("NDEATH/gate_c")[0]  # published by the broker: the station is frozen
         lag = frozen + offline_after - will.timestamp  # paho stamps messages on time.monotonic
         print(
             f"\nfrozen station: broker's NDEATH after {will.timestamp - frozen:.2f} s, "
             f"offline at the dispatch {lag * 1000:.0f} ms later (keep-alive 5 s)"
         )
-        # mosquitto 2.0 drops a client silent for more than 1.5 x keep-alive, counted in
-        # whole seconds: 7.5 s here can be up to 9 s; the dispatch adds its own lag only
-        assert offline_after <= 5 * 1.5 + 1.5
+        # mosquitto 2.0 drops a client silent for more than 1.5 x keep-alive (whole seconds),
+        # but looks only every 6 s or so (its keep-alive check runs when 5 s have passed):
+        # 7.5 s here becomes 8 to 14 s. The dispatch's own part is the lag after the Will.
+        assert offline_after <= 5 * 1.5 + 7
         assert lag <= 0.5
         assert _station(rig, "gate_c").offline_reason
     finally:
-        c.proc.send_signal(signal.SIGCONT)
+        c.proc.kill()  # frozen: SIGKILL is delivered to a stopped process
+        c.proc.wait(10)
         c.stop()
 
 
