@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
             fp.finished.connect(lambda _r, t=tag: self.faceplates.pop(t, None))
             self.faceplates[tag] = fp
             if self.training is not None:
-                self.training.marks.mark(fp)
+                self.training.faceplate_opened(fp)
         fp.show()
         fp.raise_()
         fp.activateWindow()

@@ -164,6 +164,14 @@ def test_a_drill_is_timed_marked_and_reported(station, qtbot, tmp_path):
     assert not marks.band.isVisible() and not win.windowTitle().startswith("[")
     assert rt.training == "" and sim.call(lambda: sim.simulator.scenario) == "normal"
     last = win.training.service.last
+    # the trend plots shade the drill's span
+    for plot in (win.trends.plot, win.overview.trend):
+        regions = win.training.spans[id(plot)].regions
+        assert regions, "no drill region on the trend"
+        start, end = regions[-1][0].getRegion()
+        assert start == pytest.approx(info.started_at) and end == pytest.approx(
+            last.report["ended_at"]
+        )
     recorded = win.training.service.events()
     assert recorded and all(e.get("training") == info.drill_id for e in recorded)
     report = json.loads(last.json_path.read_text(encoding="utf-8"))

@@ -13,12 +13,13 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMenu
 
-from hmi.core.training import TrainingService
+from hmi.core.training import TrainingService, training_periods
 from hmi.core.users import Action
 from hmi.ui.i18n import i18n, tr
 from hmi.ui.tasks import run_in_pool
 from hmi.ui.training.dialog import TrainingDialog
 from hmi.ui.training.marking import TrainingMarks
+from hmi.ui.training.spans import DrillSpans
 
 
 class TrainingController(QObject):
@@ -31,10 +32,47 @@ class TrainingController(QObject):
         self.window = win
         self.service = TrainingService(win.runtime, simulator)
         self.marks = TrainingMarks(win)
+        self.spans: dict[int, DrillSpans] = {}  # trend plot -> its drill regions
+        for plot in self.marks.targets:
+            self.shade(plot)
+        win.live.sigTick.connect(self._tick)
         self.dialog: TrainingDialog | None = None
         self.busy = False
         self.menu_action: Any = None
         i18n().sigLanguageChanged.connect(self.marks.retranslate)
+
+    # ------------------------------------------------------------------ trend regions
+    def _periods(self) -> list[tuple[float, float | None, str]]:
+        try:
+            return training_periods(self.window.runtime.data_dir)
+        except (AttributeError, OSError):
+            return []
+
+    def shade(self, plot: Any) -> None:
+        """Shade the drill spans on a trend plot (faceplates call this through the marks)."""
+        key = id(plot)
+        spans = self.spans.get(key)
+        if spans is None:
+            spans = self.spans[key] = DrillSpans(plot)
+            plot.destroyed.connect(lambda _=None, k=key: self.spans.pop(k, None))
+        spans.show(self._periods())
+
+    def faceplate_opened(self, fp: Any) -> None:
+        """A new faceplate: its training tag and its trend's drill regions."""
+        self.marks.mark(fp)
+        trend = getattr(fp, "trend", None)  # a TrendView: its plot is the pyqtgraph widget
+        if trend is not None:
+            self.shade(getattr(trend, "plot", trend))
+
+    def _reshade(self) -> None:
+        periods = self._periods()
+        for spans in list(self.spans.values()):
+            spans.show(periods)
+
+    def _tick(self, n: int) -> None:
+        if n % 4 == 0:  # about once a second
+            for spans in list(self.spans.values()):
+                spans.place_labels()
 
     # ------------------------------------------------------------------ menu
     def why_not(self, session: Any) -> str:
@@ -91,6 +129,7 @@ class TrainingController(QObject):
                 )
                 return
             self.marks.set_drill(info)
+            self._reshade()
             self.window.show_message(
                 tr("Training drill {id} started").format(id=info.drill_id), True
             )
@@ -113,6 +152,7 @@ class TrainingController(QObject):
                 )
                 return
             self.marks.set_drill(None)
+            self._reshade()
             self.window.show_message(
                 tr("Training drill ended: report in {path}").format(path=result.json_path), True
             )
