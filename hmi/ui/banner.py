@@ -30,7 +30,7 @@ from hmi.ui import fmt
 from hmi.ui.actions import Actions
 from hmi.ui.i18n import i18n, tr
 from hmi.ui.live import LiveData
-from hmi.ui.texts import PRIORITY_TEXT, STATE_TEXT, UNACKED
+from hmi.ui.texts import PRIORITY_TEXT, STATE_TEXT, UNACKED, instrument_text
 from hmi.ui.theme import restyle
 from hmi.ui.widgets.glyph import GlyphWidget
 
@@ -69,6 +69,8 @@ def alarm_value_text(view: Any, tag: Any) -> str:
     if view.value is None:
         return ""
     if tag is not None:
+        if view.kind == "roc":  # the value at activation is the rate, not the value
+            return fmt.rate_text(tag, float(view.value))
         return fmt.value_text(tag, float(view.value), Quality.GOOD)
     return f"{view.value:.{3 if abs(view.value) < 10 else 1}f} {view.unit}".strip()
 
@@ -150,7 +152,8 @@ class BannerRow(QFrame):
         unack = view.state in ("ACTIVE_UNACK", "RTN_UNACK")
         self.glyph.set_state(view.priority, blink_on or not unack)
         self.time.setText(fmt.clock(view.active_since or view.last_change, date=False))
-        self.tag.setText(view.tag)
+        tag = self.cfg_tags.get(view.tag) if self.cfg_tags is not None else None
+        self.tag.setText(instrument_text(tag, view.tag))  # 位号 PT-501 beside the description
         self.msg.setText(view.message(i18n().lang))
         self.value.setText(self._value_text(view))
         self.state.setText(tr(STATE_TEXT.get(view.state, view.state)))

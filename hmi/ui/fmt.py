@@ -64,6 +64,12 @@ def value_text(
     return text
 
 
+def rate_text(tag: TagConfig, rate: float) -> str:
+    """A rate-of-change alarm's figure: the tag's precision, per minute (0.030 MPa/min)."""
+    unit = f" {tag.unit}/min" if tag.unit else "/min"
+    return f"{number(tag, rate)}{unit}"
+
+
 def quality_tooltip(tag: TagConfig, quality: int, reason: str, ts: float) -> str:
     """Tooltip line explaining a value's quality and age."""
     q = quality_name(quality)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hmi.ui.i18n import N_
+from typing import Any
+
+from hmi.ui.i18n import N_, tr
 
 STATE_TEXT = {
     "ACTIVE_UNACK": N_("Unacknowledged"),
@@ -20,3 +22,31 @@ DEVICE_STATE_TEXT = {
     "backoff": N_("backoff"),
 }
 UNACKED = ("ACTIVE_UNACK", "RTN_UNACK")
+
+#: the station areas of the product's configs (``area:`` of tags, alarms and devices): an
+#: area id is config vocabulary, never shown as such on a screen
+AREA_TEXT = {
+    "analytics": N_("Early warning"),
+    "filters": N_("Filtration"),
+    "gas_detection": N_("Gas detection"),
+    "heater": N_("Heating"),
+    "inlet": N_("Inlet"),
+    "metering": N_("Metering"),
+    "odorizer": N_("Odorization"),
+    "outlet": N_("Outlet"),
+    "regulation": N_("Pressure regulation"),
+    "system": N_("HMI system"),
+    "utilities": N_("Station utilities"),
+    "telecontrol": N_("Telecontrol"),
+}
+
+
+def area_text(area: str) -> str:
+    """An area id in words of the current language (an unknown id as written, spaced)."""
+    return tr(AREA_TEXT[area]) if area in AREA_TEXT else area.replace("_", " ")
+
+
+def instrument_text(tag: Any, fallback: str = "") -> str:
+    """The tag's ISA instrument number (PT-501), else ``fallback`` (usually the tag name)."""
+    number = getattr(tag, "instrument", "") if tag is not None else ""
+    return str(number) if number else fallback

@@ -40,6 +40,7 @@ def test_banner_shows_most_important_first_and_acknowledges(window, table_runtim
     assert top.priority == 1 and top.tag == "gd05.lel"
     row = window.banner.rows[0]
     assert row.glyph.priority == 1 and "GD05" in row.msg.text()
+    assert row.tag.text() == "GD-05"  # the instrument number beside the description
     assert window.banner.counts[1][1].text() == "1"
     qtbot.mouseClick(window.banner.ack, Qt.MouseButton.LeftButton)
     wait_until(lambda: _journal(table_runtime, "ack"), 10, what="ack in the journal")
@@ -157,7 +158,8 @@ def test_flood_of_thousands_stays_a_flat_model(window, table_runtime):
     model = AlarmTableModel(("priority", "time", "tag", "message"), lambda v: True)
     model.set_views(flood)
     assert model.rowCount() == len(flood) >= 3000
-    assert model.data(model.index(0, 2)) == model.rows[0].tag
+    first = window.live.cfg.tag(model.rows[0].tag)
+    assert model.data(model.index(0, 2)) == (first.instrument or first.name)
 
 
 def test_journal_search_reads_alarms_db_off_the_gui_thread(window, table_runtime, qtbot):
@@ -180,3 +182,49 @@ def test_horn_follows_annunciation_until_silenced(window, table_runtime):
     assert window.banner.silence.isEnabled()
     window.banner.silence.click()
     _refresh_until(window, lambda: not window.horn.sounding, "horn silenced")
+
+
+def test_chinese_alarm_list_shows_instrument_numbers_and_area_names(window, table_runtime):
+    from hmi.ui.i18n import i18n
+
+    i18n().set_language("zh_CN")
+    try:
+        table_runtime.set({"gd03.lel": 70.0})
+        window.navigate("alarms")
+        _refresh_until(
+            window, lambda: window.alarms.model.row_of("gd03.lel.hh") >= 0, "gd03 HH listed"
+        )
+        model = window.alarms.model
+        row = model.row_of("gd03.lel.hh")
+        cells = {
+            key: model.data(model.index(row, col)) for col, key in enumerate(model.column_keys())
+        }
+        assert cells["tag"] == "GD-03"
+        assert cells["area"] == "可燃气体检测"  # not the config's area id gas_detection
+        assert (
+            model.headerData(model.column_keys().index("tag"), Qt.Orientation.Horizontal) == "位号"
+        )
+        areas = [window.alarms.f_area.itemText(i) for i in range(window.alarms.f_area.count())]
+        assert "可燃气体检测" in areas and "gas_detection" not in areas
+        model.filter.text = "gd-03"  # the search finds the instrument number too
+        model.refilter()
+        assert model.row_of("gd03.lel.hh") >= 0
+    finally:
+        i18n().set_language("en")
+
+
+def test_rate_and_limit_texts_carry_their_units(window):
+    from types import SimpleNamespace
+
+    from hmi.ui.banner import alarm_value_text
+    from hmi.ui.pages.alarm_model import _limit, _value
+
+    flow = window.live.cfg.tag("outlet.flow")
+    roc = SimpleNamespace(tag="outlet.flow", kind="roc", value=-294259.0, limit=4000.0, unit="")
+    assert _value(roc) == "-294,259 Sm³/h/min"  # a rate, digit-grouped, per minute
+    assert _limit(roc) == "4000 Sm³/h/min"
+    assert alarm_value_text(roc, flow) == "-294,259 Sm³/h/min"
+    frozen = SimpleNamespace(tag="plc.heartbeat", kind="frozen", value=3.0, limit=10.0, unit="")
+    assert _limit(frozen) == "10 s"
+    total = SimpleNamespace(tag="m1.total.std", kind="H", value=None, limit=12345678.0, unit="")
+    assert _limit(total) == "12,345,678 Sm³"

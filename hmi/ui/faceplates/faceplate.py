@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDoubleValidator
+from PySide6.QtGui import QDoubleValidator, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -42,13 +41,15 @@ from hmi.ui.faceplates.dialogs import ConfirmWriteDialog, ShelveDialog
 from hmi.ui.faceplates.ladder import ProtectionLadder, runs_for
 from hmi.ui.i18n import i18n, tr
 from hmi.ui.live import LiveData
-from hmi.ui.texts import QUALITY_TEXT, STATE_TEXT
+from hmi.ui.texts import QUALITY_TEXT, STATE_TEXT, area_text
 from hmi.ui.theme import restyle
 from hmi.ui.trends.view import TrendView
 from hmi.ui.widgets.analog_bar import AnalogBar
 from hmi.ui.widgets.glyph import glyph_pixmap
 
 TREND_WINDOW = 600.0  # s shown in the faceplate trend
+TREND_MIN_HEIGHT = 120  # px: with the protection ladder the faceplate still fits 1366x768
+SCREEN_MARGIN = 40  # px kept free of the screen's available height (title bar, taskbar)
 
 
 def _exec_dialog(dialog: QDialog) -> bool:
@@ -77,12 +78,17 @@ class Faceplate(QDialog):
         self.numeric = tag.type != "string"
         self.last: tuple[Any, int, float, str] = (math.nan, 0, 0.0, "")
         lay = QVBoxLayout(self)
-        lay.setSpacing(8)
+        lay.setSpacing(6)
         self.title = QLabel(self)
         self.title.setObjectName("faceplateTitle")
         self.subtitle = QLabel(self)
         self.subtitle.setObjectName("faceplateTag")
-        lay.addWidget(self.title)
+        self.close_button = QPushButton(self)
+        self.close_button.clicked.connect(self.close)
+        head = QHBoxLayout()  # the close button beside the title: no row of its own at 768 px
+        head.addWidget(self.title, 1)
+        head.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        lay.addLayout(head)
         lay.addWidget(self.subtitle)
         # ---- value block
         top = QHBoxLayout()
@@ -126,7 +132,7 @@ class Faceplate(QDialog):
             TrendView(live, [tag], TREND_WINDOW, self, compact=True) if self.numeric else None
         )
         if self.trend is not None:
-            self.trend.setMinimumHeight(250)
+            self.trend.setMinimumHeight(TREND_MIN_HEIGHT)  # grows with the window (stretch)
             lay.addWidget(self.trend, 1)
         # ---- alarms
         self.alarm_box = QGroupBox(self)
@@ -137,6 +143,7 @@ class Faceplate(QDialog):
         self.alarm_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.alarm_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.alarm_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.alarm_table.setMinimumHeight(84)  # header and three alarms: fits 1366x768
         self.alarm_table.setMaximumHeight(150)
         ab.addWidget(self.alarm_table)
         row = QHBoxLayout()
@@ -167,15 +174,9 @@ class Faceplate(QDialog):
         if tag.access in ("rw", "manual"):
             self._build_commands(lay)
         lay.addWidget(self.result)
-        rule = QFrame(self)
-        rule.setProperty("role", "rule")
-        lay.addWidget(rule)
-        self.close_button = QPushButton(self)
-        self.close_button.clicked.connect(self.close)
-        lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignRight)
-        self.resize(
-            620, (800 if tag.access in ("rw", "manual") else 740) + (200 if self.ladder else 0)
-        )
+        self.result.setVisible(False)  # shown with the outcome of a command
+        want = (800 if tag.access in ("rw", "manual") else 740) + (200 if self.ladder else 0)
+        self.resize(620, self._fitted_height(want))
         live.sigTags.connect(self.on_tags)
         live.sigAlarms.connect(self.on_alarms)
         i18n().sigLanguageChanged.connect(self.retranslate)
@@ -183,6 +184,12 @@ class Faceplate(QDialog):
         self.retranslate()
         self._show_value(*live.value(tag.name))
         self.on_alarms(live.alarms)
+
+    def _fitted_height(self, want: int) -> int:
+        """``want``, or less on a small screen (never below what the layout needs)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().height() - SCREEN_MARGIN if screen else want
+        return max(self.minimumSizeHint().height(), min(want, room))
 
     # ------------------------------------------------------------------ build
     def _build_commands(self, lay: QVBoxLayout) -> None:
@@ -228,11 +235,12 @@ class Faceplate(QDialog):
     def retranslate(self, *_: Any) -> None:
         """Texts in the current language."""
         t = self.tag
-        self.setWindowTitle(f"{fmt.label(t)} — {t.name}")
-        self.title.setText(fmt.label(t))
+        title = f"{t.instrument}  {fmt.label(t)}" if t.instrument else fmt.label(t)
+        self.setWindowTitle(f"{title} — {t.name}")
+        self.title.setText(title)  # 位号 (PT-501) beside the description
         parts = [t.name]
         if t.area:
-            parts.append(f"{tr('Area')}: {tr(t.area)}")
+            parts.append(f"{tr('Area')}: {area_text(t.area)}")
         parts.append(f"{tr('Device')}: {t.device}")
         self.subtitle.setText("   ·   ".join(parts))
         self.l_quality.setText(tr("Quality") + ":")
@@ -371,6 +379,7 @@ class Faceplate(QDialog):
 
     def _done(self, ok: bool, text: str) -> None:
         self.result.setText(text)
+        self.result.setVisible(bool(text))
         restyle(self.result, role="state", state="ok" if ok else "bad")
 
     # ------------------------------------------------------------------ permissions
@@ -475,6 +484,7 @@ class Faceplate(QDialog):
             self._done(False, tr("Cancelled"))
             return False
         self.result.setText(tr("Sending…"))
+        self.result.setVisible(True)
         restyle(self.result, role="state", state="warn")
         comment = self.comment.text().strip() if self.comment is not None else ""
         return self.actions.write(

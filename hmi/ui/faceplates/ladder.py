@@ -65,7 +65,7 @@ class ProtectionLadder(QWidget):
         self.hi = max(points) + 0.15 * span
         self.value = math.nan
         self.quality = "bad"
-        self.setMinimumHeight(190)
+        self.setMinimumHeight(170)  # with the trend, fits a 768 px screen
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override

@@ -19,7 +19,7 @@ from drivers.base import Quality
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
 from hmi.ui.i18n import N_, i18n, tr
-from hmi.ui.texts import STATE_TEXT
+from hmi.ui.texts import STATE_TEXT, area_text, instrument_text
 from hmi.ui.widgets.glyph import glyph_pixmap
 
 Index = QModelIndex | QPersistentModelIndex
@@ -43,13 +43,27 @@ def set_tag_configs(tags: dict[str, Any]) -> None:
 def _value(v: Any) -> str:
     tag = _TAGS.get(v.tag)
     if tag is not None and v.value is not None:
+        if v.kind == "roc":  # a rate-of-change alarm carries the rate
+            return fmt.rate_text(tag, float(v.value))
         return fmt.value_text(tag, float(v.value), Quality.GOOD)
     return f"{_num(v.value)} {v.unit}".strip()
+
+
+def _tag_text(v: Any) -> str:
+    """The alarm's instrument number (位号, PT-501) when its tag has one, else the tag name."""
+    return instrument_text(_TAGS.get(v.tag), v.tag)
 
 
 def _limit(v: Any) -> str:
     if v.limit is None or v.kind in ("discrete", "fault", "comm"):
         return ""  # a discrete alarm's "limit" is its alarm state, already in the value
+    tag = _TAGS.get(v.tag)
+    if tag is not None and v.kind == "roc":
+        return fmt.rate_text(tag, float(v.limit))
+    if v.kind == "frozen":  # seconds without a change
+        return f"{v.limit:g} s"
+    if tag is not None:  # the tag's precision, totals digit-grouped
+        return fmt.value_text(tag, float(v.limit), Quality.GOOD)
     return f"{_num(v.limit)} {v.unit}".strip()
 
 
@@ -73,7 +87,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str], Callable[[Any], Any]]] = [
         lambda v: tr(STATE_TEXT.get(v.state, v.state)),
         lambda v: (v.state not in ("ACTIVE_UNACK", "RTN_UNACK"), v.state),
     ),
-    ("tag", N_("Tag"), lambda v: v.tag, lambda v: v.tag),
+    ("tag", N_("Tag"), _tag_text, _tag_text),
     ("message", N_("Message"), lambda v: v.message(i18n().lang), lambda v: v.message(i18n().lang)),
     (
         "value",
@@ -87,7 +101,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str], Callable[[Any], Any]]] = [
         lambda v: _limit(v),
         lambda v: v.limit if v.limit is not None else float("-inf"),
     ),
-    ("area", N_("Area"), lambda v: tr(v.area) if v.area else "", lambda v: v.area),
+    ("area", N_("Area"), lambda v: area_text(v.area), lambda v: v.area),
     (
         "ack",
         N_("Acknowledged by"),
@@ -137,6 +151,7 @@ class AlarmFilter:
             t = self.text.lower()
             if (
                 t not in v.tag.lower()
+                and t not in _tag_text(v).lower()
                 and t not in v.message_en.lower()
                 and t not in v.message_zh.lower()
                 and t not in v.alarm_id.lower()

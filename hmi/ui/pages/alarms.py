@@ -32,7 +32,7 @@ from hmi.ui.live import LiveData
 from hmi.ui.pages.alarm_model import AlarmTableModel, export_time, export_views, set_tag_configs
 from hmi.ui.pages.journal import JournalPanel
 from hmi.ui.tasks import run_in_pool
-from hmi.ui.texts import PRIORITY_TEXT
+from hmi.ui.texts import PRIORITY_TEXT, area_text
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class AlarmsPage(QWidget):
         areas = sorted(
             {a.area or t.area for t in self.live.cfg.tags for a in t.alarms if (a.area or t.area)}
         )
-        self._fill_combo(self.f_area, [("", tr("All areas"))] + [(a, tr(a)) for a in areas])
+        self._fill_combo(self.f_area, [("", tr("All areas"))] + [(a, area_text(a)) for a in areas])
         self._fill_combo(
             self.f_state,
             [
