@@ -30,6 +30,7 @@ def _kinds(cfg):
 
 
 def test_every_kind_of_faceplate_fits_1366x768(window, table_runtime):
+    window.resize(*SCREEN)
     table_runtime.fill_normal()
     window.live.refresh()
     room = SCREEN[1] - SCREEN_MARGIN
@@ -51,6 +52,7 @@ def test_every_kind_of_faceplate_fits_1366x768(window, table_runtime):
 
 
 def test_the_ladder_faceplate_shows_the_instrument_and_every_part(window, table_runtime):
+    window.resize(*SCREEN)
     table_runtime.fill_normal()
     window.live.refresh()
     fp = window.open_faceplate("outlet.pressure")
@@ -58,5 +60,14 @@ def test_the_ladder_faceplate_shows_the_instrument_and_every_part(window, table_
     assert fp.ladder is not None and fp.trend is not None and fp.alarm_box.isVisible()
     fp.resize(fp.width(), SCREEN[1] - SCREEN_MARGIN)
     fp.layout().activate()
-    assert fp.trend.height() >= 120 and fp.ladder.height() >= 170
+    assert fp.side_by_side  # trend and alarms share the width, not the height
+    assert fp.trend.height() >= 200 and fp.ladder.height() >= 170
+    assert fp.width() <= SCREEN[0]
     assert fp.alarm_table.height() >= 84
+
+
+def test_on_a_full_hd_screen_the_faceplate_stacks_its_parts(window, table_runtime):
+    window.resize(1920, 1080)
+    fp = window.open_faceplate("outlet.pressure")
+    assert not fp.side_by_side and fp.width() == 620
+    assert fp.height() <= 1080 - SCREEN_MARGIN

@@ -60,6 +60,14 @@ def test_live_values_reach_the_screen(station, qtbot):
     qtbot.waitUntil(lambda: any(d["state"] == "up" for d in win.live.devices), timeout=15000)
     win.navigate("diagnostics")
     assert win.diagnostics.table.rowCount() == len(win.live.devices) >= 4
+    shown = {
+        win.diagnostics.table.item(r, 0).toolTip(): win.diagnostics.table.item(r, 0).text()
+        for r in range(win.diagnostics.table.rowCount())
+    }
+    from hmi.ui.i18n import i18n
+
+    label = win.live.cfg.device("plc").label.get(i18n().lang)
+    assert label and shown["plc"] == label  # the device's name, its id in the tooltip
 
 
 def test_acknowledge_from_banner_and_summary_reaches_the_journal(station, qtbot):

@@ -49,6 +49,7 @@ from hmi.ui.widgets.glyph import glyph_pixmap
 
 TREND_WINDOW = 600.0  # s shown in the faceplate trend
 TREND_MIN_HEIGHT = 120  # px: with the protection ladder the faceplate still fits 1366x768
+SIDE_BY_SIDE_BELOW = 900  # px of room below which trend and alarms sit side by side
 SCREEN_MARGIN = 40  # px kept free of the screen's available height (title bar, taskbar)
 
 
@@ -79,6 +80,8 @@ class Faceplate(QDialog):
         self.last: tuple[Any, int, float, str] = (math.nan, 0, 0.0, "")
         lay = QVBoxLayout(self)
         lay.setSpacing(6)
+        # a short screen (1366x768): trend and alarms side by side, the faceplate wider
+        self.side_by_side = self._room() < SIDE_BY_SIDE_BELOW
         self.title = QLabel(self)
         self.title.setObjectName("faceplateTitle")
         self.subtitle = QLabel(self)
@@ -133,7 +136,9 @@ class Faceplate(QDialog):
         )
         if self.trend is not None:
             self.trend.setMinimumHeight(TREND_MIN_HEIGHT)  # grows with the window (stretch)
-            lay.addWidget(self.trend, 1)
+        lower = QHBoxLayout() if self.side_by_side else lay
+        if self.trend is not None:
+            lower.addWidget(self.trend, 3 if self.side_by_side else 1)
         # ---- alarms
         self.alarm_box = QGroupBox(self)
         ab = QVBoxLayout(self.alarm_box)
@@ -161,7 +166,9 @@ class Faceplate(QDialog):
             row.addWidget(b)
         row.addStretch(1)
         ab.addLayout(row)
-        lay.addWidget(self.alarm_box)
+        lower.addWidget(self.alarm_box, 2 if self.side_by_side else 0)
+        if lower is not lay:
+            lay.addLayout(lower, 1)
         self.alarm_box.setVisible(bool(tag.alarms))
         # ---- commands
         self.cmd_box: QGroupBox | None = None
@@ -176,7 +183,7 @@ class Faceplate(QDialog):
         lay.addWidget(self.result)
         self.result.setVisible(False)  # shown with the outcome of a command
         want = (800 if tag.access in ("rw", "manual") else 740) + (200 if self.ladder else 0)
-        self.resize(620, self._fitted_height(want))
+        self.resize(980 if self.side_by_side else 620, self._fitted_height(want))
         live.sigTags.connect(self.on_tags)
         live.sigAlarms.connect(self.on_alarms)
         i18n().sigLanguageChanged.connect(self.retranslate)
@@ -185,11 +192,19 @@ class Faceplate(QDialog):
         self._show_value(*live.value(tag.name))
         self.on_alarms(live.alarms)
 
+    def _room(self) -> int:
+        """Height the faceplate may take: its screen's, or the main window's when that is
+        taller (offscreen rendering draws a 1920x1080 window on a small virtual screen)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        height = screen.availableGeometry().height() if screen else 10_000
+        parent = self.parentWidget()
+        if parent is not None:
+            height = max(height, parent.window().height())
+        return height - SCREEN_MARGIN
+
     def _fitted_height(self, want: int) -> int:
         """``want``, or less on a small screen (never below what the layout needs)."""
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        room = screen.availableGeometry().height() - SCREEN_MARGIN if screen else want
-        return max(self.minimumSizeHint().height(), min(want, room))
+        return max(self.minimumSizeHint().height(), min(want, self._room()))
 
     # ------------------------------------------------------------------ build
     def _build_commands(self, lay: QVBoxLayout) -> None:

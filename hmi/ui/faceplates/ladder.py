@@ -8,6 +8,7 @@ value as a pointer, so an operator sees how far the pressure is from the next de
 from __future__ import annotations
 
 import math
+import re
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QPainter, QPen, QPolygonF
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from hmi.config.protection import RegulatorRunProtection
 from hmi.config.schema import StationConfig, TagConfig
+from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
 from hmi.ui.i18n import N_, tr
 
@@ -25,6 +27,15 @@ RUNG_TEXT = {
     "relief": N_("Relief"),
     "slam_shut": N_("Slam-shut"),
 }
+
+
+_RUN_NUMBER = re.compile(r"(\d+)$")
+
+
+def run_title(run: RegulatorRunProtection) -> str:
+    """A run as the operator names it (1#调压支路 / Run 1), not its config id (reg1)."""
+    m = _RUN_NUMBER.search(run.id)
+    return tr("Run {n}").format(n=m.group(1)) if m else run.id
 
 
 def runs_for(cfg: StationConfig, tag: TagConfig) -> list[RegulatorRunProtection]:
@@ -98,12 +109,16 @@ class ProtectionLadder(QWidget):
             y = self._y(v, r)
             p.setPen(QPen(c.alarm(1 if kind == "HH" else 3), 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
-            p.drawText(QRectF(0, y - 8, 66, 16), Qt.AlignmentFlag.AlignRight, f"{kind} {v:g}")
+            p.drawText(
+                QRectF(0, y - 8, 66, 16),
+                Qt.AlignmentFlag.AlignRight,
+                f"{kind} {fmt.number(self.tag, v)}",
+            )
         col = r.width() / max(len(self.runs), 1)
         for i, run in enumerate(self.runs):
             x0 = r.left() + i * col + 8
             p.setPen(c.color("value"))
-            p.drawText(QRectF(x0, 2, col - 12, 14), Qt.AlignmentFlag.AlignLeft, run.id)
+            p.drawText(QRectF(x0, 2, col - 12, 14), Qt.AlignmentFlag.AlignLeft, run_title(run))
             rungs = run.ladder()
             ys = [self._y(v, r) for _n, v in rungs]
             text_ys = spread(ys, 13.0)
@@ -117,7 +132,7 @@ class ProtectionLadder(QWidget):
                 p.drawText(
                     QRectF(x0 + 36, ty - 8, col - 44, 16),
                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                    f"{tr(RUNG_TEXT[rung])} {v:g} {unit}",
+                    f"{tr(RUNG_TEXT[rung])} {fmt.number(self.tag, v)} {unit}",
                 )
         if math.isfinite(self.value) and self.quality != "bad":
             y = self._y(min(max(self.value, self.lo), self.hi), r)

@@ -44,8 +44,25 @@ DEVICE_COLS = (
 )
 
 
-def _cell(key: str, d: dict[str, Any]) -> str:
+#: protocol ids of the config as their standards spell them
+PROTOCOL_TEXT = {
+    "modbus_tcp": "Modbus TCP",
+    "modbus_rtu": "Modbus RTU",
+    "modbus_rtu_over_tcp": "Modbus RTU over TCP",
+    "opcua": "OPC UA",
+    "s7": "S7",
+    "iec104": "IEC 104",
+    "calc": N_("calculated"),
+    "system": N_("HMI system"),
+}
+
+
+def _cell(key: str, d: dict[str, Any], labels: dict[str, str] | None = None) -> str:
     v = d.get(key)
+    if key == "device_id" and labels and labels.get(str(v)):
+        return labels[str(v)]  # the device as the station names it; the id in the tooltip
+    if key == "protocol" and str(v) in PROTOCOL_TEXT:
+        return tr(PROTOCOL_TEXT[str(v)])
     if key in ("state_since", "last_error_ts"):
         return fmt.clock(float(v or 0), date=False)
     if key == "state":
@@ -134,6 +151,7 @@ class DiagnosticsPage(QWidget):
         if not self.isVisible() and self.fields:
             return
         c = theme_mod.colors()
+        labels = {dev.id: dev.label.get(i18n().lang) for dev in self.live.cfg.devices}
         self.table.setRowCount(len(devices))
         for r, d in enumerate(devices):
             bad = d.get("state") != "up"
@@ -142,7 +160,9 @@ class DiagnosticsPage(QWidget):
                 if item is None:
                     item = QTableWidgetItem()
                     self.table.setItem(r, col, item)
-                item.setText(_cell(key, d))
+                item.setText(_cell(key, d, labels))
+                if key == "device_id":
+                    item.setToolTip(str(d.get("device_id", "")))
                 if key in ("state", "last_error"):
                     item.setForeground(QBrush(c.color("bad") if bad else c.color("text")))
                     f = item.font()
