@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hmi.ui.i18n import N_, tr
@@ -50,3 +51,14 @@ def instrument_text(tag: Any, fallback: str = "") -> str:
     """The tag's ISA instrument number (PT-501), else ``fallback`` (usually the tag name)."""
     number = getattr(tag, "instrument", "") if tag is not None else ""
     return str(number) if number else fallback
+
+
+_RUN_NUMBER = re.compile(r"(\d+)$")
+
+
+def run_title(run_id: str, text: str = "Run {n}") -> str:
+    """A regulator run as the operator names it (1#调压支路 / Run 1), not its id (reg1).
+
+    ``text`` is the English pattern (marked for translation where it is written)."""
+    m = _RUN_NUMBER.search(run_id)
+    return tr(text).format(n=m.group(1)) if m else run_id

@@ -8,7 +8,6 @@ value as a pointer, so an operator sees how far the pressure is from the next de
 from __future__ import annotations
 
 import math
-import re
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QPainter, QPen, QPolygonF
@@ -19,23 +18,16 @@ from hmi.config.schema import StationConfig, TagConfig
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
 from hmi.ui.i18n import N_, tr
+from hmi.ui.texts import run_title
 
 #: rung -> (English label for tr(), colour role)
+RUN_TEXT = N_("Run {n}")
 RUNG_TEXT = {
     "active": N_("Active regulator"),
     "monitor": N_("Monitor"),
     "relief": N_("Relief"),
     "slam_shut": N_("Slam-shut"),
 }
-
-
-_RUN_NUMBER = re.compile(r"(\d+)$")
-
-
-def run_title(run: RegulatorRunProtection) -> str:
-    """A run as the operator names it (1#调压支路 / Run 1), not its config id (reg1)."""
-    m = _RUN_NUMBER.search(run.id)
-    return tr("Run {n}").format(n=m.group(1)) if m else run.id
 
 
 def runs_for(cfg: StationConfig, tag: TagConfig) -> list[RegulatorRunProtection]:
@@ -118,7 +110,7 @@ class ProtectionLadder(QWidget):
         for i, run in enumerate(self.runs):
             x0 = r.left() + i * col + 8
             p.setPen(c.color("value"))
-            p.drawText(QRectF(x0, 2, col - 12, 14), Qt.AlignmentFlag.AlignLeft, run_title(run))
+            p.drawText(QRectF(x0, 2, col - 12, 14), Qt.AlignmentFlag.AlignLeft, run_title(run.id))
             rungs = run.ladder()
             ys = [self._y(v, r) for _n, v in rungs]
             text_ys = spread(ys, 13.0)

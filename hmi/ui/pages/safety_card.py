@@ -14,9 +14,12 @@ from typing import Any
 
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from hmi.ui.i18n import tr
+from hmi.ui.i18n import N_, tr
 from hmi.ui.live import LiveData
+from hmi.ui.texts import instrument_text, run_title
 from hmi.ui.theme import restyle
+
+SLAM_SHUT = N_("Slam-shut {n}")
 
 GOOD = 192
 LEVEL1, LEVEL2 = "H", "HH"
@@ -44,9 +47,9 @@ class SafetyCard(QFrame):
             t.name: {a.kind: float(a.limit) for a in t.alarms if a.limit is not None}
             for t in self.detectors
         }
-        self.valves = [("ESD", "esd")] if "esd.closed" in names else []
-        self.valves += [
-            (r.id, f"{r.id}.ssv") for r in cfg.protection.runs if f"{r.id}.ssv.closed" in names
+        self.valves = [(N_("ESD"), "esd")] if "esd.closed" in names else []
+        self.valves += [  # named for the operator (1#切断阀 / Slam-shut 1), not reg1
+            (SLAM_SHUT, f"{r.id}.ssv") for r in cfg.protection.runs if f"{r.id}.ssv.closed" in names
         ]
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 8, 12, 8)
@@ -118,7 +121,8 @@ class SafetyCard(QFrame):
             tag = self.live.cfg.tag(g["top"][0])
             self.gas.setText(
                 tr("Highest {v} %LEL at {where}").format(
-                    v=f"{g['top'][1]:.1f}", where=tag.name.split(".")[0].upper()
+                    v=f"{g['top'][1]:.1f}",
+                    where=instrument_text(tag, tag.name.split(".")[0].upper()),
                 )
             )
         self.gas_counts.setText(
@@ -134,7 +138,11 @@ class SafetyCard(QFrame):
             "moving": tr("moving"),
             "unknown": tr("unknown"),
         }
-        parts = [f"{name}: {states[self.valve_state(p)]}" for name, p in self.valves]
+        parts = [
+            f"{run_title(p.split('.')[0], name) if name == SLAM_SHUT else tr(name)}: "
+            f"{states[self.valve_state(p)]}"
+            for name, p in self.valves
+        ]
         self.valve_label.setText("   ".join(parts))
         shut = any(self.valve_state(p) != "open" for _n, p in self.valves)
         restyle(self.valve_label, alarm="2" if shut else "0")
