@@ -7,7 +7,7 @@ permission of the session for the tag's action class -> value valid for the tag
 value the operator confirmed is still the current one -> audit "requested" ->
 the :class:`~hmi.core.ports.TagWriter` the runtime gave this service, and nobody else
 (driver write + read-back verification) -> audit the result. Every refusal is audited
-too, with the reason.
+too, with the reason. The checks themselves are :class:`~hmi.core.write_checks.WriteChecks`.
 
 Alarm actions (acknowledge, shelve, unshelve, reset, out of service) are checked and
 audited the same way and then run on the acquisition thread through the
@@ -24,11 +24,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import math
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from drivers.base import Quality, WriteResult, WriteStatus
+from drivers.base import WriteResult, WriteStatus
 from hmi.config.schema import Interlock, StationConfig, TagConfig
 from hmi.core.audit import AuditError, AuditTrail
 from hmi.core.command_model import (
@@ -37,13 +36,10 @@ from hmi.core.command_model import (
     RemoteIdentity,
     Who,
     action_for,
-    coerce_value,
-    same_value,
-    still_current,
     then,
 )
-from hmi.core.permissives import permissive_refusal
-from hmi.core.users.roles import PERMISSIONS, Action, Role, can
+from hmi.core.users.roles import Action
+from hmi.core.write_checks import WriteChecks
 
 if TYPE_CHECKING:
     from hmi.core.alarms.model import OpResult
@@ -74,6 +70,8 @@ class CommandService:
         audit: AuditTrail,
         alarms: AlarmOps | None = None,
     ) -> None:
+        #: every check of a write (:mod:`hmi.core.write_checks`)
+        self.checks = WriteChecks(cfg, tags, users)
         self.cfg = cfg
         self.tags = tags
         self.executor = executor
@@ -110,50 +108,12 @@ class CommandService:
             return who.user, "remote"
         return who.display_name, who.origin
 
-    def _permission(self, who: Who, action: Action) -> str | None:
-        """None when ``who`` may do ``action``, else why not."""
-        if isinstance(who, RemoteIdentity):
-            return None  # remote rights come from the station config, checked by the caller
-        if not who.can(action):
-            need = PERMISSIONS[action].label
-            return f"no permission: {action.value} needs {need} or higher ({who.display_name} is {who.effective_role().label})"
-        if who.logged_in and self.users is not None:
-            info = self.users.get(
-                who.user
-            )  # disabled or demoted since the login: the change counts now
-            if info is None or not info.enabled:
-                return f"no permission: user {who.user} is disabled"
-            if not can(min(info.role, who.role, key=int), action):
-                return f"no permission: {action.value} needs {PERMISSIONS[action].label} or higher ({who.user} is now {Role(info.role).label})"
-        return None
-
-    @staticmethod
-    def _entry_role(who: Who, tag: TagConfig) -> str | None:
-        """A manual-entry tag may ask for a higher role than the action's (``manual_role``)."""
-        if tag.access != "manual" or isinstance(who, RemoteIdentity):
-            return None
-        need = Role.parse(tag.manual_role)
-        if who.effective_role() < need:
-            return f"no permission: entering {tag.name} needs {need.label} or higher"
-        return None
-
     # ------------------------------------------------------------------ checks (also for the confirmation dialog)
     def interlock_state(
         self, tag: TagConfig, lang: str = "en"
     ) -> list[tuple[Interlock, bool | None]]:
         """Each interlock of ``tag`` with whether it blocks now (None: its tag has no good value)."""
-        out: list[tuple[Interlock, bool | None]] = []
-        for il in tag.interlocks:
-            try:
-                value, quality, _ts, _reason = self.tags.get(il.tag)
-            except KeyError:
-                out.append((il, None))
-                continue
-            if quality is not Quality.GOOD or isinstance(value, str) or not math.isfinite(value):
-                out.append((il, None))
-            else:
-                out.append((il, same_value(float(value), float(il.equals))))
-        return out
+        return self.checks.interlock_state(tag, lang)
 
     def check_write(
         self, tag_name: str, value: Any, who: Who, confirm_old: Any = None
@@ -163,114 +123,12 @@ class CommandService:
         The faceplate calls it before its confirmation step (to show the refusal, or old
         and new value); :meth:`write` runs the same checks again at the moment of writing.
         """
-        refusal, _tag, _v, _old = self._checks(tag_name, value, who, confirm_old)
+        refusal, _tag, _v, _old = self.checks.check(tag_name, value, who, confirm_old)
         return refusal
-
-    def _checks(
-        self, tag_name: str, value: Any, who: Who, confirm_old: Any
-    ) -> tuple[CommandResult | None, TagConfig | None, Any, Any]:
-        tag = self.cfg.tag_map().get(tag_name)
-        if tag is None:
-            return (
-                CommandResult(
-                    CommandStatus.INVALID, f"unknown tag {tag_name!r}", tag_name, None, value
-                ),
-                None,
-                value,
-                None,
-            )
-        old = self._current(tag)
-        if isinstance(who, RemoteIdentity):
-            if not self.cfg.uplink.remote_commands:
-                return self._refuse(
-                    CommandStatus.DENIED,
-                    "denied: remote commands are disabled at this station",
-                    tag,
-                    old,
-                    value,
-                )
-            if not tag.remote_write:
-                return self._refuse(
-                    CommandStatus.DENIED,
-                    f"denied: {tag.name} does not accept remote writes",
-                    tag,
-                    old,
-                    value,
-                )
-        if tag.access not in ("rw", "manual"):
-            return self._refuse(CommandStatus.INVALID, f"{tag.name} is read-only", tag, old, value)
-        why = self._permission(who, action_for(tag)) or self._entry_role(who, tag)
-        if why:
-            return self._refuse(CommandStatus.DENIED, why, tag, old, value)
-        new, err = coerce_value(tag, value)
-        if err:
-            return self._refuse(CommandStatus.INVALID, err, tag, old, value)
-        for il, blocks in self.interlock_state(tag):
-            if blocks is None:
-                msg = f"interlocked: {il.tag} has no good value, so the interlock '{il.message.en}' cannot be checked"
-                return (
-                    CommandResult(
-                        CommandStatus.INTERLOCKED,
-                        msg,
-                        tag.name,
-                        old,
-                        new,
-                        hint=il.message.model_dump(),
-                    ),
-                    tag,
-                    new,
-                    old,
-                )
-            if blocks:
-                msg = f"interlocked: {il.message.en or il.message.zh} ({il.tag} = {il.equals:g})"
-                return (
-                    CommandResult(
-                        CommandStatus.INTERLOCKED,
-                        msg,
-                        tag.name,
-                        old,
-                        new,
-                        hint=il.message.model_dump(),
-                    ),
-                    tag,
-                    new,
-                    old,
-                )
-        lock = permissive_refusal(self.cfg, tag, new, self.tags.get)
-        if lock is not None:
-            res = CommandResult(
-                CommandStatus.INTERLOCKED, lock[0], tag.name, old, new, hint=lock[1]
-            )
-            return res, tag, new, old
-        if confirm_old is not None and not still_current(tag, old, confirm_old):
-            msg = f"{tag.name} changed from {confirm_old!r} to {old!r} since it was confirmed: confirm again"
-            return self._refuse(CommandStatus.CHANGED, msg, tag, old, new)
-        return None, tag, new, old
-
-    @staticmethod
-    def _refuse(
-        status: CommandStatus, msg: str, tag: TagConfig, old: Any, new: Any
-    ) -> tuple[CommandResult, TagConfig, Any, Any]:
-        return CommandResult(status, msg, tag.name, old, new), tag, new, old
 
     def current_value(self, tag_name: str) -> Any:
         """The value a confirmation dialog shows as "old" (None when unknown or BAD)."""
-        tag = self.cfg.tag_map().get(tag_name)
-        return None if tag is None else self._current(tag)
-
-    def _current(self, tag: TagConfig) -> Any:
-        """Current value for audit and confirmation (None when not GOOD/UNCERTAIN)."""
-        try:
-            value, quality, _ts, _reason = self.tags.get(tag.name)
-        except KeyError:
-            return None
-        if quality is Quality.BAD or (isinstance(value, float) and not math.isfinite(value)):
-            return None
-        if tag.type == "bool":
-            return bool(value)
-        if tag.type == "int" or tag.states:
-            return int(value) if isinstance(value, float) else value
-        return value
+        return self.checks.current_value(tag_name)
 
     # ------------------------------------------------------------------ audit helper
     def _audit_row(
@@ -348,7 +206,7 @@ class CommandService:
 
         Runs every check, then audits the refusal or the request (worker thread).
         """
-        refusal, cfg_tag, new, old = self._checks(tag, value, who, confirm_old)
+        refusal, cfg_tag, new, old = self.checks.check(tag, value, who, confirm_old)
         action = action_for(cfg_tag).value if cfg_tag is not None else ""
         if refusal is not None:
             log.info(
@@ -415,7 +273,7 @@ class CommandService:
                 else f"denied: remote {op} is disabled at this station"
             )
         else:
-            why = await asyncio.to_thread(self._permission, who, action)
+            why = await asyncio.to_thread(self.checks.permission, who, action)
         engine = self.alarms
         if why is None and engine is None:
             why = "alarms are disabled at this station"
