@@ -32,7 +32,8 @@ from drivers.base import (
     PointSpec,
     driver_class,
 )
-from hmi.config.schema import StationConfig, TagConfig, UplinkConfig
+from hmi.config.schema import StationConfig, UplinkConfig
+from hmi.core.driver_setup import driver_params, point_specs, poll_period
 from hmi.core.horn_output import HornOutput
 from hmi.core.stats import STATS_PERIOD, RuntimeStats, StatsCollector
 from hmi.core.tagtable import TagTable, TagUpdate
@@ -79,7 +80,7 @@ class Runtime:
 
         #: damaged databases set aside and salvaged before any store opened them
         self.db_repairs = check_databases(self.data_dir)
-        periods = [self._poll_period(t) for t in cfg.tags]
+        periods = [poll_period(cfg, t) for t in cfg.tags]
         self.tags = TagTable(cfg.tags, periods)
         self.drivers: dict[str, Driver] = {}
         self._tag_driver: dict[int, Driver] = {}
@@ -182,31 +183,6 @@ class Runtime:
             started_at=lambda: self.started_at,
         )
 
-    # ------------------------------------------------------------------ config helpers
-    def _poll_period(self, tag: TagConfig) -> float:
-        try:
-            return self.cfg.poll_period(tag)
-        except (KeyError, StopIteration):
-            return 1.0
-
-    def _driver_params(self, device: Any) -> dict[str, Any]:
-        params: dict[str, Any] = device.driver_params()
-        if device.protocol == "opcua":
-            params["pki_dir"] = str(self.data_dir / "pki" / device.id)
-            base = Path(self.cfg.source_dir)
-            for key in ("certificate", "private_key", "server_certificate"):
-                if params.get(key) and not Path(params[key]).is_absolute():
-                    params[key] = str(base / params[key])
-            from hmi.core.secrets import get_secret
-
-            if device.password_secret:
-                params["password"] = get_secret(self.cfg.station.id, device.password_secret)
-            if device.key_passphrase_secret:
-                params["key_passphrase"] = get_secret(
-                    self.cfg.station.id, device.key_passphrase_secret
-                )
-        return params
-
     # ------------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 30.0) -> None:
         """Start the historian, the acquisition thread and every enabled device."""
@@ -266,19 +242,7 @@ class Runtime:
         for device in self.cfg.devices:
             if not device.enabled:
                 continue
-            points = []
-            for t in self.cfg.tags_of(device.id):
-                i = self.tags.index[t.name]
-                points.append(
-                    PointSpec(
-                        i,
-                        t.name,
-                        t.address,
-                        self._poll_period(t),
-                        t.access == "rw",
-                        dict(t.options),
-                    )
-                )
+            points = point_specs(self.cfg, self.tags.index, device.id)
             drv = self._start_device(device, points)
             self.drivers[device.id] = drv
             for p in points:
@@ -302,7 +266,7 @@ class Runtime:
 
             drv = SystemDriver(
                 device.id,
-                self._driver_params(device),
+                driver_params(self.cfg, self.data_dir, device),
                 points,
                 self._on_batch,
                 self._on_state,
@@ -324,7 +288,13 @@ class Runtime:
             self._calcs = [c for c in self._calcs if c.device_id != device.id] + [calc]
             return calc
         cls = driver_class(device.protocol)
-        return cls(device.id, self._driver_params(device), points, self._on_batch, self._on_state)
+        return cls(
+            device.id,
+            driver_params(self.cfg, self.data_dir, device),
+            points,
+            self._on_batch,
+            self._on_state,
+        )
 
     def _start_device(self, device: Any, points: list[PointSpec]) -> Driver:
         """The device's driver, or a fail-soft stand-in when it cannot even be built."""
