@@ -154,6 +154,7 @@ def test_metadata_of_a_real_station_reaches_the_fleet_model(rig, sid):
         lambda: set(tags) <= set(_metrics(rig, sid)), 90, 0.1, f"every tag of {sid} in the model"
     )
     metrics = _metrics(rig, sid)
+    assert sum(bool(t.instrument) for t in tags.values()) >= 10  # the demo's ISA numbers
     for name, tag in tags.items():
         m = metrics[name]
         assert (m.unit, m.area) == (tag.unit, tag.area), name
@@ -327,9 +328,11 @@ def test_remote_write_from_the_station_page_two_steps_and_confirmed_on_screen(
 
         def shown() -> bool:
             item = page.items.get(GATE_WRITABLE)
-            return item is not None and item.text(2) == "31.50"
+            return item is not None and item.text(3) == "31.50"
 
         qtbot.waitUntil(shown, timeout=10000)  # the read-back value on the dispatch screen
+        pt = page.items["outlet.pressure"]  # metadata of the birth on the page
+        assert (pt.text(1), pt.text(2), pt.text(4)) == ("PT-501", "Outlet pressure", "MPa")
         theirs = [r for r in rig.gate.audit() if r.user == "dispatch:sun.op"]
         assert theirs and theirs[-1].origin == "remote" and theirs[-1].result == "success"
         mine = [r for r in rig.users.audit.records(action="remote_write") if r.user == "sun.op"]

@@ -145,7 +145,8 @@ def test_station_page_values_by_area_and_rebirth_for_engineers(win, fleet, qtbot
     page = win.station
     assert set(page.areas) >= {"outlet", "inlet", "metering"}
     item = page.items["outlet.pressure"]
-    assert (item.text(1), item.text(2), item.text(3)) == ("Outlet pressure", "0.410", "MPa")
+    assert (item.text(2), item.text(3), item.text(4)) == ("Outlet pressure", "0.410", "MPa")
+    assert item.text(1) == "PT-101"  # the InstrumentTag of the birth
     assert not page.rebirth.isEnabled() and not page.write.isEnabled()
     win.console.login("eng", PW)
     win.refresh()

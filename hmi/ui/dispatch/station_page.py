@@ -74,9 +74,10 @@ class StationPage(QWidget):
         lay.addLayout(bar)
         self.tree = QTreeWidget(self)
         self.tree.setObjectName("stationValues")
-        self.tree.setColumnCount(6)
+        self.tree.setColumnCount(7)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.tree, 1)
         self.write_state = QLabel(self)  # the latest remote writes and the station's answers
         self.write_state.setObjectName("writeState")
@@ -98,7 +99,15 @@ class StationPage(QWidget):
         for area, parent in self.areas.items():
             parent.setText(0, area_text(area))
         self.tree.setHeaderLabels(
-            [tr("Tag"), tr("Label"), tr("Value"), tr("Unit"), tr("Quality"), tr("Time")]
+            [
+                tr("Tag"),
+                tr("Instrument"),
+                tr("Label"),
+                tr("Value"),
+                tr("Unit"),
+                tr("Quality"),
+                tr("Time"),
+            ]
         )
         self.rebirth.setText(tr("Request rebirth"))
         self.write.setText(tr("Remote write…"))
@@ -159,14 +168,15 @@ class StationPage(QWidget):
                 item = self.items[m.name] = QTreeWidgetItem(parent, [m.name])
             q = QUALITY.get(m.quality, "bad")
             bad = q != "good"
-            item.setText(1, m.label(lang))
-            item.setText(2, "—" if bad and m.quality == 0 else value_text(m.value))
-            item.setText(3, m.unit)
-            item.setText(4, tr(QUALITY_TEXT[q]))
-            item.setText(5, clock(m.ts))
+            item.setText(1, m.instrument)  # ISA number from the birth (InstrumentTag)
+            item.setText(2, m.label(lang))
+            item.setText(3, "—" if bad and m.quality == 0 else value_text(m.value))
+            item.setText(4, m.unit)
+            item.setText(5, tr(QUALITY_TEXT[q]))
+            item.setText(6, clock(m.ts))
             limit = m.limit_state()
             item.setText(0, m.name + (f"  [{limit}]" if limit else ""))
-            for c in (2, 4):
+            for c in (3, 5):
                 item.setForeground(c, Qt.GlobalColor.darkMagenta if bad else Qt.GlobalColor.black)
 
     def _write_clicked(self) -> None:
