@@ -14,8 +14,6 @@ import math
 P_ATM = 0.101325
 #: base temperature, K (20 degC)
 T_BASE_K = 293.15
-#: compressibility at base conditions
-Z_BASE = 0.998
 #: Joule-Thomson cooling of natural gas, degC per bar of pressure drop
 JT_C_PER_BAR = 0.4
 #: density of the gas at base conditions, kg/m3
@@ -49,9 +47,27 @@ def abs_p(p_gauge: float) -> float:
     return p_gauge + P_ATM
 
 
+#: Z - 1 = sum of c * p^i * (100/T)^j over (i, j): a least-squares fit of AGA8-92DC
+#: (GB/T 17747.2) for the demo pipeline gas (drivers/sim/chromatograph.py COMPONENTS), within
+#: 0.08 % of it from 0.09 to 8 MPa and -20 to 50 degC (tests/unit/test_aga8.py), so that the
+#: simulated flow computers correct the way a real one does and the HMI's AGA8 cross-check
+#: of them stays inside its 0.5 % band on a normal day
+_Z_TERMS = (
+    (1, 0, 0.12733872), (1, 1, -1.475492), (1, 2, 6.6797767), (1, 3, -14.21788),
+    (1, 4, 10.520322), (2, 0, -0.053899826), (2, 1, 0.65554894), (2, 2, -3.0077802),
+    (2, 3, 6.2197138), (2, 4, -4.9223199), (3, 0, 0.00016629457), (3, 1, -0.0012844837),
+    (3, 2, 0.0025543339),
+)  # fmt: skip
+
+
 def z_factor(p_abs: float, t_c: float) -> float:
-    """Compressibility of a typical pipeline gas (a linear fit, about 0.91 at 4 MPa, 10 degC)."""
-    return 1.0 + p_abs * (-0.0230 + 0.00011 * t_c)
+    """Compressibility of the demo gas (AGA8-92DC fit; about 0.907 at 4 MPa, 10 degC)."""
+    tau = 100.0 / (t_c + 273.15)
+    return 1.0 + sum(c * p_abs**i * tau**j for i, j, c in _Z_TERMS)
+
+
+#: compressibility at base conditions (101.325 kPa, 20 degC)
+Z_BASE = z_factor(P_ATM, T_BASE_K - 273.15)
 
 
 def std_from_line(q_line: float, p_gauge: float, t_c: float) -> float:

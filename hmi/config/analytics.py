@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
     from hmi.config.schema import StationConfig
@@ -159,16 +159,46 @@ class OdorantDose(_Detector):
         return self
 
 
+#: the components of GB/T 17747.2 (AGA8-92DC), as ``composition:`` keys name them
+AGA8_COMPONENTS = (
+    "methane", "nitrogen", "carbon_dioxide", "ethane", "propane", "isobutane", "n_butane",
+    "isopentane", "n_pentane", "n_hexane", "n_heptane", "n_octane", "n_nonane", "n_decane",
+    "hydrogen", "oxygen", "carbon_monoxide", "water", "hydrogen_sulfide", "helium", "argon",
+)  # fmt: skip
+#: lumped figures of a chromatograph, split evenly over their isomers
+AGA8_LUMPED = {"butanes": ("isobutane", "n_butane"), "pentanes": ("isopentane", "n_pentane")}
+
+
 class PtzCheck(_Detector):
-    """Flow computer's standard flow vs an independent PTZ recomputation, deviation in %."""
+    """Flow computer's standard flow vs an independent PTZ recomputation, deviation in %.
+
+    With ``composition`` (component -> tag in mol %, e.g. the process gas chromatograph's,
+    or a fixed mol % from the supplier's analysis where the station has no chromatograph)
+    Z is AGA8-92DC (GB/T 17747.2, about 0.1 %), so the alarm band can be 0.5 %; without it
+    Z comes from ``relative_density`` by a correlation good to about 1 %.
+    """
 
     kind: Literal["ptz_check"]
     meter: str  # meter id: its flow, line_flow, pressure and temperature are used
+    #: component -> tag of its mol % (a chromatograph) or a fixed mol % (a contract analysis)
+    composition: dict[str, str | float] = Field(default_factory=dict)
     relative_density: float = Field(0.60, gt=0.5, lt=1.0, description="gas density relative to air")
     base_pressure: float = Field(101.325, gt=0, description="kPa absolute")
     base_temperature: float = Field(20.0, description="°C")
     atmospheric_pressure: float = Field(101.325, gt=0, description="kPa, gauge -> absolute")
     min_flow: float = Field(500.0, ge=0)
+
+    @field_validator("composition")
+    @classmethod
+    def _components(cls, v: dict[str, str | float]) -> dict[str, str | float]:
+        known = set(AGA8_COMPONENTS) | set(AGA8_LUMPED)
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown component(s) {unknown}: use the GB/T 17747.2 names "
+                f"({', '.join(AGA8_COMPONENTS)}) or {', '.join(AGA8_LUMPED)}"
+            )
+        return v
 
 
 Detector = Annotated[
@@ -314,6 +344,9 @@ def analytics_problems(cfg: StationConfig) -> list[tuple[Path_, str]]:
             if not a.meters:
                 out.append((base, "an odorant_dose detector needs analytics.meters (the volume)"))
         if isinstance(w, PtzCheck):
+            for comp, ref in w.composition.items():
+                if isinstance(ref, str) and ref not in names:
+                    out.append((base + ("composition", comp), f"unknown tag {ref!r}"))
             if w.meter not in meter_ids:
                 out.append((base + ("meter",), f"unknown meter {w.meter!r}"))
             else:

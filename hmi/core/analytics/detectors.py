@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,7 +26,7 @@ from hmi.config.analytics import (
     PtzCheck,
     RegulatorCreep,
 )
-from hmi.core.analytics import gasprops
+from hmi.core.analytics import aga8, gasprops
 from hmi.core.analytics.series import (
     grid_mean,
     linear_slope,
@@ -350,6 +351,9 @@ class PtzCheckDetector(Detector):
             return Finding.skip(
                 f"not enough data at flow from meter {m.id} ({int(ok.sum())} of {len(ok)} minutes)"
             )
+        z_of, method = self._z_function(s, start, now)
+        if z_of is None:
+            return Finding.skip(method)
         recomputed = gasprops.standard_volume(
             cols["line_flow"][ok],
             cols["pressure"][ok],
@@ -358,23 +362,49 @@ class PtzCheckDetector(Detector):
             s.base_pressure,
             s.base_temperature,
             s.atmospheric_pressure,
+            z_of=z_of,
         )
         fc = float(cols["flow"][ok].sum())
         ref = float(recomputed.sum())
         zm = float(
-            gasprops.z_factor(
+            z_of(
                 np.nanmean(cols["pressure"][ok]) + s.atmospheric_pressure / 1000.0,
                 np.nanmean(cols["temperature"][ok]),
-                s.relative_density,
             )
         )
         detail = {
             "fc_flow": fc / float(ok.sum()),
             "ptz_flow": ref / float(ok.sum()),
             "z": zm,
+            "z_method": method,
             "minutes": int(ok.sum()),
         }
         return Finding((fc / ref - 1.0) * 100.0, detail=detail)
+
+    def _z_function(
+        self, s: PtzCheck, start: float, now: float
+    ) -> tuple[gasprops.ZFunction | None, str]:
+        """Z from the composition's window means (AGA8-92DC), else from the relative density.
+
+        (None, reason) when the composition is configured but not measured in the window:
+        a cross-check that falls back silently to a 1 % correlation would raise 0.5 % alarms.
+        """
+        if not s.composition:
+            return partial(gasprops.z_factor, relative_density=s.relative_density), "dak"
+        x: dict[str, float] = {}
+        for comp, tag in s.composition.items():
+            if not isinstance(tag, str):  # a fixed analysis
+                x[comp] = float(tag)
+                continue
+            mean, cover = self._mean(tag, start, now)
+            if cover < MIN_COVERAGE or not math.isfinite(mean):
+                return None, f"no gas composition from {tag} in the window (AGA8-92DC needs it)"
+            x[comp] = max(mean, 0.0)
+        try:
+            mix = aga8.mixture(x)
+        except ValueError as exc:
+            return None, f"gas composition unusable: {exc}"
+        return partial(aga8.z_factor, mix), "aga8_92dc"
 
 
 DETECTORS: dict[str, type[Detector]] = {

@@ -9,6 +9,9 @@ tolerance. Volume correction: Vb = Vm · (Pm/Pb) · (Tb/Tm) · (Zb/Zm).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 
 _A = (0.3265, -1.0700, -0.5339, 0.01569, -0.05165, 0.5475, -0.7361, 0.1844, 0.1056, 0.6134, 0.7210)
@@ -53,6 +56,10 @@ def z_factor(
     return z
 
 
+#: Z at (absolute pressure MPa, temperature °C), vectorized
+ZFunction = Callable[[np.ndarray | float, np.ndarray | float], np.ndarray]
+
+
 def standard_volume(
     line: np.ndarray,
     p_gauge_mpa: np.ndarray,
@@ -61,13 +68,20 @@ def standard_volume(
     base_kpa: float = 101.325,
     base_c: float = 20.0,
     atmosphere_kpa: float = 101.325,
+    z_of: ZFunction | None = None,
 ) -> np.ndarray:
-    """Line volume (or flow) -> base conditions: Vb = Vm (Pm/Pb) (Tb/Tm) (Zb/Zm)."""
+    """Line volume (or flow) -> base conditions: Vb = Vm (Pm/Pb) (Tb/Tm) (Zb/Zm).
+
+    ``z_of`` gives Z (e.g. AGA8-92DC from a composition, :mod:`hmi.core.analytics.aga8`);
+    without it Z is this module's correlation of ``relative_density``.
+    """
+    if z_of is None:
+        z_of = partial(z_factor, relative_density=relative_density)
     pm = np.asarray(p_gauge_mpa, dtype=np.float64) + atmosphere_kpa / 1000.0
     pb = base_kpa / 1000.0
     tm = np.asarray(t_c, dtype=np.float64) + 273.15
     tb = base_c + 273.15
-    zm = z_factor(pm, t_c, relative_density)
-    zb = z_factor(pb, base_c, relative_density)
+    zm = z_of(pm, t_c)
+    zb = z_of(pb, base_c)
     out: np.ndarray = np.asarray(line, dtype=np.float64) * (pm / pb) * (tb / tm) * (zb / zm)
     return out
