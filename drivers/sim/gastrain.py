@@ -33,6 +33,9 @@ SSV_LOW_DELAY = 5.0  # s below the under-pressure trip before the slam-shut rele
 SSV_LOW_GRACE = 60.0  # s after a reset before the under-pressure trip is armed again
 SSV_CLOSE_RATE = 0.5  # fraction per second
 RELIEF_COEFF = 100000.0  # Sm3/h per MPa above the relief set point, per (token) relief valve
+V_LINE = 1000.0  # m3 of upstream pipeline between the upstream station and ours (5 km DN500)
+FEED_GAIN = 400000.0  # Sm3/h per MPa: how hard the upstream station holds the line pressure
+FEED_MAX_FACTOR = 2.5  # the upstream feed is at most this many times our design flow
 
 #: the demo ladder, used only when the model is built without ``regulator_runs``
 DEFAULT_RUNS: tuple[dict[str, float], ...] = (
@@ -77,7 +80,7 @@ class RegulatorRun:
     def step(self, dt: float, p_in: float, p_out: float, t_gas: float, ambient: float) -> float:
         """Advance one step; return the standard flow through the run."""
         m, f = self.m, self.m.faults
-        if p_out >= self.ssv_sp:
+        if p_out >= f.ssv_trip_at.get(self.n, self.ssv_sp):  # a tired pilot spring trips low
             self.over_timer += dt
             if self.over_timer >= SSV_DELAY:
                 self.ssv_tripped = True
@@ -93,7 +96,17 @@ class RegulatorRun:
         rate = SSV_CLOSE_RATE if target < self.ssv_pos else 1.0 / 3.0
         self.ssv_pos += max(-rate * dt, min(rate * dt, target - self.ssv_pos))
         sp = m.v[self.p + "active.setpoint"]
-        u_act = 1.0 if f.reg_fail_open.get(self.n) else min(max((sp - p_out) / PROP_BAND, 0.0), 1.0)
+        ice = min(max(f.pilot_ice.get(self.n, 0.0), 0.0), 1.0)
+        if ice > 0.0:  # an icing pilot sticks and slips (the outlet hunts), then loses its load
+            sp -= 0.12 * max(ice - 0.4, 0.0)
+        u_act = min(max((sp - p_out) / PROP_BAND, 0.0), 1.0)
+        if ice > 0.0:
+            hunt = 2.4 * ice * (1.0 - ice)  # strongest half-way; a solid pilot no longer hunts
+            u_act = min(max(u_act + hunt * math.sin(2.0 * math.pi * m.t / 240.0), 0.0), 1.0)
+        if f.reg_fail_open.get(self.n):
+            u_act = 1.0
+        if f.reg_fail_closed.get(self.n):
+            u_act = 0.0
         u_mon = (
             1.0
             if f.mon_fail_open.get(self.n)
@@ -104,6 +117,9 @@ class RegulatorRun:
         self.pos_mon += (u_mon - self.pos_mon) * a
         cap = physics.regulator_capacity(p_in, p_out, REG_COEFF)
         self.flow = cap * min(self.pos_act, self.pos_mon) * self.ssv_pos
+        creep = f.lockup_creep.get(self.n, 0.0)
+        if creep > 0.0 and self.pos_act < 0.05:  # the closed seat passes gas at lock-up
+            self.flow += creep * self.pos_mon * self.ssv_pos
         # gas leaving the run: heated gas cooled by throttling; a still run drifts to ambient
         target_t = t_gas - physics.jt_cooling(p_in - p_out) if self.flow > 50.0 else ambient
         tau = 15.0 if self.flow > 50.0 else 600.0
@@ -135,6 +151,11 @@ class GasTrain:
         self.supply_mean = float(m.params.get("supply_pressure", 3.85))
         self.supply = self.supply_mean
         self.supply_ou = OU(0.01, 900.0)
+        self.design_flow = float(
+            m.params.get("design_flow", 2.0 * float(m.params.get("base_flow", 22000.0)))
+        )
+        self.v_line = float(m.params.get("upstream_line_volume", V_LINE))
+        self.feed = 0.0
         self.esd_tripped = False
         self.esd_pos = 1.0
         self.fouling = [float(r.uniform(0.05, 0.25)), float(r.uniform(0.0, 0.10))]
@@ -165,17 +186,23 @@ class GasTrain:
         """Advance one step."""
         m, f, v = self.m, self.m.faults, self.m.v
         t_abs = m.time()
-        # pipeline supply: slow drift plus wander; a supply-loss scenario ramps it to a target
+        # upstream pipeline: its line pack is a gas volume fed by the upstream station, which
+        # holds the line near the supply pressure; losing the feed leaves the pack to be drawn
+        # down by the send-out, so the decline is slow and faster at the morning peak
         drift = 0.04 * math.sin(2.0 * math.pi * t_abs / (5.0 * 3600.0))
-        normal_supply = self.supply_mean + drift + self.supply_ou.step(dt, m.normal())
-        if f.supply_target is not None:
-            step = f.supply_rate * dt
-            self.supply += max(-step, min(step, f.supply_target - self.supply))
-        else:  # recover smoothly after a scenario
-            self.supply += (normal_supply - self.supply) * min(dt / 60.0, 1.0)
+        target = self.supply_mean + drift + self.supply_ou.step(dt, m.normal())
+        if f.supply_setpoint is not None:  # the upstream regulator holds a wrong set point
+            target = f.supply_setpoint
+        feed = self.flow + FEED_GAIN * (target - self.supply)
+        feed = min(max(feed, 0.0), FEED_MAX_FACTOR * self.design_flow) * max(f.supply_feed, 0.0)
+        self.feed = feed
+        self.supply += (feed - self.flow) / 3600.0 * physics.P_ATM / self.v_line * dt
+        self.supply = max(self.supply, 0.0)
         flow_ratio = self.flow / 40000.0
         self.p_in = self.supply - 0.06 * flow_ratio * flow_ratio
         # inlet ESD: latched trip, 10 s stroke
+        if f.esd_close:  # the actuator's solenoid drops out on its own: a spurious trip
+            self.esd_tripped = True
         target = 0.0 if self.esd_tripped else 1.0
         self.esd_pos += max(-dt / ESD_STROKE, min(dt / ESD_STROKE, target - self.esd_pos))
         # filters: duty run carries the flow, dP ~ flow^2 / density, fouling grows with throughput
@@ -200,7 +227,11 @@ class GasTrain:
             t_gas = m.heater.gas_out if hasattr(m, "heater") else 25.0
         flows = [run.step(dt, self.p_st, self.p_out, t_gas, ambient) for run in self.runs]
         self.flow = sum(flows)
-        self.demand = m.env.demand * min(math.sqrt(max(self.p_out, 0.0) / 0.395), 1.15)
+        self.demand = (
+            m.env.demand * f.demand_factor * min(math.sqrt(max(self.p_out, 0.0) / 0.395), 1.15)
+        )
+        if f.demand_extra > 0.0:  # a rupture blows down into the open air (choked: ~ p abs)
+            self.demand += f.demand_extra * physics.abs_p(max(self.p_out, 0.0)) / 0.5
         self.relief_flow = sum(RELIEF_COEFF * max(self.p_out - r.relief_sp, 0.0) for r in self.runs)
         self.p_out += (
             (self.flow - self.demand - self.relief_flow) / 3600.0 * physics.P_ATM / V_NETWORK * dt
@@ -230,7 +261,7 @@ class GasTrain:
                 max(self.dp[i] + 0.15 * m.normal(), 0.0) if i == duty else abs(0.05 * m.normal())
             )
             v[f"flt{n}.in_service"] = float(i == duty)
-            v[f"flt{n}.liquid_high"] = 0.0
+            v[f"flt{n}.liquid_high"] = float(n in m.faults.liquid_high)
             v[f"flt{n}.fouling"] = self.fouling[i]
         v["filters.outlet.pressure"] = self.p_st + 0.002 * m.normal()
         for run in self.runs:

@@ -130,8 +130,8 @@ class ModbusSimServer(SimServerBase):
     def refresh(self, force: bool = False) -> None:
         """Re-encode the images when the model (or a memory cell) changed since last time."""
         key = (self.model.steps, self._mem_version)
-        if key == self._key and not force:
-            return
+        if (key == self._key or self.frozen) and not force:
+            return  # frozen: the device keeps answering its last image
         self._key = key
         eng = self.memory.copy()
         if self._model_names:
@@ -167,6 +167,8 @@ class ModbusSimServer(SimServerBase):
         registers: list[int],
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
+        if self.exception:  # e.g. 0x0B: the gateway's serial target does not respond
+            return ExcCodes(self.exception)
         table = _FC_TABLE.get(function_code)
         img = self.images.get(table or "")
         if img is None:

@@ -56,8 +56,27 @@ class Faults:
     mon_fail_open: dict[int, bool] = field(default_factory=dict)  # run -> monitor pilot stuck open
     filter_clog_rate: float = 0.0  # fouling units per second added to filter run 1
     burner_fail: bool = False  # burner locks out and cannot be reset
-    supply_target: float | None = None  # supply pressure the pipeline moves toward, MPa
-    supply_rate: float = 0.0  # MPa per second toward supply_target
+    supply_feed: float = 1.0  # share of the upstream feed that reaches the pipeline (0: lost)
+    supply_setpoint: float | None = None  # upstream station holds the line at this MPa instead
+    reg_fail_closed: dict[int, bool] = field(default_factory=dict)  # run -> active fails shut
+    pilot_ice: dict[int, float] = field(default_factory=dict)  # run -> pilot icing 0..1
+    lockup_creep: dict[int, float] = field(default_factory=dict)  # run -> Sm3/h past the seat
+    ssv_trip_at: dict[int, float] = field(default_factory=dict)  # run -> where its pilot trips
+    demand_extra: float = 0.0  # Sm3/h drawn downstream on top of the city (a rupture)
+    demand_factor: float = 1.0  # city demand multiplier (1: the daily profile)
+    stuck: set[str] = field(default_factory=set)  # model variables whose transmitter froze
+    drift: dict[str, float] = field(default_factory=dict)  # model variable -> added offset
+    underrange: set[str] = field(default_factory=set)  # loop current < 3.6 mA: served as NaN
+    detector_drift: dict[int, float] = field(default_factory=dict)  # detector -> %LEL offset
+    pump_fault: bool = False  # the odorant pump trips
+    odorant_rate: float = 1.0  # odorant consumption multiplier (days of dosing at speed)
+    liquid_high: set[int] = field(default_factory=set)  # filter runs with liquid in the sump
+    doors: set[str] = field(default_factory=set)  # doors held open
+    esd_close: bool = False  # the ESD actuator closes on its own (spurious trip)
+    plc_stop: bool = False  # PLC in STOP: its image freezes, plc.run = 0
+    frozen: set[str] = field(default_factory=set)  # devices answering unchanging values
+    gateway_fault: set[str] = field(default_factory=set)  # devices answering exception 0x0B
+    burner_derate: float = 1.0  # share of the burner rating available (sooted fire tube)
     leak: dict[int, float] = field(default_factory=dict)  # detector number -> %LEL of leaking gas
     detector_fault: set[int] = field(default_factory=set)  # detector numbers in fault
     mains_lost: bool = False
@@ -101,13 +120,14 @@ class StationModel:
         self.commands: dict[str, Command] = {}
         self._pulses: dict[str, float] = {}
         self.faults = Faults()
+        self._stuck: dict[str, float] = {}
         self.env = Environment(self)
         self.gas = GasTrain(self)
         self.meters = Metering(self)
+        self.utilities = Utilities(self)
         self.heater = Heater(self)
         self.odorizer = Odorizer(self)
         self.detectors = Detectors(self)
-        self.utilities = Utilities(self)
         self.fans = ExhaustFans(self)
         self.gc = Chromatograph(self)
         self._units: tuple[Unit, ...] = (
@@ -170,6 +190,25 @@ class StationModel:
                 del self._pulses[name]
         for unit in self._units:
             unit.step(dt)
+        self._instrument_faults()
+
+    def _instrument_faults(self) -> None:
+        """Transmitter faults act on what is published, not on the process."""
+        f, v = self.faults, self.v
+        for name, offset in f.drift.items():
+            if name in v:
+                v[name] += offset
+        for name in f.stuck:
+            if name in v:
+                v[name] = self._stuck.setdefault(name, v[name])
+        for name in list(self._stuck):
+            if name not in f.stuck:
+                del self._stuck[name]
+        for name in f.underrange:  # < 3.6 mA: the analog card flags a signal fault (NaN)
+            if name in v:
+                v[name] = math.nan
+        if f.plc_stop:
+            v["plc.run"] = 0.0
 
     # ------------------------------------------------------------------ scenario
     def set_scenario(self, name: str) -> None:

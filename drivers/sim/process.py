@@ -110,19 +110,38 @@ class Metering:
 
 
 class Heater:
-    """Water-bath heater: on/off burner holding the bath temperature; gas coil heats the gas."""
+    """Water-bath heater: on/off burner holding the bath temperature; gas coil heats the gas.
 
-    BURNER_KW = 400.0
-    BATH_KJ_PER_K = 3000.0
-    LOSS_KW_PER_K = 0.5
-    HYSTERESIS = 2.5
+    Sized from the station's design flow (model parameter ``design_flow``, default twice the
+    mean send-out): the burner heats the design flow by :data:`DESIGN_RISE` K with a 10 %
+    margin (the demo's 44 000 Sm3/h: ~500 kW) and the bath holds :data:`WATER_M3_PER_MW` m3
+    of water per MW of burner (~12.6 m3, with the coil and shell ~58 MJ/K). After a flame
+    failure at daytime flow the bath takes 35-50 minutes to cool from 50 to 40 degC; the
+    burner cycles about every 20-30 minutes on a +/-1.5 K band. ``heater_kw`` and
+    ``heater_bath_m3`` override the sizing.
+    """
+
+    DESIGN_RISE = 20.0  # K the design flow is heated by (Joule-Thomson cooling plus margin)
+    WATER_M3_PER_MW = 25.0
+    WATER_KJ_PER_M3K = 4186.0
+    SHELL_SHARE = 0.10  # the coil, fire tube and shell add this share of the water's capacity
+    LOSS_KW_PER_K_PER_MW = 1.0
+    HYSTERESIS = 1.5
 
     def __init__(self, m: StationModel) -> None:
         self.m = m
         m.command("heater.water.setpoint", 30.0, 90.0, 50.0)
         m.command("heater.burner.reset", 0.0, 1.0, 0.0, self._reset, pulse=True)
-        self.water = 50.0 + float(m.rng.uniform(-2.0, 2.0))
-        self.burner = False
+        design = float(m.params.get("design_flow", 2.0 * float(m.params.get("base_flow", 22000.0))))
+        sized = physics.gas_heat_kw(design, 0.0, self.DESIGN_RISE) * 1.1
+        self.rating_kw = float(m.params.get("heater_kw", round(sized, -1)))
+        bath_m3 = float(
+            m.params.get("heater_bath_m3", self.rating_kw / 1000.0 * self.WATER_M3_PER_MW)
+        )
+        self.bath_kj_per_k = bath_m3 * self.WATER_KJ_PER_M3K * (1.0 + self.SHELL_SHARE)
+        self.loss_kw_per_k = self.LOSS_KW_PER_K_PER_MW * self.rating_kw / 1000.0
+        self.water = 50.0 + float(m.rng.uniform(-1.5, 1.5))
+        self.burner = bool(m.rng.uniform() < 0.45)
         self.tripped = False
         self.gas_out = 25.0
         self.stack = 120.0
@@ -135,9 +154,10 @@ class Heater:
         """Advance one step."""
         m, v = self.m, self.m.v
         sp = v["heater.water.setpoint"]
+        powered = m.utilities.powered("heater")
         if m.faults.burner_fail:
             self.tripped = True
-        if self.tripped:
+        if self.tripped or not powered:
             self.burner = False
         elif self.water < sp - self.HYSTERESIS:
             self.burner = True
@@ -147,10 +167,10 @@ class Heater:
         t_in = m.env.gas_in
         t_out = t_in + physics.heater_effectiveness(q) * (self.water - t_in)
         load = physics.gas_heat_kw(q, t_in, t_out)
-        power = self.BURNER_KW if self.burner else 0.0
+        power = self.rating_kw * m.faults.burner_derate if self.burner else 0.0
         self.water += (
-            (power - load - self.LOSS_KW_PER_K * (self.water - m.env.ambient))
-            / self.BATH_KJ_PER_K
+            (power - load - self.loss_kw_per_k * (self.water - m.env.ambient))
+            / self.bath_kj_per_k
             * dt
         )
         self.gas_out += (t_out - self.gas_out) * min(dt / 20.0, 1.0)
@@ -184,17 +204,20 @@ class Odorizer:
         m, v = self.m, self.m.v
         q = m.gas.flow
         sp = v["odor.dose.setpoint"]
-        running = q > 100.0 and self.level > 0.5
+        f = m.faults
+        running = (
+            q > 100.0 and self.level > 0.5 and not f.pump_fault and m.utilities.powered("odorizer")
+        )
         error = self.pump_ou.step(dt, m.normal())
         rate = sp * q / 1000.0 * (1.0 + error) if running else 0.0  # g/h
-        kg = rate * dt / 3600.0 / 1000.0
+        kg = rate * dt / 3600.0 / 1000.0 * f.odorant_rate
         self.used += kg
         self.level = max(self.level - kg / self.TANK_KG * 100.0, 0.0)
         v["odor.rate"] = rate
         v["odor.dose"] = rate * 1000.0 / q if running else 0.0
         v["odor.tank.level"] = self.level
         v["odor.pump.running"] = float(running)
-        v["odor.pump.fault"] = 0.0
+        v["odor.pump.fault"] = float(f.pump_fault)
         v["odor.used"] = self.used
 
 
@@ -220,7 +243,7 @@ class Detectors:
         top = 0.0
         for i in range(self.COUNT):
             n = i + 1
-            value = min(float(lel[i]) + f.leak.get(n, 0.0), 100.0)
+            value = min(float(lel[i]) + f.leak.get(n, 0.0) + f.detector_drift.get(n, 0.0), 100.0)
             fault = n in f.detector_fault
             v[f"gd{n:02d}.lel"] = 0.0 if fault else value
             v[f"gd{n:02d}.fault"] = float(fault)
@@ -231,23 +254,51 @@ class Detectors:
 
 
 class Utilities:
-    """Mains power, UPS, cabinet climate, doors and the PLC's own health."""
+    """Mains power, UPS, cabinet climate, doors and the PLC's own health.
+
+    The UPS carries the loads named in the model parameter ``ups_loads`` (default the PLC,
+    the gas detection and the communications); the heater's burner controls and the odorant
+    pump are on mains only unless listed. On mains loss the loads off the UPS stop; the UPS
+    discharges with its load (``ups_runtime_min`` minutes at full load, default 21: about an
+    hour at the demo's ~35 % load) and when the battery is flat every device goes silent.
+    """
+
+    #: load of each consumer on the UPS, % of its rating
+    LOADS = {"plc": 15.0, "detectors": 10.0, "comms": 10.0, "heater": 20.0, "odorizer": 8.0}
+    DEFAULT_UPS = ("plc", "detectors", "comms")
 
     def __init__(self, m: StationModel) -> None:
         self.m = m
         self.battery = 100.0
         self.load_ou = OU(1.5, 300.0)
+        self.on_ups = set(m.params.get("ups_loads", self.DEFAULT_UPS))
+        unknown = self.on_ups - set(self.LOADS)
+        if unknown:
+            raise ValueError(
+                f"ups_loads: unknown load(s) {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(self.LOADS)})"
+            )
+        self.runtime_s = float(m.params.get("ups_runtime_min", 21.0)) * 60.0
+        #: True once the UPS battery is flat with the mains off: the station is dark
+        self.dark = False
         m.command("station.horn", 0.0, 1.0, 0.0)  # the station horn / beacon coil
+
+    def powered(self, load: str) -> bool:
+        """True while ``load`` has power (mains, or the UPS for a load on it with charge left)."""
+        if not self.m.faults.mains_lost:
+            return True
+        return load in self.on_ups and self.battery > 0.0
 
     def step(self, dt: float) -> None:
         """Advance one step."""
         m, v, f = self.m, self.m.v, self.m.faults
         mains = not f.mains_lost
-        load = 35.0 + self.load_ou.step(dt, m.normal())
+        load = sum(self.LOADS[n] for n in self.on_ups) + self.load_ou.step(dt, m.normal())
         if mains:
             self.battery = min(self.battery + 0.01 * dt, 100.0)
-        else:  # about an hour of autonomy at a third of the UPS rating
-            self.battery = max(self.battery - 0.028 * dt * load / 35.0, 0.0)
+        else:
+            self.battery = max(self.battery - 100.0 * dt * load / 100.0 / self.runtime_s, 0.0)
+        self.dark = not mains and self.battery <= 0.0
         v["power.mains_ok"] = float(mains)
         v["power.voltage"] = 221.0 + 1.5 * m.normal() if mains else 0.0
         v["ups.on_battery"] = float(not mains)
@@ -255,7 +306,7 @@ class Utilities:
         v["ups.load"] = load
         v["ups.output_voltage"] = 220.0 + 0.3 * m.normal() if self.battery > 0.0 else 0.0
         for door in ("control_room", "plc_cabinet", "station_gate", "heater_room", "odorizer_room"):
-            v["door." + door] = 0.0
+            v["door." + door] = float(door in f.doors)
         v["cabinet.temperature"] = 24.0 + 0.2 * (m.env.ambient - m.env.t_mean) + 0.1 * m.normal()
         v["plc.heartbeat"] = float(int(m.t) % 65536)
         v["plc.run"] = 1.0

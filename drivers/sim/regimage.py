@@ -134,7 +134,8 @@ class TableImage:
         if kind == "bit":
             return np.asarray(np.where(raw != 0, np.left_shift(1, bits), 0), dtype=np.uint16)
         if kind.startswith("float"):
-            clean = np.nan_to_num(raw, nan=0.0, posinf=_F32_MAX, neginf=-_F32_MAX)
+            # NaN stays NaN: what a PLC serves for a failed analog signal (loop < 3.6 mA)
+            clean = np.nan_to_num(raw, nan=np.nan, posinf=_F32_MAX, neginf=-_F32_MAX)
             if kind == "float32":
                 clean = np.clip(clean, -_F32_MAX, _F32_MAX)
             values = clean.astype(_NP_TYPE[kind])

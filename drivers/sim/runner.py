@@ -103,6 +103,8 @@ class Simulator:
             self.servers[d.id] = cls(d, by_device[d.id], self.model)
         self._task: asyncio.Task[None] | None = None
         self._offline: set[str] = set()
+        self._unknown_selectors: set[str] = set()
+        self._dark = False
         self.running = False
         #: while True the model stands still (servers keep answering with frozen values)
         self.paused = False
@@ -170,6 +172,59 @@ class Simulator:
         log.info("simulator: device %s replies %s", device_id, kind or "properly again")
         setter(kind)
 
+    def resolve_devices(self, selectors: set[str]) -> set[str]:
+        """Device ids a scenario names: an id, ``comms`` (the comms-loss device) or
+        ``@variable`` (every device serving that model variable). Names this station does
+        not have are skipped (logged once); when none is left the comms device stands in."""
+        out: set[str] = set()
+        for sel in selectors:
+            if sel == "comms" and self.comms_device is not None:
+                out.add(self.comms_device)
+            elif sel.startswith("@"):
+                var = sel[1:]
+                out.update(
+                    d
+                    for d, server in self.servers.items()
+                    if any(p.source == var for p in getattr(server, "points", ()))
+                )
+            elif sel in self.servers:
+                out.add(sel)
+            elif sel not in self._unknown_selectors:
+                self._unknown_selectors.add(sel)
+                log.warning("simulator: scenario %s names device %s, not here", self.scenario, sel)
+        if selectors and not out and self.comms_device is not None:
+            out.add(self.comms_device)
+        return out
+
+    def _device_faults(self) -> None:
+        """Carry the model's per-device faults (frozen image, exception replies) to the servers."""
+        f = self.model.faults
+        frozen = self.resolve_devices(f.frozen) if f.frozen else set()
+        gateway = self.resolve_devices(f.gateway_fault) if f.gateway_fault else set()
+        for dev_id, server in self.servers.items():
+            want_frozen = dev_id in frozen
+            if want_frozen != server.frozen:
+                refresh = getattr(server, "refresh", None)
+                if want_frozen and refresh is not None:
+                    refresh(force=True)  # freeze what the model says now (plc.run = 0 ...)
+                server.frozen = want_frozen
+                log.info("simulator: device %s %s", dev_id, "freezes" if want_frozen else "thaws")
+            code = 11 if dev_id in gateway else 0
+            if code != server.exception:
+                server.exception = code
+                log.info("simulator: device %s answers exception %d", dev_id, code)
+
+    async def _set_dark(self, dark: bool) -> None:
+        """The UPS is flat: every device goes silent (and comes back with the mains)."""
+        self._dark = dark
+        log.info("simulator: station %s", "dark: every device silent" if dark else "powered again")
+        for dev_id in self.servers:
+            try:
+                await self.set_device_online(dev_id, not dark)
+            except OSError as exc:  # the port was taken meanwhile: retry on the next tick
+                log.warning("simulator: cannot bring %s back: %s", dev_id, exc)
+                self._dark = True
+
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         last = loop.time()
@@ -181,6 +236,11 @@ class Simulator:
             if not self.paused:
                 self.model.step((now - last) * self.speed)
             last = now
+            self._device_faults()
+            if self.model.utilities.dark != self._dark:
+                await self._set_dark(self.model.utilities.dark)
+            if self._dark:
+                continue
             if self.model.faults.malformed_reply != malformed and self.comms_device is not None:
                 malformed = self.model.faults.malformed_reply
                 self._set_malformed(self.comms_device, malformed)

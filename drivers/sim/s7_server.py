@@ -205,8 +205,8 @@ class S7SimServer(SimServerBase):
     def refresh(self, force: bool = False) -> None:
         """Re-encode the images when the model (or a memory cell) changed since last time."""
         key = (self.model.steps, self._mem_version)
-        if key == self._key and not force:
-            return
+        if (key == self._key or self.frozen) and not force:
+            return  # frozen: the device keeps answering its last image
         self._key = key
         eng = self.memory.copy()
         if self._model_names:

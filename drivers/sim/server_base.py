@@ -74,6 +74,10 @@ class SimServerBase:
                 sigs.append(p.source)
         self._bank = SignalBank(sigs, seed=model.seed) if sigs else None
         self._overridden: set[int] = set()
+        #: True: the device answers with unchanging values (PLC in STOP, a hung gateway image)
+        self.frozen = False
+        #: Modbus exception code every read answers with (0: none), e.g. 11 behind a gateway
+        self.exception = 0
 
     async def start(self) -> None:
         """Listen on the device's host/port; OSError when that is impossible."""

@@ -120,13 +120,28 @@ def test_odorant_dose_follows_flow_and_the_tank_empties():
 
 def test_heater_cycles_its_burner_around_the_set_point():
     m = model()
-    rec = run(m, 900, ["heater.water.temperature", "heater.burner.on"])
+    rec = run(m, 7200, ["heater.water.temperature", "heater.burner.on"])
     water = rec["heater.water.temperature"]
-    assert 45.0 < water.min() and water.max() < 55.0
-    assert 0 < rec["heater.burner.on"].sum() < len(water)  # it switches on and off
+    assert 47.0 < water.min() and water.max() < 53.0
+    starts = np.flatnonzero(np.diff(rec["heater.burner.on"]) > 0.5)
+    assert len(starts) >= 3  # it switches on and off ...
+    periods = np.diff(starts) / 60.0  # one sample per model second
+    assert 15.0 <= periods.min() and periods.max() <= 30.0  # ... every 15-30 minutes
     m.write("heater.water.setpoint", 65.0)
-    rec = run(m, 900, ["heater.water.temperature"])
-    assert rec["heater.water.temperature"][-120:].mean() > 60.0
+    rec = run(m, 3600, ["heater.water.temperature"])
+    assert rec["heater.water.temperature"][-120:].mean() > 60.0  # a big bath heats slowly
+
+
+def test_heater_is_sized_from_the_design_flow():
+    small = StationModel(seed=1, start_time=START, params={"base_flow": 3000.0})
+    demo = StationModel(seed=1, start_time=START)
+    assert demo.heater.rating_kw == pytest.approx(500.0, abs=10.0)
+    assert small.heater.rating_kw == pytest.approx(demo.heater.rating_kw * 3000 / 22000, rel=0.05)
+    assert demo.heater.bath_kj_per_k / small.heater.bath_kj_per_k == pytest.approx(
+        demo.heater.rating_kw / small.heater.rating_kw, rel=0.05
+    )
+    own = StationModel(seed=1, start_time=START, params={"heater_kw": 800.0, "heater_bath_m3": 30})
+    assert own.heater.rating_kw == 800.0 and own.heater.bath_kj_per_k > 30 * 4186
 
 
 def test_esd_close_and_reset_commands():
