@@ -13,11 +13,13 @@ appears a little later on the model's timeline than the crossing itself.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drivers.sim import physics
 from drivers.sim.gastrain import PROP_BAND, V_NETWORK, V_STATION
 from drivers.sim.process import UINT32
+from drivers.sim.timeline import TimelineSpec, TimelineState, load_timeline
 
 if TYPE_CHECKING:
     from drivers.sim.model import StationModel
@@ -30,6 +32,17 @@ class Scenario:
     """Normal operation: demand follows the daily profile, nothing fails."""
 
     name = "normal"
+    title = {"en": "Normal operation", "zh": "正常运行"}
+    description = {
+        "en": "Normal day: demand follows the daily profile, nothing fails",
+        "zh": "正常运行：用气量随日负荷曲线变化，无故障",
+    }
+    #: alarms the drill must raise, and alarms it may also raise (time of day, speed)
+    expected_alarms: tuple[str, ...] = ()
+    possible_alarms: tuple[str, ...] = ()
+    #: suggested drill speed and length (model seconds)
+    speed = 10.0
+    duration = 120.0
 
     def apply(self, m: StationModel, ts: float) -> None:
         """Set the model's faults for ``ts`` model seconds after selection."""
@@ -39,243 +52,64 @@ class Scenario:
         """Human-readable timeline (the class docstring)."""
         return inspect.cleandoc(cls.__doc__ or "")
 
-
-class OutletOverpressure(Scenario):
-    """Run 1 active regulator fails open, then its monitor; the slam-shut trips.
-
-    The ladder is the demo's (station config ``protection``): run 1 active 0.40, monitor 0.42,
-    relief 0.43, slam-shut 0.435 MPa; standby run 2 active 0.38, slam-shut 0.44 MPa.
-
-    -   15 s  run 1 active regulator fails wide open; outlet pressure climbs.
-    -  ~27 s  the monitor regulator starts throttling (reg1.monitor.position < 100 %);
-    -  ~32 s  outlet.pressure passes H 0.41 MPa; the monitor holds about 0.415 MPa.
-    -  120 s  the monitor's pilot sticks open too; outlet pressure climbs again.
-    - ~132 s  outlet.pressure passes HH 0.425 MPa; ~137 s the token relief starts venting.
-    - ~140 s  it reaches the slam-shut set point 0.435 MPa; 1 s later the run 1 slam-shut
-              trips (reg1.ssv.closed = 1, ~144 s) and closes in 2 s, the peak stays below
-              0.44 MPa. The outlet network then falls: HH clears ~158 s, H ~184 s, and
-              standby run 2 (0.38 MPa; its own slam-shut is set at 0.44 MPa and stays open)
-              takes over near 0.375 MPa from ~230 s.
-    -  375 s  run 1's regulators are repaired. The slam-shut stays closed until an operator
-              writes reg1.ssv.reset = 1 (refused at or above its reset limit, 0.41 MPa); run
-              1 then holds 0.40 again.
-    """
-
-    name = "outlet_overpressure"
-
-    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        f = m.faults
-        f.reg_fail_open[1] = LEAD_IN <= ts < 375.0
-        f.mon_fail_open[1] = 120.0 <= ts < 375.0
+    @classmethod
+    def summary(cls, lang: str = "en") -> str:
+        """The one-line description in ``lang`` ('en' or 'zh')."""
+        return cls.description.get(lang) or cls.description["en"]
 
 
-class GasLeak(Scenario):
-    """A leak near the run 1 regulators: detector gd05 rises to ~30 then ~60 %LEL, then back.
+class TimelineScenario(Scenario):
+    """A scenario read from a YAML timeline (:mod:`drivers.sim.timeline`)."""
 
-    -   15 s  gd05 (regulator run 1) starts rising; gd06 next to it sees about a third.
-    -  ~35 s  gd05 passes level 1 (20 %LEL); holds about 30 %LEL from 45 s.
-    -  105 s  the leak grows; gd05 passes level 2 (50 %LEL) at ~130 s, holds ~60 %LEL.
-    -  195 s  the leak is isolated; gd05 falls below 50 %LEL at ~210 s, below 20 %LEL at
-              ~255 s and is back at its background (< 2 %LEL) by 285 s.
-    """
-
-    name = "gas_leak"
-
-    DETECTOR = 5
-    NEIGHBOUR = 6
-
-    @staticmethod
-    def level(ts: float) -> float:
-        """%LEL of leaking gas at gd05, ``ts`` seconds after selection."""
-        points = (
-            (LEAD_IN, 0.0),
-            (45.0, 30.0),
-            (105.0, 30.0),
-            (135.0, 60.0),
-            (195.0, 60.0),
-            (285.0, 0.0),
-        )
-        if ts <= points[0][0] or ts >= points[-1][0]:
-            return 0.0
-        for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
-            if t0 <= ts <= t1:
-                return v0 + (v1 - v0) * (ts - t0) / (t1 - t0)
-        return 0.0  # pragma: no cover
-
-    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        level = self.level(ts)
-        m.faults.leak = {self.DETECTOR: level, self.NEIGHBOUR: level * 0.35} if level > 0 else {}
-
-
-class HeaterRoomLeak(Scenario):
-    """A leak in the heater room: level 1 on gd04 starts the room's exhaust fan, which fails.
-
-    -   15 s  gd04 (heater room) starts rising toward ~30 %LEL.
-    -  ~35 s  gd04 passes level 1 (20 %LEL): the PLC commands the heater-room exhaust fan
-              (heater_room.fan.cmd = 1), but the fan does not start.
-    -  ~45 s  no running feedback after 10 s: heater_room.fan.fail = 1.
-    -  150 s  the leak is isolated; gd04 is back at its background by ~200 s. The gas alarm
-              stays latched until reset; the fan command runs on for 5 minutes.
-    """
-
-    name = "heater_room_leak"
-
-    DETECTOR = 4
-
-    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        if LEAD_IN <= ts < 150.0:
-            level = min(30.0, 30.0 * (ts - LEAD_IN) / 30.0)
-        elif 150.0 <= ts < 200.0:
-            level = 30.0 * (200.0 - ts) / 50.0
-        else:
-            level = 0.0
-        m.faults.leak = {self.DETECTOR: level} if level > 0 else {}
-        m.faults.fan_fail = {"heater_room"} if LEAD_IN <= ts < 400.0 else set()
-
-
-class FilterClog(Scenario):
-    """Filter run 1 clogs: its differential pressure rises past H (50 kPa) to about 75 kPa.
-
-    -   15 s  the element of filter run 1 (the duty run) starts clogging at a rate that
-              would take its dP to ~75 kPa in 100 s at the flow of that moment.
-    -  ~75 s  flt1.dp passes H 50 kPa (later at night when flow is low, as dP ~ flow^2).
-    -  115 s  clogging stops; dP stays high (it still follows flow squared).
-              Writing filters.duty = 2 changes over to the clean run 2 and clears the alarm.
-    """
-
-    name = "filter_clog"
+    spec: TimelineSpec
 
     def __init__(self) -> None:
-        self.rate: float | None = None
+        self.state = TimelineState(self.spec)
 
     def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        if LEAD_IN <= ts < 115.0:
-            if self.rate is None:
-                fouling = m.gas.fouling[0]
-                clean = max(m.gas.dp[0] / (1.0 + fouling), 2.0) if m.gas.dp[0] > 0 else 12.0
-                self.rate = max((75.0 / clean - 1.0 - fouling) / 100.0, 0.0)
-            m.faults.filter_clog_rate = self.rate
-        else:
-            m.faults.filter_clog_rate = 0.0
+        self.state.apply(m.faults, ts)
+
+    @classmethod
+    def timeline(cls) -> str:  # noqa: D102
+        return cls.spec.timeline_text()
 
 
-class HeaterTrip(Scenario):
-    """The heater burner trips; the bath cools and the gas after the regulators falls below 5 degC.
-
-    -   15 s  flame failure: heater.burner.trip = 1, the burner stays off.
-    - ~180 s  heater.water.temperature passes L (40 degC).
-    - ~220 s  heater.gas_out.temperature passes L (20 degC).
-    - ~275 s  reg1.outlet.temperature, then (~285 s) outlet.temperature, fall below 5 degC:
-              the Joule-Thomson cooling of ~14 degC across the regulators is no longer
-              made up by the heater.
-    -  615 s  the burner fault clears; writing heater.burner.reset = 1 restarts the burner
-              (refused before that) and the bath reheats over several minutes.
-    """
-
-    name = "heater_trip"
-
-    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        m.faults.burner_fail = LEAD_IN <= ts < 615.0
+def scenario_class(spec: TimelineSpec) -> type[Scenario]:
+    """A scenario class for a loaded timeline (what :data:`SCENARIOS` holds)."""
+    attrs = {
+        "name": spec.name,
+        "spec": spec,
+        "title": spec.title,
+        "description": spec.description,
+        "expected_alarms": spec.expected_alarms,
+        "possible_alarms": spec.possible_alarms,
+        "speed": spec.speed,
+        "duration": spec.duration,
+        "__doc__": spec.timeline_text(),
+    }
+    return type(f"Timeline_{spec.name}", (TimelineScenario,), attrs)
 
 
-class SupplyLoss(Scenario):
-    """The upstream pipeline loses pressure: inlet falls through L and LL, then recovers.
-
-    -   15 s  supply pressure starts falling 0.015 MPa/s from ~3.9 MPa.
-    -  ~61 s  inlet.pressure passes L (3.2 MPa).
-    - ~108 s  inlet.pressure passes LL (2.5 MPa).
-    - ~192 s  supply bottoms out at 1.2 MPa; run 1 alone can no longer pass the demand,
-              the outlet sags below 0.38 MPa and standby run 2 opens to help (~285 s).
-    -  375 s  supply recovers (time constant 60 s); LL clears ~416 s, L ~457 s.
-    """
-
-    name = "supply_loss"
-
-    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        f = m.faults
-        if LEAD_IN <= ts < 375.0:
-            f.supply_target, f.supply_rate = 1.2, 0.015
-        else:
-            f.supply_target = None
+#: where the built-in timelines live (package data; shipped in the bundle too)
+TIMELINES = Path(__file__).with_name("timelines")
 
 
-class CommsLoss(Scenario):
-    """One device stops answering for 60 s, then returns.
-
-    -   15 s  the chosen device (``--comms-device``, default the second configured device)
-              drops its connections and stops listening.
-    -   75 s  it listens again with its values intact.
-    """
-
-    name = "comms_loss"
-
-    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        m.faults.comms_offline = LEAD_IN <= ts < 75.0
-
-
-class MalformedReply(Scenario):
-    """One device answers with broken frames (servers that can break them: Modbus RTU).
-
-    -   15 s  the chosen device (``--comms-device``) answers with a bad CRC,
-    -   35 s  with truncated frames,
-    -   55 s  with another unit id,
-    -   75 s  properly again.
-    """
-
-    name = "malformed_reply"
-
-    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        kinds = ((35.0, "bad_crc"), (55.0, "truncated"), (75.0, "wrong_unit"))
-        m.faults.malformed_reply = next((kind for end, kind in kinds if LEAD_IN <= ts < end), "")
-
-
-class RtuQuality(Scenario):
-    """The telecontrol RTU (IEC 104) flags its values: first not topical, then invalid.
-
-    -   15 s  every IEC 104 device reports its values NT (not topical: its I/O card stopped
-              refreshing them); the HMI shows them UNCERTAIN with the reason.
-    -   45 s  the values turn IV (invalid); the HMI shows them BAD.
-    -   75 s  the RTU reports good values again.
-    """
-
-    name = "rtu_quality"
-
-    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        m.faults.telemetry_quality = (
-            "NT" if LEAD_IN <= ts < 45.0 else "IV" if 45.0 <= ts < 75.0 else ""
-        )
-
-
-class PowerLoss(Scenario):
-    """Mains power fails for five minutes; the UPS carries the station.
-
-    -   15 s  power.mains_ok = 0, ups.on_battery = 1; the battery discharges ~1.7 %/min.
-    -  315 s  mains return; the battery recharges at 0.6 %/min.
-    """
-
-    name = "power_loss"
-
-    def apply(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        m.faults.mains_lost = LEAD_IN <= ts < 315.0
+def builtin_timelines() -> list[TimelineSpec]:
+    """Every built-in timeline, by file name."""
+    return [load_timeline(p) for p in sorted(TIMELINES.glob("*.yaml"))]
 
 
 #: scenario name -> class
-SCENARIOS: dict[str, type[Scenario]] = {
-    cls.name: cls
-    for cls in (
-        Scenario,
-        OutletOverpressure,
-        GasLeak,
-        HeaterRoomLeak,
-        FilterClog,
-        HeaterTrip,
-        SupplyLoss,
-        CommsLoss,
-        MalformedReply,
-        RtuQuality,
-        PowerLoss,
-    )
-}
+SCENARIOS: dict[str, type[Scenario]] = {"normal": Scenario}
+SCENARIOS.update({spec.name: scenario_class(spec) for spec in builtin_timelines()})
+
+
+def register_timeline_file(path: Path | str) -> type[Scenario]:
+    """Load a trainer's drill file and make it selectable by name (TimelineError if bad)."""
+    spec = load_timeline(path)
+    cls = scenario_class(spec)
+    SCENARIOS[spec.name] = cls
+    return cls
 
 
 def make_scenario(name: str) -> Scenario:
@@ -370,6 +204,12 @@ class LeakSmall(_Slow):
     """
 
     name = "leak_small"
+    description = {
+        "en": "Small leak between meters and regulators: metered gas that never leaves (mass-balance warning)",
+        "zh": "计量与调压之间微小泄漏：计量了却未出站的气量（物料平衡预警）",
+    }
+    speed = 600.0
+    duration = 4 * 3600.0
     LEAK = 450.0  # Sm3/h
 
     def level(self, ts: float) -> float:
@@ -398,6 +238,12 @@ class RegulatorCreep(_Slow):
     """
 
     name = "regulator_creep"
+    description = {
+        "en": "Run 1 regulator does not seal at lock-up: outlet creeps up at zero flow (creep warning)",
+        "zh": "1#调压器关闭不严：零流量时出口压力缓慢上升（关闭压力预警）",
+    }
+    speed = 600.0
+    duration = 4 * 3600.0
     START = 7200.0
     CREEP = 130.0  # Sm3/h through the closed seat
 
@@ -433,6 +279,12 @@ class IsolationLeak(_Slow):
     """
 
     name = "isolation_leak"
+    description = {
+        "en": "Tightness hold of the isolated station, then a passing vent valve (pressure-decay warning)",
+        "zh": "站内隔离保压，放空阀内漏（保压压降预警）",
+    }
+    speed = 600.0
+    duration = 4 * 3600.0
     START = 3600.0
     LEAK = 4.0  # Sm3/h
 
@@ -466,6 +318,12 @@ class FilterFouling(_Slow):
     """
 
     name = "filter_fouling"
+    description = {
+        "en": "Filter run 1 fouls ~8 kPa a day at peak flow (days-to-limit warning)",
+        "zh": "1#过滤器逐日堵塞，高峰压差每天升约8 kPa（到限天数预警）",
+    }
+    speed = 600.0
+    duration = 4 * 3600.0
     RATE = 4e-6
 
     def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
@@ -473,9 +331,10 @@ class FilterFouling(_Slow):
 
 
 class HeaterWeak(_Slow):
-    """The heater's fire tube is sooted: the burner gives half its rating and cannot hold the bath.
+    """The heater's fire tube is sooted: the burner gives 40 % of its rating, cannot hold the bath.
 
-    -   15 s  burner output falls to 200 kW. At night's low flow it still holds the bath
+    -   15 s  burner output falls to 40 % (200 kW of the demo's 500 kW). At night's low flow it
+              still holds the bath
               (firing ~90 % of the time).
     - morning as demand rises (~06:00 local) the burner fires continuously and the bath sags;
               the heater-capacity early warning (bath > 3 degC below set point with the
@@ -485,15 +344,16 @@ class HeaterWeak(_Slow):
     """
 
     name = "heater_weak"
-    BURNER_KW = 200.0
+    description = {
+        "en": "Sooted fire tube: the burner gives 40 % and cannot hold the bath at the morning peak",
+        "zh": "火管积碳：燃烧器仅40%出力，早高峰水浴温度保持不住",
+    }
+    speed = 600.0
+    duration = 4 * 3600.0
+    DERATE = 0.4
 
     def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
-        if ts >= LEAD_IN:
-            m.heater.BURNER_KW = self.BURNER_KW  # instance attribute shadows the rating
-
-    def leave(self, m: StationModel) -> None:  # noqa: D102
-        super().leave(m)
-        m.heater.__dict__.pop("BURNER_KW", None)
+        m.faults.burner_derate = self.DERATE if ts >= LEAD_IN else 1.0
 
 
 class OdorantUnderdose(_Slow):
@@ -506,6 +366,12 @@ class OdorantUnderdose(_Slow):
     """
 
     name = "odorant_underdose"
+    description = {
+        "en": "Worn odorant pump check valve: 85 % of the set dose (dose warning)",
+        "zh": "加臭泵单向阀磨损：仅注入设定量的85%（加臭量预警）",
+    }
+    speed = 600.0
+    duration = 4 * 3600.0
     BIAS = -0.15
 
     def during(self, m: StationModel, ts: float) -> None:  # noqa: D102
@@ -524,6 +390,12 @@ class PtzMismatch(_Slow):
     """
 
     name = "ptz_mismatch"
+    description = {
+        "en": "Flow computer 2 corrects with a 3 % wrong Z (PTZ cross-check warning)",
+        "zh": "2#流量计算机压缩因子偏差3%（PTZ校核预警）",
+    }
+    speed = 600.0
+    duration = 4 * 3600.0
     ERROR = 0.03
 
     def after_step(self, m: StationModel, dt: float) -> None:  # noqa: D102

@@ -30,9 +30,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "simulate",
         help="serve a station's devices from the simulated gas station (Modbus TCP / OPC UA)",
     )
-    p.add_argument("station_dir")
+    p.add_argument("station_dir", nargs="?", help="station config directory")
     p.add_argument(
         "--scenario", default="normal", help=f"one of: {', '.join(SCENARIOS)} (default normal)"
+    )
+    p.add_argument(
+        "--scenario-file",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="a drill written as a YAML timeline (docs/SIMULATOR.md); select it with --scenario",
+    )
+    p.add_argument(
+        "--list-scenarios",
+        action="store_true",
+        help="print every scenario with its description in zh and en, and exit",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
     p.add_argument(
@@ -211,8 +223,42 @@ async def _run(cfg: StationConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def list_scenarios() -> str:
+    """Every scenario: name, suggested speed, expected alarms, one line in zh and one in en."""
+    from drivers.sim.scenarios import SCENARIOS
+
+    out = [f"{len(SCENARIOS)} scenarios (name, suggested speed, alarms it raises):", ""]
+    for name, cls in SCENARIOS.items():
+        alarms = ", ".join(cls.expected_alarms) or "-"
+        out.append(f"{name}  (x{cls.speed:g}; {alarms})")
+        out.append(f"    {cls.summary('zh')}")
+        out.append(f"    {cls.summary('en')}")
+    return "\n".join(out)
+
+
+def _load_scenario_files(paths: list[str]) -> bool:
+    from drivers.sim.scenarios import register_timeline_file
+    from drivers.sim.timeline import TimelineError
+
+    for path in paths:
+        try:
+            register_timeline_file(path)
+        except TimelineError as exc:
+            print(f"gas-hmi simulate: {exc}", file=sys.stderr)
+            return False
+    return True
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulator in the foreground."""
+    if not _load_scenario_files(args.scenario_file):
+        return 2
+    if args.list_scenarios:
+        print(list_scenarios())
+        return 0
+    if not args.station_dir:
+        print("gas-hmi simulate: give the station config directory", file=sys.stderr)
+        return 2
     if args.speed <= 0:
         print("gas-hmi simulate: --speed must be > 0", file=sys.stderr)
         return 2
