@@ -19,6 +19,7 @@ from tests.helpers import wait_until
 from tests.stations import demo_station_copy
 
 SPEED = 15.0
+START = 1704852000.0  # a weekday 10:00 at the station: the timelines do not move with the clock
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def _raises(journal: list[dict], alarm_id: str) -> list[dict]:
 def _run_scenario(
     cfg, data, scenario: str, expect_active: list[str], expect_rtn: list[str], held=()
 ):
-    sim = start_simulator_thread(cfg, scenario=scenario, seed=7, speed=SPEED)
+    sim = start_simulator_thread(cfg, scenario=scenario, seed=7, speed=SPEED, start_time=START)
     try:
         rt = Runtime(cfg, data)
         rt.start()
