@@ -204,6 +204,7 @@ class LeakSmall(_Slow):
     """
 
     name = "leak_small"
+    expected_alarms = ("ew.mass_balance.h",)
     description = {
         "en": "Small leak between meters and regulators: metered gas that never leaves (mass-balance warning)",
         "zh": "计量与调压之间微小泄漏：计量了却未出站的气量（物料平衡预警）",
@@ -238,6 +239,8 @@ class RegulatorCreep(_Slow):
     """
 
     name = "regulator_creep"
+    expected_alarms = ("ew.reg_creep.h",)
+    possible_alarms = ("outlet.pressure.h", "reg1.monitor.position.l")
     description = {
         "en": "Run 1 regulator does not seal at lock-up: outlet creeps up at zero flow (creep warning)",
         "zh": "1#调压器关闭不严：零流量时出口压力缓慢上升（关闭压力预警）",
@@ -279,6 +282,8 @@ class IsolationLeak(_Slow):
     """
 
     name = "isolation_leak"
+    expected_alarms = ("ew.isolation_decay.h",)
+    possible_alarms = ("esd.open.discrete", "reg1.ssv.closed.discrete", "reg2.ssv.closed.discrete")
     description = {
         "en": "Tightness hold of the isolated station, then a passing vent valve (pressure-decay warning)",
         "zh": "站内隔离保压，放空阀内漏（保压压降预警）",
@@ -318,6 +323,7 @@ class FilterFouling(_Slow):
     """
 
     name = "filter_fouling"
+    expected_alarms = ("ew.flt1_days.l",)
     description = {
         "en": "Filter run 1 fouls ~8 kPa a day at peak flow (days-to-limit warning)",
         "zh": "1#过滤器逐日堵塞，高峰压差每天升约8 kPa（到限天数预警）",
@@ -344,6 +350,13 @@ class HeaterWeak(_Slow):
     """
 
     name = "heater_weak"
+    expected_alarms = ("ew.heater_capacity.h",)
+    possible_alarms = (
+        "reg1.outlet.temperature.l",
+        "outlet.temperature.l",
+        "heater.water.temperature.l",
+        "heater.gas_out.temperature.l",
+    )
     description = {
         "en": "Sooted fire tube: the burner gives 40 % and cannot hold the bath at the morning peak",
         "zh": "火管积碳：燃烧器仅40%出力，早高峰水浴温度保持不住",
@@ -366,6 +379,7 @@ class OdorantUnderdose(_Slow):
     """
 
     name = "odorant_underdose"
+    expected_alarms = ("ew.odorant_dose.l",)
     description = {
         "en": "Worn odorant pump check valve: 85 % of the set dose (dose warning)",
         "zh": "加臭泵单向阀磨损：仅注入设定量的85%（加臭量预警）",
@@ -390,6 +404,8 @@ class PtzMismatch(_Slow):
     """
 
     name = "ptz_mismatch"
+    expected_alarms = ("ew.ptz_m2.h",)
+    possible_alarms = ("ew.mass_balance.h",)
     description = {
         "en": "Flow computer 2 corrects with a 3 % wrong Z (PTZ cross-check warning)",
         "zh": "2#流量计算机压缩因子偏差3%（PTZ校核预警）",

@@ -3,7 +3,7 @@
 For each scenario the simulator serves a Modbus-only copy of the demo city gate (free loopback
 ports) at the scenario's own drill speed (>= 10), from a fixed weekday 10:00 start and seed, and
 a headless runtime polls it. Every alarm the runtime raises is recorded with the model time it
-was raised at. The drills run a few at a time in threads (each with its own station copy, ports
+was raised at (not those suppressed by design: they are journaled but never shown or sounded). The drills run a few at a time in threads (each with its own station copy, ports
 and databases); each parametrized test then judges one scenario:
 
 * every ``expected_alarms`` entry was raised;
@@ -11,7 +11,8 @@ and databases); each parametrized test then judges one scenario:
   drill speed or the time of day) -- except rate-of-change alarms: their 10 s window is wall
   time, so at x10-x150 they see the model's rates multiplied by the speed, and the normal
   day's demand wander already passes outlet.flow.roc (4000 Sm3/h per min) at x10. A roc alarm
-  a scenario expects must still be raised.
+  a scenario expects must still be raised. The HMI host's own system alarms (``sys.*``:
+  CPU, disk, poll availability) depend on the test machine, not the scenario.
 
 The runtime's view of a few faults that raise no alarm by design (a BAD transmitter, a gateway
 exception) is checked on the tag itself.
@@ -84,7 +85,8 @@ def _run_drill(name: str, tmp_root) -> Drill:
         rt = Runtime(cfg, tmp_root / name / "data")
 
         def on_event(ev: dict[str, Any]) -> None:
-            if ev.get("transition") == "raise":
+            # suppressed by design (e.g. the standby run's monitor): journaled, never shown
+            if ev.get("transition") == "raise" and not ev.get("suppressed"):
                 with lock:
                     drill.raised.setdefault(ev["alarm_id"], sim.model.t)
 
@@ -140,14 +142,22 @@ def drills(request, tmp_path_factory) -> dict[str, Drill]:
     return results
 
 
+def _speed_or_host(alarm_id: str) -> bool:
+    """Rate-of-change alarms (wall-clock window, see above) and the HMI host's own system
+    alarms (sys.*: CPU, disk, a device's poll availability on this loaded test machine)."""
+    return alarm_id.endswith(".roc") or alarm_id.startswith("sys.")
+
+
 @pytest.mark.parametrize("name", DRILLS)
 def test_scenario_raises_its_expected_alarms_and_only_those(drills, name):
     cls = SCENARIOS[name]
     d = drills[name]
     raised = set(d.raised)
     expected, possible = set(cls.expected_alarms), set(cls.possible_alarms)
-    assert expected <= raised, f"{name}: not raised {sorted(expected - raised)}; {d.error}"
-    extra = {a for a in raised - expected - possible if not a.endswith(".roc")}
+    assert expected <= raised, (
+        f"{name}: not raised {sorted(expected - raised)} of {d.raised}; {d.error}"
+    )
+    extra = {a for a in raised - expected - possible if not _speed_or_host(a)}
     assert not extra, f"{name}: also raised {sorted(extra)} (at model s {d.raised})"
     if name in TAG_CHECKS:
         tag, ok = TAG_CHECKS[name]

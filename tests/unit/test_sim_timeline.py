@@ -151,3 +151,16 @@ def test_cli_lists_every_scenario_in_zh_and_en(capsys, tmp_path):
     bad.write_text(DRILL.replace("set: detector_fault", "set: nothing"), encoding="utf-8")
     assert cli_main(["simulate", "--scenario-file", str(bad), "--list-scenarios"]) == 2
     assert f"{bad}:9: unknown fault 'nothing'" in capsys.readouterr().err
+
+
+def test_the_example_drill_in_the_docs_loads_and_plays(tmp_path):
+    doc = (ROOT / "docs" / "SIMULATOR.md").read_text(encoding="utf-8")
+    block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = load_timeline(tmp_path / "flange_then_fault.yaml", text=block)
+    assert spec.name == "flange_then_fault" and spec.expected_alarms
+    state = TimelineState(spec)
+    f = Faults()
+    state.apply(f, 11 * 60.0)
+    assert f.leak == {5: pytest.approx(25.0)} and f.detector_fault == {5}
+    for name in SCENARIOS:
+        assert f"`{name}`" in doc, f"docs/SIMULATOR.md does not list {name}"
