@@ -36,6 +36,28 @@ def _model_class(dt: float) -> type:
     )
 
 
+def _calc_engines(cfg: StationConfig, table: TagTable) -> list[Any]:
+    """One expression engine per calc device (state-based suppressions, derived figures)."""
+    from hmi.core.calc.engine import CalcEngine
+
+    out = []
+    for d in cfg.devices:
+        if d.protocol == "calc":
+            mine = [t.name for t in cfg.tags if t.device == d.id and t.expr]
+            if mine:
+                params = d.driver_params()
+                out.append(
+                    CalcEngine(
+                        cfg,
+                        list(table.names),
+                        mine,
+                        gas_day_start=int(params.get("gas_day_start", 8)),
+                        timezone=cfg.station.timezone,
+                    )
+                )
+    return out
+
+
 def backfill(
     cfg: StationConfig,
     hist: Historian,
@@ -56,7 +78,9 @@ def backfill(
     Every tag whose ``sim:`` names a model variable is read every ``step`` model seconds.
     Pass ``model`` to continue a previous run (``start`` is then ignored). With
     ``alarms_db`` the station's alarms are evaluated on the same readings (on model
-    time) and journaled there, as the runtime would.
+    time) and journaled there, as the runtime would. Calculated tags (calc devices) are
+    evaluated after every reading too, so their history exists and the alarms they
+    suppress by design are suppressed here as well.
     """
     if model is None:
         p = {"warmup": 300.0, **dict(params or {})}
@@ -80,18 +104,34 @@ def backfill(
 
         engine = AlarmEngine(cfg, Path(alarms_db), clock=model.time)
     chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    calcs = _calc_engines(cfg, table)
+
+    def apply(batch: Batch) -> None:
+        """As the runtime: the tag table, the alarms, history, then the calc tags it feeds."""
+        res = table.apply(batch)
+        if engine is not None:
+            engine.process(res.scan)
+        h = res.history
+        if len(h):
+            chunks.append((h.indices.copy(), h.ts.copy(), np.asarray(h.values, np.float64).copy()))
+        u = res.scan
+        for calc in calcs:
+            out = calc.feed(u.indices, u.values, u.quality, u.ts, u.reasons)
+            calc.busy = True  # its own results come back through apply: no re-entry
+            try:
+                for b in out:
+                    apply(b)
+            finally:
+                calc.busy = False
+
     n = int(duration / step + 1e-9)
     for k in range(n):
         model.step(step)
         ts = float(model.time())
         raw = (model.values_of(names) - offset) / gain
-        res = table.apply(Batch(idx, raw, int(Quality.GOOD), "", ts, ts))
+        apply(Batch(idx, raw, int(Quality.GOOD), "", ts, ts))
         if engine is not None:
-            engine.process(res.scan)
             engine.tick(ts)
-        h = res.history
-        if len(h):
-            chunks.append((h.indices.copy(), h.ts.copy(), np.asarray(h.values, np.float64).copy()))
         if progress is not None and k % 360 == 0:
             progress((k + 1) / n)
     if chunks:

@@ -197,7 +197,8 @@ class AlarmsPage(QWidget):
         actions.sigSessionChanged.connect(self._gate)
         self.retranslate()
         self.on_alarms(live.alarms)
-        for col, width in zip(range(9), (56, 150, 150, 150, 300, 100, 90, 110, 150), strict=True):
+        # value and limit carry rates (Sm³/h/min) and grouped totals; the 位号 is short
+        for col, width in zip(range(9), (56, 150, 150, 110, 300, 150, 130, 120, 150), strict=True):
             if col != 4:
                 self.table.setColumnWidth(col, width)
 
