@@ -135,7 +135,7 @@ def test_gas_leak_raises_level_1_then_level_2(station, capsys):
     active = {a["alarm_id"]: a for a in _cli_json(capsys, "--active", "--data-dir", str(data))}
     assert (active[l1]["priority"], active[l2]["priority"]) == (2, 1)
     assert active[l1]["latched"] and active[l2]["latched"]  # GB/T 50493: reset required
-    assert "GD05" in active[l2]["message"]["en"] and "二级报警" in active[l2]["message"]["zh"]
+    assert "GD-05" in active[l2]["message"]["en"] and "二级报警" in active[l2]["message"]["zh"]
     journal = _cli_json(capsys, "--journal", "--since", "1h", "--data-dir", str(data))
     assert len(_raises(journal, l1)) == 1 and len(_raises(journal, l2)) == 1
     assert _raises(journal, l1)[0]["ts"] < _raises(journal, l2)[0]["ts"]

@@ -39,7 +39,7 @@ def test_banner_shows_most_important_first_and_acknowledges(window, table_runtim
     top = window.banner.ordered[0]
     assert top.priority == 1 and top.tag == "gd05.lel"
     row = window.banner.rows[0]
-    assert row.glyph.priority == 1 and "GD05" in row.msg.text()
+    assert row.glyph.priority == 1 and "GD-05" in row.msg.text()
     assert row.tag.text() == "GD-05"  # the instrument number beside the description
     assert window.banner.counts[1][1].text() == "1"
     qtbot.mouseClick(window.banner.ack, Qt.MouseButton.LeftButton)
