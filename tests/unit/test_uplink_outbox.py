@@ -108,7 +108,8 @@ def test_uplink_over_budget_drops_telemetry_raises_the_event_and_keeps_alarms(tm
     ob.close()
     alarms = [json.loads(r.body)["seq"] for r in rows if r.kind == KIND_ALARM]
     assert alarms == [0, 30, 60, 90, 120]
-    tel = [json.loads(r.body)["v"][-1][1] for r in rows if r.kind == KIND_TELEMETRY]
+    # JSON mode stores a telemetry row in the message's shape (values as objects)
+    tel = [json.loads(r.body)["values"][-1]["value"] for r in rows if r.kind == KIND_TELEMETRY]
     assert tel and tel[-1] == 149.0 and tel[0] > 0.0  # the newest kept, the oldest dropped
     assert sum(r.kind == KIND_TELEMETRY for r in rows) < 150
 

@@ -166,6 +166,19 @@ class Connection:
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS and not self.lost and not self.refused:
             self.lost = f"connection to {self.name} lost ({mqtt.error_string(rc)})"
 
+    def wake(self) -> None:
+        """Cut short a :meth:`loop` wait, from any thread (new data to publish).
+
+        Writes one byte to paho's own wake-up socket pair, which its network loop
+        selects on next to the broker socket (what paho does itself on ``publish``).
+        """
+        sock = self.client._sockpairW  # noqa: SLF001 - paho has no public wake-up
+        if sock is not None:
+            try:
+                sock.send(b"0")
+            except OSError:  # full (the loop is awake anyway) or closed with the session
+                pass
+
     @property
     def alive(self) -> bool:
         """Connected and not lost or refused."""

@@ -27,7 +27,10 @@ from hmi.core.uplink.commands import Command, ack_from_json, write_from_json
 from hmi.core.uplink.message import Message
 from hmi.core.uplink.meta import config_hash, meta_documents
 from hmi.core.uplink.outbox import KIND_ALARM, KIND_EVENT, KIND_REPLY, KIND_TELEMETRY, Row
-from hmi.core.uplink.policy import dumps, loads
+from hmi.core.uplink.policy import dumps, loads, wire_values
+
+_DEVICE_ROW = b'{"device":'  # telemetry rows in the message's shape (PublishPolicy wire=True)
+_ROUTE_ROW = b'{"route":'
 
 _TOPIC_OF = {
     KIND_TELEMETRY: "telemetry",
@@ -50,6 +53,8 @@ class JsonMode:
         self.route_qos = {r.name: int(r.qos) for r in cfg.uplink.routes}
         self.route_stats = {r.name: list(r.aggregates) for r in cfg.uplink.routes}
         self.base = f"{cfg.uplink.topic_prefix.strip('/')}/{self.station}"
+        self._telemetry_topic = f"{self.base}/telemetry"
+        self._station_json = dumps(self.station)
         self.meta_topic = f"{self.base}/meta"
         self.meta_parts = 1  # parts published in this process (stale ones are cleared)
         self.status_topic = f"{self.base}/status"
@@ -121,6 +126,15 @@ class JsonMode:
 
     def encode(self, row: Row, historical: bool, now: float) -> Message | None:
         """The message of one outbox row (None if the row is unreadable)."""
+        if row.kind == KIND_TELEMETRY:
+            body_bytes = row.body
+            if body_bytes.startswith(_DEVICE_ROW):
+                return Message(self._telemetry_topic, self._splice(row, historical, now), self.qos)
+            if body_bytes.startswith(_ROUTE_ROW) and b'"integrity"' in body_bytes[:80]:
+                end = body_bytes.index(b'"', len(_ROUTE_ROW) + 1)
+                route = body_bytes[len(_ROUTE_ROW) + 1 : end].decode()  # [a-z0-9_-]: no escapes
+                qos = self.route_qos.get(route, self.qos)
+                return Message(f"{self.base}/{route}", self._splice(row, historical, now), qos)
         try:
             body = loads(row.body)
         except ValueError:
@@ -137,12 +151,23 @@ class JsonMode:
         if row.kind == KIND_TELEMETRY:
             env["device"] = body["d"]
             env["integrity"] = bool(body.get("i"))
-            env["values"] = _values(body["v"])
+            env["values"] = wire_values(body["v"])
         elif isinstance(body, dict):
             env.update({k: v for k, v in body.items() if k not in env})
         else:
             return None
         return Message(f"{self.base}/{_TOPIC_OF[row.kind]}", dumps(env), self.qos, False)
+
+    def _splice(self, row: Row, historical: bool, now: float) -> bytes:
+        """The envelope in front of a row that is already the message's JSON (no re-encode)."""
+        env = b'{"station":%s,"msg_id":%d,"created":%s,"sent_ts":%s,"historical":%s,' % (
+            self._station_json,
+            row.id,
+            dumps(row.created),
+            dumps(now),
+            b"true" if historical else b"false",
+        )
+        return env + row.body[1:]
 
     def _route(self, body: dict[str, Any], env: dict[str, Any]) -> Message:
         route = str(body["r"])
@@ -168,7 +193,7 @@ class JsonMode:
             ]
         else:
             env["integrity"] = bool(body.get("i"))
-            env["values"] = _values(body["v"])
+            env["values"] = wire_values(body["v"])
         qos = self.route_qos.get(route, self.qos)
         return Message(f"{self.base}/{route}", dumps(env), qos, False)
 
@@ -188,11 +213,3 @@ class JsonMode:
     def host_online(self, topic: str, payload: bytes) -> bool | None:
         """No primary-host gating in JSON mode."""
         return None
-
-
-def _values(entries: list[list[Any]]) -> list[dict[str, Any]]:
-    """Row entries ``[name, value, quality, ts_ms, reason]`` as the documented value objects."""
-    return [
-        {"tag": n, "value": v, "quality": q, "ts": t / 1000.0, **({"reason": r} if r else {})}
-        for n, v, q, t, r in entries
-    ]

@@ -1,7 +1,9 @@
 """The store-and-forward outbox: every uplink message is a row here before it is published.
 
-SQLite through SQLAlchemy Core, WAL journal, ``synchronous=FULL`` so that a committed
-row survives a power loss. Rows carry a stable, never reused sequence id
+SQLite through SQLAlchemy Core, WAL journal, ``synchronous=NORMAL``: a committed row
+survives a crash or kill of the process (it is in the WAL, which the OS writes out); a
+power cut can lose the transactions committed since the last checkpoint (see
+docs/UPLINK.md, *Store and forward*). Rows carry a stable, never reused sequence id
 (``AUTOINCREMENT``); replay reads them in id order, so replay order is creation order.
 A row is deleted only when the broker acknowledged its message (PUBACK).
 
@@ -77,6 +79,13 @@ alias_t = Table(
 )
 
 
+_INSERT = "INSERT INTO outbox (kind, created_ms, size, body) VALUES (?, ?, ?, ?)"
+_READ = "SELECT id, kind, created_ms, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?"
+_READ_UPTO = (
+    "SELECT id, kind, created_ms, body FROM outbox WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+)
+
+
 class OutboxError(OSError):
     """The outbox file cannot be opened or written; the message says why."""
 
@@ -102,7 +111,9 @@ class Outbox:
             self._engine = open_sqlite(
                 self.path,
                 busy_timeout=10.0,
-                synchronous="FULL",  # a committed row survives a power loss
+                # WAL + NORMAL: no fsync per commit (one per checkpoint); a committed row
+                # survives a process kill, a power cut may lose the last ones (docs/UPLINK.md)
+                synchronous="NORMAL",
                 # one long-lived connection (self._conn) is all the outbox uses: a pool
                 # would only keep a second handle on the file open after close()
                 null_pool=True,
@@ -125,6 +136,7 @@ class Outbox:
         #: why the last write failed (disk full, read-only); "" while writes succeed
         self.write_error = ""
         self.appends = 0  # committed append() calls so far
+        self.last_rows: list[Row] = []  # the rows of the last successful append(), with ids
 
     # ------------------------------------------------------------------ rows
     def append(self, items: Sequence[tuple[int, float, bytes]], protect: Iterable[int] = ()) -> int:
@@ -132,19 +144,18 @@ class Outbox:
 
         Returns how many older rows were dropped to stay within the budget. Raises
         :class:`OutboxError` when the rows cannot be stored (disk full, file not
-        writable): then nothing new is stored and every stored row is kept.
+        writable): then nothing new is stored and every stored row is kept. After a
+        successful call :attr:`last_rows` holds the rows just committed, with their ids.
         """
+        self.last_rows = []
         if not items:
             return 0
-        sizes = [len(b) + ROW_OVERHEAD for _k, _c, b in items]
-        rows = [
-            {"kind": k, "created_ms": int(c * 1000), "size": size, "body": b}
-            for (k, c, b), size in zip(items, sizes, strict=True)
-        ]
-        added = sum(sizes)
+        rows = [(k, int(c * 1000), len(b) + ROW_OVERHEAD, b) for k, c, b in items]
+        added = sum(r[2] for r in rows)
         dropped = 0
         try:
-            self._conn.execute(outbox_t.insert(), rows)
+            self._conn.exec_driver_sql(_INSERT, rows)
+            last = int(self._conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
             self._conn.commit()
         except DBAPIError as exc:
             self._conn.rollback()
@@ -160,6 +171,9 @@ class Outbox:
         self.appends += 1  # readers skip their query while nothing new was stored
         self.depth += len(rows)
         self.total_bytes += added
+        # one writer, one transaction, AUTOINCREMENT: the rows got the consecutive ids up to last
+        first = last - len(rows) + 1
+        self.last_rows = [Row(first + j, k, c / 1000.0, b) for j, (k, c, _s, b) in enumerate(rows)]
         if self.total_bytes > self.budget:
             dropped += self._drop(self.total_bytes - int(self.budget * 0.9), set(protect))
         return dropped
@@ -168,12 +182,10 @@ class Outbox:
         """Up to ``limit`` rows with ``after_id < id <= upto_id`` in id order."""
         if limit <= 0:
             return []
-        q = select(outbox_t.c.id, outbox_t.c.kind, outbox_t.c.created_ms, outbox_t.c.body).where(
-            outbox_t.c.id > after_id
-        )
-        if upto_id is not None:
-            q = q.where(outbox_t.c.id <= upto_id)
-        res = self._conn.execute(q.order_by(outbox_t.c.id).limit(limit)).all()
+        if upto_id is None:
+            res = self._conn.exec_driver_sql(_READ, (after_id, limit)).all()
+        else:
+            res = self._conn.exec_driver_sql(_READ_UPTO, (after_id, upto_id, limit)).all()
         self._conn.commit()  # end the read transaction so the WAL can be checkpointed
         return [Row(i, k, c / 1000.0, bytes(b)) for i, k, c, b in res]
 
@@ -185,8 +197,10 @@ class Outbox:
         freed = 0
         try:
             for chunk in _chunks(list(ids), 500):
-                res = self._conn.execute(
-                    outbox_t.delete().where(outbox_t.c.id.in_(chunk)).returning(outbox_t.c.size)
+                marks = ",".join("?" * len(chunk))
+                res = self._conn.exec_driver_sql(
+                    f"DELETE FROM outbox WHERE id IN ({marks}) RETURNING size",  # noqa: S608 - placeholders only
+                    tuple(chunk),
                 )
                 sizes = [s for (s,) in res]
                 n += len(sizes)

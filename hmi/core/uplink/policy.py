@@ -4,7 +4,12 @@ The tag table already filters by each tag's ``deadband`` (its ``changes`` update
 only values that moved beyond it, or changed quality), so report by exception here
 means: keep the tags whose ``uplink`` flag is set, group them by device or business
 route (one message per group, which is what a Sparkplug DDATA is), cut groups that would
-exceed ``uplink.max_payload_kb`` and serialise them into outbox rows.
+exceed ``uplink.max_payload_kb`` and serialise them into outbox rows. A block is turned
+into entries with array operations (one ``tolist`` per column, not a Python step per
+value) when its tags share a value kind, which a Modbus read block's tags usually do.
+In JSON mode (``wire=True``) a row body is already the message's JSON minus the envelope
+(``{"device": ..., "integrity": ..., "values": [...]}``), so publishing it is a byte
+splice (:func:`hmi.core.uplink.jsonmode.JsonMode.encode`), not a parse and a re-encode.
 Every ``integrity_interval`` seconds every uplink tag is sent again, whatever changed.
 
 Also :func:`override_uplink`, which applies ``gas-hmi run --uplink URL --uplink-mode M``.
@@ -25,7 +30,7 @@ from hmi.config.routes import RouteConfig
 from hmi.config.schema import Broker, StationConfig, TagConfig, UplinkConfig
 from hmi.core.tagtable import BAD, TagTable, TagUpdate
 from hmi.core.uplink.aggregator import Aggregator
-from hmi.core.uplink.split import AGG_OVERHEAD, split_entries
+from hmi.core.uplink.split import AGG_OVERHEAD, ENTRY_OVERHEAD, ENVELOPE, split_entries
 
 _DEFAULT_PORT = {"mqtt": 1883, "mqtts": 8883, "tcp": 1883, "ssl": 8883}
 
@@ -108,14 +113,22 @@ class PublishPolicy:
     """
 
     def __init__(
-        self, cfg: StationConfig, tags: TagTable, groups_of: GroupsOf | None = None
+        self,
+        cfg: StationConfig,
+        tags: TagTable,
+        groups_of: GroupsOf | None = None,
+        wire: bool = False,
     ) -> None:
         self.tags = tags
+        self.wire = wire  # JSON mode: row bodies in the message's own shape
         self.devices = [d.id for d in cfg.devices]
         dev_index = {d: i for i, d in enumerate(self.devices)}
         self.uplink = np.array([t.uplink for t in tags.tags], dtype=bool)
         self.device_of = np.array([dev_index.get(t.device, -1) for t in tags.tags], dtype=np.int32)
         self.kind = [value_kind(t) for t in tags.tags]
+        self.kind_code = np.array([_KIND_CODE[k] for k in self.kind], dtype=np.int8)
+        self.name_arr = np.array(tags.names, dtype=object)
+        self.name_size = np.array([len(n.encode("utf-8")) for n in tags.names], dtype=np.int64)
         self.integrity_interval = float(cfg.uplink.integrity_interval)
         self.cap = int(cfg.uplink.max_payload_kb) * 1024
         routes = {r.name: r for r in cfg.uplink.routes}
@@ -132,27 +145,58 @@ class PublishPolicy:
                         self.groups.append(Group(unit, routes.get(route) if route else None))
                     gids.append(index[unit])
             self.groups_of.append(tuple(gids))
+        #: the tag's group when it has exactly one (-1: none or several)
+        self.single = np.array([g[0] if len(g) == 1 else -1 for g in self.groups_of], np.int64)
 
     def telemetry(self, upd: TagUpdate, integrity: bool = False, now: float = 0.0) -> list[bytes]:
         """Row bodies (JSON, per group and size chunk) for the uplink tags of ``upd``."""
-        per: dict[int, list[list[Any]]] = {}
-        groups_of = self.groups_of
-        for i, entry in self._entries(upd):
-            for gid in groups_of[i]:
-                per.setdefault(gid, []).append(entry)
+        ii, entries = self._entries(upd)
+        if not entries:
+            return []
+        single = self.single[ii]
+        g0 = int(single[0])
+        per: dict[int, list[list[Any]]]
+        if g0 >= 0 and bool((single == g0).all()):  # a read block: all of one device
+            per = {g0: entries}
+        else:
+            per = {}
+            groups_of = self.groups_of
+            for i, entry in zip(ii.tolist(), entries, strict=True):
+                for gid in groups_of[i]:
+                    per.setdefault(gid, []).append(entry)
         out: list[bytes] = []
-        for gid, entries in per.items():
+        for gid, group_entries in per.items():
             g = self.groups[gid]
             if g.agg is not None:
                 if not integrity:
-                    g.agg.add(entries, now)
+                    g.agg.add(group_entries, now)
                 continue
-            head: dict[str, Any] = {"d": g.unit, "i": int(integrity)}
-            if g.route is not None:
-                head["r"] = g.route.name
-            for chunk in split_entries(entries, self.cap):
-                out.append(_dumps({**head, "v": chunk}))
+            for chunk in self._chunks(group_entries, ii if len(per) == 1 else None):
+                out.append(self._body(g, chunk, integrity))
         return out
+
+    def _chunks(self, entries: list[list[Any]], ii: np.ndarray | None) -> list[list[list[Any]]]:
+        """``entries`` cut to the size cap; one chunk at once when a cheap bound says it fits."""
+        if ii is not None and len(ii) == len(entries):
+            # names + the largest spelling of a number; strings and reasons add their length
+            bound = int(self.name_size[ii].sum()) + len(entries) * ENTRY_OVERHEAD
+            if bound <= self.cap - ENVELOPE and not any(
+                isinstance(e[1], str) or e[4] for e in entries
+            ):
+                return [entries]
+        return split_entries(entries, self.cap)
+
+    def _body(self, g: Group, chunk: list[list[Any]], integrity: bool) -> bytes:
+        if self.wire:  # the message's own shape: the JSON mode splices its envelope in front
+            head: dict[str, Any] = (
+                {"route": g.route.name} if g.route is not None else {"device": g.unit}
+            )
+            return _dumps({**head, "integrity": integrity, "values": wire_values(chunk)})
+        body: dict[str, Any] = {"d": g.unit, "i": int(integrity)}
+        if g.route is not None:
+            body["r"] = g.route.name
+        body["v"] = chunk
+        return _dumps(body)
 
     def due(self, now: float) -> list[bytes]:
         """Row bodies of the aggregation windows that closed by ``now``."""
@@ -178,27 +222,59 @@ class PublishPolicy:
         """Device id -> ``[name, value, quality, ts_ms, reason]`` of the uplink tags of ``upd``."""
         out: dict[str, list[list[Any]]] = {}
         devices, device_of = self.devices, self.device_of
-        for i, entry in self._entries(upd):
+        ii, entries = self._entries(upd)
+        for i, entry in zip(ii.tolist(), entries, strict=True):
             out.setdefault(devices[int(device_of[i])], []).append(entry)
         return out
 
-    def _entries(self, upd: TagUpdate) -> list[tuple[int, list[Any]]]:
-        """(tag index, ``[name, value, quality, ts_ms, reason]``) of the uplink tags of ``upd``."""
+    def _entries(self, upd: TagUpdate) -> tuple[np.ndarray, list[list[Any]]]:
+        """Tag indices and ``[name, value, quality, ts_ms, reason]`` of the uplink tags of ``upd``."""
         if not len(upd):
-            return []
+            return _NO_TAGS, []
         idx = np.asarray(upd.indices, dtype=np.int64)
         keep = self.uplink[idx] & (self.device_of[idx] >= 0)
         if not keep.any():
-            return []
-        names = self.tags.names
-        values = upd.values
-        out: list[tuple[int, list[Any]]] = []
-        for k in np.nonzero(keep)[0].tolist():
-            i = int(idx[k])
-            q = int(upd.quality[k])
-            # a BAD value is never sent as a number (UNCERTAIN keeps the last known value)
-            v = None if q == BAD else self._value(i, values[k])
-            out.append((i, [names[i], v, q, int(round(float(upd.ts[k]) * 1000)), upd.reasons[k]]))
+            return _NO_TAGS, []
+        ks = np.nonzero(keep)[0]
+        ii = idx[ks]
+        q = upd.quality[ks]
+        ts_ms = np.rint(np.asarray(upd.ts, dtype=np.float64)[ks] * 1000.0).astype(np.int64)
+        reasons = upd.reasons if len(ks) == len(idx) else [upd.reasons[k] for k in ks.tolist()]
+        values = self._column(ii, upd.values, ks, q)
+        if values is None:  # mixed kinds or strings: value by value
+            raw = upd.values
+            values = [
+                None if qq == BAD else self._value(i, raw[k])
+                for i, k, qq in zip(ii.tolist(), ks.tolist(), q.tolist(), strict=True)
+            ]
+        names = self.name_arr[ii].tolist()
+        return ii, list(
+            map(list, zip(names, values, q.tolist(), ts_ms.tolist(), reasons, strict=True))
+        )
+
+    def _column(
+        self, ii: np.ndarray, raw: np.ndarray, ks: np.ndarray, q: np.ndarray
+    ) -> list[Any] | None:
+        """The values of one kind's tags as a list (None: not one numeric kind)."""
+        if raw.dtype == object:
+            return None
+        kinds = self.kind_code[ii]
+        k0 = int(kinds[0])
+        if k0 == _STRING or not bool((kinds == k0).all()):
+            return None
+        v = np.asarray(raw, dtype=np.float64)[ks]
+        ok = (q != BAD) & np.isfinite(v)
+        out: list[Any]
+        if k0 == _INT:
+            if ok.any() and float(np.abs(v[ok]).max()) >= 2.0**62:
+                return None  # beyond int64: Python's integers spell it
+            out = np.rint(np.where(ok, v, 0.0)).astype(np.int64).tolist()
+        elif k0 == _BOOL:
+            out = (v != 0.0).tolist()
+        else:
+            out = v.tolist()
+        if not ok.all():  # a BAD value is never sent as a number, nor a non-finite one
+            out = [x if o else None for x, o in zip(out, ok.tolist(), strict=True)]
         return out
 
     def _value(self, i: int, raw: Any) -> Any:
@@ -219,6 +295,19 @@ class PublishPolicy:
         if kind == "int":
             return int(round(f))
         return f
+
+
+_FLOAT, _INT, _BOOL, _STRING = 0, 1, 2, 3
+_KIND_CODE = {"float": _FLOAT, "int": _INT, "bool": _BOOL, "string": _STRING}
+_NO_TAGS = np.empty(0, dtype=np.int64)
+
+
+def wire_values(entries: list[list[Any]]) -> list[dict[str, Any]]:
+    """Row entries ``[name, value, quality, ts_ms, reason]`` as the JSON mode's value objects."""
+    return [
+        {"tag": n, "value": v, "quality": q, "ts": t / 1000.0, **({"reason": r} if r else {})}
+        for n, v, q, t, r in entries
+    ]
 
 
 def value_kind(tag: TagConfig) -> str:

@@ -10,8 +10,10 @@ ends become backlog of the next one (QoS 1: at least once).
 
 The commit path is kept cheap for one message per read block: acknowledged rows are
 deleted in one transaction every :data:`DELETE_EVERY` seconds (and at the end of a
-session) rather than one per PUBACK batch, and the live query is skipped while nothing
-new was stored. A row acknowledged but not yet deleted when the process dies is sent
+session) rather than one per PUBACK batch, and live rows are handed over in memory
+right after their commit (:meth:`Publisher.offer`) instead of being read back; the
+outbox is queried for live rows only when some may be missing from memory (the
+in-flight window was full, a send failed, the append dropped rows). A row acknowledged but not yet deleted when the process dies is sent
 again after the restart, like one whose PUBACK was lost (at least once).
 """
 
@@ -19,7 +21,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from hmi.core.uplink.connection import Connection
@@ -61,15 +64,16 @@ class Publisher:
         self._last_refill = 0.0
         self._to_delete: list[int] = []  # acknowledged rows not deleted yet
         self._next_delete = 0.0
-        self._seen_appends = -1  # outbox.appends at the last live query
-        self._live_more = True  # the last live query may have left rows behind
+        self._fresh: deque[Row] = deque()  # committed live rows handed over in memory
+        self._need_read = True  # live rows may be in the outbox and not in _fresh
         self.sent = self.acked = self.rejected = 0
 
     def begin(self) -> int:
         """Start a session: everything stored so far is backlog. Returns the backlog size."""
         self.flush()
         self.inflight.clear()
-        self._live_more = True
+        self._fresh.clear()
+        self._need_read = False  # everything stored so far is backlog
         self._replay_upto = self.outbox.max_id()
         self._live_cursor = self._replay_upto
         self._replay_cursor = 0
@@ -81,6 +85,21 @@ class Publisher:
         self.flush()
         self.inflight.clear()
         self._done.clear()
+        self._fresh.clear()
+        self._need_read = True
+
+    def offer(self, rows: Sequence[Row], complete: bool = True) -> None:
+        """Rows just committed to the outbox (in id order), to publish without reading them back.
+
+        ``complete=False`` says the outbox changed in another way too (rows dropped):
+        then the next pump reads the live rows from the outbox instead.
+        """
+        if not complete:
+            self._need_read = True
+        if self._need_read:
+            self._fresh.clear()  # the query from the live cursor returns them
+        else:
+            self._fresh.extend(rows)
 
     def flush(self) -> None:
         """Delete the acknowledged rows now."""
@@ -104,16 +123,34 @@ class Publisher:
         """Publish live rows, then as much backlog as the pace and the window allow."""
         free = MAX_INFLIGHT - len(self.inflight)
         if free <= 0:
+            if self._fresh:  # keep memory bounded while the window stays full
+                self._need_read = True
+                self._fresh.clear()
             return
-        appends = self.outbox.appends
-        if appends != self._seen_appends or self._live_more:
+        if self._need_read:
             rows = self.outbox.read(self._live_cursor, None, free)
-            self._seen_appends, self._live_more = appends, len(rows) >= free
+            self._need_read = len(rows) >= free
+            self._fresh.clear()
             for row in rows:
                 if not self._send(conn, row, historical=False):
-                    self._live_more = True
+                    self._need_read = True
                     return
                 self._live_cursor = row.id
+        else:
+            fresh = self._fresh
+            while fresh and free > 0:
+                row = fresh[0]
+                if row.id > self._live_cursor:
+                    if not self._send(conn, row, historical=False):
+                        self._need_read = True
+                        fresh.clear()
+                        return
+                    self._live_cursor = row.id
+                    free -= 1
+                fresh.popleft()
+            if fresh:  # the window is full: the rest waits in the outbox
+                self._need_read = True
+                fresh.clear()
         free = MAX_INFLIGHT - len(self.inflight)
         if not self.replaying or free <= 0:
             return

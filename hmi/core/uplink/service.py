@@ -3,7 +3,8 @@
 Threads and crossings:
 
 * the runtime calls ``on_changes`` / ``on_alarm`` / ``on_device_state`` on the
-  acquisition thread; they only append to an in-memory deque (never block);
+  acquisition thread; they only append to an in-memory deque (never block) and wake
+  the ``uplink`` thread (one byte on paho's wake-up socket: no polling while data flows);
 * the ``uplink`` thread stores that deque into the outbox (one committed transaction
   per pass: *commit before publish*), runs the MQTT session (paho driven with
   ``Connection.loop`` on this thread), publishes live rows at once and the backlog
@@ -56,8 +57,6 @@ MAX_PENDING = (
 CONNACK_TIMEOUT = 15.0
 BACKOFF_MAX = 15.0
 DIAG_INTERVAL = 30.0  # node diagnostics publish (Sparkplug NDATA / JSON status)
-BUSY_LOOP = 0.004  # s network-loop wait while values arrive (their added latency)
-BUSY_HOLD = 1.0  # s after the last stored value that the loop stays this quick
 STOP_DRAIN = (
     3.0  # s to wait for in-flight PUBACKs on a clean stop (avoids duplicates at the next start)
 )
@@ -94,13 +93,12 @@ class Uplink:
         if isinstance(self.codec, JsonMode):  # retained meta parts of the last run (to clear)
             self.codec.meta_parts = int(self.outbox.meta_get("meta_parts", "1"))
         groups = self.codec.groups_of if isinstance(self.codec, Sparkplug) else None
-        self.policy = PublishPolicy(cfg, tags, groups)
+        self.policy = PublishPolicy(cfg, tags, groups, wire=isinstance(self.codec, JsonMode))
         self.commands = Commands(cfg, ack_handler, command_handler, clock, on_refused=self._refused)
         self.publisher = Publisher(self.outbox, self.codec, self.up.replay_rate, clock)
         self.client_id = self.up.client_id or f"gas-hmi-{cfg.station.id}"
         self._pending: deque[tuple[str, float, Any]] = deque()
         self._pending_dropped = 0
-        self._busy_until = 0.0
         self._stop_evt = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,16 +133,19 @@ class Uplink:
                 self._pending_dropped += 1  # disk trouble: keep memory bounded, count the loss
                 return
             self._pending.append(("changes", self.clock(), update))
+            self._kick()
 
     def on_alarm(self, event: dict[str, Any]) -> None:
         """One alarm transition (raise, clear, ack, shelve...): queue it (never dropped)."""
         self._pending.append(("alarm", self.clock(), dict(event)))
+        self._kick()
 
     def on_report(self, report: dict[str, Any]) -> None:
         """A metering report (daily): queued as an event, never dropped as telemetry would be."""
         self._pending.append(
             ("event", self.clock(), {"type": "daily_report", "report": dict(report)})
         )
+        self._kick()
 
     def on_device_state(self, device_id: str, old: Any, new: Any, reason: str) -> None:
         """A device changed state: queue an event."""
@@ -156,6 +157,14 @@ class Uplink:
             "reason": reason,
         }
         self._pending.append(("event", self.clock(), body))
+        self._kick()
+
+    def _kick(self) -> None:
+        """Wake the uplink thread: out of its network loop, or out of its offline wait."""
+        conn = self._conn  # read once: the uplink thread may replace it meanwhile
+        if conn is not None:
+            conn.wake()
+        self._wake.set()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -241,9 +250,10 @@ class Uplink:
 
     def _step(self, conn: Connection) -> None:
         timeout = self.publisher.loop_timeout() if self._online else LOOP_TIMEOUT
-        if time.monotonic() < self._busy_until:  # data is flowing: look for more sooner
-            timeout = min(timeout, BUSY_LOOP)
-        conn.loop(timeout)
+        if not self._pending:  # new data cuts the wait short (_kick)
+            conn.loop(timeout)
+        else:
+            conn.loop(0.0)
         self._collect_acks(conn)
         if conn.refused or conn.lost:
             self._end_session(conn.refused or conn.lost, connected=conn.connected)
@@ -434,8 +444,6 @@ class Uplink:
             items.append((kind, ts, dumps(_finite(data))))
         now = self.clock()
         items.extend((KIND_TELEMETRY, now, b) for b in self.policy.due(now))  # closed windows
-        if items:
-            self._busy_until = time.monotonic() + BUSY_HOLD
         if self._pending_dropped:
             n, self._pending_dropped = self._pending_dropped, 0
             self._dropped(n, "in memory while the outbox could not be written")
@@ -451,6 +459,7 @@ class Uplink:
             # keep them in memory and try again on the next pass (bounded by MAX_PENDING)
             self._pending.extendleft(reversed([("raw", it[1], it) for it in items]))
             return
+        self.publisher.offer(self.outbox.last_rows, complete=not dropped)
         if dropped:
             self._dropped(dropped, "the outbox reached its budget")
 
@@ -478,7 +487,7 @@ class Uplink:
 
     def _queue_reply(self, fut: Any) -> None:
         self._pending.append(("reply", self.clock(), fut.result()))
-        self._wake.set()
+        self._kick()
 
     # ------------------------------------------------------------------ status and shutdown
     def _error(self, message: str) -> None:
