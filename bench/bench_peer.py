@@ -462,34 +462,51 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("/tmp/nodered-bench"),
         help="folder with an npm install of node-red@4 and node-red-contrib-modbus",
     )
+    ap.add_argument(
+        "--only",
+        default="bare,full,fwd,nr",
+        help="comma-separated contenders to run: bare, full, fwd, nr (default: all)",
+    )
     a = ap.parse_args(argv)
+    only = set(a.only.split(","))
     n = a.tags
     broker = MosquittoBroker(Path(tempfile.mkdtemp(prefix="peer-mq-")), persistent=True).start()
     try:
         out: dict[str, dict[str, Any]] = {}
-        out["bare"] = run(
-            "bare loop", "bare", lambda w, b, p: _bare(w, b, p, n), broker, n, a.seconds, a.warmup
-        )
-        out["full"] = run(
-            "gas-hmi full",
-            "gas-hmi",
-            lambda w, b, p: _gas_hmi(w, b, p, n, True),
-            broker,
-            n,
-            a.seconds,
-            a.warmup,
-        )
-        out["fwd"] = run(
-            "gas-hmi forward",
-            "gas-hmi",
-            lambda w, b, p: _gas_hmi(w, b, p, n, False),
-            broker,
-            n,
-            a.seconds,
-            a.warmup,
-        )
+        if "bare" in only:
+            out["bare"] = run(
+                "bare loop",
+                "bare",
+                lambda w, b, p: _bare(w, b, p, n),
+                broker,
+                n,
+                a.seconds,
+                a.warmup,
+            )
+        if "full" in only:
+            out["full"] = run(
+                "gas-hmi full",
+                "gas-hmi",
+                lambda w, b, p: _gas_hmi(w, b, p, n, True),
+                broker,
+                n,
+                a.seconds,
+                a.warmup,
+            )
+        if "fwd" in only:
+            out["fwd"] = run(
+                "gas-hmi forward",
+                "gas-hmi",
+                lambda w, b, p: _gas_hmi(w, b, p, n, False),
+                broker,
+                n,
+                a.seconds,
+                a.warmup,
+            )
         red = a.node_red / "node_modules" / "node-red-contrib-modbus"
-        if red.is_dir() and shutil.which("node"):
+        if "nr" not in only:
+            pass
+        elif red.is_dir() and shutil.which("node"):
             out["nr"] = run(
                 "node-red",
                 "node-red",
@@ -506,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
             if peer not in out:
                 continue
             for mine in ("full", "fwd"):
+                if mine not in out:
+                    continue
                 m, p = out[mine], out[peer]
                 print(
                     f"  {out[mine]['name']:16s} / {p['name']:10s}  CPU {m['cpu'] / p['cpu']:.2f}x"

@@ -33,6 +33,7 @@ from hmi.core.historian.model import UNCERTAIN, HistorianError
 log = logging.getLogger(__name__)
 
 _INSERT = "INSERT OR IGNORE INTO samples (tag_id, ts, value, quality) VALUES (?,?,?,?)"
+_UNKNOWN = -2  # newest stored ts of a tag not looked up yet (-1: the tag has no sample)
 _INSERT_TEXT = "INSERT OR IGNORE INTO samples_text (tag_id, ts, value, quality) VALUES (?,?,?,?)"
 _UPSERT_CURRENT = (
     "INSERT INTO current (tag_id, ts, value, text, quality, reason) VALUES (?,?,?,?,?,?) "
@@ -88,7 +89,11 @@ class SampleStore:
         self.path = Path(path)
         self.lock = threading.RLock()
         self._proxy: Any = None  # pooled DBAPI connection, opened on first use
-        self._newest: dict[int, int] = {}  # tag id -> newest stored ts (ms)
+        # tag id -> newest stored ts (ms); _UNKNOWN until looked up, -1 when none is stored.
+        # An array, not a dict: a write of 10,000 tags reads and updates it in a few NumPy
+        # operations instead of 10,000 dictionary steps (tag ids are the small integers of
+        # the tags table)
+        self._newest = np.full(0, _UNKNOWN, dtype=np.int64)
         self._rollups: rollup.Rollups | None = None  # open buckets, rebuilt on first write
         self.ids: dict[str, int] = {}
         self.names: dict[int, str] = {}
@@ -174,7 +179,7 @@ class SampleStore:
     ) -> WriteCounts:
         """Store one batch in one transaction; nothing is kept if it fails (the error is raised)."""
         counts = WriteCounts()
-        newest: dict[int, int] = {}
+        newest: list[tuple[np.ndarray, np.ndarray]] = []  # (tag ids, newest ts) once committed
         changes: list[rollup.Change] = []
         with self.lock:  # held until the in-memory state follows the commit
             with self.transaction() as cur:
@@ -191,7 +196,8 @@ class SampleStore:
                     cur.executemany(_UPSERT_CURRENT, current)
                     counts.current = len(current)
             # only once committed
-            self._newest.update(newest)
+            for utag, mx in newest:
+                self._newest[utag] = np.maximum(self._newest[utag], mx)
             self._rollups = rollups
             rollups.apply(changes)
         return counts
@@ -223,7 +229,7 @@ class SampleStore:
         cur: sqlite3.Cursor,
         num: Numeric,
         counts: WriteCounts,
-        newest: dict[int, int],
+        newest: list[tuple[np.ndarray, np.ndarray]],
         rollups: rollup.Rollups,
     ) -> list[rollup.Change]:
         tag, ts, value, quality = num.tag, num.ts, num.value, num.quality
@@ -245,7 +251,7 @@ class SampleStore:
                     tag, ts, value, quality = tag[first], ts[first], value[first], quality[first]
         # newest stored time of each tag in the batch, per row
         utag, start = np.unique(tag, return_index=True)
-        known = np.array([self._newest_of(cur, int(t)) for t in utag.tolist()], dtype=np.int64)
+        known = self._newest_of(cur, utag)
         counts_per_tag = np.diff(np.append(start, len(tag)))
         late = ts <= np.repeat(known, counts_per_tag)
         keep = ~late
@@ -280,22 +286,31 @@ class SampleStore:
         counts.rollup_rows += written
         if len(ts):
             utag, start = np.unique(tag, return_index=True)
-            for t, mx in zip(utag.tolist(), np.maximum.reduceat(ts, start).tolist(), strict=True):
-                newest[t] = max(mx, self._newest.get(t, -1), newest.get(t, -1))
+            newest.append((utag, np.maximum.reduceat(ts, start).astype(np.int64)))
         return changes
 
-    def _newest_of(self, cur: sqlite3.Cursor, tag: int) -> int:
-        ts = self._newest.get(tag)
-        if ts is None:
-            row = cur.execute("SELECT max(ts) FROM samples WHERE tag_id = ?", (tag,)).fetchone()
-            ts = -1 if row[0] is None else int(row[0])
-            self._newest[tag] = ts
-        return ts
+    def _newest_of(self, cur: sqlite3.Cursor, utag: np.ndarray) -> np.ndarray:
+        """Newest stored ts (ms, -1: none) of each of the distinct tag ids ``utag``."""
+        if int(utag.min()) < 0:
+            raise ValueError(f"historian: tag id {int(utag.min())} is not one of the tags table")
+        top = int(utag.max())
+        if top >= len(self._newest):  # a tag id not seen yet: grow (amortised)
+            grown = np.full(max(top + 1, 2 * len(self._newest)), _UNKNOWN, dtype=np.int64)
+            grown[: len(self._newest)] = self._newest
+            self._newest = grown
+        known: np.ndarray = self._newest[utag]
+        miss = known == _UNKNOWN
+        if miss.any():  # first write of these tags in this process: ask the database once
+            for t in utag[miss].tolist():
+                row = cur.execute("SELECT max(ts) FROM samples WHERE tag_id = ?", (t,)).fetchone()
+                self._newest[t] = -1 if row[0] is None else int(row[0])
+            known = self._newest[utag]
+        return known
 
     def forget_newest(self) -> None:
         """Drop the cached newest times (after deleting samples they are only upper bounds)."""
         with self.lock:
-            self._newest.clear()
+            self._newest[:] = _UNKNOWN
 
     # ------------------------------------------------------------------ bulk
     def bulk(self, num: Numeric, chunk: int = 500_000) -> WriteCounts:

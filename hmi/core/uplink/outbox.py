@@ -21,6 +21,7 @@ Not thread-safe: one thread (the uplink worker) uses an :class:`Outbox` at a tim
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -153,12 +154,17 @@ class Outbox:
         rows = [(k, int(c * 1000), len(b) + ROW_OVERHEAD, b) for k, c, b in items]
         added = sum(r[2] for r in rows)
         dropped = 0
+        # the DBAPI connection itself: this runs once per read block, and SQLAlchemy's
+        # statement and result handling cost more than SQLite's insert (no SQLAlchemy
+        # transaction is open here: every other method commits before it returns)
+        raw = self._conn.connection.dbapi_connection
+        assert raw is not None
         try:
-            self._conn.exec_driver_sql(_INSERT, rows)
-            last = int(self._conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
-            self._conn.commit()
-        except DBAPIError as exc:
-            self._conn.rollback()
+            raw.executemany(_INSERT, rows)
+            last = int(raw.execute("SELECT last_insert_rowid()").fetchone()[0])
+            raw.commit()
+        except sqlite3.Error as exc:
+            raw.rollback()
             # disk full or read-only: keep every stored row (undelivered data), store nothing
             # new; the caller holds the new messages in memory and tries again
             self._write_failed(_reason(exc))
@@ -166,8 +172,8 @@ class Outbox:
                 f"cannot store uplink messages in {self.path}: {_reason(exc)}"
             ) from None
         self._write_ok()
-        if self.depth == 0:
-            self._oldest_cache = (0.0, None)  # the oldest row is new: forget the cached "empty"
+        if self.depth == 0:  # the oldest row is the first of these
+            self._oldest_cache = (time.monotonic(), rows[0][1] / 1000.0)
         self.appends += 1  # readers skip their query while nothing new was stored
         self.depth += len(rows)
         self.total_bytes += added
@@ -212,7 +218,8 @@ class Outbox:
             return 0
         self.total_bytes -= freed
         self.depth -= n
-        self._oldest_cache = (0.0, None)
+        # the oldest row may be gone: ask again (or nothing is left)
+        self._oldest_cache = (time.monotonic(), None) if self.depth == 0 else (0.0, None)
         return n
 
     def _write_failed(self, cause: str) -> None:

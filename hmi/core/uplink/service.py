@@ -57,6 +57,7 @@ MAX_PENDING = (
 CONNACK_TIMEOUT = 15.0
 BACKOFF_MAX = 15.0
 DIAG_INTERVAL = 30.0  # node diagnostics publish (Sparkplug NDATA / JSON status)
+COMMIT_EVERY = 0.005  # s: what arrives within this shares one outbox transaction (its added latency)
 STOP_DRAIN = (
     3.0  # s to wait for in-flight PUBACKs on a clean stop (avoids duplicates at the next start)
 )
@@ -101,6 +102,8 @@ class Uplink:
         self._pending_dropped = 0
         self._stop_evt = threading.Event()
         self._wake = threading.Event()
+        self._kicked = False  # a wake-up is on its way (the next store clears it)
+        self._next_store = 0.0  # monotonic time of the next outbox transaction
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         # session state (uplink thread only)
@@ -160,7 +163,13 @@ class Uplink:
         self._kick()
 
     def _kick(self) -> None:
-        """Wake the uplink thread: out of its network loop, or out of its offline wait."""
+        """Wake the uplink thread: out of its network loop, or out of its offline wait.
+
+        Once per store: while a wake-up is on its way, more data only joins the queue.
+        """
+        if self._kicked:
+            return
+        self._kicked = True
         conn = self._conn  # read once: the uplink thread may replace it meanwhile
         if conn is not None:
             conn.wake()
@@ -237,23 +246,21 @@ class Uplink:
             self._shutdown()
 
     def _iteration(self) -> None:
-        self._store_pending()
+        if time.monotonic() >= self._next_store:  # also closes due aggregation windows
+            self._store_pending()
         if self._conn is None:
             self._maybe_connect()
             if self._conn is None:
                 self._refresh_status()
-                self._wake.wait(max(0.0, min(0.5, self._next_attempt - time.monotonic())))
+                self._wake.wait(self._wait(min(0.5, self._next_attempt - time.monotonic())))
                 self._wake.clear()
                 return
         self._step(self._conn)
         self._refresh_status()
 
     def _step(self, conn: Connection) -> None:
-        timeout = self.publisher.loop_timeout() if self._online else LOOP_TIMEOUT
-        if not self._pending:  # new data cuts the wait short (_kick)
-            conn.loop(timeout)
-        else:
-            conn.loop(0.0)
+        # new data cuts the wait short (_kick); queued data is stored when its batch is due
+        conn.loop(self._wait(self.publisher.loop_timeout() if self._online else LOOP_TIMEOUT))
         self._collect_acks(conn)
         if conn.refused or conn.lost:
             self._end_session(conn.refused or conn.lost, connected=conn.connected)
@@ -426,8 +433,17 @@ class Uplink:
             for msg in self.codec.diagnostics(self._status, self.clock()):
                 conn.publish(msg)
 
+    def _wait(self, timeout: float) -> float:
+        """``timeout``, or less when queued data is due for the outbox sooner."""
+        if self._pending:
+            timeout = min(timeout, self._next_store - time.monotonic())
+        return max(0.0, timeout)
+
     # ------------------------------------------------------------------ outbox
     def _store_pending(self) -> None:
+        """Commit what is queued (one transaction); then it may be published."""
+        self._kicked = False  # first: data queued from now on sends a new wake-up
+        self._next_store = time.monotonic() + COMMIT_EVERY
         items: list[tuple[int, float, bytes]] = []
         pending = self._pending
         while pending:
