@@ -473,51 +473,23 @@ def main(argv: list[str] | None = None) -> int:
     broker = MosquittoBroker(Path(tempfile.mkdtemp(prefix="peer-mq-")), persistent=True).start()
     try:
         out: dict[str, dict[str, Any]] = {}
-        if "bare" in only:
-            out["bare"] = run(
-                "bare loop",
-                "bare",
-                lambda w, b, p: _bare(w, b, p, n),
-                broker,
-                n,
-                a.seconds,
-                a.warmup,
-            )
-        if "full" in only:
-            out["full"] = run(
-                "gas-hmi full",
-                "gas-hmi",
-                lambda w, b, p: _gas_hmi(w, b, p, n, True),
-                broker,
-                n,
-                a.seconds,
-                a.warmup,
-            )
-        if "fwd" in only:
-            out["fwd"] = run(
-                "gas-hmi forward",
-                "gas-hmi",
-                lambda w, b, p: _gas_hmi(w, b, p, n, False),
-                broker,
-                n,
-                a.seconds,
-                a.warmup,
-            )
         red = a.node_red / "node_modules" / "node-red-contrib-modbus"
-        if "nr" not in only:
-            pass
-        elif red.is_dir() and shutil.which("node"):
-            out["nr"] = run(
-                "node-red",
-                "node-red",
-                lambda w, b, p: _node_red(w, b, p, n, a.node_red),
-                broker,
-                n,
-                a.seconds,
-                a.warmup,
-            )
-        else:
-            print(f"node-red: not run (no npm install in {a.node_red}; see docs/PERFORMANCE.md)")
+        has_red = red.is_dir() and shutil.which("node") is not None
+        contenders: list[tuple[str, str, str, Any]] = [
+            ("bare", "bare loop", "bare", lambda w, b, p: _bare(w, b, p, n)),
+            ("full", "gas-hmi full", "gas-hmi", lambda w, b, p: _gas_hmi(w, b, p, n, True)),
+            ("fwd", "gas-hmi forward", "gas-hmi", lambda w, b, p: _gas_hmi(w, b, p, n, False)),
+            ("nr", "node-red", "node-red", lambda w, b, p: _node_red(w, b, p, n, a.node_red)),
+        ]
+        for key, name, kind, start in contenders:
+            if key not in only:
+                continue
+            if key == "nr" and not has_red:
+                print(
+                    f"node-red: not run (no npm install in {a.node_red}; see docs/PERFORMANCE.md)"
+                )
+                continue
+            out[key] = run(name, kind, start, broker, n, a.seconds, a.warmup)
         print("ratios (gas-hmi / peer): CPU, p99 latency")
         for peer in ("bare", "nr"):
             if peer not in out:
