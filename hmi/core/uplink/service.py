@@ -57,7 +57,8 @@ MAX_PENDING = (
 CONNACK_TIMEOUT = 15.0
 BACKOFF_MAX = 15.0
 DIAG_INTERVAL = 30.0  # node diagnostics publish (Sparkplug NDATA / JSON status)
-COMMIT_EVERY = 0.005  # s: what arrives within this shares one outbox transaction (its added latency)
+# s: what arrives within this shares one outbox transaction (also its added latency)
+COMMIT_EVERY = 0.005
 STOP_DRAIN = (
     3.0  # s to wait for in-flight PUBACKs on a clean stop (avoids duplicates at the next start)
 )
