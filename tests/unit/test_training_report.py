@@ -106,6 +106,18 @@ def test_expected_alarms_missed_and_unexpected(audit):
     assert [a["expected"] for a in r["alarms"]] == [True, False]  # gd05.lel.h by its tag
 
 
+def test_possible_and_hidden_alarms():
+    info = DrillInfo("d1", "demo", "x", "trainer", "", T0, 10.0, expected=("gd05.lel.h",),
+                     possible=("gas.detectors_level1.h",))  # fmt: skip
+    hidden = _ev("gd06.lel.h", "raise", 6.0) | {"suppressed": True}
+    events = [_ev("gd05.lel.h", "raise", 4.0), _ev("gas.detectors_level1.h", "raise", 5.0), hidden]
+    r = build_report(info, events, [], T0 + 30)
+    assert [a["alarm_id"] for a in r["alarms"]] == ["gd05.lel.h", "gas.detectors_level1.h"]
+    assert r["missed"] == [] and r["unexpected"] == []
+    assert r["alarms"][1]["possible"] and not r["alarms"][1]["expected"]
+    assert r["drill"]["possible"] == ["gas.detectors_level1.h"]
+
+
 def test_report_files(audit, tmp_path):
     from hmi.core.analytics.reportfile import write_json
 

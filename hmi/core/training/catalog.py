@@ -26,12 +26,25 @@ class DrillScenario:
     timeline: str
     #: alarm ids or tag names the scenario should raise; None when it declares nothing
     expected: tuple[str, ...] | None
+    #: alarms it may raise as well (time of day, speed): neither missed nor unexpected
+    possible: tuple[str, ...] = ()
+    title_en: str = ""
+    title_zh: str = ""
+    #: the speed and length (model seconds) the scenario suggests for a drill (0: none)
+    speed: float = 0.0
+    duration: float = 0.0
 
     def description(self, lang: str) -> str:
         """The description in ``lang`` (zh_CN or en), falling back to the other language."""
         if lang.startswith("zh"):
             return self.description_zh or self.description_en
         return self.description_en or self.description_zh
+
+    def title(self, lang: str) -> str:
+        """The short title in ``lang`` ('' when the scenario has none)."""
+        if lang.startswith("zh"):
+            return self.title_zh or self.title_en
+        return self.title_en or self.title_zh
 
 
 def _texts(cls: Any) -> tuple[str, str]:
@@ -50,8 +63,8 @@ def _texts(cls: Any) -> tuple[str, str]:
     return en, zh
 
 
-def _expected(cls: Any) -> tuple[str, ...] | None:
-    raw = getattr(cls, "expected_alarms", None)
+def _expected(cls: Any, attr: str = "expected_alarms") -> tuple[str, ...] | None:
+    raw = getattr(cls, attr, None)
     if raw is None:
         return None
     if callable(raw):
@@ -70,7 +83,24 @@ def drill_scenario(name: str) -> DrillScenario:
         raise ValueError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
     en, zh = _texts(cls)
     timeline = cls.timeline() if hasattr(cls, "timeline") else ""
-    return DrillScenario(name, en, zh, str(timeline), _expected(cls))
+    title = getattr(cls, "title", None)
+    title = title if isinstance(title, Mapping) else {}
+    return DrillScenario(
+        name,
+        en,
+        zh,
+        str(timeline),
+        _expected(cls),
+        _expected(cls, "possible_alarms") or (),
+        str(title.get("en") or ""),
+        str(title.get("zh") or title.get("zh_CN") or ""),
+        _number(getattr(cls, "speed", 0.0)),
+        _number(getattr(cls, "duration", 0.0)),
+    )
+
+
+def _number(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
 
 
 def drill_scenarios() -> list[DrillScenario]:

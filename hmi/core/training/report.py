@@ -11,7 +11,11 @@ same clock the alarm engine and the audit trail stamp with).
 - **time to first action**: from the start to the first operator action that is not an
   acknowledgement (a command written, a reset, a shelve...), whatever its result;
 - **expected / unexpected**: when the scenario declares the alarms it should raise,
-  the expected alarms never raised and the raised alarms nobody expected.
+  the expected alarms never raised and the raised alarms nobody expected (alarms the
+  scenario says it *may* raise, ``possible_alarms``, are neither).
+
+Alarms raised hidden from the operator (suppressed by design, shelved, out of service)
+are not the operator's to acknowledge and are left out.
 """
 
 from __future__ import annotations
@@ -46,11 +50,13 @@ class DrillInfo:
     description_en: str = ""
     description_zh: str = ""
     expected: tuple[str, ...] | None = None
+    possible: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (JSON)."""
         d = asdict(self)
         d["expected"] = list(self.expected) if self.expected is not None else None
+        d["possible"] = list(self.possible)
         return d
 
 
@@ -66,6 +72,8 @@ def _alarm_rows(
     open_rows: dict[str, dict[str, Any]] = {}  # alarm id -> its latest raise row
     for ev in sorted(events, key=lambda e: (float(e["ts"]), int(e.get("seq", 0)))):
         alarm_id, transition = str(ev["alarm_id"]), str(ev["transition"])
+        if transition == "raise" and _hidden(ev):
+            continue  # suppressed by design, shelved or out of service: the operator never saw it
         if transition == "raise":
             row = {
                 "alarm_id": alarm_id,
@@ -80,6 +88,9 @@ def _alarm_rows(
                 "expected": None
                 if info.expected is None
                 else any(matches(x, alarm_id, str(ev.get("tag", ""))) for x in info.expected),
+                "possible": any(
+                    matches(x, alarm_id, str(ev.get("tag", ""))) for x in info.possible
+                ),
             }
             rows.append(row)
             open_rows[alarm_id] = row
@@ -96,6 +107,10 @@ def _alarm_rows(
         elif transition == "clear" and row_or_none["cleared_s"] is None:
             row_or_none["cleared_s"] = _rel(ev["ts"], t0)
     return rows
+
+
+def _hidden(ev: Mapping[str, Any]) -> bool:
+    return bool(ev.get("suppressed") or ev.get("shelved") or ev.get("out_of_service"))
 
 
 def _action_rows(records: Iterable[Any], t0: float, t1: float) -> list[dict[str, Any]]:
@@ -149,7 +164,9 @@ def build_report(
         missed = [
             x for x in info.expected if not any(matches(x, a["alarm_id"], a["tag"]) for a in alarms)
         ]
-        unexpected = sorted({a["alarm_id"] for a in alarms if not a["expected"]})
+        unexpected = sorted(
+            {a["alarm_id"] for a in alarms if not a["expected"] and not a["possible"]}
+        )
     return {
         "kind": "training_drill",
         "training": True,

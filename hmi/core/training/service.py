@@ -164,6 +164,7 @@ class TrainingService:
             description_en=sc.description_en,
             description_zh=sc.description_zh,
             expected=sc.expected,
+            possible=sc.possible,
         )
         self._audit(
             START_ACTION,

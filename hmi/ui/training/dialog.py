@@ -121,6 +121,17 @@ class TrainingDialog(QDialog):
         text = f"{s.name} — {s.description(lang)}\n\n{s.timeline}"
         if s.expected is not None:
             text += "\n\n" + tr("Expected alarms: {ids}").format(ids=", ".join(s.expected) or "—")
+        if s.possible:
+            text += "\n" + tr("May also raise: {ids}").format(ids=", ".join(s.possible))
+        if s.speed > 0 and s.duration > 0:
+            sim = getattr(self.controller.service.simulator, "simulator", None)
+            text += "\n\n" + tr(
+                "Suggested: simulator speed ×{speed}, {minutes} min of drill (this station runs at ×{now})"
+            ).format(
+                speed=f"{s.speed:g}",
+                minutes=f"{s.duration / s.speed / 60:.1f}",
+                now=f"{getattr(sim, 'speed', 1.0):g}",
+            )
         self.timeline.setPlainText(text)
 
     def retranslate(self, *_: Any) -> None:
@@ -130,7 +141,8 @@ class TrainingDialog(QDialog):
         row = self.list.currentRow()
         self.list.clear()
         for s in self.scenarios:
-            item = QListWidgetItem(f"{s.name}\n    {s.description(lang)}")
+            head = f"{s.name} — {s.title(lang)}" if s.title(lang) else s.name
+            item = QListWidgetItem(f"{head}\n    {s.description(lang)}")
             item.setToolTip(s.timeline)
             self.list.addItem(item)
         if self.scenarios:
