@@ -105,6 +105,12 @@ class TrainingController(QObject):
         if self.dialog is None:
             self.dialog = TrainingDialog(self, self.window)
             self.dialog.finished.connect(lambda _r: setattr(self, "dialog", None))
+            active, last = self.service.active, self.service.last
+            name = active.scenario if active is not None else ""
+            if not name and last is not None:
+                name = str(last.report["drill"]["scenario"])
+            if name in {s.name for s in self.dialog.scenarios}:
+                self.dialog.select(name)  # the running or the last drill's scenario
         self.dialog.refresh()
         self.dialog.show()
         self.dialog.raise_()

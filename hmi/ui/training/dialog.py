@@ -118,7 +118,9 @@ class TrainingDialog(QDialog):
             return
         s = self.scenarios[row]
         lang = i18n().lang
-        text = f"{s.name} — {s.description(lang)}\n\n{s.timeline}"
+        desc = s.description(lang)
+        # a scenario's timeline text may already start with its description
+        text = s.timeline if desc in s.timeline else f"{s.name} — {desc}\n\n{s.timeline}"
         if s.expected is not None:
             text += "\n\n" + tr("Expected alarms: {ids}").format(ids=", ".join(s.expected) or "—")
         if s.possible:
