@@ -66,7 +66,7 @@ def _journal(path: Path, start: float) -> None:
     j.start()
     seq = 0
 
-    def ev(ts: float, alarm: str, prio: int, transition: str) -> None:
+    def ev(ts: float, alarm: str, prio: int, transition: str, suppressed: bool = False) -> None:
         nonlocal seq
         seq += 1
         j.put(
@@ -80,7 +80,7 @@ def _journal(path: Path, start: float) -> None:
                 "prev_state": "NORMAL",
                 "transition": transition,
                 "shelved": False,
-                "suppressed": False,
+                "suppressed": suppressed,
                 "out_of_service": False,
                 "latched": False,
                 "ts": ts,
@@ -100,6 +100,8 @@ def _journal(path: Path, start: float) -> None:
         ev(start + 3600 * (k + 1), "flt1.dp.h", 3, "raise")
         ev(start + 3600 * (k + 1) + 30, "flt1.dp.h", 3, "ack")
     ev(start + 40000, "ew.mass_balance.h", 2, "raise")
+    # a standby run's take-over, suppressed by design: never shown, so not counted as raised
+    ev(start + 41000, "reg2.monitor.position.l", 2, "raise", suppressed=True)
     j.close()
 
 
@@ -139,6 +141,7 @@ def test_daily_volumes_equal_the_generated_volumes_across_a_rollover(day_history
     p = meters["m1"]["pressure"]
     assert 3.6 < p["min"] <= p["avg"] <= p["max"] < 4.2
     assert rep["alarms"]["raised"] == 4 and rep["alarms"]["acknowledged"] == 3
+    assert rep["alarms"]["raised_suppressed"] == 1
     assert rep["alarms"]["by_priority"] == {"1": 0, "2": 1, "3": 3, "4": 0}
     assert (
         rep["alarms"]["top"][0]["alarm_id"] == "flt1.dp.h" and rep["alarms"]["top"][0]["count"] == 3

@@ -245,12 +245,16 @@ class MeteringReports:
             return {"error": str(exc)}
         finally:
             eng.dispose()
-        raised = [e for e in events if e["transition"] == "raise"]
+        # what the operator was shown (ISA-18.2 counts annunciated alarms): a raise while
+        # suppressed by design (a standby run, an isolated section) is counted apart
+        raises = [e for e in events if e["transition"] == "raise"]
+        raised = [e for e in raises if not e.get("suppressed")]
         by_prio = Counter(str(e["priority"]) for e in raised)
         counts = Counter(e["alarm_id"] for e in raised)
         info = {e["alarm_id"]: e for e in raised}
         return {
             "raised": len(raised),
+            "raised_suppressed": len(raises) - len(raised),
             "acknowledged": sum(1 for e in events if e["transition"] == "ack"),
             "by_priority": {p: by_prio.get(p, 0) for p in ("1", "2", "3", "4")},
             "top": [

@@ -285,7 +285,12 @@ def _alarms(doc: _Pdf, report: dict[str, Any], lang: str) -> None:
         bp = a["by_priority"]
         doc.line(
             f"产生 Raised: {a['raised']}    确认 Acknowledged: {a['acknowledged']}    "
-            f"优先级 Priority 1: {bp['1']} · 2: {bp['2']} · 3: {bp['3']} · 4: {bp['4']}",
+            f"优先级 Priority 1: {bp['1']} · 2: {bp['2']} · 3: {bp['3']} · 4: {bp['4']}"
+            + (
+                f"    设计抑制 Suppressed by design: {a['raised_suppressed']}"
+                if a.get("raised_suppressed")
+                else ""
+            ),
             8.5,
         )
         if a["top"]:
