@@ -167,8 +167,11 @@ def _print_banner(sim: Any, cfg: StationConfig, args: argparse.Namespace) -> Non
         print(f"  {dev_id:<12} {server.device.endpoint}  ({n} points)")
     print()
     print(f"scenario {args.scenario} (model seconds; divide by {args.speed:g} for wall time):")
-    for line in SCENARIOS[args.scenario].timeline().splitlines():
+    cls = SCENARIOS[args.scenario]
+    for line in cls.timeline().splitlines():
         print("  " + line)
+    if cls.expected_alarms:
+        print(f"  expected alarms: {', '.join(cls.expected_alarms)}")
     if args.scenario == "comms_loss":
         print(f"  comms-loss device: {sim.comms_device}")
     print("\nCtrl-C or SIGTERM stops.", flush=True)
