@@ -234,33 +234,3 @@ def test_the_menu_entry_is_disabled_against_real_devices(window):
     assert window.training.open_dialog() is None
     with pytest.raises(TrainingError, match="real devices"):
         window.training.service.start("gas_leak", window.actions.session)
-
-
-def test_run_gui_gives_the_window_the_simulator(station, table_runtime, qapp):
-    """What ``gas-hmi demo`` does: run_gui with the simulator thread allows drills."""
-    import signal
-
-    from PySide6.QtCore import QTimer
-
-    from hmi.ui.app import run_gui
-    from hmi.ui.main_window import MainWindow
-
-    _rt, sim, _win = station
-    seen: list[bool] = []
-
-    def check() -> None:
-        wins = [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        mine = [w for w in wins if w.runtime is table_runtime]
-        seen.extend(w.training.service.available for w in mine)
-        for w in mine:
-            w.close()
-        qapp.quit()
-
-    handlers = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
-    QTimer.singleShot(200, check)
-    try:
-        run_gui(table_runtime, lang="en", theme="light", simulator=sim)
-    finally:
-        for n, h in handlers.items():  # run_gui's quit-on-signal handlers
-            signal.signal(n, h)
-    assert seen == [True]
