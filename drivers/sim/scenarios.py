@@ -399,8 +399,8 @@ class PtzMismatch(_Slow):
     -   15 s  fc2's Z is 3 % low: its standard flow and totals read 3 % high, while its line
               flow, pressure and temperature are right.
     - ~15 min the PTZ cross-check of meter 2 (independent Vb = Vm (Pm/Pb)(Tb/Tm)(Zb/Zm) over
-              30 min) passes +1 % and settles near +2.6 %; meter 1 stays near -0.4 % (the
-              cross-check's own compressibility correlation differs that much).
+              30 min, Z by AGA8-92DC) passes its 0.5 % band and settles near +2.9 to +3.0 %;
+              meter 1 stays within 0.1 % (the simulated flow computers' Z is an AGA8 fit).
     """
 
     name = "ptz_mismatch"

@@ -258,3 +258,38 @@ def test_listener_failure_does_not_stop_processing(make):
     h.feed({"a": 6})
     assert h.transitions() == [("a.h", "raise", "ACTIVE_UNACK")]
     e.remove_listener(broken)
+
+
+def test_a_raise_waits_at_start_up_for_its_suppressing_condition(make):
+    """A standby run's alarm is not annunciated before its suppression tag's first value."""
+    cfg = station(
+        tag("run2.standby"),
+        tag("run2.monitor", {"kind": "L", "limit": 99, "suppressed_by": "run2.standby"}),
+    )
+    h = make(cfg)
+    e = h.engine
+    h.feed({"run2.monitor": 86})  # the monitor's position comes first, the calc tag later
+    h.at(1.0)
+    assert h.transitions() == [] and not e.annunciation().horn
+    h.feed({"run2.standby": 1})
+    h.at(0.5)
+    assert [t[1] for t in h.transitions()] == ["suppress", "raise"]
+    assert e.view("run2.monitor.l").suppressed and not e.annunciation().horn
+
+
+def test_an_unknown_suppressing_condition_never_hides_an_alarm_for_good(make):
+    from hmi.core.alarms.engine import SUPPRESSION_GRACE
+
+    cfg = station(
+        tag("run2.standby"),
+        tag("run2.monitor", {"kind": "L", "limit": 99, "suppressed_by": "run2.standby"}),
+    )
+    h = make(cfg)
+    e = h.engine
+    h.feed({"run2.monitor": 86})
+    h.feed({"run2.standby": 1}, quality=0)  # the condition tag is BAD: no GOOD value yet
+    h.at(SUPPRESSION_GRACE - 1)
+    assert h.transitions() == []
+    h.at(2.0)
+    assert h.transitions() == [("run2.monitor.l", "raise", "ACTIVE_UNACK")]
+    assert e.annunciation().sounding == ("run2.monitor.l",)

@@ -43,6 +43,8 @@ from hmi.core.tagtable import TagUpdate
 log = logging.getLogger(__name__)
 
 GOOD = int(Quality.GOOD)
+#: how long after start a raise waits for its suppressing condition's first GOOD value (s)
+SUPPRESSION_GRACE = 30.0
 EventListener = Callable[[dict[str, Any]], None]
 
 
@@ -77,6 +79,8 @@ class AlarmEngine(AlarmOperations):
         n = len(cfg.tags)
         self._val = np.full(n, np.nan)  # last GOOD value of every tag
         self._good = np.zeros(n, dtype=bool)  # quality of the last value is GOOD
+        self._seen_good = np.zeros(n, dtype=bool)  # the tag has had a GOOD value since start
+        self._started = self._clock()
         self._pending: dict[str, AlarmRecord] = {}  # on/off delay running
         self._listed: dict[str, AlarmRecord] = {}  # what the snapshot shows
         self._views: dict[str, AlarmView] = {}
@@ -147,6 +151,7 @@ class AlarmEngine(AlarmOperations):
         with self._lock:
             self._val[idx[good]] = vals[good]
             self._good[idx] = good
+            self._seen_good[idx[good]] = True
             hit = np.nonzero(cat.sup_mask[idx])[0]
             for k in hit.tolist():
                 if good[k]:
@@ -226,6 +231,8 @@ class AlarmEngine(AlarmOperations):
                     self._cancel_pending(rec)
                     self.catalog.set_raw(rec, rec.condition)
                     continue
+                if rec.raw and self._suppression_unknown(rec, now):
+                    continue  # hold the raise until its suppressing condition is known
                 delay = rec.d.on_delay if rec.raw else rec.d.off_delay
                 if now - rec.pending_since >= delay:
                     self._set_condition(rec, rec.raw, now)
@@ -260,11 +267,23 @@ class AlarmEngine(AlarmOperations):
             self._cancel_pending(rec)  # a delay was running the other way: it is void
             return
         delay = rec.d.on_delay if cond else rec.d.off_delay
-        if delay <= 0:
+        if delay <= 0 and not (cond and self._suppression_unknown(rec, now)):
             self._set_condition(rec, cond, now)
         elif rec.d.alarm_id not in self._pending:
             rec.pending_since = now
             self._pending[rec.d.alarm_id] = rec
+
+    def _suppression_unknown(self, rec: AlarmRecord, now: float) -> bool:
+        """The alarm is suppressed by design on a condition tag that has had no GOOD value yet.
+
+        At start-up the condition (often a calc tag, evaluated after its inputs, or a tag of a
+        slower device) may arrive after the alarm's own input: a standby run's take-over alarm
+        would annunciate for a moment although the design suppresses it. Its raise is held for
+        up to ``SUPPRESSION_GRACE`` s after the engine started; then it goes ahead, so an unknown
+        condition never hides an alarm for good.
+        """
+        s = rec.d.suppressed_by
+        return s >= 0 and not self._seen_good[s] and now - self._started < SUPPRESSION_GRACE
 
     def _cancel_pending(self, rec: AlarmRecord) -> None:
         if self._pending.pop(rec.d.alarm_id, None) is not None:
