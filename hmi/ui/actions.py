@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QWidget
 
 from hmi.core.ports import CommandPort, Station
 from hmi.core.users import PERMISSIONS, Action, Console, Role, Session
-from hmi.ui.i18n import N_, i18n, tr
+from hmi.ui.i18n import N_, i18n, tr, tr_reason
 from hmi.ui.tasks import run_in_pool, watch
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def result_text(result: Any) -> tuple[bool, str]:
             detail = detail[len(prefix) :]
     if detail.strip().lower() in ("", "ok", status):  # nothing beyond the headline
         return ok, head
-    return ok, f"{head}: {detail}"
+    return ok, f"{head}: {tr_reason(detail)}"
 
 
 class Actions(QObject):

@@ -28,7 +28,7 @@ from drivers.base import Quality
 from hmi.core.users import Action
 from hmi.ui import fmt
 from hmi.ui.actions import Actions
-from hmi.ui.i18n import i18n, tr
+from hmi.ui.i18n import i18n, tr, tr_reason
 from hmi.ui.live import LiveData
 from hmi.ui.texts import PRIORITY_TEXT, STATE_TEXT, UNACKED, instrument_text
 from hmi.ui.theme import restyle
@@ -154,13 +154,13 @@ class BannerRow(QFrame):
         self.time.setText(fmt.clock(view.active_since or view.last_change, date=False))
         tag = self.cfg_tags.get(view.tag) if self.cfg_tags is not None else None
         self.tag.setText(instrument_text(tag, view.tag))  # 位号 PT-501 beside the description
-        self.msg.setText(view.message(i18n().lang))
+        self.msg.setText(tr_reason(view.message(i18n().lang)))
         self.value.setText(self._value_text(view))
         self.state.setText(tr(STATE_TEXT.get(view.state, view.state)))
         restyle(self.state, unack="1" if unack else "0")
         restyle(self, unack="1" if unack else "0", selected="1" if selected else "0")
         self.setToolTip(
-            f"{view.alarm_id}\n{view.message(i18n().lang)}\n{view.response(i18n().lang)}".strip()
+            f"{view.alarm_id}\n{tr_reason(view.message(i18n().lang))}\n{view.response(i18n().lang)}".strip()
         )
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override

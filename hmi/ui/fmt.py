@@ -8,7 +8,7 @@ from typing import Any
 
 from drivers.base import Quality
 from hmi.config.schema import TagConfig
-from hmi.ui.i18n import i18n, tr
+from hmi.ui.i18n import i18n, tr, tr_reason
 from hmi.ui.texts import QUALITY_TEXT
 
 
@@ -76,7 +76,7 @@ def quality_tooltip(tag: TagConfig, quality: int, reason: str, ts: float) -> str
     label = tag.label.get(i18n().lang) or tag.name
     parts = [f"{label} ({tag.name})", f"{tr('Quality')}: {tr(QUALITY_TEXT[q])}"]
     if reason and q != "good":
-        parts.append(f"{tr('Reason')}: {reason}")
+        parts.append(f"{tr('Reason')}: {tr_reason(reason)}")
     parts.append(f"{tr('Time')}: {clock(ts)}")
     return "\n".join(parts)
 

@@ -21,7 +21,7 @@ from hmi.core.stats import RuntimeStats
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
 from hmi.ui.actions import role_text
-from hmi.ui.i18n import N_, i18n, tr
+from hmi.ui.i18n import N_, i18n, tr, tr_reason
 from hmi.ui.live import LiveData
 from hmi.ui.theme import restyle
 
@@ -43,7 +43,7 @@ def uplink_chip(stats: RuntimeStats) -> tuple[str, str, str]:
     depth = int(up.get("outbox_depth") or 0)
     tip = f"{tr('Broker')}: {up.get('broker') or '-'}\n{tr('Queued')}: {depth}"
     if up.get("last_error"):
-        tip += f"\n{tr('Last error')}: {up.get('last_error')}"
+        tip += f"\n{tr('Last error')}: {tr_reason(str(up.get('last_error')))}"
     if up.get("connected"):
         if up.get("replaying") or depth > 100:
             return f"{tr('Uplink')}: {tr('catching up')} ({depth})", "warn", tip
@@ -58,7 +58,11 @@ def devices_chip(devices: list[dict[str, Any]]) -> tuple[str, str, str]:
     up = [d for d in devices if d.get("state") == "up"]
     lines = [
         f"{d.get('device_id')}: {tr(str(d.get('state', '')))}"
-        + (f" — {d.get('last_error')}" if d.get("state") != "up" and d.get("last_error") else "")
+        + (
+            f" — {tr_reason(str(d.get('last_error')))}"
+            if d.get("state") != "up" and d.get("last_error")
+            else ""
+        )
         for d in devices
     ]
     state = "ok" if len(up) == len(devices) else "bad"

@@ -17,6 +17,7 @@ import yaml
 from PySide6.QtCore import QObject, Signal
 
 from hmi import paths
+from hmi.core import reasons
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class I18n(QObject):
         super().__init__()
         self.lang = ""
         self._catalog: dict[str, str] = {}
+        self._reasons: dict[str, str] = {}
         self.set_language(lang)
 
     def set_language(self, lang: str) -> None:
@@ -58,6 +60,7 @@ class I18n(QObject):
         if lang == self.lang:
             return
         self._catalog = load_catalog(lang)
+        self._reasons = {}
         self.lang = lang
         log.info("language: %s", lang)
         self.sigLanguageChanged.emit(lang)
@@ -70,6 +73,17 @@ class I18n(QObject):
     def tr(self, text: str) -> str:  # type: ignore[override]  # not QObject.tr: the catalog
         """``text`` in the current language (the English source when untranslated)."""
         return self._catalog.get(text, text)
+
+    def tr_reason(self, text: str) -> str:
+        """A driver's or service's reason in the current language (see :mod:`hmi.core.reasons`)."""
+        if not text or not self.is_zh:
+            return text
+        hit = self._reasons.get(text)
+        if hit is None:
+            if len(self._reasons) > 2000:  # reasons carry addresses and values: bound the cache
+                self._reasons.clear()
+            hit = self._reasons[text] = reasons.to_zh(text, self._catalog)
+        return hit
 
 
 _instance: I18n | None = None
@@ -86,6 +100,14 @@ def i18n() -> I18n:
 def tr(text: str) -> str:
     """Translate ``text`` into the current language."""
     return i18n().tr(text)
+
+
+def tr_reason(text: str) -> str:
+    """A reason text (device state, BAD quality, write result, refusal) in the current language.
+
+    The English original stays in logs, the journal and the audit; only the screen shows it
+    translated."""
+    return i18n().tr_reason(text)
 
 
 def N_(text: str) -> str:  # noqa: N802 - gettext convention

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from hmi.core.fleet import AckRequest
 from hmi.core.fleet.station import ActiveAlarm
 from hmi.ui.dispatch.fmt import area_text, stamp, value_text
-from hmi.ui.i18n import N_, i18n, tr
+from hmi.ui.i18n import N_, i18n, tr, tr_reason
 from hmi.ui.texts import PRIORITY_TEXT, STATE_TEXT
 from hmi.ui.theme import colors
 
@@ -163,7 +163,7 @@ class FleetAlarmList(QWidget):
                 a.station,
                 f"P{a.priority}",
                 area_text(a.area) if a.area else "",
-                a.message(lang),
+                tr_reason(a.message(lang)),
                 value_text(a.value),
                 tr(STATE_TEXT.get(a.state, a.state)),
             )

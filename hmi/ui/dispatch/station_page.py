@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from hmi.core.fleet.model import WriteRequest
 from hmi.core.fleet.station import Metric
 from hmi.ui.dispatch.fmt import area_text, clock, value_text
-from hmi.ui.i18n import i18n, tr
+from hmi.ui.i18n import i18n, tr, tr_reason
 from hmi.ui.texts import QUALITY_TEXT
 from hmi.ui.theme import restyle
 
@@ -221,7 +221,7 @@ class StationPage(QWidget):
                 lines.append(text.format(write=head, seconds=seconds))
             else:
                 text = tr("{write}: refused by the station: {message}")
-                lines.append(text.format(write=head, message=w.message))
+                lines.append(text.format(write=head, message=tr_reason(w.message)))
         self.write_state.setText("\n".join(lines))
         self.write_state.setVisible(bool(lines))
         refused = bool(writes) and writes[0].done and not writes[0].ok

@@ -39,7 +39,7 @@ from hmi.ui import fmt
 from hmi.ui.actions import Actions, needs_text, result_text, role_text
 from hmi.ui.faceplates.dialogs import ConfirmWriteDialog, ShelveDialog
 from hmi.ui.faceplates.ladder import ProtectionLadder, runs_for
-from hmi.ui.i18n import i18n, tr
+from hmi.ui.i18n import i18n, tr, tr_reason
 from hmi.ui.live import LiveData
 from hmi.ui.texts import QUALITY_TEXT, STATE_TEXT, area_text
 from hmi.ui.theme import restyle
@@ -320,7 +320,7 @@ class Faceplate(QDialog):
         self.quality.setText(tr(QUALITY_TEXT[q]))
         restyle(self.quality, state={"good": "ok", "uncertain": "warn", "bad": "bad"}[q])
         self.ts.setText(fmt.clock(ts))
-        self.reason.setText(reason if q != "good" else "")
+        self.reason.setText(tr_reason(reason) if q != "good" else "")
         self.value.setToolTip(fmt.quality_tooltip(self.tag, quality, reason, ts))
         if self.bar is not None and not isinstance(value, str):
             self.bar.set_value(float(value), quality, prio)

@@ -18,7 +18,7 @@ from PySide6.QtGui import QBrush, QFont
 from drivers.base import Quality
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
-from hmi.ui.i18n import N_, i18n, tr
+from hmi.ui.i18n import N_, i18n, tr, tr_reason
 from hmi.ui.texts import STATE_TEXT, area_text, instrument_text
 from hmi.ui.widgets.glyph import glyph_pixmap
 
@@ -88,7 +88,12 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str], Callable[[Any], Any]]] = [
         lambda v: (v.state not in ("ACTIVE_UNACK", "RTN_UNACK"), v.state),
     ),
     ("tag", N_("Tag"), _tag_text, _tag_text),
-    ("message", N_("Message"), lambda v: v.message(i18n().lang), lambda v: v.message(i18n().lang)),
+    (
+        "message",
+        N_("Message"),
+        lambda v: tr_reason(v.message(i18n().lang)),
+        lambda v: tr_reason(v.message(i18n().lang)),
+    ),
     (
         "value",
         N_("Value"),
@@ -248,7 +253,7 @@ class AlarmTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and key == "state" and v.state == "RTN_UNACK":
             return QBrush(theme_mod.colors().color("textDim"))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{v.alarm_id}\n{v.message(i18n().lang)}\n{v.response(i18n().lang)}".strip()
+            return f"{v.alarm_id}\n{tr_reason(v.message(i18n().lang))}\n{v.response(i18n().lang)}".strip()
         if role == Qt.ItemDataRole.UserRole:
             return v.alarm_id
         return None

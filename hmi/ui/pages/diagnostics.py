@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from hmi.core.stats import RuntimeStats
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
-from hmi.ui.i18n import N_, i18n, tr
+from hmi.ui.i18n import N_, i18n, tr, tr_reason
 from hmi.ui.live import LiveData
 
 DEVICE_COLS = (
@@ -68,7 +68,8 @@ def _cell(key: str, d: dict[str, Any], labels: dict[str, str] | None = None) -> 
     if key == "state":
         return tr(str(v))
     if key == "last_error":
-        return f"{fmt.clock(float(d.get('last_error_ts') or 0), date=False)}  {v}" if v else ""
+        when = fmt.clock(float(d.get("last_error_ts") or 0), date=False)
+        return f"{when}  {tr_reason(str(v))}" if v else ""
     if isinstance(v, float):
         return f"{v:.1f}"
     return "" if v is None else str(v)
@@ -228,7 +229,7 @@ class DiagnosticsPage(QWidget):
             fmt.clock(float(last), date=False) if isinstance(last, int | float) and last else "-",
         )
         if h.get("last_error"):
-            self._set("historian", N_("Last error"), str(h.get("last_error")), True)
+            self._set("historian", N_("Last error"), tr_reason(str(h.get("last_error"))), True)
 
     def _uplink(self, s: RuntimeStats) -> None:
         u = s.uplink
@@ -251,7 +252,7 @@ class DiagnosticsPage(QWidget):
             )
             self._set("uplink", N_("Dropped"), str(u.get("dropped", 0)), bool(u.get("dropped")))
             if u.get("last_error"):
-                self._set("uplink", N_("Last error"), str(u.get("last_error")), True)
+                self._set("uplink", N_("Last error"), tr_reason(str(u.get("last_error"))), True)
 
     def _alarms(self, s: RuntimeStats) -> None:
         a = s.alarms
