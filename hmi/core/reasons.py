@@ -83,6 +83,7 @@ WORDS: dict[str, str] = {
     "temporary failure in name resolution": "域名解析暂时失败",
     "timed out": "超时",
     "broken pipe": "连接已断开",
+    "transport lost": "传输中断",
     # roles and actions (hmi.core.users.roles)
     "viewer": "浏览员",
     "operator": "操作员",
@@ -257,6 +258,14 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         r"connection lost to " + _PEER, "与 {peer} 的连接中断", "connection lost to 127.0.0.1:5020"
+    ),
+    _rule(
+        r"connection lost \((?P<exc>\w+): (?P<w_os>.+)\)",
+        "连接中断（{exc}：{w_os}）",
+        "connection lost (ConnectionError: transport lost)",
+    ),
+    _rule(
+        r"connection lost \((?P<exc>\w+)\)", "连接中断（{exc}）", "connection lost (CancelledError)"
     ),
     _rule(r"connection closed by the device", "设备关闭了连接", "connection closed by the device"),
     _rule(

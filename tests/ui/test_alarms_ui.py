@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 
 from PySide6.QtCore import Qt
 
@@ -228,3 +229,43 @@ def test_rate_and_limit_texts_carry_their_units(window):
     assert _limit(frozen) == "10 s"
     total = SimpleNamespace(tag="m1.total.std", kind="H", value=None, limit=12345678.0, unit="")
     assert _limit(total) == "12,345,678 Sm³"
+
+
+def test_chinese_banner_shows_the_comm_loss_reason_in_chinese(window, table_runtime):
+    from drivers.base import DeviceState
+    from hmi.ui.i18n import i18n
+    from hmi.ui.pages.diagnostics import _cell
+
+    reason = "connection refused 127.0.0.1:5020; retry in 2 s"
+    i18n().set_language("zh_CN")
+    try:
+        eng = table_runtime.alarms
+        table_runtime.call(
+            eng.device_state, "plc", DeviceState.UP, DeviceState.BACKOFF, reason
+        ).result(10)
+        delay = eng.catalog.comm["plc"].d.on_delay  # its on-delay passes
+        table_runtime.call(eng.tick, time.time() + delay + 1).result(10)
+        _refresh_until(
+            window,
+            lambda: any(v.kind == "comm" for v in window.banner.ordered),
+            "the PLC's comm-loss alarm in the banner",
+        )
+        row = next(r for r in window.banner.rows if "127.0.0.1:5020" in r.msg.text())
+        assert "连接被拒绝：127.0.0.1:5020；2 s 后重试" in row.msg.text(), row.msg.text()
+        assert "refused" not in row.msg.text() and "retry" not in row.msg.text()
+        window.navigate("alarms")
+        model = window.alarms.model
+        view = next(v for v in window.banner.ordered if v.kind == "comm")
+        _refresh_until(window, lambda: model.row_of(view.alarm_id) >= 0, "comm alarm listed")
+        col = model.column_keys().index("message")
+        assert "连接被拒绝" in model.data(model.index(model.row_of(view.alarm_id), col))
+        # the journal keeps the driver's English reason
+        raised = [e for e in _journal(table_runtime, "raise") if e["kind"] == "comm"]
+        assert raised and reason in raised[0]["message"]["en"]
+        assert reason in raised[0]["message"]["zh"]
+        # the diagnostics page's last error too
+        text = _cell("last_error", {"last_error": "timeout after 1.0 s on hr 0-9"})
+        assert text.endswith("保持寄存器 0-9：超时（1.0 s 无应答）"), text
+    finally:
+        i18n().set_language("en")
+    assert reason in _cell("last_error", {"last_error": reason})  # English screen: as it is

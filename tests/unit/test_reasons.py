@@ -92,7 +92,7 @@ SOURCES = [
     "hmi/core/write_checks.py",
 ]
 #: calls and assignments whose text argument is a reason
-_SINKS = {"WriteResult", "_set_state", "record_error", "bad", "_refuse", "_fail_all"}
+_SINKS = {"WriteResult", "_set_state", "record_error", "bad", "_refuse", "_fail_all", "_lose"}
 #: reason texts that wrap another reason or name an internal failure (tested by rule examples)
 _NOT_SHOWN_ALONE = re.compile(r"^(7|7: 7|7 on 7|7 \(7\)|7 7|7; 7|7 7 7)$")
 

@@ -169,9 +169,11 @@ class DiagnosticsPage(QWidget):
                     f = item.font()
                     f.setBold(bad)
                     item.setFont(f)
-        if devices and not getattr(self, "_sized", False):
+        # fit the columns again when a state or an error text changes (not on every refresh)
+        shape = tuple((d.get("state"), d.get("last_error")) for d in devices)
+        if devices and shape != getattr(self, "_sized", None):
             self.table.resizeColumnsToContents()
-            self._sized = True
+            self._sized = shape
         self._runtime(stats)
 
     def _runtime(self, s: RuntimeStats) -> None:
