@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QWidget
 
 from hmi.core.ports import CommandPort, Station
 from hmi.core.users import PERMISSIONS, Action, Console, Role, Session
-from hmi.ui.i18n import N_, i18n, tr, tr_reason
+from hmi.ui.i18n import N_, colon, i18n, tr, tr_reason
 from hmi.ui.tasks import run_in_pool, watch
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def result_text(result: Any) -> tuple[bool, str]:
             detail = detail[len(prefix) :]
     if detail.strip().lower() in ("", "ok", status):  # nothing beyond the headline
         return ok, head
-    return ok, f"{head}: {tr_reason(detail)}"
+    return ok, f"{head}{colon()}{tr_reason(detail)}"
 
 
 class Actions(QObject):
@@ -183,7 +183,7 @@ class Actions(QObject):
                 self._report(False, f"{tr(what)}: {error}", done)
                 return
             ok, text = result_text(result)
-            self._report(ok, f"{tr(what)}: {text}", done)
+            self._report(ok, f"{tr(what)}{colon()}{text}", done)
 
         watch(fut, finished)
         return True
@@ -285,9 +285,9 @@ class Actions(QObject):
             ok, text = result_text(result)
             self._report(
                 ok,
-                f"{tr('Write')} {tag} = {value:g}: {text}"
+                f"{tr('Write')} {tag} = {value:g}{colon()}{text}"
                 if isinstance(value, float)
-                else f"{tr('Write')} {tag} = {value}: {text}",
+                else f"{tr('Write')} {tag} = {value}{colon()}{text}",
                 done,
             )
 

@@ -110,6 +110,11 @@ def tr_reason(text: str) -> str:
     return i18n().tr_reason(text)
 
 
+def colon() -> str:
+    """The separator after a headline: full-width "：" on the Chinese screen, ": " in English."""
+    return "：" if i18n().is_zh else ": "
+
+
 def N_(text: str) -> str:  # noqa: N802 - gettext convention
     """Mark ``text`` for translation where it is defined; translate it with :func:`tr` when shown."""
     return text

@@ -211,7 +211,7 @@ def test_interlock_hint_refusal_and_changed_value(op_window, interlocked, qtbot)
     w.toggle_language()
     try:
         fp.request_write(0.395)
-        assert fp.result.text() == "联锁禁止: 1#切断阀已关闭"
+        assert fp.result.text() == "联锁禁止：1#切断阀已关闭"
     finally:
         w.toggle_language()
 

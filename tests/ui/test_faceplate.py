@@ -74,3 +74,26 @@ def test_discrete_command_buttons_come_from_the_tag_states(window, table_runtime
 def test_read_only_tag_has_no_commands(window):
     fp = window.open_faceplate("inlet.pressure")
     assert fp.cmd_box is None and fp.entry is None
+
+
+def test_chinese_faceplate_shows_reasons_and_write_results_in_chinese(window, table_runtime, qtbot):
+    from hmi.ui.i18n import i18n
+
+    i18n().set_language("zh_CN")
+    try:
+        table_runtime.set_bad(["outlet.pressure"], "timeout after 1.0 s on hr 0-9")
+        window.live.refresh()
+        fp = window.open_faceplate("outlet.pressure")
+        assert fp.reason.text() == "保持寄存器 0-9：超时（1.0 s 无应答）"
+        assert "保持寄存器 0-9：超时（1.0 s 无应答）" in fp.value.toolTip()
+        assert "timeout" not in fp.value.toolTip()
+        table_runtime.set({"reg1.active.setpoint": 0.40})
+        window.live.refresh()
+        fp = window.open_faceplate("reg1.active.setpoint")
+        fp.confirm = lambda dialog: True
+        fp.entry.setText("0.41")
+        fp._write_entry()
+        qtbot.waitUntil(lambda: "已写入并回读确认" in fp.result.text(), timeout=10000)
+        assert "written" not in fp.result.text()
+    finally:
+        i18n().set_language("en")
