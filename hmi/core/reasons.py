@@ -204,6 +204,11 @@ RULES: tuple[Rule, ...] = (
     _rule(r"no permission: (?P<r>.+)", "无权限：{r}", "no permission: user op1 is disabled"),
     _rule(r"denied: (?P<r>.+)", "拒绝：{r}", "denied: PCV-501.sp does not accept remote writes"),
     # ---- device states (drivers.base)
+    _rule(
+        r"connecting to (?P<peer>\S+ TSAP \S+)",
+        "正在连接 {peer}",
+        "connecting to s7://127.0.0.1:102 TSAP 0100/0101",
+    ),
     _rule(r"connecting to " + _PEER, "正在连接 {peer}", "connecting to 127.0.0.1:5020/1"),
     _rule(
         r"connected to (?P<peer>\S+), PDU (?P<pdu>\d+), CPU (?P<w_cpu>\S+)",
@@ -242,40 +247,46 @@ RULES: tuple[Rule, ...] = (
         "cannot connect to 127.0.0.1:2404 (refused or unreachable)",
     ),
     _rule(
-        r"cannot connect to " + _PEER + r": (?P<w_os>.+)",
-        "无法连接 {peer}：{w_os}",
+        r"cannot connect to " + _PEER + r": (?P<r_os>.+)",
+        "无法连接 {peer}：{r_os}",
         "cannot connect to 10.0.0.9:502: No route to host",
     ),
     _rule(
-        r"connection lost to " + _PEER + r" \((?P<w_os>.+)\)",
-        "与 {peer} 的连接中断（{w_os}）",
+        r"connection lost to " + _PEER + r" \((?P<r_os>.+)\)",
+        "与 {peer} 的连接中断（{r_os}）",
         "connection lost to 127.0.0.1:5020 (connection reset by peer)",
     ),
     _rule(
-        r"connection lost to " + _PEER + r": (?P<w_os>.+)",
-        "与 {peer} 的连接中断：{w_os}",
+        r"connection lost to " + _PEER + r": (?P<r_os>.+)",
+        "与 {peer} 的连接中断：{r_os}",
         "connection lost to 127.0.0.1:102: connection reset by peer",
     ),
     _rule(
         r"connection lost to " + _PEER, "与 {peer} 的连接中断", "connection lost to 127.0.0.1:5020"
     ),
     _rule(
-        r"connection lost \((?P<exc>\w+): (?P<w_os>.+)\)",
-        "连接中断（{exc}：{w_os}）",
+        r"connection lost \((?P<exc>\w+): (?P<r_os>.+)\)",
+        "连接中断（{exc}：{r_os}）",
         "connection lost (ConnectionError: transport lost)",
     ),
     _rule(
         r"connection lost \((?P<exc>\w+)\)", "连接中断（{exc}）", "connection lost (CancelledError)"
     ),
+    _rule(
+        r"TCP connection failed: (?P<r>.+)",
+        "TCP 连接失败：{r}",
+        "TCP connection failed: [Errno 111] Connection refused",
+    ),
+    _rule(r"\[Errno (?P<n>\d+)\] (?P<r>.+)", "{r}（错误码 {n}）", "[Errno 113] No route to host"),
     _rule(r"connection closed by the device", "设备关闭了连接", "connection closed by the device"),
     _rule(
-        r"cannot resolve (?:host )?'?(?P<host>[^\s':]+)'?: (?P<w_os>.+)",
-        "无法解析主机 {host}：{w_os}",
+        r"cannot resolve (?:host )?'?(?P<host>[^\s':]+)'?: (?P<r_os>.+)",
+        "无法解析主机 {host}：{r_os}",
         "cannot resolve host 'rtu.example': Name or service not known",
     ),
     _rule(
-        r"cannot reach (?P<peer>\S+): (?P<w_os>.+)",
-        "无法访问 {peer}：{w_os}",
+        r"cannot reach (?P<peer>\S+): (?P<r_os>.+)",
+        "无法访问 {peer}：{r_os}",
         "cannot reach 10.0.0.9:4840: Network is unreachable",
     ),
     _rule(

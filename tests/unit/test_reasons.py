@@ -18,6 +18,7 @@ import pytest
 
 from drivers.base import Batch, DeviceState, PointSpec
 from drivers.modbus.driver import ModbusDriver
+from drivers.s7.driver import S7Driver
 from hmi.core import reasons
 from hmi.core.reasons import RULES, to_zh
 from tests.helpers import async_wait_until, free_port
@@ -242,5 +243,28 @@ def test_real_modbus_reasons_translate():
     want = ("connection refused 127.0.0.1:", "retry in", "timeout after", "Modbus exception 2")
     for piece in want:
         assert any(piece in r for r in found), (piece, found)
+    for text in sorted(found):
+        assert_chinese(text)
+
+
+def test_real_s7_connect_failure_translates():
+    async def body() -> set[str]:
+        texts = _Texts()
+        params = {"port": free_port(), "timeout": 0.3, "backoff_initial": 0.05, "backoff_max": 0.1}
+        drv = S7Driver(
+            "s7", params, [PointSpec(0, "a", "DB1.DBW0", 0.2)], texts.sink, texts.on_state
+        )
+        await drv.start()
+        try:
+            await async_wait_until(
+                lambda: DeviceState.BACKOFF in texts.states, 10, what=f"S7 backoff, {texts.reasons}"
+            )
+        finally:
+            await drv.stop()
+        return texts.reasons
+
+    found = asyncio.run(asyncio.wait_for(body(), 60))
+    assert any("cannot connect to s7://127.0.0.1:" in r for r in found), found
+    assert any(r.startswith("connecting to ") for r in found), found
     for text in sorted(found):
         assert_chinese(text)
