@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Batch, DeviceState, PointSpec
+from drivers.iec104.driver import Iec104Driver
 from drivers.modbus.driver import ModbusDriver
+from drivers.opcua.driver import OpcUaDriver
 from drivers.s7.driver import S7Driver
 from hmi.core import reasons
 from hmi.core.reasons import RULES, to_zh
@@ -247,24 +249,55 @@ def test_real_modbus_reasons_translate():
         assert_chinese(text)
 
 
-def test_real_s7_connect_failure_translates():
+def _s7(port: int, texts: _Texts) -> S7Driver:
+    params = {"port": port, "timeout": 0.3, "backoff_initial": 0.05, "backoff_max": 0.1}
+    return S7Driver("s7", params, [PointSpec(0, "a", "DB1.DBW0", 0.2)], texts.sink, texts.on_state)
+
+
+def _iec104(port: int, texts: _Texts) -> Iec104Driver:
+    params = {"host": "127.0.0.1", "port": port, "backoff_initial": 0.05, "backoff_max": 0.1}
+    points = [PointSpec(0, "a", "M_ME_NC_1:1001", 0.5)]
+    return Iec104Driver("rtu", params, points, texts.sink, texts.on_state)
+
+
+def _opcua(port: int, texts: _Texts) -> OpcUaDriver:
+    params = {
+        "endpoint": f"opc.tcp://127.0.0.1:{port}",
+        "timeout": 0.5,
+        "backoff_initial": 0.05,
+        "backoff_max": 0.1,
+    }
+    points = [PointSpec(0, "a", "ns=2;s=X", 0.5)]
+    return OpcUaDriver("ua", params, points, texts.sink, texts.on_state)
+
+
+@pytest.mark.parametrize(
+    ("make", "want"),
+    [
+        (_s7, "cannot connect to s7://127.0.0.1:"),
+        (_iec104, "(refused or unreachable)"),
+        (_opcua, "connection refused by 127.0.0.1:"),
+    ],
+    ids=["s7", "iec104", "opcua"],
+)
+def test_real_connect_failures_translate(make, want):
     async def body() -> set[str]:
         texts = _Texts()
-        params = {"port": free_port(), "timeout": 0.3, "backoff_initial": 0.05, "backoff_max": 0.1}
-        drv = S7Driver(
-            "s7", params, [PointSpec(0, "a", "DB1.DBW0", 0.2)], texts.sink, texts.on_state
-        )
+        drv = make(free_port(), texts)  # nothing listens there
         await drv.start()
         try:
             await async_wait_until(
-                lambda: DeviceState.BACKOFF in texts.states, 10, what=f"S7 backoff, {texts.reasons}"
+                lambda: DeviceState.BACKOFF in texts.states, 10, what=f"backoff, {texts.reasons}"
             )
         finally:
             await drv.stop()
         return texts.reasons
 
     found = asyncio.run(asyncio.wait_for(body(), 60))
-    assert any("cannot connect to s7://127.0.0.1:" in r for r in found), found
-    assert any(r.startswith("connecting to ") for r in found), found
+    assert any(want in r for r in found), found
+    if make is not _opcua:  # OPC UA's own reconnect names no retry delay
+        assert any("retry in" in r for r in found), found
     for text in sorted(found):
+        if text.startswith("opc.tcp://"):
+            continue  # the OPC UA driver's connecting state names only the endpoint
         assert_chinese(text)
