@@ -84,6 +84,15 @@ WORDS: dict[str, str] = {
     "timed out": "超时",
     "broken pipe": "连接已断开",
     "transport lost": "传输中断",
+    # SQLite errors (historian, alarm journal, uplink outbox, users.db)
+    "database or disk is full": "数据库或磁盘已满",
+    "disk i/o error": "磁盘读写错误",
+    "database is locked": "数据库被锁定",
+    "attempt to write a readonly database": "数据库只读，无法写入",
+    "unable to open database file": "无法打开数据库文件",
+    "database disk image is malformed": "数据库文件已损坏",
+    "file is not a database": "文件不是数据库",
+    "no space left on device": "磁盘空间不足",
     # roles and actions (hmi.core.users.roles)
     "viewer": "浏览员",
     "operator": "操作员",
@@ -186,6 +195,24 @@ RULES: tuple[Rule, ...] = (
         "写 {addr} 时：{r}",
         "S7 error 0x03 (access to the object not allowed) writing DB1.DBW4",
     ),
+    _rule(
+        r"(?P<path>\S+): (?P<r>.+); what is stored is kept, new data waits in memory",
+        "{path}：{r}；已存数据保留，新数据暂存内存",
+        "/var/lib/gas-hmi/history.db: database or disk is full; what is stored is kept, new data waits in memory",
+    ),
+    _rule(
+        r"(?P<name>\S+) was damaged \((?P<r>.+?)\): moved to (?P<moved>\S+), (?P<n>\d+) row\(s\) salvaged "
+        r"into a fresh (?P<fresh>[^\s;]+)(?P<rest>; .+)?",
+        "{name} 已损坏（{r}）：已移至 {moved}，{n} 行数据已抢救到新的 {fresh}{rest}",
+        "alarms.db was damaged (database disk image is malformed): moved to alarms.db.damaged-1, "
+        "12 row(s) salvaged into a fresh alarms.db",
+    ),
+    _rule(
+        r"; nothing readable in (?P<tables>.+)",
+        "；{tables} 中无可读数据",
+        "; nothing readable in alarm_state",
+    ),
+    _rule(r"retention: (?P<r>.+)", "历史数据清理：{r}", "retention: database is locked"),
     _rule(
         r"not connected: (?P<r>.+)",
         "未连接：{r}",

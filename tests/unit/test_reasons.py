@@ -93,6 +93,7 @@ SOURCES = [
     "drivers/opcua/driver.py",
     "hmi/core/writer.py",
     "hmi/core/write_checks.py",
+    "hmi/core/diskwatch.py",
 ]
 #: calls and assignments whose text argument is a reason
 _SINKS = {"WriteResult", "_set_state", "record_error", "bad", "_refuse", "_fail_all", "_lose"}
