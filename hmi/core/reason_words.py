@@ -1,0 +1,126 @@
+"""Words inside the drivers' and services' reasons -> 简体中文 (used by :mod:`hmi.core.reasons`).
+
+Device states, Modbus tables and exception names, S7 item errors, IEC 104 quality bits,
+operating-system socket texts, SQLite errors, OPC UA status names, roles and actions.
+"""
+
+from __future__ import annotations
+
+#: words that appear inside reasons (lower-case English -> Chinese)
+WORDS: dict[str, str] = {
+    # device states (drivers.base.DeviceState)
+    "stopped": "已停止",
+    "connecting": "连接中",
+    "up": "正常",
+    "degraded": "降级",
+    "backoff": "等待重连",
+    # Modbus tables and units
+    "hr": "保持寄存器",
+    "ir": "输入寄存器",
+    "co": "线圈",
+    "di": "离散输入",
+    "holding registers": "保持寄存器",
+    "input registers": "输入寄存器",
+    "coils": "线圈",
+    "discrete inputs": "离散输入",
+    "registers": "寄存器",
+    "bits": "位",
+    # Modbus exception names (drivers.modbus.client.EXCEPTION_NAMES)
+    "illegal function": "非法功能码",
+    "illegal data address": "非法数据地址",
+    "illegal data value": "非法数据值",
+    "server device failure": "从站设备故障",
+    "acknowledge": "已受理，处理中",
+    "server device busy": "从站设备忙",
+    "memory parity error": "存储器奇偶校验错误",
+    "gateway path unavailable": "网关路径不可用",
+    "gateway target device failed to respond": "网关目标设备无响应",
+    "unknown": "未知",
+    # S7 item errors (drivers.s7.client.ITEM_ERRORS)
+    "hardware fault": "硬件故障",
+    "access to the object not allowed": "不允许访问该对象",
+    "address out of range (is the DB that long, and 'optimized block access' off?)": (
+        "地址超出范围（DB 块是否有这么长？是否已关闭“优化的块访问”？）"
+    ),
+    "data type not supported": "不支持的数据类型",
+    "data type inconsistent": "数据类型不一致",
+    "object does not exist (no such DB or area)": "对象不存在（无此 DB 块或存储区）",
+    "unknown item error": "未知数据项错误",
+    "function not allowed: enable PUT/GET access in the CPU's protection settings": (
+        "功能不允许：请在 CPU 保护设置中启用 PUT/GET 访问"
+    ),
+    "PDU too large for the CPU": "PDU 超出 CPU 允许长度",
+    "area write refused": "存储区拒绝写入",
+    # IEC 104 quality bits (drivers.iec104.codec)
+    "invalid": "无效",
+    "not topical": "非当前值",
+    "substituted": "被取代",
+    "blocked": "被闭锁",
+    "overflow": "溢出",
+    "elapsed time invalid": "经过时间无效",
+    "counter adjusted": "计数器已调整",
+    "carry: the counter overflowed": "进位：计数器溢出",
+    # operating-system socket texts inside "cannot connect to ...: <text>"
+    "connection refused": "连接被拒绝",
+    "connection reset by peer": "连接被对端重置",
+    "connection timed out": "连接超时",
+    "no route to host": "无到主机的路由",
+    "network is unreachable": "网络不可达",
+    "name or service not known": "主机名无法解析",
+    "temporary failure in name resolution": "域名解析暂时失败",
+    "timed out": "超时",
+    "broken pipe": "连接已断开",
+    "transport lost": "传输中断",
+    # SQLite errors (historian, alarm journal, uplink outbox, users.db)
+    "database or disk is full": "数据库或磁盘已满",
+    "disk i/o error": "磁盘读写错误",
+    "database is locked": "数据库被锁定",
+    "attempt to write a readonly database": "数据库只读，无法写入",
+    "unable to open database file": "无法打开数据库文件",
+    "database disk image is malformed": "数据库文件已损坏",
+    "file is not a database": "文件不是数据库",
+    "no space left on device": "磁盘空间不足",
+    # roles and actions (hmi.core.users.roles)
+    "viewer": "浏览员",
+    "operator": "操作员",
+    "engineer": "工程师",
+    "admin": "管理员",
+    "view": "查看",
+    "write_setpoint": "输入设定值",
+    "operate_valve": "操作阀门",
+    "reset": "复位",
+    "shelve": "搁置报警",
+    "manual_entry": "人工录入",
+    "manage_alarms": "管理报警",
+    "exit_application": "退出程序",
+    "edit_users": "管理用户",
+    "run_training": "运行培训",
+    "command": "命令",
+    "run": "运行",
+    "stop": "停止",
+    # IEC 104 services (drivers.iec104.driver)
+    "clock synchronisation": "时钟同步",
+    "counter interrogation": "电度量召唤",
+    "general interrogation": "总召唤",
+    # OPC UA status names (drivers.opcua.codec: the status name is the reason)
+    "BadCommunicationError": "通信错误（BadCommunicationError）",
+    "BadConnectionClosed": "连接已关闭（BadConnectionClosed）",
+    "BadNoCommunication": "无通信（BadNoCommunication）",
+    "BadTimeout": "超时（BadTimeout）",
+    "BadSensorFailure": "传感器故障（BadSensorFailure）",
+    "BadDeviceFailure": "设备故障（BadDeviceFailure）",
+    "BadOutOfService": "停用（BadOutOfService）",
+    "BadNodeIdUnknown": "节点不存在（BadNodeIdUnknown）",
+    "BadNotWritable": "不可写（BadNotWritable）",
+    "BadUserAccessDenied": "用户无访问权限（BadUserAccessDenied）",
+    "BadTypeMismatch": "类型不匹配（BadTypeMismatch）",
+    "BadOutOfRange": "超出范围（BadOutOfRange）",
+    "BadWaitingForInitialData": "等待初始数据（BadWaitingForInitialData）",
+    "BadSessionClosed": "会话已关闭（BadSessionClosed）",
+    "BadSecureChannelClosed": "安全通道已关闭（BadSecureChannelClosed）",
+    "UncertainLastUsableValue": "不确定：最后可用值（UncertainLastUsableValue）",
+    "UncertainSensorNotAccurate": "不确定：传感器不准确（UncertainSensorNotAccurate）",
+    "UncertainSubNormal": "不确定：低于正常（UncertainSubNormal）",
+    "UncertainInitialValue": "不确定：初始值（UncertainInitialValue）",
+    "ack": "确认",
+}
