@@ -11,9 +11,9 @@ Usage (inside a running event loop)::
 
 The image is plain Python lists (65536 entries per table). ``image.illegal`` holds
 (table, offset) pairs answered with exception 2 (illegal data address), ``image.busy``
-makes every request answer exception 6. ``image.writes`` records (function code, offset,
-values) of every write. Only the datastore is ours: framing, decoding and replies are
-pymodbus's own server.
+makes every request answer exception 6, ``image.answer`` any given exception (a gateway's
+0x0B). ``image.writes`` records (function code, offset, values) of every write. Only the
+datastore is ours: framing, decoding and replies are pymodbus's own server.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class RegisterImage:
     ir: list[int] = field(default_factory=lambda: [0] * 65536)
     illegal: set[tuple[str, int]] = field(default_factory=set)
     busy: bool = False
+    answer: ExcCodes | None = None  # every request answers this (e.g. a gateway's 0x0B)
     writes: list[tuple[int, int, list]] = field(default_factory=list)
     reads: int = 0
 
@@ -65,6 +66,8 @@ class RegisterImage:
         return [0]
 
     def _check(self, fc: int, address: int, count: int) -> ExcCodes | None:
+        if self.answer is not None:
+            return self.answer
         if self.busy:
             return ExcCodes.DEVICE_BUSY
         name = _FC_TABLE.get(fc)

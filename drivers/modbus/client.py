@@ -40,6 +40,14 @@ EXCEPTION_NAMES = {
 
 # Failure kinds of one request ("" = success).
 EXCEPTION, TIMEOUT, MALFORMED, LOST, ERROR = "exception", "timeout", "malformed", "lost", "error"
+#: a gateway's exception 10/11: the gateway answers, the unit behind it does not (not talking)
+GATEWAY = "gateway"
+GATEWAY_CODES = (10, 11)
+
+
+def exception_kind(code: int) -> str:
+    """The failure kind of an exception reply: GATEWAY for 0x0A/0x0B, else EXCEPTION."""
+    return GATEWAY if code in GATEWAY_CODES else EXCEPTION
 
 
 class _MalformedReply(Exception):
@@ -241,7 +249,7 @@ class ModbusClient:
             code = int(getattr(resp, "exception_code", 0))
             return (
                 None,
-                EXCEPTION,
+                exception_kind(code),
                 f"Modbus exception {code} ({EXCEPTION_NAMES.get(code, 'unknown')})",
             )
         return None, MALFORMED, f"malformed reply (function code {fcode}, expected {fc})"

@@ -9,7 +9,10 @@ request/timeout counters are honest.
 
 A scan of a poll group delivers the GOOD values of all its blocks as one batch, and
 one BAD batch per failed block whose reason names the failure ("timeout after 1.0 s",
-"Modbus exception 2 (illegal data address) on hr 100-109", ...).
+"Modbus exception 2 (illegal data address) on hr 100-109", ...). An exception reply
+proves the device talks, except a gateway's 10/11 (path unavailable, target failed to
+respond): then the unit behind it is not talking, a communication failure (DEGRADED, without
+dropping the connection to the gateway, which answers).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from drivers.base import (
     WriteStatus,
 )
 from drivers.modbus.address import ModbusAddress, parse_address
-from drivers.modbus.client import EXCEPTION, LOST, MALFORMED, TIMEOUT, ModbusClient
+from drivers.modbus.client import EXCEPTION, GATEWAY, LOST, MALFORMED, TIMEOUT, ModbusClient
 from drivers.modbus.codec import BlockDecoder, decode, encode, merge_bit
 from drivers.modbus.link import ModbusLink
 from drivers.modbus.params import ModbusTcpParams
@@ -113,6 +116,7 @@ class ModbusDriver(ReconnectingDriver):
         self._client = self._make_client(self.params)
         self._retries, self._degrade_after = p.retries, p.degrade_after
         self._backoff = Backoff(p.backoff_initial, p.backoff_max)
+        self._gateway_fault = False  # the last cycle failed only by gateway exceptions
         self.diag.endpoint = f"{self._client.endpoint}/{p.unit_id}"
         #: tag index -> (spec, address or None, config error)
         self._points: dict[int, tuple[PointSpec, ModbusAddress | None, str]] = {}
@@ -213,7 +217,7 @@ class ModbusDriver(ReconnectingDriver):
         if not kind:
             d.record_rtt(self._client.rtt_ms)
             return resp, kind, reason
-        if kind == EXCEPTION:
+        if kind in (EXCEPTION, GATEWAY):
             d.record_rtt(self._client.rtt_ms)
         if kind != LOST and kind != TIMEOUT:
             reason = f"{reason} on {where}"
@@ -234,7 +238,7 @@ class ModbusDriver(ReconnectingDriver):
                 unit = "bits" if fc <= 2 else "registers"
                 reason = f"short reply: {len(data)} of {b.count} {unit} on {cb.where}"
                 self.diag.record_error(reason)
-            if kind in (EXCEPTION, LOST):
+            if kind in (EXCEPTION, GATEWAY, LOST):  # a gateway has done its own retries
                 break
         return None, kind, reason
 
@@ -254,6 +258,7 @@ class ModbusDriver(ReconnectingDriver):
         """
         failed = ""  # a timeout/lost connection fails the rest of this cycle at once
         comm_ok, lost, reason = True, False, ""
+        self._gateway_fault = False
         values = np.empty(len(g.numeric), dtype=np.float64)
         for cb in g.blocks:
             if not failed:
@@ -281,12 +286,24 @@ class ModbusDriver(ReconnectingDriver):
                     except (ValueError, IndexError) as exc:
                         kind, reason = MALFORMED, f"malformed reply ({exc}) on {cb.where}"
                         self.diag.record_error(reason)
-                if kind != EXCEPTION:  # an exception reply still proves the device talks
+                # an exception reply still proves the device talks, but a gateway's 0x0A/0x0B
+                # says the unit behind it does not: a communication failure of this device
+                if kind != EXCEPTION:
+                    self._gateway_fault = kind == GATEWAY and (comm_ok or self._gateway_fault)
                     comm_ok = False
                 if kind in (TIMEOUT, LOST):
                     failed, lost = reason, kind == LOST
             self._emit(Batch.bad(cb.every, failed or reason))
         return comm_ok, lost, (failed or reason) if not comm_ok else ""
+
+    def _cycle(self, ok: bool, reason: str) -> str:
+        """As for any failed cycle, except that a cycle failed only by gateway exceptions never
+        drops the connection: the gateway answers, reconnecting to it cannot help the unit."""
+        if not ok and self._gateway_fault:
+            self.diag.consecutive_failures += 1
+            self._set_state(DeviceState.DEGRADED, reason)
+            return ""
+        return super()._cycle(ok, reason)
 
     def _fail_all(self, reason: str) -> None:
         if len(self._all):
@@ -379,6 +396,7 @@ class ModbusDriver(ReconnectingDriver):
             return WriteResult(WriteStatus.SUCCESS, f"wrote {decode(addr, words)!r} to {where}")
         status = {
             EXCEPTION: WriteStatus.REJECTED,
+            GATEWAY: WriteStatus.NOT_CONNECTED,  # the unit behind the gateway did not get it
             TIMEOUT: WriteStatus.TIMEOUT,
             LOST: WriteStatus.NOT_CONNECTED,
         }

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from drivers.base import DeviceDiagnostics
-from drivers.modbus.client import EXCEPTION, EXCEPTION_NAMES, LOST, MALFORMED, TIMEOUT
+from drivers.modbus.client import (
+    EXCEPTION,
+    EXCEPTION_NAMES,
+    LOST,
+    MALFORMED,
+    TIMEOUT,
+    exception_kind,
+)
 from drivers.modbus.rtu_bus import BusLine, RtuBus, acquire_bus, release_bus
 from drivers.modbus.rtu_frame import FrameError, decode_bits, decode_registers, request_frame
 
@@ -89,7 +96,8 @@ class RtuUnitClient:
         if pdu[0] & 0x80:
             code = pdu[1] if len(pdu) > 1 else 0
             name = EXCEPTION_NAMES.get(code, "unknown")
-            return None, EXCEPTION, f"Modbus exception {code} ({name}) from unit {self.unit}"
+            reason = f"Modbus exception {code} ({name}) from unit {self.unit}"
+            return None, exception_kind(code), reason
         try:
             if fc in (3, 4):
                 return RtuReply(fc, registers=decode_registers(pdu)), "", ""

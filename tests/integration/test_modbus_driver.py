@@ -13,6 +13,7 @@ import time
 import numpy as np
 import psutil
 import pytest
+from pymodbus.constants import ExcCodes
 
 from drivers.base import Batch, DeviceState, PointSpec, Quality, WriteStatus
 from drivers.modbus.address import parse_address
@@ -248,6 +249,55 @@ def test_modbus_exceptions_map_to_bad_and_rejected():
                 img.illegal.clear()
                 await async_wait_until(lambda: rec.good(0, 1), 10, what="GOOD again")
                 assert drv.diag.errors >= 2 and "exception" in drv.diag.last_error
+            finally:
+                await drv.stop()
+
+    run(body())
+
+
+def test_gateway_exception_is_a_communication_failure_of_the_unit():
+    """0x0B from a gateway: the unit behind it is not talking (DEGRADED with the reason, the
+    gateway connection kept); answering again brings it UP; 0x0A likewise; a write is not sent."""
+
+    async def body():
+        async with ModbusTestServer() as server:
+            img = server.image
+            points = [PointSpec(0, "flow", "hr:0", 0.1, True), PointSpec(1, "t", "hr:9", 0.1, True)]
+            rec = Recorder()
+            drv = _driver(server.port, points, rec, degrade_after=2)
+            await drv.start()
+            try:
+                await async_wait_until(lambda: rec.good(0, 1), 10, what="GOOD first")
+                img.answer = ExcCodes.GATEWAY_NO_RESPONSE
+                reason = "Modbus exception 11 (gateway target device failed to respond) on hr 0-9"
+                await async_wait_until(
+                    lambda: drv.state is DeviceState.DEGRADED and rec.bad(0, 1, reason=reason),
+                    10,
+                    what="DEGRADED on 0x0B",
+                )
+                assert reason in rec.states[-1][3]
+                # well past degrade_after failed cycles: still DEGRADED on the same connection
+                await async_wait_until(lambda: drv.diag.consecutive_failures >= 6, 10)
+                assert drv.state is DeviceState.DEGRADED and drv.diag.reconnects == 0
+                assert DeviceState.BACKOFF not in [s[2] for s in rec.states]
+                r = await drv.write(0, 5)
+                assert r.status is WriteStatus.NOT_CONNECTED and "exception 11" in r.message
+                img.answer = None
+                await async_wait_until(
+                    lambda: drv.state is DeviceState.UP and rec.good(0, 1), 10, what="UP again"
+                )
+                img.answer = ExcCodes.GATEWAY_PATH_UNAVIABLE
+                await async_wait_until(
+                    lambda: (
+                        drv.state is DeviceState.DEGRADED
+                        and rec.bad(0, reason="exception 10 (gateway path unavailable)")
+                    ),
+                    10,
+                    what="DEGRADED on 0x0A",
+                )
+                img.answer = None
+                await async_wait_until(lambda: drv.state is DeviceState.UP, 10, what="UP again")
+                assert drv.diag.reconnects == 0
             finally:
                 await drv.stop()
 
