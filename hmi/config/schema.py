@@ -184,7 +184,11 @@ Device = Annotated[
 
 
 # --------------------------------------------------------------------------- alarms
-AlarmKind = Literal["HH", "H", "L", "LL", "deviation", "roc", "discrete", "fault", "frozen"]
+#: ``fault``: a discrete tag that reports an equipment fault (alarm_value); ``bad_pv``: the
+#: instrument itself fails (its value BAD while its device communicates, ISA-18.2 "bad PV")
+AlarmKind = Literal[
+    "HH", "H", "L", "LL", "deviation", "roc", "discrete", "fault", "frozen", "bad_pv"
+]
 
 
 class AlarmConfig(Strict):
@@ -225,6 +229,11 @@ class AlarmConfig(Strict):
             raise ValueError("a roc alarm needs 'rate' (units per minute)")
         if k == "frozen" and (self.limit is None or self.limit <= 0):
             raise ValueError("a frozen alarm needs 'limit' (seconds the value may stay unchanged)")
+        if k == "bad_pv" and self.on_delay <= 0:
+            raise ValueError(
+                "a bad_pv alarm needs 'on_delay' > 0 (seconds the value must stay BAD): a comm"
+                " loss turns the tags BAD a moment before the device's state follows"
+            )
         if k in ("discrete", "fault") and self.alarm_value is None and self.normal_value is None:
             raise ValueError(f"a {k} alarm needs 'alarm_value' or 'normal_value'")
         return self

@@ -384,3 +384,55 @@ def test_vectorized_limits_match_a_plain_evaluation(make):
             active[f"t{i}.l"] = v <= 20.0
     got = {v.alarm_id for v in h.engine.snapshot()[1] if v.condition}
     assert got == {a for a, on in active.items() if on}
+
+
+def test_bad_pv_alarm_while_the_device_talks_and_not_on_comm_loss(make):
+    pv = {
+        "kind": "bad_pv",
+        "priority": 3,
+        "on_delay": 5,
+        "message": {"en": "PT-501 instrument fault", "zh": "PT-501仪表故障"},
+    }
+    h = make(station(tag("p", pv, {"kind": "H", "limit": 5})))
+    e = h.engine
+    assert e.view("p.bad_pv").kind == "bad_pv"
+    h.feed({"p": 1.0}, quality=BAD)  # BAD before the device was ever UP: no instrument fault
+    h.at(10.0)
+    assert h.events == []
+    e.device_state("plc", DeviceState.CONNECTING, DeviceState.UP, "")
+    h.feed({"p": 1.0})
+    h.feed({"p": float("nan")}, quality=BAD)  # the device talks, the value is BAD
+    h.at(4.0)
+    assert h.events == []  # within the on-delay
+    h.at(1.5)
+    assert h.transitions() == [("p.bad_pv", "raise", "ACTIVE_UNACK")]
+    assert h.events[0]["message"]["en"] == "PT-501 instrument fault: bad value"
+    assert h.events[0]["message"]["zh"] == "PT-501仪表故障：bad value"
+    h.feed({"p": 2.0})  # GOOD again: clears at once (no off-delay)
+    assert h.transitions()[-1] == ("p.bad_pv", "clear", "RTN_UNACK")
+    assert e.ack("p.bad_pv", "op1").ok
+    h.events.clear()
+    # comm loss: the tags go BAD first, the device state follows within the on-delay
+    h.feed({"p": 2.0}, quality=BAD)
+    h.at(1.0)
+    e.device_state("plc", DeviceState.UP, DeviceState.DEGRADED, "timeout after 1.0 s")
+    h.at(10.0)
+    assert h.transitions() == [("plc.comm", "raise", "ACTIVE_UNACK")]  # only the comm alarm
+    # the device talks again: the old BAD values raise nothing; a fresh BAD read does
+    e.device_state("plc", DeviceState.DEGRADED, DeviceState.UP, "recovered")
+    h.at(6.0)
+    assert h.transitions()[-1] == ("plc.comm", "clear", "RTN_UNACK")
+    h.feed({"p": 2.0}, quality=BAD)
+    h.at(6.0)
+    assert h.transitions()[-2:] == [
+        ("plc.comm", "clear", "RTN_UNACK"),
+        ("p.bad_pv", "raise", "ACTIVE_UNACK"),
+    ]
+    h.feed({"p": 3.0}, quality=UNCERTAIN)  # stale is not BAD
+    assert h.transitions()[-1] == ("p.bad_pv", "clear", "RTN_UNACK")
+    assert h.state("p.h") == "NORMAL"  # BAD input never raised the limit alarm
+
+
+def test_bad_pv_alarm_needs_an_on_delay():
+    with pytest.raises(ValueError, match="a bad_pv alarm needs 'on_delay' > 0"):
+        station(tag("p", {"kind": "bad_pv"}))

@@ -2,8 +2,9 @@
 
 :class:`AlarmCatalog` is what the engine evaluates against: one :class:`AlarmRecord` per
 configured (and enabled) alarm, the NumPy group of limit/discrete/fault conditions,
-per-tag lists of deviation / rate-of-change conditions and of suppressed alarms, and the
-comm-loss alarm of every device.
+per-tag lists of deviation / rate-of-change conditions and of suppressed alarms, the
+instrument-fault (``bad_pv``) alarms by tag and by device, and the comm-loss alarm of every
+device.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ class AlarmCatalog:
         self.aux_by_tag: dict[int, list[tuple[AuxCondition, AlarmRecord]]] = defaultdict(list)
         self.sup_by_tag: dict[int, list[AlarmRecord]] = defaultdict(list)
         self.comm: dict[str, AlarmRecord] = {}
+        #: bad_pv alarms: tag index -> (device id, record); device id -> (tag index, record)
+        self.bad_pv_by_tag: dict[int, list[tuple[str, AlarmRecord]]] = defaultdict(list)
+        self.bad_pv_by_device: dict[str, list[tuple[int, AlarmRecord]]] = defaultdict(list)
         vec_tag: list[int] = []
         vec_op: list[int] = []
         vec_thr: list[float] = []
@@ -123,6 +127,10 @@ class AlarmCatalog:
                     if sp >= 0:
                         self.aux_by_tag[sp].append((cond, rec))
                         self.inputs[d.alarm_id] = (ti, sp)
+                elif a.kind == "bad_pv":  # its input is the quality itself: never gated
+                    self.inputs[d.alarm_id] = ()
+                    self.bad_pv_by_tag[ti].append((tag.device, rec))
+                    self.bad_pv_by_device[tag.device].append((ti, rec))
                 elif a.kind in ("roc", "frozen"):
                     cond = (
                         RocCondition(ti, float(a.rate or 0.0), a.deadband, roc_window)
@@ -163,6 +171,8 @@ class AlarmCatalog:
         self.aux_mask[list(self.aux_by_tag)] = True
         self.sup_mask = np.zeros(n, dtype=bool)
         self.sup_mask[list(self.sup_by_tag)] = True
+        self.bad_pv_mask = np.zeros(n, dtype=bool)
+        self.bad_pv_mask[list(self.bad_pv_by_tag)] = True
 
     def set_raw(self, rec: AlarmRecord, raw: bool) -> None:
         """Overwrite the evaluator's remembered condition (restore, or a delay cancelled by BAD input)."""

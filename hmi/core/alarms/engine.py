@@ -43,6 +43,7 @@ from hmi.core.tagtable import TagUpdate
 log = logging.getLogger(__name__)
 
 GOOD = int(Quality.GOOD)
+BAD = int(Quality.BAD)
 #: how long after start a raise waits for its suppressing condition's first GOOD value (s)
 SUPPRESSION_GRACE = 30.0
 EventListener = Callable[[dict[str, Any]], None]
@@ -81,6 +82,8 @@ class AlarmEngine(AlarmOperations):
         self._good = np.zeros(n, dtype=bool)  # quality of the last value is GOOD
         self._seen_good = np.zeros(n, dtype=bool)  # the tag has had a GOOD value since start
         self._started = self._clock()
+        self._bad = np.zeros(n, dtype=bool)  # quality of the last value is BAD
+        self._dev_up: dict[str, bool] = {}  # device id -> last reported state is UP
         self._pending: dict[str, AlarmRecord] = {}  # on/off delay running
         self._listed: dict[str, AlarmRecord] = {}  # what the snapshot shows
         self._views: dict[str, AlarmView] = {}
@@ -163,6 +166,11 @@ class AlarmEngine(AlarmOperations):
             hit = np.nonzero(cat.aux_mask[idx])[0]
             for k in hit.tolist():
                 self._aux(int(idx[k]), bool(good[k]), float(vals[k]), float(update.ts[k]), now)
+            hit = np.nonzero(cat.bad_pv_mask[idx])[0]
+            if len(hit):
+                self._bad[idx[hit]] = q[hit] == BAD
+                for k in hit.tolist():
+                    self._bad_pv(int(idx[k]), update.reasons[k] or "bad value", now)
             events = self._take_events()
         self._dispatch(events)
 
@@ -178,6 +186,17 @@ class AlarmEngine(AlarmOperations):
             if res is not None:
                 self._on_raw(rec, res[0], res[1], now)
 
+    def _bad_pv(self, ti: int, reason: str, now: float) -> None:
+        """Instrument fault: the tag is BAD while its device is UP (a comm loss has its own
+        alarm; the on-delay covers the moment between the BAD values and the device's state)."""
+        for dev, rec in self.catalog.bad_pv_by_tag[ti]:
+            cond = bool(self._bad[ti]) and self._dev_up.get(dev, False)
+            if cond and reason and reason != rec.reason:
+                rec.reason = reason
+                self._touch(rec, persist=rec.condition)
+            if cond != rec.raw:
+                self._on_raw(rec, cond, None, now)
+
     def _suppression(self, ti: int, on: bool, now: float) -> None:
         for rec in self.catalog.sup_by_tag[ti]:
             if rec.suppressed == on:
@@ -189,6 +208,17 @@ class AlarmEngine(AlarmOperations):
 
     def device_state(self, device_id: str, old: DeviceState, new: DeviceState, reason: str) -> None:
         """A device changed state: raise or clear its comm-loss alarm (with the device's reason)."""
+        if device_id in self.catalog.bad_pv_by_device:
+            # not talking: its instrument faults clear (the comm alarm says it); talking again,
+            # a tag still BAD raises one only once a fresh read is BAD (not on the old values)
+            up = self._dev_up[device_id] = new is DeviceState.UP
+            if not up:
+                now = self._clock()
+                with self._lock:
+                    for ti, _rec in self.catalog.bad_pv_by_device[device_id]:
+                        self._bad_pv(ti, "", now)
+                    events = self._take_events()
+                self._dispatch(events)
         rec = self.catalog.comm.get(device_id)
         if rec is None or new is DeviceState.STOPPED:
             return  # stopping is shutdown or disabling, not a communication failure
@@ -315,7 +345,7 @@ class AlarmEngine(AlarmOperations):
     # ------------------------------------------------------------------ events
     def _messages(self, rec: AlarmRecord) -> tuple[str, str]:
         d = rec.d
-        if d.kind in ("comm", "system") and rec.reason and rec.condition:
+        if d.kind in ("comm", "system", "bad_pv") and rec.reason and rec.condition:
             return f"{d.message_en}: {rec.reason}", f"{d.message_zh}：{rec.reason}"
         return d.message_en, d.message_zh
 

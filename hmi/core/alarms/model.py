@@ -18,7 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: kinds in the order a list shows them
-KINDS = ("HH", "H", "L", "LL", "deviation", "roc", "frozen", "discrete", "fault", "comm", "system")
+KINDS = (
+    "HH",
+    "H",
+    "L",
+    "LL",
+    "deviation",
+    "roc",
+    "frozen",
+    "discrete",
+    "fault",
+    "bad_pv",
+    "comm",
+    "system",
+)
 #: priority 1..4 names (1 is the most urgent)
 PRIORITY_NAMES = {1: "critical", 2: "high", 3: "medium", 4: "low"}
 SYSTEM_USER = "system"
@@ -33,6 +46,7 @@ _KIND_TEXT = {
     "frozen": ("value frozen", "数值冻结"),
     "discrete": ("abnormal state", "状态异常"),
     "fault": ("fault", "故障"),
+    "bad_pv": ("instrument fault (bad value)", "仪表故障（坏值）"),
     "comm": ("communication lost", "通信中断"),
     "system": ("system fault", "系统故障"),
 }
