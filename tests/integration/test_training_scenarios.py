@@ -14,8 +14,8 @@ and databases); each parametrized test then judges one scenario:
   a scenario expects must still be raised. The HMI host's own system alarms (``sys.*``:
   CPU, disk, poll availability) depend on the test machine, not the scenario.
 
-The runtime's view of a few faults that raise no alarm by design (a BAD transmitter, a gateway
-exception) is checked on the tag itself.
+The runtime's view of a few faults is also checked on the tag itself (a BAD transmitter, a
+gateway exception, a stuck transmitter that stays GOOD).
 """
 
 from __future__ import annotations
