@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from drivers.base import Quality
 from hmi.cli import main as cli_main
 from hmi.cli.simulate import start_simulator_thread
 from hmi.config import load_station
@@ -144,3 +145,57 @@ def test_gas_leak_raises_level_1_then_level_2(station, capsys):
     assert not any(a.startswith("gd") for a in others), (
         f"detectors away from the leak alarmed: {others}"
     )
+
+
+def test_gateway_fault_and_underrange_raise_their_alarms_and_clear(station):
+    """A unit behind a gateway answering 0x0B is a comm loss (with the gateway's reason); a
+    transmitter below 3.6 mA while the PLC talks is an instrument fault; both clear on repair."""
+    cfg, data = station
+    sim = start_simulator_thread(cfg, scenario="normal", seed=7, speed=SPEED, start_time=START)
+    try:
+        rt = Runtime(cfg, data)
+        rt.start()
+        try:
+            ids = ("fc1.comm", "fc2.comm", "plc.comm", "outlet.pressure.bad_pv")
+            wait_until(
+                lambda: (
+                    rt.tags.get("m1.flow.std")[1] == Quality.GOOD
+                    and rt.tags.get("outlet.pressure")[1] == Quality.GOOD
+                ),
+                timeout=30,
+                what="first good values",
+            )
+            f = sim.model.faults  # whole sets assigned: the simulator thread iterates them
+            f.gateway_fault = {"fc1"}
+            f.underrange = {"outlet.pressure"}
+            wait_until(
+                lambda: (
+                    _state(rt, "fc1.comm") == _state(rt, "outlet.pressure.bad_pv") == "ACTIVE_UNACK"
+                ),
+                timeout=60,
+                what="fc1.comm and outlet.pressure.bad_pv raised",
+            )
+            msg = rt.alarms.view("fc1.comm").message_en
+            assert "exception 11 (gateway target device failed to respond)" in msg, msg
+            assert rt.alarms.view("outlet.pressure.bad_pv").message_en == (
+                "Outlet pressure transmitter PT-501 fault: bad value"
+            )
+            _v, q, _ts, reason = rt.tags.get("m1.flow.std")
+            assert q == Quality.BAD and "gateway target device failed to respond" in reason
+            # the other flow computer and the PLC talk: no comm loss there
+            assert [_state(rt, a) for a in ids[1:3]] == ["NORMAL", "NORMAL"]
+            f.gateway_fault = set()
+            f.underrange = set()
+            wait_until(
+                lambda: (
+                    _state(rt, "fc1.comm") == _state(rt, "outlet.pressure.bad_pv") == "RTN_UNACK"
+                ),
+                timeout=60,
+                what="both back to normal, unacknowledged",
+            )
+            assert rt.tags.get("m1.flow.std")[1] == Quality.GOOD
+            assert rt.alarms.flush(10)
+        finally:
+            rt.stop()
+    finally:
+        sim.stop()
