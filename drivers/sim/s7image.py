@@ -71,7 +71,9 @@ class AreaImage:
         if kind == "bool":
             return np.where(raw != 0, np.left_shift(1, bits), 0).astype(np.uint8)
         if kind == "real":
-            clean = np.clip(np.nan_to_num(raw, nan=0.0), -_F32_MAX, _F32_MAX)
+            # NaN stays NaN: what a PLC serves for a failed analog signal (loop < 3.6 mA)
+            clean = np.nan_to_num(raw, nan=np.nan, posinf=_F32_MAX, neginf=-_F32_MAX)
+            clean = np.clip(clean, -_F32_MAX, _F32_MAX)
             values = clean.astype(codec.NP_TYPE[kind])
         else:
             lo, hi = codec.INT_LIMITS[kind]

@@ -48,6 +48,11 @@ class Scenario:
         """Set the model's faults for ``ts`` model seconds after selection."""
 
     @classmethod
+    def alarms_for(cls, station_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(expected, possible) alarms of the drill on station ``station_id``."""
+        return cls.expected_alarms, cls.possible_alarms
+
+    @classmethod
     def timeline(cls) -> str:
         """Human-readable timeline (the class docstring)."""
         return inspect.cleandoc(cls.__doc__ or "")
@@ -72,6 +77,10 @@ class TimelineScenario(Scenario):
     @classmethod
     def timeline(cls) -> str:  # noqa: D102
         return cls.spec.timeline_text()
+
+    @classmethod
+    def alarms_for(cls, station_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:  # noqa: D102
+        return cls.spec.alarms_for(station_id)
 
 
 def scenario_class(spec: TimelineSpec) -> type[Scenario]:

@@ -9,6 +9,8 @@ A trainer writes a drill without Python::
     duration: 75 min          # how long the drill runs, model time
     expected_alarms: [heater.burner.trip.discrete, heater.water.temperature.l]
     possible_alarms: []       # may also appear (e.g. depending on the time of day)
+    stations:                 # another station's own lists (by station id), if it differs
+      demo_regulator_station: {expected_alarms: [...], possible_alarms: [...]}
     timeline:
       - {at: 15 s, set: burner_fail, note: "flame failure: heater.burner.trip = 1"}
       - {at: 10 min, ramp: leak, unit: 5, from: 0, to: 30, over: 30 s}
@@ -147,8 +149,9 @@ _TIME_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*(s|sec|min|h|d)?\s*$")
 _EVENT_KEYS = {"at", "set", "ramp", "clear", "unit", "value", "from", "to", "over", "note"}
 _TOP_KEYS = {
     "name", "title", "description", "speed", "duration", "expected_alarms", "possible_alarms",
-    "timeline", "notes",
+    "timeline", "notes", "stations",
 }  # fmt: skip
+_ALARM_KEYS = ("expected_alarms", "possible_alarms")
 
 
 def parse_time(value: Any) -> float:
@@ -253,6 +256,12 @@ class TimelineSpec:
     notes: str = ""
     path: str = ""
     keys: tuple[tuple[str, Any], ...] = field(default=(), repr=False)
+    #: station id -> (expected, possible) where that station's alarms differ from the above
+    stations: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+
+    def alarms_for(self, station_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(expected, possible) alarms of the drill on station ``station_id``."""
+        return self.stations.get(station_id, (self.expected_alarms, self.possible_alarms))
 
     def timeline_text(self) -> str:
         """What ``gas-hmi simulate`` prints at start: events, then the notes."""
@@ -403,12 +412,23 @@ def load_timeline(path: Path | str, text: str | None = None) -> TimelineSpec:
         raise _fail(p, raw.key_lines["timeline"], "timeline: is a list of entries")
     events = [_event(it, p, _line_of(items, i, raw, "timeline")) for i, it in enumerate(items)]
     events.sort(key=lambda e: e.at)  # stable: entries at the same time keep their order
-    alarms: dict[str, tuple[str, ...]] = {}
-    for key in ("expected_alarms", "possible_alarms"):
-        v = raw.get(key, [])
-        if not isinstance(v, list) or not all(isinstance(a, str) for a in v):
-            raise _fail(p, raw.key_lines.get(key, raw.line), f"{key}: is a list of alarm ids")
-        alarms[key] = tuple(v)
+    alarms = _alarm_lists(raw, p)
+    stations: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    per = raw.get("stations", _Map())
+    if not isinstance(per, _Map):
+        raise _fail(
+            p,
+            raw.key_lines.get("stations", raw.line),
+            "stations: maps a station id to {expected_alarms: [...], possible_alarms: [...]}",
+        )
+    for sid, lists in per.items():
+        line = per.key_lines[sid]
+        if not isinstance(lists, _Map) or set(lists) - set(_ALARM_KEYS):
+            raise _fail(
+                p, line, f"stations: {sid}: give expected_alarms: and/or possible_alarms: only"
+            )
+        own = _alarm_lists(lists, p)
+        stations[str(sid)] = (own["expected_alarms"], own["possible_alarms"])
     try:
         speed = float(raw.get("speed", 10.0))
         duration = parse_time(
@@ -429,7 +449,18 @@ def load_timeline(path: Path | str, text: str | None = None) -> TimelineSpec:
         possible_alarms=alarms["possible_alarms"],
         notes=str(raw.get("notes", "")),
         path=p,
+        stations=stations,
     )
+
+
+def _alarm_lists(raw: _Map, p: str) -> dict[str, tuple[str, ...]]:
+    alarms: dict[str, tuple[str, ...]] = {}
+    for key in _ALARM_KEYS:
+        v = raw.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(a, str) for a in v):
+            raise _fail(p, raw.key_lines.get(key, raw.line), f"{key}: is a list of alarm ids")
+        alarms[key] = tuple(v)
+    return alarms
 
 
 # --------------------------------------------------------------------------- evaluation

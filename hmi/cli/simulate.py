@@ -170,8 +170,9 @@ def _print_banner(sim: Any, cfg: StationConfig, args: argparse.Namespace) -> Non
     cls = SCENARIOS[args.scenario]
     for line in cls.timeline().splitlines():
         print("  " + line)
-    if cls.expected_alarms:
-        print(f"  expected alarms: {', '.join(cls.expected_alarms)}")
+    expected, _possible = cls.alarms_for(cfg.station.id)
+    if expected:
+        print(f"  expected alarms: {', '.join(expected)}")
     if args.scenario == "comms_loss":
         print(f"  comms-loss device: {sim.comms_device}")
     print("\nCtrl-C or SIGTERM stops.", flush=True)
