@@ -130,6 +130,7 @@ RULES: tuple[Rule, ...] = (
     _rule(r"reads recovered", "读取已恢复", "reads recovered"),
     _rule(r"not connected", "未连接", "not connected"),
     _rule(r"stopped", "已停止", "stopped"),
+    _rule(r"bad value", "坏值", "bad value"),  # hmi.core.tagtable: a non-finite reading
     _rule(r"not connected yet", "尚未连接", "not connected yet"),
     _rule(
         r"device (?P<dev>\S+) is not connected \((?P<w_state>\w+)\)",

@@ -43,7 +43,10 @@ def test_duplicate_missing_response_and_too_many_p1_are_reported(tmp_path, capsy
     f.write_text(
         text.replace(
             anchor,
-            anchor + "    alarms:\n      - {kind: L, limit: 20, priority: 1, message: Copy}\n",
+            anchor
+            + "    alarms:\n      - {kind: L, limit: 20, priority: 1, message: Copy}\n"
+            + "      - {kind: H, limit: 90, priority: 1, message: Copy 2,"
+            + " response: {en: Now (respond at once), zh: 立即（响应时间：立即）}}\n",
         ),
         encoding="utf-8",
     )
@@ -55,4 +58,4 @@ def test_duplicate_missing_response_and_too_many_p1_are_reported(tmp_path, capsy
     assert r["no_response"] == ["hoc.heater.gas_out_temp.l"]
     p1 = [p for p in r["problems"] if p.startswith("priority 1 is ")]
     assert p1 and p1[0].endswith("(target <= 10%)"), r["problems"]
-    assert float(p1[0].split()[3].rstrip("%")) > 10.0  # the copy pushed P1 over the target
+    assert float(p1[0].split()[3].rstrip("%")) > 10.0  # the copies pushed P1 over the target
