@@ -269,3 +269,34 @@ def test_chinese_banner_shows_the_comm_loss_reason_in_chinese(window, table_runt
     finally:
         i18n().set_language("en")
     assert reason in _cell("last_error", {"last_error": reason})  # English screen: as it is
+
+
+def test_chinese_alarm_list_shows_the_instrument_fault_with_its_reason(
+    window, table_runtime, tmp_path
+):
+    from drivers.base import DeviceState
+    from hmi.ui.i18n import i18n
+
+    i18n().set_language("zh_CN")
+    try:
+        eng = table_runtime.alarms
+        table_runtime.call(
+            eng.device_state, "plc", DeviceState.CONNECTING, DeviceState.UP, ""
+        ).result(10)
+        table_runtime.set_bad(["outlet.pressure"], "")  # a NaN read: "bad value"
+        delay = eng.catalog.records["outlet.pressure.bad_pv"].d.on_delay
+        table_runtime.call(eng.tick, time.time() + delay + 1).result(10)
+        window.navigate("alarms")
+        model = window.alarms.model
+        aid = "outlet.pressure.bad_pv"
+        _refresh_until(window, lambda: model.row_of(aid) >= 0, "instrument fault listed")
+        row = model.row_of(aid)
+        cells = {
+            key: model.data(model.index(row, col)) for col, key in enumerate(model.column_keys())
+        }
+        assert cells["message"] == "出站压力变送器PT-501故障：坏值", cells
+        assert cells["tag"] == "PT-501" and cells["priority"] == "2"
+        assert cells["value"] == ""  # a BAD value is no number, and no lone unit either
+        assert window.grab().save(str(tmp_path / "alarms_bad_pv_zh.png"))
+    finally:
+        i18n().set_language("en")

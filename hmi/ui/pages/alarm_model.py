@@ -41,6 +41,8 @@ def set_tag_configs(tags: dict[str, Any]) -> None:
 
 
 def _value(v: Any) -> str:
+    if v.value is None:  # no value to show (comm loss, instrument fault): not a lone unit
+        return ""
     tag = _TAGS.get(v.tag)
     if tag is not None and v.value is not None:
         if v.kind == "roc":  # a rate-of-change alarm carries the rate
