@@ -74,3 +74,22 @@ def test_chinese_glyphs_render(hmi_app):
     assert all(fm.inFontUcs4(ord(c)) for c in "门站工艺流程报警确认")
     raw = QRawFont.fromFont(font)
     assert raw.isValid()
+
+
+def test_every_area_id_of_the_station_configs_has_a_chinese_name():
+    """The alarm list, faceplate and dispatch station page show area ids translated."""
+    from hmi.config.loader import load_station
+    from hmi.ui.dispatch.fmt import area_text
+    from hmi.ui.i18n import i18n
+
+    i18n().set_language("zh_CN")
+    try:
+        for station in sorted(paths.station_configs_dir().glob("*/station.yaml")):
+            cfg = load_station(station.parent)
+            areas = {t.area for t in cfg.tags if t.area} | {d.area for d in cfg.devices if d.area}
+            missing = sorted(
+                a for a in areas if not any("\u4e00" <= ch <= "\u9fff" for ch in area_text(a))
+            )
+            assert not missing, f"{station.parent.name}: area ids without a zh_CN entry: {missing}"
+    finally:
+        i18n().set_language("en")
