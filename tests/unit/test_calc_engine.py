@@ -135,6 +135,19 @@ def test_quality_bad_names_the_input_and_ts_is_newest(tmp_path):
     assert f.last["x"][0] == 3.0  # last known value, marked
 
 
+def test_a_changed_result_never_repeats_its_timestamp(tmp_path):
+    """An input with an older source time (OPC UA) must not put a GOOD result on the instant of
+    the BAD one before it: the historian keeps one sample per tag and instant."""
+    eng, names = make(tmp_path, {"x": "a + b"})
+    f = Feeder(eng, names)
+    f(ts=T0, a=1)
+    assert f.last["x"][1] == BAD and f.last["x"][3] == T0
+    f(ts=T0 - 2, b=2)  # b's source time predates a's
+    assert f.last["x"][:2] == (3.0, GOOD) and f.last["x"][3] == pytest.approx(T0 + 0.001, abs=1e-6)
+    f(ts=T0 + 5, a=2)  # a newer input: its own time again
+    assert f.last["x"] == (4.0, GOOD, "", T0 + 5)
+
+
 def test_non_finite_result_is_bad(tmp_path):
     eng, names = make(tmp_path, {"x": "a / b", "y": "sqrt(a)"})
     f = Feeder(eng, names)(a=-1, b=0)

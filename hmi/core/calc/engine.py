@@ -227,6 +227,12 @@ class CalcEngine:
                 why[k] = self._why(deps[:, k], int(q[k]))
         if notes and q[0] == GOOD:
             q[0], why[0] = UNCERTAIN, "; ".join(notes)
+        # a result that changes never repeats (or precedes) its previous timestamp: an input
+        # arriving late with an older source time (OPC UA) would otherwise give, say, a BAD and
+        # then a GOOD result at the same instant, and the historian keeps one sample per instant
+        prev = self.ts[out_idx]
+        changed = (q != self.q[out_idx]) | ~(vals == self.val[out_idx])
+        ts = np.where(changed & (ts <= prev) & (prev > 0), prev + 0.001, ts)
         self.val[out_idx] = vals
         self.q[out_idx] = q
         self.ts[out_idx] = ts
