@@ -71,7 +71,7 @@ def test_every_tag_good_in_history_then_bad_and_back(station):
                 d = rt.historian.raw(t.name, t0 - 1, now)
                 good = d.quality == GOOD
                 assert good.any(), (
-                    f"{t.name}: no GOOD sample in history: {list(zip(d.ts, d.value, d.quality))[:10]} "
+                    f"{t.name}: no GOOD sample in history: {list(zip(d.ts, d.value, d.quality, strict=True))[:10]} "
                     f"t0={t0} now={now} tag={rt.tags.get(t.name)}"
                 )
                 lo, hi = t.range
