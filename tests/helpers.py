@@ -1,9 +1,11 @@
-"""Small helpers shared by the tests: free ports, deadline waits."""
+"""Small helpers shared by the tests: free ports, deadline waits, stopping child processes."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 
@@ -13,6 +15,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM ``proc`` (a clean shutdown), SIGKILL it if it is still there after ``timeout`` s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def wait_until(

@@ -25,7 +25,7 @@ from hmi.core.fleet import DispatchHost
 from hmi.core.fleet.demo import station_instance
 from hmi.core.uplink import sparkplug_b_pb2 as pb
 from hmi.core.users import Role, Session, UserStore
-from tests.helpers import wait_until
+from tests.helpers import stop_process, wait_until
 from tests.mqtt_broker import MosquittoBroker, Recorder
 from tests.stations import DEMO_STATION
 
@@ -68,13 +68,7 @@ class StationProc:
         )
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, 20)
         self.log.close()
 
 

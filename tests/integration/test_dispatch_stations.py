@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +30,7 @@ from hmi.core.audit import AuditTrail
 from hmi.core.fleet import DispatchHost
 from hmi.core.fleet.demo import station_instance
 from hmi.core.users import Role, Session, UserStore
-from tests.helpers import wait_until
+from tests.helpers import stop_process, wait_until
 from tests.mqtt_broker import MosquittoBroker, Recorder
 from tests.stations import DEMO_STATION, REGULATOR_STATION, demo_station_copy
 
@@ -63,13 +62,7 @@ class SimulatedStation:
         )
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, 30)
         self.log.close()
 
     def audit(self) -> list:
