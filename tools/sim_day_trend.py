@@ -78,18 +78,10 @@ def shoot(out: Path, lang: str) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    """Write the pictures; print their paths."""
-    out = Path(argv[0]) if argv else Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    from hmi.ui.app import create_app
-    from hmi.ui.tasks import wait_pool
+    """Write the pictures (into argv[0], default docs/screenshots); print their paths."""
+    from hmi.ui.screenshot import write_pictures
 
-    create_app()
-    for lang in ("en", "zh_CN"):
-        for path in shoot(out, lang):
-            print(f"wrote {path}")
-    wait_pool()
-    return 0
+    return write_pictures(shoot, argv)
 
 
 if __name__ == "__main__":

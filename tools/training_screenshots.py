@@ -109,19 +109,10 @@ def shoot(out: Path, lang: str) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    """Write the pictures into argv[0] (default docs/screenshots)."""
-    from hmi.ui.app import create_app
+    """Write the pictures (into argv[0], default docs/screenshots); print their paths."""
+    from hmi.ui.screenshot import write_pictures
 
-    out = Path(argv[0]) if argv else Path("docs/screenshots")
-    out.mkdir(parents=True, exist_ok=True)
-    create_app()
-    for lang in ("en", "zh_CN"):
-        for p in shoot(out, lang):
-            print(f"wrote {p}")
-    from hmi.ui.tasks import wait_pool
-
-    wait_pool()
-    return 0
+    return write_pictures(shoot, argv)
 
 
 if __name__ == "__main__":

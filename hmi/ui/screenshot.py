@@ -15,7 +15,7 @@ import logging
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -131,6 +131,24 @@ def live_station(
                 sim.stop()
     finally:
         keyring.set_keyring(previous)
+
+
+def write_pictures(shoot: Callable[[Path, str], list[Path]], argv: list[str]) -> int:
+    """The ``main`` of a screenshot tool: ``shoot(folder, lang)`` in en and zh_CN, paths printed.
+
+    The folder is ``argv[0]``, by default the repository's docs/screenshots.
+    """
+    from hmi.ui.app import create_app
+    from hmi.ui.tasks import wait_pool
+
+    out = Path(argv[0]) if argv else Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    create_app()
+    for lang in ("en", "zh_CN"):
+        for path in shoot(out, lang):
+            print(f"wrote {path}")
+    wait_pool()
+    return 0
 
 
 def pump(seconds: float) -> None:
