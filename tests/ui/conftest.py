@@ -214,20 +214,42 @@ def switch_user(win: Any, name: str, role: str = "operator") -> None:
     win.actions.session_changed()
 
 
-def open_window(runtime: Any, qtbot: Any) -> Iterator[Any]:
-    """The main window on ``runtime``, logged in as ``operator``, refresh timer stopped (tests
-    pull explicitly); closed and its background tasks drained afterwards."""
-    from hmi.ui.app import show_main_window
+def close_window(win: Any) -> None:
+    """Close a window, drain the background tasks, then delete the window, in that order.
+
+    Not ``qtbot.addWidget``: pytest-qt closes and ``deleteLater``s its widgets *before* the
+    fixtures are finalized, so a report or export task still running could finish into a
+    window being deleted, and the fixture's own ``close()`` could meet a deleted C++ object
+    ("Internal C++ object (MainWindow) already deleted") when a nested event loop ran the
+    deferred delete first.
+    """
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from shiboken6 import isValid
+
     from hmi.ui.tasks import wait_pool
 
-    win = show_main_window(runtime, lang="en", theme="light", horn=False, start=False)
-    switch_user(win, "operator")
-    qtbot.addWidget(win)
-    win.resize(1920, 1080)
-    win.live.refresh()
-    yield win
-    win.close()
+    if isValid(win):
+        win.close()
     wait_pool()
+    if isValid(win):
+        win.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def open_window(runtime: Any, qtbot: Any, user: str | None = "operator") -> Iterator[Any]:
+    """The main window on ``runtime``, logged in as ``user``, refresh timer stopped (tests
+    pull explicitly); closed, its background tasks drained and deleted afterwards."""
+    from hmi.ui.app import show_main_window
+
+    win = show_main_window(runtime, lang="en", theme="light", horn=False, start=False)
+    try:
+        if user is not None:
+            switch_user(win, user)
+        win.resize(1920, 1080)
+        win.live.refresh()
+        yield win
+    finally:
+        close_window(win)
 
 
 @pytest.fixture

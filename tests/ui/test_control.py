@@ -23,6 +23,7 @@ from hmi.core.commands import CommandResult, CommandStatus
 from hmi.core.users import TEST_PARAMS
 from tests.helpers import wait_until
 from tests.stations import demo_station_copy
+from tests.ui.conftest import close_window
 from tests.ui.imaging import content
 from tests.ui.test_login import PW, SecuredRuntime, add_user, login, secured, win  # noqa: F401 - fixtures
 
@@ -147,16 +148,15 @@ def interlocked(demo_cfg: Any, tmp_path: Any) -> Any:
 @pytest.fixture
 def op_window(hmi_app: Any, interlocked: SecuredRuntime, qtbot: Any) -> Any:
     from hmi.ui.app import show_main_window
-    from hmi.ui.tasks import wait_pool
 
     add_user(interlocked, "op", "operator")
     w = show_main_window(interlocked, lang="en", theme="light", horn=False, start=False)
-    qtbot.addWidget(w)
-    login(w, qtbot, "op")
-    qtbot.waitUntil(lambda: w.header.user.text().startswith("op · "), timeout=10000)
-    yield w
-    w.close()
-    wait_pool()
+    try:
+        login(w, qtbot, "op")
+        qtbot.waitUntil(lambda: w.header.user.text().startswith("op · "), timeout=10000)
+        yield w
+    finally:
+        close_window(w)
 
 
 def test_interlock_hint_refusal_and_changed_value(op_window, interlocked, qtbot):

@@ -15,7 +15,7 @@ from PySide6.QtGui import QCloseEvent
 
 from hmi.core.users import SecurityPolicy
 from tests.helpers import wait_until
-from tests.ui.conftest import PW, TableRuntime
+from tests.ui.conftest import PW, TableRuntime, open_window
 
 SecuredRuntime = (
     TableRuntime  # users.db, audit trail, command service, acquisition loop (conftest.py)
@@ -32,16 +32,7 @@ def secured(demo_cfg: Any, tmp_path: Any) -> Any:
 
 @pytest.fixture
 def win(hmi_app: Any, secured: SecuredRuntime, qtbot: Any) -> Any:
-    from hmi.ui.app import show_main_window
-    from hmi.ui.tasks import wait_pool
-
-    w = show_main_window(secured, lang="en", theme="light", horn=False, start=False)
-    qtbot.addWidget(w)
-    w.resize(1920, 1080)
-    w.live.refresh()
-    yield w
-    w.close()
-    wait_pool()
+    yield from open_window(secured, qtbot, user=None)
 
 
 def add_user(rt: SecuredRuntime, name: str, role: str, pw: str = PW) -> None:

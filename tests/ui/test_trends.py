@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.ui.conftest import open_window
+
 H = 3600.0
 SPAN = 26 * H  # hours of 1 s history per tag
 
@@ -47,18 +49,10 @@ def history(tmp_path: Any) -> Any:
 @pytest.fixture
 def twin(hmi_app: Any, table_runtime: Any, history: Any, qtbot: Any) -> Any:
     """Main window on the table runtime with the filled historian, trends page shown."""
-    from hmi.ui.app import show_main_window
-    from hmi.ui.tasks import wait_pool
-
     table_runtime.historian = history[0]
-    win = show_main_window(table_runtime, lang="en", theme="light", horn=False, start=False)
-    qtbot.addWidget(win)
-    win.resize(1920, 1080)
-    win.live.refresh()
-    win.navigate("trends")
-    yield win
-    win.close()
-    wait_pool()
+    for win in open_window(table_runtime, qtbot, user=None):
+        win.navigate("trends")
+        yield win
 
 
 def _show(qtbot: Any, plot: Any, start: float, end: float) -> None:
