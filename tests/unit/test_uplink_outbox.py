@@ -12,6 +12,7 @@ from hmi.core.uplink.outbox import (
     KIND_REPLY,
     KIND_TELEMETRY,
     Outbox,
+    Row,
 )
 from tests.helpers import free_port, wait_until
 from tests.mqtt_broker import feed, uplink_station
@@ -30,6 +31,25 @@ def test_rows_come_back_in_creation_order_and_ids_are_never_reused(tmp_path):
     ob = Outbox(tmp_path / "outbox.db", 10_000_000)  # reopen: the sequence goes on
     ob.append([(KIND_TELEMETRY, 4.0, b"d")])
     assert ob.read(0, None, 10)[0].id == last + 1 and ob.oldest_created(0) == 4.0
+    ob.close()
+
+
+def test_ids_of_unstored_messages_are_reserved_and_never_handed_out_again(tmp_path):
+    ob = Outbox(tmp_path / "outbox.db", 10_000_000)
+    ob.append([(KIND_TELEMETRY, 1.0, b"a")])
+    first = ob.allocate(3, stored=False)  # published from memory, never stored
+    assert first == 2 and ob.max_id() == 4
+    late = ob.allocate(1, stored=False)
+    assert ob.delete([1]) == 1
+    ob.store([Row(late, KIND_TELEMETRY, 2.0, b"spilled")])  # stored after all, with its id
+    assert ob.oldest_created(0) == 2.0
+    ob.store([Row(first, KIND_TELEMETRY, 1.5, b"older")])  # a lower id after a higher one
+    assert [r.body for r in ob.read(0, None, 10)] == [b"older", b"spilled"]
+    assert ob.oldest_created(60.0) == 1.5  # not the cached answer
+    ob.close()
+    ob = Outbox(tmp_path / "outbox.db", 10_000_000)  # a crash after publishing ids 2-5
+    ob.append([(KIND_TELEMETRY, 3.0, b"b")])
+    assert ob.last_rows[0].id > 5
     ob.close()
 
 

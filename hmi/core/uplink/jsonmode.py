@@ -124,6 +124,20 @@ class JsonMode:
     def note(self, kind: int, body: Any) -> None:
         """Nothing to remember in JSON mode (Sparkplug tracks states for its births)."""
 
+    def qos_of(self, body: bytes) -> int:
+        """The QoS a telemetry row's message will be published with (its route's, if any)."""
+        if body.startswith(_DEVICE_ROW):
+            return self.qos
+        if body.startswith(_ROUTE_ROW):
+            start = len(_ROUTE_ROW) + 1
+        else:  # {"d":..,"i":..,"r":"name",...} and the aggregation windows {"d":..,"r":"name",..}
+            at = body.find(b'"r":"', 0, 200)
+            if at < 0:
+                return self.qos
+            start = at + 5
+        route = body[start : body.find(b'"', start)].decode()  # [a-z0-9_-]: no escapes
+        return self.route_qos.get(route, self.qos)
+
     def encode(self, row: Row, historical: bool, now: float) -> Message | None:
         """The message of one outbox row (None if the row is unreadable)."""
         if row.kind == KIND_TELEMETRY:

@@ -7,6 +7,12 @@ docs/UPLINK.md, *Store and forward*). Rows carry a stable, never reused sequence
 (``AUTOINCREMENT``); replay reads them in id order, so replay order is creation order.
 A row is deleted only when the broker acknowledged its message (PUBACK).
 
+Every uplink message takes its id from this one sequence (:meth:`Outbox.allocate`), also
+the QoS 0 telemetry that goes straight to a connected broker without being stored (see
+:mod:`hmi.core.uplink.publisher`): ids of such messages are reserved here in blocks of
+:data:`ID_BLOCK` (one committed update of ``sqlite_sequence`` per block) before any of
+them is published, so ``msg_id`` is never reused after a restart either.
+
 The outbox is bounded by a byte budget. When an append takes it over the budget the
 oldest *telemetry* rows are dropped first, then the oldest events; alarm transitions
 and command replies are never dropped (the budget may then be exceeded, and a loud
@@ -55,6 +61,7 @@ KIND_NAMES = {
 }
 DROPPABLE = (KIND_TELEMETRY, KIND_EVENT)  # in this order
 
+ID_BLOCK = 100_000  # ids reserved at a time for messages published without being stored
 ROW_OVERHEAD = 48  # bytes of SQLite bookkeeping per row, counted against the budget
 FIRST_ALIAS = 1000  # persisted aliases start here; lower ones are fixed node metrics
 
@@ -80,7 +87,8 @@ alias_t = Table(
 )
 
 
-_INSERT = "INSERT INTO outbox (kind, created_ms, size, body) VALUES (?, ?, ?, ?)"
+_INSERT = "INSERT INTO outbox (id, kind, created_ms, size, body) VALUES (?, ?, ?, ?, ?)"
+_SEQ = "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
 _READ = "SELECT id, kind, created_ms, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?"
 _READ_UPTO = (
     "SELECT id, kind, created_ms, body FROM outbox WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
@@ -93,12 +101,13 @@ class OutboxError(OSError):
 
 @dataclass(slots=True)
 class Row:
-    """One stored message, as read back for publishing."""
+    """One message with its id: stored in the outbox, or (``stored=False``) only in memory."""
 
     id: int
     kind: int
     created: float  # Unix s
     body: bytes
+    stored: bool = True
 
 
 class Outbox:
@@ -128,6 +137,8 @@ class Outbox:
                 self._conn.execute(select(func.coalesce(func.sum(outbox_t.c.size), 0))).scalar_one()
             )
             self.dropped = int(self.meta_get("dropped", "0"))
+            #: ids up to this are taken (stored, published, or reserved in a block)
+            self._reserved = int(self._conn.exec_driver_sql(_SEQ).scalar() or 0)
             self._conn.commit()
         except (SQLAlchemyError, OSError) as exc:
             raise OutboxError(
@@ -137,7 +148,47 @@ class Outbox:
         #: why the last write failed (disk full, read-only); "" while writes succeed
         self.write_error = ""
         self.appends = 0  # committed append() calls so far
+        self.stored = 0  # rows stored by this process
         self.last_rows: list[Row] = []  # the rows of the last successful append(), with ids
+        self._next_id = self._reserved + 1  # the next id to hand out
+        self._seq_upto = (
+            self._reserved
+        )  # sqlite_sequence is at least this: ids up to it are taken for good
+        self._top = self._reserved  # no stored row has a higher id than this
+
+    # ------------------------------------------------------------------ ids
+    def allocate(self, n: int, stored: bool = True) -> int:
+        """Take ``n`` consecutive ids of the message sequence; returns the first.
+
+        ``stored=False``: the messages will be published without being stored, so their
+        ids are first reserved on disk (a block of :data:`ID_BLOCK` at a time), so that no
+        id is handed out twice, even after a crash. Raises :class:`OutboxError` when that
+        reservation cannot be written.
+        """
+        first = self._next_id
+        last = first + n - 1
+        if not stored and last > self._seq_upto:
+            upto = last + ID_BLOCK
+            raw = self._conn.connection.dbapi_connection
+            assert raw is not None
+            try:
+                cur = raw.execute(
+                    "UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'", (upto,)
+                )
+                if cur.rowcount == 0:
+                    raw.execute(
+                        "INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)", (upto,)
+                    )
+                raw.commit()
+            except sqlite3.Error as exc:
+                raw.rollback()
+                self._write_failed(_reason(exc))
+                raise OutboxError(
+                    f"cannot reserve uplink message ids in {self.path}: {_reason(exc)}"
+                ) from None
+            self._seq_upto = upto
+        self._next_id = last + 1
+        return first
 
     # ------------------------------------------------------------------ rows
     def append(self, items: Sequence[tuple[int, float, bytes]], protect: Iterable[int] = ()) -> int:
@@ -151,8 +202,22 @@ class Outbox:
         self.last_rows = []
         if not items:
             return 0
-        rows = [(k, int(c * 1000), len(b) + ROW_OVERHEAD, b) for k, c, b in items]
-        added = sum(r[2] for r in rows)
+        first = self.allocate(len(items))
+        return self.store([Row(first + j, k, c, b) for j, (k, c, b) in enumerate(items)], protect)
+
+    def store(self, new: Sequence[Row], protect: Iterable[int] = ()) -> int:
+        """Store rows that already have their ids (from :meth:`allocate`), in one transaction.
+
+        Like :meth:`append`; the rows may come in any id order (a message that could not
+        be published from memory is stored after rows with higher ids: reads are by id).
+        """
+        self.last_rows = []
+        if not new:
+            return 0
+        rows = [
+            (r.id, r.kind, int(r.created * 1000), len(r.body) + ROW_OVERHEAD, r.body) for r in new
+        ]
+        added = sum(r[3] for r in rows)
         dropped = 0
         # the DBAPI connection itself: this runs once per read block, and SQLAlchemy's
         # statement and result handling cost more than SQLite's insert (no SQLAlchemy
@@ -161,7 +226,6 @@ class Outbox:
         assert raw is not None
         try:
             raw.executemany(_INSERT, rows)
-            last = int(raw.execute("SELECT last_insert_rowid()").fetchone()[0])
             raw.commit()
         except sqlite3.Error as exc:
             raw.rollback()
@@ -172,14 +236,17 @@ class Outbox:
                 f"cannot store uplink messages in {self.path}: {_reason(exc)}"
             ) from None
         self._write_ok()
+        low = min(rows)
         if self.depth == 0:  # the oldest row is the first of these
-            self._oldest_cache = (time.monotonic(), rows[0][1] / 1000.0)
+            self._oldest_cache = (time.monotonic(), low[2] / 1000.0)
+        elif low[0] < self._top:  # stored below a row already there: ask again
+            self._oldest_cache = (0.0, None)
+        self._top = max(self._top, max(r[0] for r in rows))
         self.appends += 1  # readers skip their query while nothing new was stored
+        self.stored += len(rows)
         self.depth += len(rows)
         self.total_bytes += added
-        # one writer, one transaction, AUTOINCREMENT: the rows got the consecutive ids up to last
-        first = last - len(rows) + 1
-        self.last_rows = [Row(first + j, k, c / 1000.0, b) for j, (k, c, _s, b) in enumerate(rows)]
+        self.last_rows = [Row(i, k, c / 1000.0, b) for i, k, c, _s, b in rows]
         if self.total_bytes > self.budget:
             dropped += self._drop(self.total_bytes - int(self.budget * 0.9), set(protect))
         return dropped
@@ -239,12 +306,8 @@ class Outbox:
             self.write_error = ""
 
     def max_id(self) -> int:
-        """Highest row id ever stored (0 when none): the cursor for 'everything so far'."""
-        seq = self._conn.exec_driver_sql(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'"
-        ).scalar()
-        self._conn.commit()
-        return int(seq or 0)
+        """Highest id handed out so far (0 when none): the cursor for 'everything so far'."""
+        return self._next_id - 1
 
     def oldest_created(self, max_age: float = 1.0) -> float | None:
         """Creation time of the oldest row (None when empty); cached for ``max_age`` s."""

@@ -44,6 +44,7 @@ from hmi.core.uplink.outbox import (
     KIND_TELEMETRY,
     Outbox,
     OutboxError,
+    Row,
 )
 from hmi.core.uplink.policy import PublishPolicy, dumps
 from hmi.core.uplink.publisher import LOOP_TIMEOUT, Publisher
@@ -344,6 +345,7 @@ class Uplink:
         was_online = self._online
         self._online = False
         self.publisher.end()
+        self._store_spill()
         self._subscribed = False
         self._host_online = not (self.up.mode == "sparkplug" and self.up.primary_host)
         if connected:
@@ -418,6 +420,7 @@ class Uplink:
     # ------------------------------------------------------------------ publishing
     def _pump(self, conn: Connection) -> None:
         self.publisher.pump(conn)
+        self._store_spill()
 
     def _collect_acks(self, conn: Connection) -> None:
         if self.publisher.collect(conn):
@@ -467,16 +470,53 @@ class Uplink:
         self._append(items)
 
     def _append(self, items: list[tuple[int, float, bytes]]) -> None:
+        """Commit ``items`` to the outbox and hand them to the publisher.
+
+        While online, QoS 0 telemetry the in-flight window has room for is handed over
+        without being stored (see :mod:`hmi.core.uplink.publisher`); alarms, events and
+        replies, and every QoS 1 message, are committed before they are published.
+        """
         if not items:
             return
+        room = self.publisher.room() if self._online else 0
+        unstored = [
+            room > j and kind == KIND_TELEMETRY and self.codec.qos_of(body) == 0
+            for j, (kind, _ts, body) in enumerate(items)
+        ]
         try:
-            dropped = self.outbox.append(items, protect=self.publisher.inflight.values())
+            first = self.outbox.allocate(len(items), stored=not any(unstored))
+            rows = [
+                Row(first + j, kind, ts, body, not unstored[j])
+                for j, (kind, ts, body) in enumerate(items)
+            ]
+            dropped = self.outbox.store(
+                [r for r in rows if r.stored], protect=self.publisher.inflight.values()
+            )
         except OutboxError as exc:
             self._error(str(exc))
             # keep them in memory and try again on the next pass (bounded by MAX_PENDING)
             self._pending.extendleft(reversed([("raw", it[1], it) for it in items]))
             return
-        self.publisher.offer(self.outbox.last_rows, complete=not dropped)
+        self.publisher.offer(rows, complete=not dropped)
+        if dropped:
+            self._dropped(dropped, "the outbox reached its budget")
+
+    def _store_spill(self) -> None:
+        """Store the unstored rows the publisher could not send (they keep their ids)."""
+        rows = self.publisher.take_spill()
+        if not rows:
+            return
+        for r in rows:
+            r.stored = True
+        try:
+            dropped = self.outbox.store(rows, protect=self.publisher.inflight.values())
+        except OutboxError as exc:
+            self._error(str(exc))
+            # new ids on the next pass: order among these telemetry rows is kept
+            self._pending.extendleft(
+                reversed([("raw", r.created, (r.kind, r.created, r.body)) for r in rows])
+            )
+            return
         if dropped:
             self._dropped(dropped, "the outbox reached its budget")
 
@@ -527,6 +567,7 @@ class Uplink:
             "replaying": self._online and self.publisher.replaying,
             "inflight": len(self.publisher.inflight),
             "sent": self.publisher.sent,
+            "sent_unstored": self.publisher.sent_unstored,
             "acked": self.publisher.acked,
             "dropped": self.outbox.dropped,
             "rejected": self.publisher.rejected,
@@ -553,7 +594,8 @@ class Uplink:
                 conn.close(clean=True)
             self._conn = None
             self._online = False
-            self.publisher.flush()
+            self.publisher.end()
+            self._store_spill()
         except Exception:
             log.exception("uplink shutdown")
         finally:

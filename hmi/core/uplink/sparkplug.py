@@ -239,6 +239,10 @@ class Sparkplug:
                 str(body.get("reason", "")),
             )
 
+    def qos_of(self, body: bytes) -> int:
+        """The QoS of every data message (NDATA/DDATA) of this node."""
+        return self.qos
+
     def encode(self, row: Row, historical: bool, now: float) -> Message | None:
         """DDATA/NDATA of one outbox row (None when nothing in it is known to the births)."""
         try:
