@@ -110,3 +110,52 @@ def test_outbox_append_names_the_ids_it_committed(tmp_path):
         ob.close()
     assert [r.id for r in second] == [first[-1].id + 1, first[-1].id + 2, first[-1].id + 3]
     assert stored == [first[1], *second]  # id, kind, created, body as read back
+
+
+@pytest.mark.parametrize(
+    ("names", "values", "quality", "ts"),
+    [
+        (["pt.inlet", "tt.inlet"], [1.25, -3.5], [192, 192], None),  # one read: the byte join
+        (["pt.inlet", "tt.inlet"], [1e16, 3e-7], [192, 192], None),  # exponents, no commas
+        (["pt.inlet", "tt.inlet"], [math.nan, 2.0], [192, 192], None),  # non-finite: null
+        (["pt.inlet", "tt.inlet"], [5.0, 6.0], [64, 64], None),  # UNCERTAIN keeps its value
+        (["pt.inlet", "tt.inlet"], [5.0, 6.0], [192, 64], None),  # qualities differ
+        (["pt.inlet", "tt.inlet"], [5.0, 6.0], [192, 192], [1732400000.0125, 1732400001.5]),
+        (["fq.total"], [12.6], [192], None),  # int kind
+        (["xv.outlet"], [1.0], [192], None),  # bool kind
+    ],
+)
+def test_a_json_block_in_one_pass_is_the_general_paths_bytes(names, values, quality, ts):
+    """The JSON mode's one-pass body of a read block is byte for byte the body the general
+    path (entries, then objects) makes of it, and it is taken for every case above."""
+    cfg = uplink_station([("127.0.0.1", 1883)], "json")
+    tags = TagTable(cfg.tags)
+    pol = PublishPolicy(cfg, tags, wire=True)
+    upd = _upd(tags, names, values, quality)
+    upd.reasons[:] = [""] * len(names)  # UNCERTAIN without a reason
+    if ts is not None:
+        upd.ts[:] = ts
+    fast = pol._wire_block(upd, False)
+    assert fast is not None
+    ii, entries = pol._entries(upd)
+    general = pol._body(pol.groups[int(pol.single[ii[0]])], entries, False)
+    assert fast == general
+    assert pol.telemetry(upd) == [fast]
+
+
+def test_updates_the_one_pass_body_does_not_cover_take_the_general_path():
+    cfg = uplink_station([("127.0.0.1", 1883)], "json")
+    tags = TagTable(cfg.tags)
+    pol = PublishPolicy(cfg, tags, wire=True)
+    with_reason = _upd(tags, ["pt.inlet", "tt.inlet"], [1.0, 2.0], [192, 0])  # a BAD reason
+    mixed_kinds = _upd(tags, ["pt.inlet", "fq.total"], [1.0, 7.0], [192, 192])
+    string = _upd(tags, ["gc.status", "pt.inlet"], ["RUN", 2.0], [192, 192])
+    for upd in (with_reason, mixed_kinds, string):
+        assert pol._wire_block(upd, False) is None
+        got = [v for body in pol.telemetry(upd) for v in json.loads(body)["values"]]
+        want = [e[0] for e in _by_value(pol, upd)]
+        assert sorted(v["tag"] for v in got) == sorted(want)
+    reasons = {
+        v["tag"]: v.get("reason") for v in json.loads(pol.telemetry(with_reason)[0])["values"]
+    }
+    assert reasons == {"pt.inlet": None, "tt.inlet": "timeout"}

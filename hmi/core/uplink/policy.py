@@ -129,6 +129,8 @@ class PublishPolicy:
         self.kind_code = np.array([_KIND_CODE[k] for k in self.kind], dtype=np.int8)
         self.name_arr = np.array(tags.names, dtype=object)
         self.name_size = np.array([len(n.encode("utf-8")) for n in tags.names], dtype=np.int64)
+        #: JSON mode: each tag's ``{"tag":"<name>","value":`` (made on first use)
+        self._prefix: np.ndarray | None = None
         self.integrity_interval = float(cfg.uplink.integrity_interval)
         self.cap = int(cfg.uplink.max_payload_kb) * 1024
         routes = {r.name: r for r in cfg.uplink.routes}
@@ -150,6 +152,10 @@ class PublishPolicy:
 
     def telemetry(self, upd: TagUpdate, integrity: bool = False, now: float = 0.0) -> list[bytes]:
         """Row bodies (JSON, per group and size chunk) for the uplink tags of ``upd``."""
+        if self.wire:
+            body = self._wire_block(upd, integrity)
+            if body is not None:
+                return [body]
         ii, entries = self._entries(upd)
         if not entries:
             return []
@@ -174,6 +180,56 @@ class PublishPolicy:
             for chunk in self._chunks(group_entries, ii if len(per) == 1 else None):
                 out.append(self._body(g, chunk, integrity))
         return out
+
+    def _wire_block(self, upd: TagUpdate, integrity: bool) -> bytes | None:
+        """JSON mode's common case in one pass: a read block of one device (or one route that
+        is not aggregated), one numeric kind, no reasons, well within the cap. None: any other
+        update, which takes the general path."""
+        n = len(upd)
+        if not n or any(upd.reasons):
+            return None
+        idx = np.asarray(upd.indices, dtype=np.int64)
+        single = self.single[idx]
+        g0 = int(single[0])
+        if g0 < 0 or not bool((single == g0).all()):
+            return None
+        g = self.groups[g0]
+        if g.agg is not None:
+            return None
+        if int(self.name_size[idx].sum()) + n * ENTRY_OVERHEAD > self.cap - ENVELOPE:
+            return None
+        q = upd.quality
+        values = self._column(idx, upd.values, None, q)
+        if values is None:
+            return None
+        # the seconds of the general path's whole milliseconds (t_ms / 1000.0), as one array
+        ts = np.rint(np.asarray(upd.ts, dtype=np.float64) * 1000.0) / 1000.0
+        head: dict[str, Any] = (
+            {"route": g.route.name} if g.route is not None else {"device": g.unit}
+        )
+        head["integrity"] = integrity
+        if (
+            q.min() != q.max() or ts.min() != ts.max()
+        ):  # qualities or times differ: object by object
+            head["values"] = [
+                {"tag": a, "value": v, "quality": c, "ts": t}
+                for a, v, c, t in zip(
+                    self.name_arr[idx].tolist(), values, q.tolist(), ts.tolist(), strict=True
+                )
+            ]
+            return _dumps(head)
+        # one read: every object is a tag's own prefix, its value and the same tail, joined
+        # as bytes (the same spelling orjson gives the objects one by one)
+        if self._prefix is None:
+            self._prefix = np.array(
+                [orjson.dumps({"tag": name})[:-1] + b',"value":' for name in self.tags.names],
+                dtype=object,
+            )
+        tail = b',"quality":%d,"ts":%s},' % (int(q[0]), orjson.dumps(float(ts[0])))
+        parts: list[bytes] = [tail] * (3 * n)
+        parts[0::3] = self._prefix[idx].tolist()
+        parts[1::3] = orjson.dumps(values)[1:-1].split(b",")
+        return b'%s,"values":[%s]}' % (_dumps(head)[:-1], b"".join(parts)[:-1])
 
     def _chunks(self, entries: list[list[Any]], ii: np.ndarray | None) -> list[list[list[Any]]]:
         """``entries`` cut to the size cap; one chunk at once when a cheap bound says it fits."""
@@ -253,16 +309,19 @@ class PublishPolicy:
         )
 
     def _column(
-        self, ii: np.ndarray, raw: np.ndarray, ks: np.ndarray, q: np.ndarray
+        self, ii: np.ndarray, raw: np.ndarray, ks: np.ndarray | None, q: np.ndarray
     ) -> list[Any] | None:
-        """The values of one kind's tags as a list (None: not one numeric kind)."""
+        """The values of one kind's tags as a list (None: not one numeric kind); ``ks``
+        picks the rows of ``raw`` (None: all of them)."""
         if raw.dtype == object:
             return None
         kinds = self.kind_code[ii]
         k0 = int(kinds[0])
         if k0 == _STRING or not bool((kinds == k0).all()):
             return None
-        v = np.asarray(raw, dtype=np.float64)[ks]
+        v = np.asarray(raw, dtype=np.float64)
+        if ks is not None:
+            v = v[ks]
         ok = (q != BAD) & np.isfinite(v)
         out: list[Any]
         if k0 == _INT:
