@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 from hmi.core.tagtable import TagTable
 from hmi.core.uplink import Uplink
@@ -37,6 +38,23 @@ def test_a_burst_beyond_the_inflight_window_goes_out_once_in_id_order(mosquitto,
     assert not any(b["historical"] for b in bodies)
     got = [b["values"][0]["value"] for b in bodies]
     assert got == [float(i % 2) * 10.0 + i * 1e-3 for i in range(n)]  # creation order
+
+
+def test_the_broker_socket_sends_without_nagle_delay(mosquitto, tmp_path):  # noqa: F811
+    """TCP_NODELAY on the MQTT socket: the last QoS 0 message of a burst, with no PUBACK
+    coming back to carry an ACK, must not wait for the broker's delayed ACK (~40 ms)."""
+    cfg = uplink_station([mosquitto], "json", qos=0)
+    up = Uplink(cfg, tmp_path, TagTable(cfg.tags))
+    up.start()
+    try:
+        wait_until(lambda: up.status()["connected"], 20, what="online")
+        conn = up._conn
+        assert conn is not None
+        sock = conn.client.socket()
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        up.stop()
 
 
 def _live(rec: Recorder) -> list[dict]:
