@@ -13,6 +13,8 @@ Runs, each ``--seconds`` long after a warm-up, CPU % of one core and RSS of the 
 * ``gas-hmi full``: ``gas-hmi run --headless``, JSON uplink QoS 1, history on, 100 alarms;
 * ``gas-hmi forward``: history off, no alarms, QoS 0 (forwarding alone);
 * ``bare``: pymodbus async client reads the same blocks, one paho message per block, QoS 0;
+* ``bare + history``: the same, plus every value into a SQLite table like the historian's
+  (one commit a scan) and QoS 1: the least the full job costs with the bare libraries;
 * ``node-red``: Node-RED 4 + node-red-contrib-modbus (one modbus-read node per block, one
   MQTT message per tag, as in the issue) when ``--node-red DIR`` holds an npm install of
   both (see docs/PERFORMANCE.md);
@@ -238,13 +240,19 @@ def _gas_hmi(
 
 
 BARE = r"""
-import asyncio, json, sys, time
+import asyncio, json, sqlite3, sys, time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from pymodbus.client import AsyncModbusTcpClient
 port, n, host, bport = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+db = sqlite3.connect(sys.argv[5]) if len(sys.argv) > 5 else None  # + history, QoS 1
+qos = 1 if db else 0
+if db:
+    db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE samples (tag_id INTEGER, ts INTEGER, value REAL, quality INTEGER,"
+               " PRIMARY KEY (tag_id, ts)) WITHOUT ROWID")
 c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bare-peer")
-c.max_queued_messages_set(0)
+c.max_queued_messages_set(0); c.max_inflight_messages_set(0)
 c.connect(host, bport, 60); c.loop_start()
 async def main():
     cl = AsyncModbusTcpClient("127.0.0.1", port=port)
@@ -253,17 +261,28 @@ async def main():
         t0 = time.monotonic()
         for start in range(0, n, 125):
             rr = await cl.read_holding_registers(start, count=min(125, n - start))
-            c.publish("bare/block", json.dumps({"start": start, "values": rr.registers}), 0)
+            if db:
+                ms = int(time.time() * 1000)
+                db.executemany("INSERT OR IGNORE INTO samples VALUES (?, ?, ?, 192)",
+                               [(start + i, ms, v) for i, v in enumerate(rr.registers)])
+            c.publish("bare/block", json.dumps({"start": start, "values": rr.registers}), qos)
+        if db:
+            db.commit()
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
 asyncio.run(main())
 """
 
 
-def _bare(work: Path, broker: MosquittoBroker, port: int, n: int) -> subprocess.Popen[bytes]:
+def _bare(
+    work: Path, broker: MosquittoBroker, port: int, n: int, history: bool = False
+) -> subprocess.Popen[bytes]:
+    """The bare loop; with ``history`` it also writes every value to SQLite (one commit a
+    scan) and publishes at QoS 1: the least any full job does with the bare libraries."""
     script = work / "bare.py"
     script.write_text(BARE)
+    extra = [str(work / "bare-history.db")] if history else []
     return subprocess.Popen(
-        [sys.executable, str(script), str(port), str(n), broker.host, str(broker.port)],
+        [sys.executable, str(script), str(port), str(n), broker.host, str(broker.port), *extra],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -464,8 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--only",
-        default="bare,full,fwd,nr",
-        help="comma-separated contenders to run: bare, full, fwd, nr (default: all)",
+        default="bare,bareh,full,fwd,nr",
+        help="comma-separated contenders to run: bare, bareh, full, fwd, nr (default: all)",
     )
     a = ap.parse_args(argv)
     only = set(a.only.split(","))
@@ -477,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         has_red = red.is_dir() and shutil.which("node") is not None
         contenders: list[tuple[str, str, str, Any]] = [
             ("bare", "bare loop", "bare", lambda w, b, p: _bare(w, b, p, n)),
+            ("bareh", "bare + history", "bare", lambda w, b, p: _bare(w, b, p, n, True)),
             ("full", "gas-hmi full", "gas-hmi", lambda w, b, p: _gas_hmi(w, b, p, n, True)),
             ("fwd", "gas-hmi forward", "gas-hmi", lambda w, b, p: _gas_hmi(w, b, p, n, False)),
             ("nr", "node-red", "node-red", lambda w, b, p: _node_red(w, b, p, n, a.node_red)),
@@ -491,15 +511,15 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             out[key] = run(name, kind, start, broker, n, a.seconds, a.warmup)
         print("ratios (gas-hmi / peer): CPU, p99 latency")
-        for peer in ("bare", "nr"):
+        for peer in ("bare", "bareh", "nr"):
             if peer not in out:
                 continue
             for mine in ("full", "fwd"):
-                if mine not in out:
+                if mine not in out or (peer == "bareh" and mine != "full"):
                     continue
                 m, p = out[mine], out[peer]
                 print(
-                    f"  {out[mine]['name']:16s} / {p['name']:10s}  CPU {m['cpu'] / p['cpu']:.2f}x"
+                    f"  {out[mine]['name']:16s} / {p['name']:14s}  CPU {m['cpu'] / p['cpu']:.2f}x"
                     f"  p99 {m['p99'] / p['p99']:.2f}x"
                 )
         if a.outage > 0:
