@@ -250,7 +250,7 @@ def test_silent_station_offline_within_keepalive_and_a_half(rig):
         wait_until(lambda: _born(rig, "gate_c"), 60, 0.05, "station C born")
         c.proc.send_signal(signal.SIGSTOP)
         frozen = time.monotonic()
-        wait_until(lambda: not _station(rig, "gate_c").online, 15, 0.01, "station C offline")
+        wait_until(lambda: not _station(rig, "gate_c").online, 30, 0.01, "station C offline")
         offline_after = time.monotonic() - frozen
         will = rig.rec.on("NDEATH/gate_c")[0]  # published by the broker: the station is frozen
         lag = frozen + offline_after - will.timestamp  # paho stamps messages on time.monotonic
@@ -260,8 +260,10 @@ def test_silent_station_offline_within_keepalive_and_a_half(rig):
         )
         # mosquitto 2.0 drops a client silent for more than 1.5 x keep-alive (whole seconds),
         # but looks only every 6 s or so (its keep-alive check runs when 5 s have passed):
-        # 7.5 s here becomes 8 to 14 s. The dispatch's own part is the lag after the Will.
-        assert offline_after <= 5 * 1.5 + 7
+        # 7.5 s here becomes 8 to 14 s, more on a loaded machine. That part is the broker's;
+        # the dispatch's own part is the lag after the Will.
+        assert will.timestamp - frozen >= 5  # the keep-alive ran out, not a closed socket
+        assert offline_after <= 5 * 1.5 + 12
         assert lag <= 0.5
         assert _station(rig, "gate_c").offline_reason
     finally:
