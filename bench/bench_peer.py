@@ -13,6 +13,8 @@ Runs, each ``--seconds`` long after a warm-up, CPU % of one core and RSS of the 
 * ``gas-hmi full``: ``gas-hmi run --headless``, JSON uplink QoS 1, history on, 100 alarms;
 * ``gas-hmi forward``: history off, no alarms, QoS 0 (forwarding alone);
 * ``bare``: pymodbus async client reads the same blocks, one paho message per block, QoS 0;
+* ``bare + objects``: the bare loop sending gas-hmi's JSON value objects (tag name, value,
+  quality, time) instead of bare numbers: what the payload itself costs;
 * ``bare + history``: the same, plus every value into a SQLite table like the historian's
   (one commit a scan) and QoS 1: the least the full job costs with the bare libraries;
 * ``node-red``: Node-RED 4 + node-red-contrib-modbus (one modbus-read node per block, one
@@ -167,6 +169,9 @@ def _values(kind: str, topic: str, payload: bytes) -> list[tuple[int, int]]:
             for v in body.get("values", [])
             if v.get("value") is not None and not body.get("integrity")
         ]
+    if kind == "bare-objects":
+        body = json.loads(payload)
+        return [(int(v["tag"][2:]), int(v["value"])) for v in body["values"]]
     if kind == "bare":
         body = json.loads(payload)
         return [(body["start"] + i, v) for i, v in enumerate(body["values"])]
@@ -245,7 +250,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from pymodbus.client import AsyncModbusTcpClient
 port, n, host, bport = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-db = sqlite3.connect(sys.argv[5]) if len(sys.argv) > 5 else None  # + history, QoS 1
+objects = len(sys.argv) > 5 and sys.argv[5] == "objects"  # gas-hmi's value objects
+db = sqlite3.connect(sys.argv[5]) if len(sys.argv) > 5 and not objects else None  # + history, QoS 1
 qos = 1 if db else 0
 if db:
     db.execute("PRAGMA journal_mode=WAL"); db.execute("PRAGMA synchronous=NORMAL")
@@ -265,7 +271,14 @@ async def main():
                 ms = int(time.time() * 1000)
                 db.executemany("INSERT OR IGNORE INTO samples VALUES (?, ?, ?, 192)",
                                [(start + i, ms, v) for i, v in enumerate(rr.registers)])
-            c.publish("bare/block", json.dumps({"start": start, "values": rr.registers}), qos)
+            if objects:
+                t = round(time.time(), 3)
+                body = {"device": "dev", "values": [
+                    {"tag": "r.%05d" % (start + i), "value": v, "quality": 192, "ts": t}
+                    for i, v in enumerate(rr.registers)]}
+            else:
+                body = {"start": start, "values": rr.registers}
+            c.publish("bare/block", json.dumps(body), qos)
         if db:
             db.commit()
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
@@ -274,13 +287,19 @@ asyncio.run(main())
 
 
 def _bare(
-    work: Path, broker: MosquittoBroker, port: int, n: int, history: bool = False
+    work: Path,
+    broker: MosquittoBroker,
+    port: int,
+    n: int,
+    history: bool = False,
+    objects: bool = False,
 ) -> subprocess.Popen[bytes]:
     """The bare loop; with ``history`` it also writes every value to SQLite (one commit a
-    scan) and publishes at QoS 1: the least any full job does with the bare libraries."""
+    scan) and publishes at QoS 1: the least any full job does with the bare libraries;
+    with ``objects`` it sends gas-hmi's JSON value objects (name, value, quality, time)."""
     script = work / "bare.py"
     script.write_text(BARE)
-    extra = [str(work / "bare-history.db")] if history else []
+    extra = [str(work / "bare-history.db")] if history else ["objects"] if objects else []
     return subprocess.Popen(
         [sys.executable, str(script), str(port), str(n), broker.host, str(broker.port), *extra],
         cwd=ROOT,
@@ -413,7 +432,12 @@ def run(
     outage: float = 0.0,
 ) -> dict[str, Any]:
     """Run one contender and measure it."""
-    topic = {"gas-hmi": "gas/bench/telemetry", "bare": "bare/#", "node-red": "nr/#"}[kind]
+    topic = {
+        "gas-hmi": "gas/bench/telemetry",
+        "bare": "bare/#",
+        "bare-objects": "bare/#",
+        "node-red": "nr/#",
+    }[kind]
     work = Path(tempfile.mkdtemp(prefix=f"peer-{kind}-"))
     with Server(n) as server:
         sub = Subscriber(broker, topic, persistent=outage > 0)
@@ -483,8 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--only",
-        default="bare,bareh,full,fwd,nr",
-        help="comma-separated contenders to run: bare, bareh, full, fwd, nr (default: all)",
+        default="bare,bareo,bareh,full,fwd,nr",
+        help="comma-separated contenders to run: bare, bareo, bareh, full, fwd, nr (default: all)",
     )
     a = ap.parse_args(argv)
     only = set(a.only.split(","))
@@ -496,6 +520,12 @@ def main(argv: list[str] | None = None) -> int:
         has_red = red.is_dir() and shutil.which("node") is not None
         contenders: list[tuple[str, str, str, Any]] = [
             ("bare", "bare loop", "bare", lambda w, b, p: _bare(w, b, p, n)),
+            (
+                "bareo",
+                "bare + objects",
+                "bare-objects",
+                lambda w, b, p: _bare(w, b, p, n, objects=True),
+            ),
             ("bareh", "bare + history", "bare", lambda w, b, p: _bare(w, b, p, n, True)),
             ("full", "gas-hmi full", "gas-hmi", lambda w, b, p: _gas_hmi(w, b, p, n, True)),
             ("fwd", "gas-hmi forward", "gas-hmi", lambda w, b, p: _gas_hmi(w, b, p, n, False)),
@@ -511,11 +541,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             out[key] = run(name, kind, start, broker, n, a.seconds, a.warmup)
         print("ratios (gas-hmi / peer): CPU, p99 latency")
-        for peer in ("bare", "bareh", "nr"):
+        for peer in ("bare", "bareo", "bareh", "nr"):
             if peer not in out:
                 continue
             for mine in ("full", "fwd"):
-                if mine not in out or (peer == "bareh" and mine != "full"):
+                if mine not in out or (peer, mine) in (("bareh", "fwd"), ("bareo", "full")):
                     continue
                 m, p = out[mine], out[peer]
                 print(
