@@ -482,11 +482,12 @@ def run(
         "values": len(lat),
         "rate": len(expected) / max(1e-9, t1 - 1.0 - t0),
         "lost": lost,
+        "largest_kb": max((len(p) for _t, _topic, p in got), default=0) / 1024,
     }
     print(
         f"{name:18s} CPU {res['cpu']:5.1f} %  RSS {res['rss_mb']:6.0f} MB  latency median "
         f"{res['median']:6.1f} ms  p99 {res['p99']:6.1f} ms  ({res['rate']:,.0f} values/s "
-        f"served, {lost:,} not received)",
+        f"served, {lost:,} not received, largest message {res['largest_kb']:.1f} KB)",
         flush=True,
     )
     return res
