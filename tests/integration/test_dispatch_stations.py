@@ -148,6 +148,7 @@ def test_metadata_of_a_real_station_reaches_the_fleet_model(rig, sid):
     )
     metrics = _metrics(rig, sid)
     assert sum(bool(t.instrument) for t in tags.values()) >= 10  # the demo's ISA numbers
+    assert sum(bool(t.states) for t in tags.values()) >= 3  # discrete tags with state texts
     for name, tag in tags.items():
         m = metrics[name]
         assert (m.unit, m.area) == (tag.unit, tag.area), name
@@ -155,6 +156,7 @@ def test_metadata_of_a_real_station_reaches_the_fleet_model(rig, sid):
         assert (m.low, m.high) == (float(tag.range[0]), float(tag.range[1])), name
         assert m.instrument == tag.instrument, name
         assert m.remote_write is (name == writable), name
+        assert m.states == {k: (v.en or v.zh, v.zh or v.en) for k, v in tag.states.items()}, name
 
 
 @pytest.mark.parametrize("sid", [GATE, REG])

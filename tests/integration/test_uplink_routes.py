@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 
 from hmi.config import load_station
-from hmi.config.schema import StationConfig
+from hmi.config.schema import StationConfig, Text
 from hmi.core.tagtable import TagTable
 from hmi.core.uplink import Uplink
 from hmi.core.uplink.meta import config_hash
@@ -66,6 +66,8 @@ def _with_metadata(cfg: StationConfig) -> StationConfig:
             }
         )
         if t.name == "pt.inlet"
+        else t.model_copy(update={"states": {0: Text(en="Closed", zh="关"), 1: Text(en="Open")}})
+        if t.name == "xv.outlet"
         else t
         for t in cfg.tags
     ]
@@ -112,6 +114,15 @@ def test_dbirth_carries_tag_metadata_and_nbirth_the_config_hash(broker, tmp_path
     assert props["Alarm/HH"] == 6.0
     assert props["Quality"] == 192
     assert pt.double_value == pytest.approx(4.2)
+    plc2 = sp_payload(next(m for m in rec.on("/DBIRTH/") if m.topic.endswith("/plc2")))
+    xv = _props(next(m for m in plc2.metrics if m.name == "xv.outlet"))
+    states = {k: v for k, v in xv.items() if k.startswith("State/")}
+    assert states == {
+        "State/0": "Closed",
+        "State/0/zh": "关",
+        "State/1": "Open",
+        "State/1/zh": "Open",
+    }
     fq = next(m for m in dbirth.metrics if m.name == "fq.total")
     assert "engUnit" not in _props(fq) and "InstrumentTag" not in _props(fq)  # none configured
 
@@ -148,6 +159,7 @@ def test_json_meta_document_is_retained_and_valid_and_status_has_the_hash(broker
         "InstrumentTag": "PT-501",
         "Alarm/HH": 6.0,
     }
+    assert by_tag["xv.outlet"]["State/0/zh"] == "关" and by_tag["xv.outlet"]["State/1"] == "Open"
     status = json.loads(late.on("gas/gs1/status")[0].payload)
     jsonschema.validate(status, _schema("status"))
     assert status["config_hash"] == config_hash(cfg) and status["version"]

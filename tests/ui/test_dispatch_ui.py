@@ -14,6 +14,7 @@ import pytest
 from hmi.core.fleet import DispatchHost
 from hmi.core.fleet.config import DispatchConfig, PipelineEntry
 from hmi.core.fleet.generator import EdgeNodeSim
+from hmi.core.fleet.station import Metric
 from hmi.core.uplink import sparkplug_b_pb2 as pb
 from hmi.core.users import TEST_PARAMS, Console, UserStore
 from hmi.ui.i18n import i18n
@@ -162,6 +163,30 @@ def test_station_page_values_by_area_and_rebirth_for_engineers(win, fleet, qtbot
     )
     assert users.audit.records(action="rebirth_request")[-1].user == "eng"
     win.console.logout()
+
+
+def test_station_page_shows_a_discrete_tag_by_its_state_text(win):
+    """A tag whose birth carries State/<value> texts reads as its state, in the language."""
+    win.open_station("gate_a")
+    page = win.station
+    m = Metric(
+        "gd.01.fault",
+        device="plc",
+        value=1.0,
+        area="gas_detection",
+        states={0: ("OK", "正常"), 1: ("Fault", "故障")},
+    )
+    page.refresh([m], "")
+    assert page.items["gd.01.fault"].text(3) == "Fault"
+    i18n().set_language("zh_CN")
+    try:
+        page.refresh([m], "")
+        assert page.items["gd.01.fault"].text(3) == "故障"
+        m.value = 7.0  # a value without a state text: the number
+        page.refresh([m], "")
+        assert page.items["gd.01.fault"].text(3) == "7.000"
+    finally:
+        i18n().set_language("en")
 
 
 def test_chinese_texts(win):

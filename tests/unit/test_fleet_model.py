@@ -8,6 +8,7 @@ from hmi.core.fleet import FleetModel, FleetStore
 from hmi.core.fleet.generator import EdgeNodeSim
 from hmi.core.fleet.json_host import JsonHost
 from hmi.core.fleet.sparkplug_host import SparkplugHost
+from hmi.core.fleet.station import Metric
 from hmi.core.uplink import sparkplug_b_pb2 as pb
 
 T0 = 1_700_000_000.0
@@ -189,3 +190,24 @@ def test_dispatch_config_names_stations_in_the_screen_language() -> None:
     assert cfg.display_name("gate_n", "en", "Birth name") == "North gate"
     assert cfg.display_name("reg_x", "zh_CN", "Birth name") == "Birth name"  # not listed
     assert cfg.display_name("reg_x", "en") == "reg_x"
+
+
+def test_state_texts_from_birth_properties_name_a_discrete_value() -> None:
+    from hmi.core.fleet.station import states_of
+
+    props = {
+        "State/0": "OK",
+        "State/0/zh": "正常",
+        "State/1": "Fault",
+        "State/x": "?",
+        "Area": "gd",
+    }
+    m = Metric("gd.01.fault", states=states_of(props))
+    assert m.states == {0: ("OK", "正常"), 1: ("Fault", "")}
+    m.value = 1.0
+    assert (m.state_text("en"), m.state_text("zh_CN")) == ("Fault", "Fault")
+    m.value = 0
+    assert (m.state_text("en"), m.state_text("zh_CN")) == ("OK", "正常")
+    for v in (2, 0.5, None, "RUN"):  # no such state, not a whole number, none, text
+        m.value = v
+        assert m.state_text("en") == ""

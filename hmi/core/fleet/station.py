@@ -29,6 +29,8 @@ class Metric:
     instrument: str = ""
     limits: dict[str, float] = field(default_factory=dict)
     remote_write: bool = False
+    #: a discrete tag's state texts from its birth: value -> (English, Chinese)
+    states: dict[int, tuple[str, str]] = field(default_factory=dict)
     #: the protobuf value field of a plain (unsigned, float, bool, string) datatype, else ""
     field: str = ""
 
@@ -37,6 +39,20 @@ class Metric:
         if lang.startswith("zh"):
             return self.label_zh or self.label_en or self.name
         return self.label_en or self.label_zh or self.name
+
+    def state_text(self, lang: str = "en") -> str:
+        """The text of the current value's state in ``lang`` ("" when it has none)."""
+        v = self.value
+        if not self.states or v is None or isinstance(v, str):
+            return ""
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return ""
+        if not f.is_integer() or int(f) not in self.states:
+            return ""
+        en, zh = self.states[int(f)]
+        return (zh or en) if lang.startswith("zh") else (en or zh)
 
     def limit_state(self) -> str:
         """``HH``/``H``/``L``/``LL`` when the value is beyond that limit, else ``""``."""
@@ -131,3 +147,19 @@ class Station:
     def device_availability(self) -> tuple[int, int]:
         """(devices up, devices known)."""
         return sum(1 for v in self.devices_online.values() if v), len(self.devices_online)
+
+
+def states_of(props: dict[str, Any]) -> dict[int, tuple[str, str]]:
+    """State texts from birth properties ``State/<value>`` and ``State/<value>/zh``."""
+    out: dict[int, tuple[str, str]] = {}
+    for key, text in props.items():
+        parts = key.split("/")
+        if parts[0] != "State" or len(parts) not in (2, 3) or not isinstance(text, str):
+            continue
+        try:
+            value = int(parts[1])
+        except ValueError:
+            continue
+        en, zh = out.get(value, ("", ""))
+        out[value] = (en, text) if len(parts) == 3 and parts[2] == "zh" else (text, zh)
+    return out

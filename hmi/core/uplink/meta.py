@@ -66,6 +66,9 @@ def tag_properties(
     for a in tag.alarms:
         if a.enabled and a.kind in LIMIT_KINDS and a.limit is not None:
             props[f"Alarm/{a.kind}"] = ("Double", float(a.limit))
+    for value, text in sorted(tag.states.items()):  # a discrete tag's state texts
+        props[f"State/{value}"] = ("String", text.en or text.zh)
+        props[f"State/{value}/zh"] = ("String", text.zh or text.en)
     if remote_commands and tag.remote_write:
         props["RemoteWrite"] = ("Boolean", True)
     return props

@@ -170,7 +170,8 @@ class StationPage(QWidget):
             bad = q != "good"
             item.setText(1, m.instrument)  # ISA number from the birth (InstrumentTag)
             item.setText(2, m.label(lang))
-            item.setText(3, "—" if bad and m.quality == 0 else value_text(m.value))
+            shown = m.state_text(lang) or value_text(m.value)  # a discrete tag: its state
+            item.setText(3, "—" if bad and m.quality == 0 else shown)
             item.setText(4, m.unit)
             item.setText(5, tr(QUALITY_TEXT[q]))
             item.setText(6, clock(m.ts))
