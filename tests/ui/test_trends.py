@@ -87,6 +87,18 @@ def test_pens_add_and_remove_with_one_axis_per_unit(twin: Any) -> None:
     assert not view.remove_pen("odor.rate")
 
 
+def test_value_axes_group_the_digits_of_large_values(twin: Any) -> None:
+    from hmi.ui.trends.axes import ValueAxis
+
+    view = twin.trends.view
+    assert all(isinstance(ax, ValueAxis) for ax in view.plot.axes.axes)
+    ax = view.plot.axes.axes[0]
+    assert ax.tickStrings([12000.0, 12500.0], 1.0, 500.0) == ["12,000", "12,500"]
+    assert ax.tickStrings([2000.0, 2000.5], 1.0, 0.5) == ["2,000.0", "2,000.5"]
+    assert ax.tickStrings([0.4, 0.45], 1.0, 0.05) == ["0.40", "0.45"]  # small: as before
+    assert ax.tickStrings([-25000.0], 1.0, 5000.0) == ["-25,000"]
+
+
 def test_realtime_appends_live_values_and_scrolls(twin: Any, table_runtime: Any) -> None:
     plot = twin.trends.view.plot
     assert plot.follow

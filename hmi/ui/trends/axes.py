@@ -55,7 +55,7 @@ class AxisSet:
             if k == 0:
                 ax = self.pi.getAxis("right")
             else:
-                ax = pg.AxisItem("right")
+                ax = ValueAxis("right")
                 self.pi.layout.addItem(ax, 2, 2 + k)
             ax.linkToView(vb)
             ax.enableAutoSIPrefix(False)
@@ -94,6 +94,21 @@ class AxisSet:
         for vb, _ax in self._pool:
             vb.setGeometry(rect)
             vb.linkedViewChanged(self.pi.vb, vb.XAxis)
+
+
+class ValueAxis(pg.AxisItem):
+    """Value axis with digit groups (``12,000``, not ``12000``), as values read elsewhere
+    on screen (flows in Sm³/h and totals run into the thousands)."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802 - pyqtgraph's name
+        out = []
+        for v, text in zip(values, super().tickStrings(values, scale, spacing), strict=True):
+            if abs(v * scale) < 1000 or "e" in text:
+                out.append(text)
+                continue
+            places = len(text.split(".")[1]) if "." in text else 0
+            out.append(f"{v * scale:,.{places}f}")
+        return out
 
 
 class TimeAxis(pg.DateAxisItem):

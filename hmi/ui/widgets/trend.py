@@ -29,7 +29,7 @@ from hmi.config.schema import TagConfig
 from hmi.ui import fmt
 from hmi.ui import theme as theme_mod
 from hmi.ui.i18n import i18n
-from hmi.ui.trends.axes import AxisSet, TimeAxis
+from hmi.ui.trends.axes import AxisSet, TimeAxis, ValueAxis
 from hmi.ui.trends.bands import LimitBands
 from hmi.ui.trends.cursor import Cursor
 from hmi.ui.trends.fetcher import Fetcher, Plan, bucket_width, plan
@@ -65,7 +65,14 @@ class TrendPlot(pg.PlotWidget):
         historian: Any = None,
         interactive: bool = False,
     ) -> None:
-        super().__init__(parent=parent, axisItems={"bottom": TimeAxis(orientation="bottom")})
+        super().__init__(
+            parent=parent,
+            axisItems={
+                "bottom": TimeAxis(orientation="bottom"),
+                "left": ValueAxis("left"),
+                "right": ValueAxis("right"),
+            },
+        )
         self.setObjectName("trend")
         self.window = float(window)  # span (s)
         self.follow = True
