@@ -449,6 +449,114 @@ RULES: tuple[Rule, ...] = (
         "本站禁止远程{w_op}",
         "remote command is disabled at this station",
     ),
+    # ---- OPC UA secure connection set-up (drivers.opcua.connection)
+    _rule(
+        _PEER + r" offers no (?P<sec>\S+) endpoint \(it offers: (?P<offers>.*)\)",
+        "{peer} 不提供 {sec} 端点（它提供：{offers}）",
+        "opc.tcp://10.0.0.7:4840 offers no Basic256Sha256/SignAndEncrypt endpoint "
+        "(it offers: None/None)",
+    ),
+    _rule(
+        _PEER + r" sent no server certificate for a secure endpoint",
+        "{peer} 的安全端点未发送服务器证书",
+        "opc.tcp://10.0.0.7:4840 sent no server certificate for a secure endpoint",
+    ),
+    _rule(
+        r"a secure (?:connection|endpoint) needs a PKI folder \(pki_dir\)",
+        "安全连接需要 PKI 文件夹（pki_dir）",
+        "a secure connection needs a PKI folder (pki_dir)",
+    ),
+    _rule(
+        r"unsupported security (?P<sec>\S+)",
+        "不支持的安全设置 {sec}",
+        "unsupported security Basic128/Sign",
+    ),
+    # ---- the MQTT uplink (hmi.core.uplink.connection, hmi.core.uplink.service)
+    _rule(r"offline: (?P<r>.+)", "已离线：{r}", "offline: connection to 10.0.0.5:1883 lost"),
+    _rule(
+        r"connection refused by " + _PEER + r" \(is the broker running\?\)",
+        "{peer} 拒绝连接（MQTT 服务器是否在运行？）",
+        "connection refused by 10.0.0.5:1883 (is the broker running?)",
+    ),
+    _rule(
+        r"no CONNACK from " + _PEER,
+        "{peer} 未应答连接请求（无 CONNACK）",
+        "no CONNACK from 10.0.0.5:1883",
+    ),
+    _rule(
+        r"broker " + _PEER + r" refused the connection: (?P<w_rc>.+)",
+        "MQTT 服务器 {peer} 拒绝连接：{w_rc}",
+        "broker 10.0.0.5:1883 refused the connection: Not authorized",
+    ),
+    _rule(
+        r"the broker rejected messages \(not authorised for the topic\?\)",
+        "MQTT 服务器拒收消息（无该主题的发布权限？）",
+        "the broker rejected messages (not authorised for the topic?)",
+    ),
+    _rule(
+        r"no broker configured \(uplink\.brokers is empty\)",
+        "未配置 MQTT 服务器（uplink.brokers 为空）",
+        "no broker configured (uplink.brokers is empty)",
+    ),
+    _rule(
+        r"connection to " + _PEER + r" lost \((?P<w_rc>[^()]+)\)",
+        "与 {peer} 的连接中断（{w_rc}）",
+        "connection to 10.0.0.5:1883 lost (The connection was lost.)",
+    ),
+    _rule(
+        r"connection to " + _PEER + r" lost: (?P<w_why>.+)",
+        "与 {peer} 的连接中断：{w_why}",
+        "connection to 10.0.0.5:1883 lost: broken pipe",
+    ),
+    _rule(
+        r"connection to " + _PEER + r" lost",
+        "与 {peer} 的连接中断",
+        "connection to 10.0.0.5:1883 lost",
+    ),
+    _rule(
+        r"publish to " + _PEER + r" failed: (?:\[Errno \d+\] )?(?P<w_why>.+)",
+        "向 {peer} 发布失败：{w_why}",
+        "publish to 10.0.0.5:1883 failed: [Errno 32] Broken pipe",
+    ),
+    _rule(
+        r"TLS: the certificate of " + _PEER + r" is not trusted \((?P<w_why>.+)\); "
+        r"check uplink\.ca_file",
+        "TLS：{peer} 的证书不受信任（{w_why}）；请检查 uplink.ca_file",
+        "TLS: the certificate of mq.example.com:8883 is not trusted (certificate has expired); "
+        "check uplink.ca_file",
+    ),
+    _rule(
+        r"TLS handshake with " + _PEER + r" failed: (?P<x>.+)",
+        "与 {peer} 的 TLS 握手失败：{x}",
+        "TLS handshake with 10.0.0.5:8883 failed: WRONG_VERSION_NUMBER",
+    ),
+    _rule(
+        r"TLS set-up for " + _PEER + r" failed: (?:\[Errno \d+\] )?(?P<w_why>.+)",
+        "{peer} 的 TLS 设置失败：{w_why}",
+        "TLS set-up for 10.0.0.5:8883 failed: [Errno 2] No such file or directory",
+    ),
+    _rule(
+        r"no answer from " + _PEER + r" \(timed out\)",
+        "{peer} 无应答（超时）",
+        "no answer from 10.0.0.5:1883 (timed out)",
+    ),
+    _rule(
+        r"cannot resolve broker host '?(?P<host>[^':]+)'?: (?P<w_why>.+)",
+        "无法解析 MQTT 服务器主机名 '{host}'：{w_why}",
+        "cannot resolve broker host 'mq.example': Name or service not known",
+    ),
+    _rule(
+        r"primary host (?P<host>\S+) offline",
+        "主控主机 {host} 离线",
+        "primary host scada1 offline",
+    ),
+    _rule(
+        r"uplink password: (?P<r>.+)",
+        "上传口令：{r}",
+        "uplink password: no secret name given",
+    ),
+    _rule(r"no secret name given", "未给出密钥名称", "no secret name given"),
+    _rule(r"internal error: (?P<x>.+)", "内部错误：{x}", "internal error: RuntimeError"),
     _rule(
         r"(?P<tag>\S+) changed from (?P<a>.+) to (?P<b>.+) since it was confirmed: confirm again",
         "确认后 {tag} 已由 {a} 变为 {b}：请重新确认",

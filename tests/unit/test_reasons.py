@@ -94,9 +94,14 @@ SOURCES = [
     "hmi/core/writer.py",
     "hmi/core/write_checks.py",
     "hmi/core/diskwatch.py",
+    "hmi/core/uplink/connection.py",
+    "hmi/core/uplink/service.py",
 ]
 #: calls and assignments whose text argument is a reason
 _SINKS = {"WriteResult", "_set_state", "record_error", "bad", "_refuse", "_fail_all", "_lose"}
+_SINKS |= {"ConnectError", "_error", "_end_session", "_connect_failed"}  # the uplink's status
+#: attributes that hold a reason (the uplink connection's "lost" and "refused")
+_REASON_ATTRS = {"lost", "refused"}
 #: reason texts that wrap another reason or name an internal failure (tested by rule examples)
 _NOT_SHOWN_ALONE = re.compile(r"^(7|7: 7|7 on 7|7 \(7\)|7 7|7; 7|7 7 7)$")
 
@@ -157,8 +162,13 @@ def source_reasons() -> set[str]:
                     for n in (t.elts if isinstance(t, ast.Tuple) else [t])
                     if isinstance(n, ast.Name)
                 ]
-                if any(n in ("reason", "msg", "why") for n in names):
+                attrs = [t.attr for t in node.targets if isinstance(t, ast.Attribute)]
+                if any(n in ("reason", "msg", "why") for n in names) or any(
+                    a in _REASON_ATTRS for a in attrs
+                ):
                     v = node.value
+                    if isinstance(v, ast.BoolOp):  # self.lost = self.lost or f"..."
+                        v = v.values[-1]
                     texts = list(v.elts) if isinstance(v, ast.Tuple) else [v]
             elif isinstance(node, ast.Return) and node.value is not None:
                 v = node.value
