@@ -14,9 +14,10 @@ import pytest
 from hmi.core.fleet import DispatchHost
 from hmi.core.fleet.config import DispatchConfig, PipelineEntry
 from hmi.core.fleet.generator import EdgeNodeSim
-from hmi.core.fleet.station import Metric
+from hmi.core.fleet.station import ActiveAlarm, Metric
 from hmi.core.uplink import sparkplug_b_pb2 as pb
 from hmi.core.users import TEST_PARAMS, Console, UserStore
+from hmi.ui.dispatch.alarm_list import COLUMNS
 from hmi.ui.i18n import i18n
 from tests.fleet_rig import FleetPublisher, alarm_event
 from tests.mqtt_broker import MosquittoBroker, Recorder
@@ -187,6 +188,28 @@ def test_station_page_shows_a_discrete_tag_by_its_state_text(win):
         assert page.items["gd.01.fault"].text(3) == "7.000"
     finally:
         i18n().set_language("en")
+
+
+def test_alarm_list_shows_a_discrete_alarms_value_by_its_state_text(win):
+    t = win.alarms
+    fault = ActiveAlarm(
+        "gate_a", "gd.01.fault.fault", "gd.01.fault", "fault", 3, "ACTIVE_UNACK", 1.0, value=1.0
+    )
+    high = ActiveAlarm(
+        "gate_a", "pt.hh", "outlet.pressure", "HH", 1, "ACTIVE_UNACK", 2.0, value=0.47
+    )
+    states = {("gate_a", "gd.01.fault"): {0: ("OK", "正常"), 1: ("Fault", "故障")}}
+    value = COLUMNS.index("Value")
+    try:
+        t.refresh([high, fault], ["gate_a"], [], states)
+        cells = {t.table.item(r, 4).text(): t.table.item(r, value).text() for r in range(2)}
+        assert list(cells.values()) == ["0.470", "Fault"]  # a measured value stays a number
+        i18n().set_language("zh_CN")
+        t.refresh([high, fault], ["gate_a"], [], states)
+        assert t.table.item(1, value).text() == "故障"
+    finally:
+        i18n().set_language("en")
+        win.refresh()
 
 
 def test_chinese_texts(win):

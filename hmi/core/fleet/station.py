@@ -42,17 +42,7 @@ class Metric:
 
     def state_text(self, lang: str = "en") -> str:
         """The text of the current value's state in ``lang`` ("" when it has none)."""
-        v = self.value
-        if not self.states or v is None or isinstance(v, str):
-            return ""
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            return ""
-        if not f.is_integer() or int(f) not in self.states:
-            return ""
-        en, zh = self.states[int(f)]
-        return (zh or en) if lang.startswith("zh") else (en or zh)
+        return state_text(self.states, self.value, lang)
 
     def limit_state(self) -> str:
         """``HH``/``H``/``L``/``LL`` when the value is beyond that limit, else ``""``."""
@@ -147,6 +137,20 @@ class Station:
     def device_availability(self) -> tuple[int, int]:
         """(devices up, devices known)."""
         return sum(1 for v in self.devices_online.values() if v), len(self.devices_online)
+
+
+def state_text(states: dict[int, tuple[str, str]], value: Any, lang: str = "en") -> str:
+    """The text of ``value``'s state in ``lang`` ("" when ``states`` has none for it)."""
+    if not states or value is None or isinstance(value, str):
+        return ""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if not f.is_integer() or int(f) not in states:
+        return ""
+    en, zh = states[int(f)]
+    return (zh or en) if lang.startswith("zh") else (en or zh)
 
 
 def states_of(props: dict[str, Any]) -> dict[int, tuple[str, str]]:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from hmi.core.fleet import AckRequest
-from hmi.core.fleet.station import ActiveAlarm
+from hmi.core.fleet.station import ActiveAlarm, state_text
 from hmi.ui.dispatch.fmt import area_text, stamp, value_text
 from hmi.ui.i18n import N_, i18n, tr, tr_reason
 from hmi.ui.texts import PRIORITY_TEXT, STATE_TEXT
@@ -98,6 +98,7 @@ class FleetAlarmList(QWidget):
         self.acks.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.acks, 1)
         self.alarms: list[ActiveAlarm] = []
+        self.states: dict[tuple[str, str], dict[int, tuple[str, str]]] = {}
         self.station.currentIndexChanged.connect(lambda _i: self._fill())
         self.priority.currentIndexChanged.connect(lambda _i: self._fill())
         self.area.textChanged.connect(lambda _t: self._fill())
@@ -123,10 +124,16 @@ class FleetAlarmList(QWidget):
         self.priority.blockSignals(False)
 
     def refresh(
-        self, alarms: list[ActiveAlarm], stations: list[str], acks: list[AckRequest]
+        self,
+        alarms: list[ActiveAlarm],
+        stations: list[str],
+        acks: list[AckRequest],
+        states: dict[tuple[str, str], dict[int, tuple[str, str]]] | None = None,
     ) -> None:
-        """New alarm list, station names for the filter, ack requests."""
+        """New alarm list, station names for the filter, ack requests, and the state texts
+        of discrete tags ((station, tag) -> value -> (English, Chinese)) from their births."""
         self.alarms = alarms
+        self.states = states or {}
         current = self.station.currentData()
         self.station.blockSignals(True)
         self.station.clear()
@@ -164,7 +171,8 @@ class FleetAlarmList(QWidget):
                 f"P{a.priority}",
                 area_text(a.area) if a.area else "",
                 tr_reason(a.message(lang)),
-                value_text(a.value),
+                state_text(self.states.get((a.station, a.tag), {}), a.value, lang)
+                or value_text(a.value),
                 tr(STATE_TEXT.get(a.state, a.state)),
             )
             for c, text in enumerate(cells):

@@ -125,7 +125,16 @@ class DispatchWindow(QMainWindow):
         self.overview.refresh(summaries)
         self.network.refresh(summaries)
         ids = sorted(s.station_id for s in summaries)
-        self.alarms.refresh(model.active_alarms(), ids, model.ack_requests())
+        alarms = model.active_alarms()
+        with model.lock:  # state texts of the alarms' tags (a discrete alarm reads "Fault")
+            states = {
+                (a.station, a.tag): m.states
+                for a in alarms
+                if (st := model.stations.get(a.station)) is not None
+                and (m := st.metrics.get(a.tag)) is not None
+                and m.states
+            }
+        self.alarms.refresh(alarms, ids, model.ack_requests(), states)
         self.station.set_stations(ids)
         sid = self.station.station_id
         with model.lock:
