@@ -252,7 +252,9 @@ def test_silent_station_offline_within_keepalive_and_a_half(rig):
         frozen = time.monotonic()
         wait_until(lambda: not _station(rig, "gate_c").online, 30, 0.01, "station C offline")
         offline_after = time.monotonic() - frozen
-        will = rig.rec.on("NDEATH/gate_c")[0]  # published by the broker: the station is frozen
+        # the broker's Will (the station is frozen): the recorder may see it a moment later
+        wait_until(lambda: rig.rec.on("NDEATH/gate_c"), 10, 0.01, "the broker's NDEATH of C")
+        will = rig.rec.on("NDEATH/gate_c")[0]
         lag = frozen + offline_after - will.timestamp  # paho stamps messages on time.monotonic
         print(
             f"\nfrozen station: broker's NDEATH after {will.timestamp - frozen:.2f} s, "
