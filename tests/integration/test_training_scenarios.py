@@ -193,10 +193,10 @@ def _judge(d: Drill, where: str = "") -> None:
 def test_generic_drills_on_the_regulator_station_raise_its_own_expected_alarms(tmp_path):
     """The drills that apply to any station, on the regulator station (S7 PLC, RS-485 flow
     computer, IEC 104 telecontrol) with the expected lists its timeline entry gives."""
-    # one at a time: with two drills side by side (two c104 servers and two c104 clients in
-    # one process) an IEC 104 start-up once waited past t1 for the end of its interrogation,
-    # and the RTU's comm alarm went off in a drill that never touches the RTU
-    results = [_run_drill(n, tmp_path, REGULATOR_STATION) for n in REGULATOR_DRILLS]
+    with ThreadPoolExecutor(2, thread_name_prefix="drill") as pool:  # its RS-485 line is slow
+        results = list(
+            pool.map(lambda n: _run_drill(n, tmp_path, REGULATOR_STATION), REGULATOR_DRILLS)
+        )
     for d in results:
         spec = SCENARIOS[d.name].spec  # type: ignore[attr-defined]
         assert "demo_regulator_station" in spec.stations, f"{d.name}: no lists for the station"

@@ -119,8 +119,6 @@ def test_outbox_append_names_the_ids_it_committed(tmp_path):
         (["pt.inlet", "tt.inlet"], [1e16, 3e-7], [192, 192], None),  # exponents, no commas
         (["pt.inlet", "tt.inlet"], [math.nan, 2.0], [192, 192], None),  # non-finite: null
         (["pt.inlet", "tt.inlet"], [5.0, 6.0], [64, 64], None),  # UNCERTAIN keeps its value
-        (["pt.inlet", "tt.inlet"], [5.0, 6.0], [192, 64], None),  # qualities differ
-        (["pt.inlet", "tt.inlet"], [5.0, 6.0], [192, 192], [1732400000.0125, 1732400001.5]),
         (["fq.total"], [12.6], [192], None),  # int kind
         (["xv.outlet"], [1.0], [192], None),  # bool kind
     ],
@@ -150,7 +148,11 @@ def test_updates_the_one_pass_body_does_not_cover_take_the_general_path():
     with_reason = _upd(tags, ["pt.inlet", "tt.inlet"], [1.0, 2.0], [192, 0])  # a BAD reason
     mixed_kinds = _upd(tags, ["pt.inlet", "fq.total"], [1.0, 7.0], [192, 192])
     string = _upd(tags, ["gc.status", "pt.inlet"], ["RUN", 2.0], [192, 192])
-    for upd in (with_reason, mixed_kinds, string):
+    qualities = _upd(tags, ["pt.inlet", "tt.inlet"], [5.0, 6.0], [192, 64])
+    qualities.reasons[:] = ["", ""]
+    times = _upd(tags, ["pt.inlet", "tt.inlet"], [5.0, 6.0], [192, 192])
+    times.ts[:] = [1732400000.0125, 1732400001.5]
+    for upd in (with_reason, mixed_kinds, string, qualities, times):
         assert pol._wire_block(upd, False) is None
         got = [v for body in pol.telemetry(upd) for v in json.loads(body)["values"]]
         want = [e[0] for e in _by_value(pol, upd)]

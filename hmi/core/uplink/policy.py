@@ -182,9 +182,9 @@ class PublishPolicy:
         return out
 
     def _wire_block(self, upd: TagUpdate, integrity: bool) -> bytes | None:
-        """JSON mode's common case in one pass: a read block of one device (or one route that
-        is not aggregated), one numeric kind, no reasons, well within the cap. None: any other
-        update, which takes the general path."""
+        """JSON mode's common case in one pass: one read of one device (or of one route that
+        is not aggregated), one numeric kind, one quality, one time, no reasons, well within
+        the cap. None: any other update, which takes the general path."""
         n = len(upd)
         if not n or any(upd.reasons):
             return None
@@ -199,25 +199,19 @@ class PublishPolicy:
         if int(self.name_size[idx].sum()) + n * ENTRY_OVERHEAD > self.cap - ENVELOPE:
             return None
         q = upd.quality
+        if q.min() != q.max():  # qualities differ: the general path, object by object
+            return None
         values = self._column(idx, upd.values, None, q)
         if values is None:
             return None
         # the seconds of the general path's whole milliseconds (t_ms / 1000.0), as one array
         ts = np.rint(np.asarray(upd.ts, dtype=np.float64) * 1000.0) / 1000.0
+        if ts.min() != ts.max():  # times differ: the general path
+            return None
         head: dict[str, Any] = (
             {"route": g.route.name} if g.route is not None else {"device": g.unit}
         )
         head["integrity"] = integrity
-        if (
-            q.min() != q.max() or ts.min() != ts.max()
-        ):  # qualities or times differ: object by object
-            head["values"] = [
-                {"tag": a, "value": v, "quality": c, "ts": t}
-                for a, v, c, t in zip(
-                    self.name_arr[idx].tolist(), values, q.tolist(), ts.tolist(), strict=True
-                )
-            ]
-            return _dumps(head)
         # one read: every object is a tag's own prefix, its value and the same tail, joined
         # as bytes (the same spelling orjson gives the objects one by one)
         if self._prefix is None:
