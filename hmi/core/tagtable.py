@@ -51,6 +51,18 @@ class TagUpdate:
     def __len__(self) -> int:
         return len(self.indices)
 
+    def select(self, mask: np.ndarray) -> TagUpdate:
+        """The rows of this update where ``mask`` is set (each keeps its own reason)."""
+        rows = np.flatnonzero(mask).tolist()
+        return TagUpdate(
+            self.indices[mask],
+            self.values[mask],
+            self.quality[mask],
+            self.ts[mask],
+            [self.reasons[k] for k in rows],
+            self.text[mask] if self.text is not None else None,
+        )
+
     @classmethod
     def empty(cls) -> TagUpdate:
         """An update with no tags."""
@@ -64,6 +76,11 @@ class ApplyResult:
     scan: TagUpdate
     changes: TagUpdate
     history: TagUpdate
+
+
+def _prefix(flags: np.ndarray) -> np.ndarray:
+    """Counts of set ``flags`` before each index (n + 1 entries)."""
+    return np.concatenate(([0], np.cumsum(flags, dtype=np.int64)))
 
 
 def _per_point(x: Any, m: int, dtype: type) -> np.ndarray:
@@ -125,6 +142,15 @@ class TagTable:
         self.version = np.zeros(n, dtype=np.int64)
         self.seq = 0
         self._lock = threading.Lock()
+        #: take a steady read (one contiguous block, all GOOD, one time) by slices
+        self.fast_reads = True
+        # prefix counts: "does any tag of indices [a, b) clamp / keep history / hold text?"
+        # in O(1) for a contiguous block
+        self._n_clamp = _prefix(self.clamp)
+        #: tags the historian keeps (samples and the last value): history mode not "none"
+        self.stored = self.hist_mode != _HIST_MODE["none"]
+        self._n_hist = _prefix(self.stored)
+        self._n_string = _prefix(self.is_string)
 
     # ------------------------------------------------------------------ input
     def apply(self, batch: Batch) -> ApplyResult:
@@ -132,6 +158,19 @@ class TagTable:
         idx = np.asarray(batch.indices, dtype=np.int64)
         m = len(idx)
         recv = batch.recv_ts or time.time()
+        if (
+            self.fast_reads
+            and m > 1
+            and batch.values.dtype != object
+            and np.ndim(batch.quality) == 0
+            and int(batch.quality) == GOOD
+            and np.ndim(batch.source_ts) == 0
+            and int(idx[-1]) - int(idx[0]) == m - 1
+            and bool((idx[1:] > idx[:-1]).all())
+        ):
+            done = self._apply_block(batch, idx, int(idx[0]), recv)
+            if done is not None:
+                return done
         q = _per_point(batch.quality, m, np.uint8)
         ts = _per_point(batch.source_ts, m, np.float64)
         ts[~(ts > 0)] = recv  # no device timestamp: the read time stands in
@@ -211,6 +250,68 @@ class TagTable:
         idx32 = idx.astype(np.int32)
         why = reason_for or ""
         scan = TagUpdate(idx32, eng, q, ts, [why] * m, text)
+        return ApplyResult(scan, self._take(scan, changed, why), self._take(scan, want_hist, why))
+
+    def _apply_block(
+        self, batch: Batch, idx: np.ndarray, a: int, recv: float
+    ) -> ApplyResult | None:
+        """:meth:`apply` for a steady read: numeric, contiguous ``idx`` from ``a``, all GOOD,
+        one time. The same result by slices instead of index arrays (the usual read block
+        of a polled device); None, touching nothing, when a value is not finite (the
+        general path makes those BAD)."""
+        m = len(idx)
+        b = a + m
+        sl = slice(a, b)
+        ts_v = float(batch.source_ts)
+        if not ts_v > 0:
+            ts_v = recv  # no device timestamp: the read time stands in
+        eng = batch.values.astype(np.float64, copy=False) * self.gain[sl] + self.offset[sl]
+        if self._n_clamp[b] > self._n_clamp[a]:
+            cl = self.clamp[sl]
+            eng = np.where(cl, np.clip(eng, self.lo[sl], self.hi[sl]), eng)
+        if not np.isfinite(eng).all():
+            return None
+        keep_hist = self._n_hist[b] > self._n_hist[a]
+        with self._lock:
+            self.seq += 1
+            seq = self.seq
+            was_bad = self.quality[sl] != GOOD
+            changed = was_bad | ~(np.abs(eng - self.value[sl]) <= self.deadband[sl])
+            if changed.any():
+                np.copyto(self.value[sl], eng, where=changed)
+                np.copyto(self.quality[sl], GOOD, where=changed)
+                np.copyto(self.version[sl], seq, where=changed)
+                if was_bad.any():  # a GOOD tag's reason is always ""
+                    for i in (np.flatnonzero(was_bad) + a).tolist():
+                        self.reasons[i] = ""
+            self.ts[sl] = ts_v
+            self.last_read[sl] = self._mono()
+            if keep_hist:
+                mode = self.hist_mode[sl]
+                interval_due = (ts_v - self.hist_ts[sl]) >= self.hist_interval[sl]
+                hq_changed = self.hist_quality[sl] != GOOD
+                hist_due = ~(np.abs(eng - self.hist_value[sl]) <= self.hist_deadband[sl])
+                want_hist = np.where(
+                    mode == 0,
+                    hq_changed | hist_due | interval_due,
+                    (mode == 1) & (hq_changed | interval_due),
+                )
+                if want_hist.any():
+                    self.hist_ts[sl][want_hist] = ts_v
+                    self.hist_quality[sl][want_hist] = GOOD
+                    np.copyto(self.hist_value[sl], eng, where=want_hist)
+            else:
+                want_hist = np.zeros(m, dtype=bool)
+            text = self._text_column(idx, None) if self._n_string[b] > self._n_string[a] else None
+        why = batch.reason or ""
+        scan = TagUpdate(
+            idx.astype(np.int32),
+            eng,
+            np.full(m, GOOD, dtype=np.uint8),
+            np.full(m, ts_v),
+            [why] * m,
+            text,
+        )
         return ApplyResult(scan, self._take(scan, changed, why), self._take(scan, want_hist, why))
 
     def _reason_changes(

@@ -173,6 +173,9 @@ class AlarmCatalog:
         self.sup_mask[list(self.sup_by_tag)] = True
         self.bad_pv_mask = np.zeros(n, dtype=bool)
         self.bad_pv_mask[list(self.bad_pv_by_tag)] = True
+        #: tags any alarm evaluates (a scan of none of them has nothing to evaluate)
+        self.any_mask = self.aux_mask | self.sup_mask | self.bad_pv_mask
+        self.any_mask |= np.diff(self.vector.first) > 0
 
     def set_raw(self, rec: AlarmRecord, raw: bool) -> None:
         """Overwrite the evaluator's remembered condition (restore, or a delay cancelled by BAD input)."""

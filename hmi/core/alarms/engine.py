@@ -155,6 +155,8 @@ class AlarmEngine(AlarmOperations):
             self._val[idx[good]] = vals[good]
             self._good[idx] = good
             self._seen_good[idx[good]] = True
+            if not cat.any_mask[idx].any():  # e.g. a read block of tags without alarms
+                return
             hit = np.nonzero(cat.sup_mask[idx])[0]
             for k in hit.tolist():
                 if good[k]:
