@@ -414,11 +414,18 @@ class Runtime:
         self.historian.write(self._hist_ids[u.indices], u.ts, u.values, u.quality, u.text)
 
     def _flush_current(self) -> None:
-        """Queue the latest state of every tag changed since the last flush for the ``current`` table."""
+        """Queue the latest state of every stored tag changed since the last flush for the
+        ``current`` table (a tag with history mode ``none`` is kept out of the history
+        database altogether: a gateway forwarding thousands of registers writes nothing)."""
         seq, u = self.tags.changed_since(self._current_seq)
         self._current_seq = seq
         if not len(u) or not len(self._hist_ids):
             return
+        stored = self.tags.stored[u.indices]
+        if not stored.all():
+            u = u.select(stored)
+            if not len(u):
+                return
         self.historian.write_current(
             self._hist_ids[u.indices], u.ts, u.values, u.quality, u.reasons, u.text
         )
