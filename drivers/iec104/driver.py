@@ -55,6 +55,8 @@ T = TypeVar("T")
 
 #: s after the link opens before points the RTU did not report are marked BAD
 GI_GRACE = 1.0
+#: s between reads of the link state while it opens (besides every state callback)
+STATE_POLL = 0.5
 _MISSING = (
     "no value since connect: the RTU did not report {addr} in its general interrogation "
     "(check the IOA and type against the RTU's point list and the common address)"
@@ -185,7 +187,7 @@ class Iec104Driver(ReconnectingDriver):
         deadline = loop.time() + t0  # until TCP is open; then t1 for the start-up exchange
         opened = False
         while True:
-            state = self._link_state
+            state = link.state  # read, not only told: a state callback can come late
             if state == "OPEN":
                 return ""
             if state.startswith("OPEN") and not opened:
@@ -204,7 +206,7 @@ class Iec104Driver(ReconnectingDriver):
                     )
                     return f"no end of the start-up ({what}) within t1 = {t1:g} s"
                 return f"connect timeout after t0 = {t0:g} s to {self.endpoint}"
-            await self._wait_change(left)
+            await self._wait_change(min(left, STATE_POLL))
 
     def _new_link(self, ip: str) -> Iec104Link:
         holder: list[Iec104Link] = []

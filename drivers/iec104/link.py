@@ -4,8 +4,8 @@ c104 runs its own native threads and calls back from them. Everything those call
 produce crosses to the asyncio loop in one of two ways only: readings are appended to a
 deque and one ``call_soon_threadsafe`` per burst has the loop drain it (so a
 general interrogation of a thousand points costs a few loop wake-ups, not a thousand);
-connection-state changes and unexpected messages are posted one by one. Readings wait
-:data:`FLUSH_DELAY` at most before they are delivered.
+connection-state changes (the loop then reads the state) and unexpected messages are
+posted one by one. Readings wait :data:`FLUSH_DELAY` at most before they are delivered.
 
 Blocking c104 calls (commands, interrogations, stopping the client) run in the
 driver's one worker thread, never on the loop.
@@ -122,7 +122,14 @@ class Iec104Link:
         return c104.ResponseState.NONE
 
     def _state_cb(self, connection: c104.Connection, state: c104.ConnectionState) -> None:
-        self.loop.call_soon_threadsafe(self._on_state, state.name)
+        # c104 stores the new state, then takes the GIL to call back: two of its threads
+        # changing the state at once (OPEN_MUTED on the connect, OPEN when the GI ends) can reach
+        # the loop in either order, and the last one posted may be the older state. So the
+        # callback only says "changed"; the loop reads the state itself.
+        self.loop.call_soon_threadsafe(self._state_changed)
+
+    def _state_changed(self) -> None:
+        self._on_state(self.state)
 
     def _unexpected_cb(
         self, connection: c104.Connection, message: c104.IncomingMessage, cause: c104.Umc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 
 import c104
@@ -297,6 +298,40 @@ def test_refused_and_unanswered_commands(rtu):
                 (6401, 1.0, False)
             ]
             assert d.diagnostics().timeouts == timeouts + 1
+        finally:
+            await d.stop()
+
+    run(body())
+
+
+def test_a_state_callback_that_arrives_late_does_not_take_the_link_down(rtu):
+    """c104 stores a new connection state, then takes the GIL to call back; two of its
+    threads changing the state at once (OPEN_MUTED on the connect, OPEN when the GI ends) can reach
+    the loop in the wrong order, the older state last. Played here by the callback of an
+    earlier transition arriving after OPEN: the link must stay up (the driver once waited
+    out t1 at start-up, or dropped a good link, on the older state)."""
+    rec = Recorder()
+
+    async def body():
+        d = driver(rtu.port, specs("M_ME_NC_1:4001", period=0.2), rec)
+        await d.start()
+        try:
+            await async_wait_until(lambda: d.state is DeviceState.UP and rec.has(0, Quality.GOOD),
+                                   10, what="up")  # fmt: skip
+            link = d._link
+            assert link is not None and link.state == "OPEN"
+            late = threading.Thread(
+                target=link._state_cb,
+                args=(link.connection, c104.ConnectionState.OPEN_MUTED),
+            )
+            late.start()
+            late.join()
+            n = len(rec.batches)
+            await async_wait_until(lambda: len(rec.batches) >= n + 3, 5,
+                                   what="readings go on over the same link")  # fmt: skip
+            assert d._link is link and d.state is DeviceState.UP
+            assert d.diagnostics().reconnects == 0
+            assert not [s for s in rec.states if s[0] is DeviceState.UP], "the link went down"
         finally:
             await d.stop()
 

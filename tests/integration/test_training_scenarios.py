@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -183,8 +184,15 @@ def _judge(d: Drill, where: str = "") -> None:
         f"{d.name}{where}: not raised {sorted(expected - raised)} of {d.raised}; {d.error}"
     )
     # an IEC 104 start-up that waited past t1 for the end of its interrogation (seen now and
-    # then on this machine, root cause not found; the reconnect 1 s later works) raises that
-    # RTU's comm alarm: allowed only when the device's own diagnostics name that stall
+    # then on this machine; the reconnect 1 s later works) raises that RTU's comm alarm:
+    # allowed only when the device's own diagnostics name that stall, and said in the
+    # test summary. A likely cause, c104's state callbacks reaching the loop out of order,
+    # is fixed (the driver reads the link state); a stall seen after that has another.
+    if d.start_stalls:
+        warnings.warn(
+            f"{d.name}{where}: IEC 104 start-up stalled past t1 on {list(d.start_stalls)}",
+            stacklevel=2,
+        )
     possible |= {f"{dev}.comm" for dev in d.start_stalls}
     extra = {a for a in raised - expected - possible if not _speed_or_host(a)}
     assert not extra, f"{d.name}{where}: also raised {sorted(extra)} (at model s {d.raised})"
