@@ -59,7 +59,7 @@ CONNACK_TIMEOUT = 15.0
 BACKOFF_MAX = 15.0
 DIAG_INTERVAL = 30.0  # node diagnostics publish (Sparkplug NDATA / JSON status)
 # s: what arrives within this shares one outbox transaction (also its added latency)
-COMMIT_EVERY = 0.005
+COMMIT_EVERY = 0.010
 STOP_DRAIN = (
     3.0  # s to wait for in-flight PUBACKs on a clean stop (avoids duplicates at the next start)
 )
