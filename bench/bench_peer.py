@@ -493,6 +493,40 @@ def run(
     return res
 
 
+def _summary(rounds: list[dict[str, dict[str, Any]]]) -> None:
+    """The ratios of gas-hmi to each peer (median over the rounds); with several rounds,
+    each contender's median figures first."""
+    out = rounds[-1]
+    if len(rounds) > 1:
+        print(f"medians of {len(rounds)} rounds")
+        for key, res in out.items():
+            cpu = float(np.median([r[key]["cpu"] for r in rounds]))
+            p99 = float(np.median([r[key]["p99"] for r in rounds]))
+            med = float(np.median([r[key]["median"] for r in rounds]))
+            spread = [r[key]["cpu"] for r in rounds]
+            print(
+                f"  {res['name']:18s} CPU {cpu:5.1f} % ({min(spread):.1f}-{max(spread):.1f})"
+                f"  latency median {med:6.1f} ms  p99 {p99:6.1f} ms"
+            )
+    print(
+        "ratios (gas-hmi / peer): CPU, p99 latency"
+        + (" (median, range)" if len(rounds) > 1 else "")
+    )
+    for peer in ("bare", "bareo", "bareh", "nr"):
+        if peer not in out:
+            continue
+        for mine in ("full", "fwd"):
+            if mine not in out or (peer, mine) in (("bareh", "fwd"), ("bareo", "full")):
+                continue
+            cpu = [r[mine]["cpu"] / r[peer]["cpu"] for r in rounds]
+            p99 = [r[mine]["p99"] / r[peer]["p99"] for r in rounds]
+            rng = f" ({min(cpu):.2f}-{max(cpu):.2f})" if len(rounds) > 1 else ""
+            print(
+                f"  {out[mine]['name']:16s} / {out[peer]['name']:14s}  CPU "
+                f"{float(np.median(cpu)):.2f}x{rng}  p99 {float(np.median(p99)):.2f}x"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print the figures and ratios."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -511,12 +545,19 @@ def main(argv: list[str] | None = None) -> int:
         default="bare,bareo,bareh,full,fwd,nr",
         help="comma-separated contenders to run: bare, bareo, bareh, full, fwd, nr (default: all)",
     )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the contenders this many times in turn; the figures are then the median "
+        "of the rounds and each ratio the median of its rounds' ratios (a slow minute of "
+        "the machine hits one round, not the comparison)",
+    )
     a = ap.parse_args(argv)
     only = set(a.only.split(","))
     n = a.tags
     broker = MosquittoBroker(Path(tempfile.mkdtemp(prefix="peer-mq-")), persistent=True).start()
     try:
-        out: dict[str, dict[str, Any]] = {}
         red = a.node_red / "node_modules" / "node-red-contrib-modbus"
         has_red = red.is_dir() and shutil.which("node") is not None
         contenders: list[tuple[str, str, str, Any]] = [
@@ -532,27 +573,19 @@ def main(argv: list[str] | None = None) -> int:
             ("fwd", "gas-hmi forward", "gas-hmi", lambda w, b, p: _gas_hmi(w, b, p, n, False)),
             ("nr", "node-red", "node-red", lambda w, b, p: _node_red(w, b, p, n, a.node_red)),
         ]
-        for key, name, kind, start in contenders:
-            if key not in only:
-                continue
-            if key == "nr" and not has_red:
-                print(
-                    f"node-red: not run (no npm install in {a.node_red}; see docs/PERFORMANCE.md)"
-                )
-                continue
-            out[key] = run(name, kind, start, broker, n, a.seconds, a.warmup)
-        print("ratios (gas-hmi / peer): CPU, p99 latency")
-        for peer in ("bare", "bareo", "bareh", "nr"):
-            if peer not in out:
-                continue
-            for mine in ("full", "fwd"):
-                if mine not in out or (peer, mine) in (("bareh", "fwd"), ("bareo", "full")):
-                    continue
-                m, p = out[mine], out[peer]
-                print(
-                    f"  {out[mine]['name']:16s} / {p['name']:14s}  CPU {m['cpu'] / p['cpu']:.2f}x"
-                    f"  p99 {m['p99'] / p['p99']:.2f}x"
-                )
+        if "nr" in only and not has_red:
+            print(f"node-red: not run (no npm install in {a.node_red}; see docs/PERFORMANCE.md)")
+            only.discard("nr")
+        rounds: list[dict[str, dict[str, Any]]] = []
+        for r in range(a.rounds):
+            if a.rounds > 1:
+                print(f"round {r + 1} of {a.rounds}", flush=True)
+            out: dict[str, dict[str, Any]] = {}
+            for key, name, kind, start in contenders:
+                if key in only:
+                    out[key] = run(name, kind, start, broker, n, a.seconds, a.warmup)
+            rounds.append(out)
+        _summary(rounds)
         if a.outage > 0:
             run(
                 f"outage {a.outage:.0f} s",
