@@ -23,7 +23,8 @@ Runs, each ``--seconds`` long after a warm-up, CPU % of one core and RSS of the 
 * ``--outage S``: the full job with the broker down for S seconds, then counts every read
   the server served that did not reach the subscriber (0 = no loss).
 
-``python -m bench.bench_peer`` (about 4 minutes); ``--seconds 10`` for a quick look.
+``python -m bench.bench_peer`` (about 5 minutes); ``--seconds 10`` for a quick look; ``--rounds 3``
+for figures to compare (the medians of three rounds in turn).
 """
 
 from __future__ import annotations
