@@ -191,6 +191,9 @@ class Runtime:
         self.started_at = time.time()
         self.historian.start()
         self._hist_ids = np.asarray(self.historian.tag_ids(self.tags.names), dtype=np.int32)
+        gone = self.historian.forget_current(self._hist_ids[~self.tags.stored])
+        if gone:
+            log.info("history: %d tag(s) with history mode none: their last values dropped", gone)
         self._thread = threading.Thread(target=self._thread_main, name="acquisition", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):

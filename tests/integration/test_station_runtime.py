@@ -21,6 +21,8 @@ from drivers.base import Quality
 from hmi.cli.run import prepare_demo_credentials, trust_simulated_servers
 from hmi.cli.simulate import start_simulator_thread
 from hmi.config import load_station
+from hmi.config.schema import HistorianConfig
+from hmi.core.historian import Historian
 from hmi.core.runtime import Runtime
 from tests.helpers import wait_until
 from tests.stations import demo_station_copy
@@ -137,6 +139,14 @@ def test_headless_cli_polls_flushes_on_sigterm_and_exports(station, tmp_path):
     sim = start_simulator_thread(cfg, seed=4)
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # a last value of a tag stored before its history mode became none: dropped at start
+    unstored = sorted(t.name for t in cfg.tags if t.history.mode == "none")
+    out.mkdir()
+    old = Historian(out / "history.db", HistorianConfig(flush_interval=0.1))
+    old.start()
+    old.write_current(old.tag_ids(unstored[:1]), [time.time() - 3600], np.array([7.0]), [192], [""])
+    assert old.flush() and unstored[0] in old.latest()
+    old.close()
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hmi", "run", str(st), "--headless", "--data-dir", str(out)],
@@ -153,19 +163,20 @@ def test_headless_cli_polls_flushes_on_sigterm_and_exports(station, tmp_path):
                 if r.returncode != 0:
                     return False
                 field = {t.name for t in cfg.tags if cfg.device(t.device).protocol != "system"}
-                unstored = {t.name for t in cfg.tags if t.history.mode == "none"}
-                assert unstored & field, "the demo has field tags kept out of history"
-                got = json.loads(r.stdout)
-                # history mode none: neither samples nor the last value in history.db
-                assert not unstored & {x["tag"] for x in got}
-                rows = [x for x in got if x["tag"] in field - unstored]
-                return len(rows) == len(field - unstored) and all(
+                assert set(unstored) & field, "the demo has field tags kept out of history"
+                snap[:] = json.loads(r.stdout)
+                rows = [x for x in snap if x["tag"] in field - set(unstored)]
+                return len(rows) == len(field - set(unstored)) and all(
                     x["quality"] == "GOOD" for x in rows
                 )
 
+            snap: list[dict] = []
             wait_until(
                 snapshot_all_good, timeout=40, interval=0.5, what="snapshot with every tag GOOD"
             )
+            # history mode none: neither samples nor a last value in history.db, not even
+            # the one stored before (dropped when the runtime started)
+            assert not set(unstored) & {x["tag"] for x in snap}
         finally:
             proc.send_signal(signal.SIGTERM)
             stdout, stderr = proc.communicate(timeout=30)

@@ -135,6 +135,16 @@ def test_current_table_keeps_the_newest_value_per_tag(open_hist):
     assert cur["s"].value == "open"
 
 
+def test_last_values_of_tags_no_longer_stored_are_dropped(open_hist):
+    h = open_hist()
+    a, b = h.tag_ids(["a", "b"])
+    h.write_current([a, b], [NOW, NOW], np.array([1.0, 2.0]), [GOOD, GOOD], ["", ""])
+    assert h.flush()
+    assert h.forget_current([a]) == 1
+    assert set(h.latest()) == {"b"}
+    assert h.forget_current([a]) == 0 and h.forget_current([]) == 0
+
+
 def test_text_tags_have_their_own_table(open_hist):
     h = open_hist()
     (tid,) = h.tag_ids(["odor.state"])

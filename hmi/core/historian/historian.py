@@ -112,6 +112,12 @@ class Historian:
         """Stable integer ids (int32) of tag names, created on first use and kept forever."""
         return self._store.tag_ids(list(names))
 
+    def forget_current(self, ids: np.ndarray | Sequence[int]) -> int:
+        """Delete the last values (``current`` rows) of tags that are not stored any more
+        (history mode ``none`` since an edit): a snapshot must not show a value from before
+        the change as if it were the latest. Blocking; how many rows went."""
+        return self._store.forget_current(np.asarray(ids, dtype=np.int64))
+
     def tag_names(self) -> dict[str, int]:
         """Every tag with history: name -> id."""
         return self._reader.tag_names()

@@ -170,6 +170,22 @@ class SampleStore:
                     ) from None
             return np.array([self.ids[n] for n in names], dtype=np.int32)
 
+    def forget_current(self, ids: np.ndarray) -> int:
+        """Delete the ``current`` rows of ``ids``; how many there were."""
+        if not len(ids):
+            return 0
+        try:
+            with self.transaction() as cur:
+                cur.executemany(
+                    "DELETE FROM current WHERE tag_id = ?", [(int(i),) for i in ids.tolist()]
+                )
+                return int(cur.rowcount)
+        except sqlite3.Error as exc:
+            raise HistorianError(
+                f"cannot clear the last values of {len(ids)} tag(s) in history database "
+                f"{self.path}: {exc}"
+            ) from None
+
     # ------------------------------------------------------------------ writes
     def write(
         self,
