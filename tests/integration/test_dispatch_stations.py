@@ -157,6 +157,10 @@ def test_metadata_of_a_real_station_reaches_the_fleet_model(rig, sid):
         assert m.instrument == tag.instrument, name
         assert m.remote_write is (name == writable), name
         assert m.states == {k: (v.en or v.zh, v.zh or v.en) for k, v in tag.states.items()}, name
+        digits = (
+            None if tag.type == "string" else 0 if tag.type in ("int", "bool") else tag.precision
+        )
+        assert m.precision == digits, name
 
 
 @pytest.mark.parametrize("sid", [GATE, REG])
@@ -318,12 +322,13 @@ def test_remote_write_from_the_station_page_two_steps_and_confirmed_on_screen(
         # confirmed: sent, and the station's answer shows on the page
         monkeypatch.setattr(type(page), "confirm", staticmethod(lambda _p, _t: True))
         page.write.click()
-        line = f"{GATE_WRITABLE} ← 31.50: confirmed by the station after"
+        # shown with the tag's precision (1), as on the station's own screens
+        line = f"{GATE_WRITABLE} ← 31.5: confirmed by the station after"
         qtbot.waitUntil(lambda: line in page.write_state.text().splitlines()[0], timeout=10000)
 
         def shown() -> bool:
             item = page.items.get(GATE_WRITABLE)
-            return item is not None and item.text(3) == "31.50"
+            return item is not None and item.text(3) == "31.5"
 
         qtbot.waitUntil(shown, timeout=10000)  # the read-back value on the dispatch screen
         pt = page.items["outlet.pressure"]  # metadata of the birth on the page

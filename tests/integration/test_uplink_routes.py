@@ -111,6 +111,7 @@ def test_dbirth_carries_tag_metadata_and_nbirth_the_config_hash(broker, tmp_path
     assert props["Label/zh"] == "进站压力"
     assert props["Area"] == "inlet"
     assert props["InstrumentTag"] == "PT-501"
+    assert props["formatString"] == "#,##0.00"  # Ignition's pattern for precision 2
     assert props["Alarm/HH"] == 6.0
     assert props["Quality"] == 192
     assert pt.double_value == pytest.approx(4.2)
@@ -157,6 +158,7 @@ def test_json_meta_document_is_retained_and_valid_and_status_has_the_hash(broker
         "Label/zh": "进站压力",
         "Area": "inlet",
         "InstrumentTag": "PT-501",
+        "formatString": "#,##0.00",
         "Alarm/HH": 6.0,
     }
     assert by_tag["xv.outlet"]["State/0/zh"] == "关" and by_tag["xv.outlet"]["State/1"] == "Open"

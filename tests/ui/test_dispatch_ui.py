@@ -212,6 +212,32 @@ def test_alarm_list_shows_a_discrete_alarms_value_by_its_state_text(win):
         win.refresh()
 
 
+def test_dispatch_values_take_the_tags_precision_from_the_birth(win):
+    """A count alarm (precision 0) reads 2, not 2.000; a pressure with precision 3 keeps
+    its three digits; without a formatString the magnitude decides, as before."""
+    t = win.alarms
+    count = ActiveAlarm(
+        "gate_a", "gas.detectors_level1.h", "gas.detectors_level1", "H", 2, "ACTIVE_UNACK",
+        1.0, value=2.0,
+    )  # fmt: skip
+    high = ActiveAlarm(
+        "gate_a", "pt.hh", "outlet.pressure", "HH", 1, "ACTIVE_UNACK", 2.0, value=0.47
+    )
+    flow = ActiveAlarm("gate_a", "fq.h", "m1.flow", "H", 3, "ACTIVE_UNACK", 3.0, value=24000.0)
+    digits = {("gate_a", "gas.detectors_level1"): 0, ("gate_a", "m1.flow"): 1}
+    value = COLUMNS.index("Value")
+    try:
+        t.refresh([count, high, flow], ["gate_a"], [], {}, digits)
+        cells = {t.table.item(r, 4).text(): t.table.item(r, value).text() for r in range(3)}
+        assert sorted(cells.values()) == ["0.470", "2", "24,000.0"]
+    finally:
+        win.refresh()
+    win.open_station("gate_a")
+    m = Metric("gas.detectors_level1", device="calc", value=2.0, precision=0)
+    win.station.refresh([m], "")
+    assert win.station.items["gas.detectors_level1"].text(3) == "2"
+
+
 def test_chinese_texts(win):
     i18n().set_language("zh_CN")
     try:

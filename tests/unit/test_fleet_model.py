@@ -211,3 +211,16 @@ def test_state_texts_from_birth_properties_name_a_discrete_value() -> None:
     for v in (2, 0.5, None, "RUN"):  # no such state, not a whole number, none, text
         m.value = v
         assert m.state_text("en") == ""
+
+
+def test_precision_of_an_ignition_number_pattern():
+    from hmi.config.schema import TagConfig
+    from hmi.core.fleet.station import precision_of
+    from hmi.core.uplink.meta import format_string
+
+    assert [precision_of(p) for p in ("#,##0", "#,##0.0", "#,##0.000", "0.00")] == [0, 1, 3, 2]
+    assert [precision_of(p) for p in (None, "", 3, "#,##0.0 MPa", "%.2f")] == [None] * 5
+    tag = TagConfig(name="pt.out", device="plc", address="hr:1", precision=3)
+    assert format_string(tag) == "#,##0.000" and precision_of(format_string(tag)) == 3
+    count = TagConfig(name="n.gd", device="plc", address="hr:2", type="int", precision=2)
+    assert format_string(count) == "#,##0"

@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from hmi.core.fleet.model import FleetModel
-from hmi.core.fleet.station import LIMIT_KEYS, Metric, Station, states_of
+from hmi.core.fleet.station import LIMIT_KEYS, Metric, Station, precision_of, states_of
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ class JsonHost:
             m.instrument = str(props.get("InstrumentTag", m.instrument))
             m.limits = {k[6:]: f for k in LIMIT_KEYS if (f := _float(props.get(k))) is not None}
             m.remote_write = props.get("RemoteWrite") is True
+            m.precision = precision_of(props.get("formatString"))
             m.states = states_of(props)
             st.metrics[name] = m
         self.model.touched()

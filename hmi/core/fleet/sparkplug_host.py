@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hmi.core.fleet.model import FleetModel
-from hmi.core.fleet.station import LIMIT_KEYS, Metric, Station, states_of
+from hmi.core.fleet.station import LIMIT_KEYS, Metric, Station, precision_of, states_of
 from hmi.core.uplink import sparkplug_b_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,7 @@ class SparkplugHost:
             instrument=str(props.get("InstrumentTag", "")),
             limits={k[6:]: f for k in LIMIT_KEYS if (f := _float(props.get(k))) is not None},
             remote_write=props.get("RemoteWrite") is True,
+            precision=precision_of(props.get("formatString")),
             states=states_of(props),
             field="" if m.datatype in _SIGNED else _FIELD.get(m.datatype, ""),
         )

@@ -29,6 +29,8 @@ class Metric:
     instrument: str = ""
     limits: dict[str, float] = field(default_factory=dict)
     remote_write: bool = False
+    #: digits after the point to show (the birth's ``formatString``); None: not given
+    precision: int | None = None
     #: a discrete tag's state texts from its birth: value -> (English, Chinese)
     states: dict[int, tuple[str, str]] = field(default_factory=dict)
     #: the protobuf value field of a plain (unsigned, float, bool, string) datatype, else ""
@@ -151,6 +153,14 @@ def state_text(states: dict[int, tuple[str, str]], value: Any, lang: str = "en")
         return ""
     en, zh = states[int(f)]
     return (zh or en) if lang.startswith("zh") else (en or zh)
+
+
+def precision_of(pattern: object) -> int | None:
+    """Digits after the point of an Ignition number pattern (``#,##0.000`` -> 3; a birth's
+    ``formatString``); None when it is not one."""
+    if not isinstance(pattern, str) or not pattern or set(pattern) - set("#,0."):
+        return None
+    return len(pattern.partition(".")[2])
 
 
 def states_of(props: dict[str, Any]) -> dict[int, tuple[str, str]]:

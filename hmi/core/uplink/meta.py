@@ -10,13 +10,15 @@ One property set per tag, the same in both payload modes (names documented in
 ``Documentation`` String English label
 ``Label/zh``   String Chinese label
 ``Area``       String plant area
+``formatString`` String display format of a number, Ignition's pattern (``#,##0.000``: the
+               tag's ``precision``; ``#,##0`` for int and bool tags)
 ``InstrumentTag`` String ISA instrument number (``instrument:`` in the tag config)
 ``Alarm/HH`` .. ``Alarm/LL`` Double configured limit alarms
 ``RemoteWrite`` Boolean true when the station accepts remote writes of the tag
 ============== ====== =====================================================
 
-``engUnit``, ``engLow``, ``engHigh`` are the Ignition tag-property names MQTT Engine maps a
-Sparkplug metric property onto; the others become custom properties there.
+``engUnit``, ``engLow``, ``engHigh``, ``formatString`` are the Ignition tag-property names
+MQTT Engine maps a Sparkplug metric property onto; the others become custom properties there.
 
 The config hash is the first 16 hex digits of a SHA-256 over the station config's
 canonical JSON dump (sorted keys, no whitespace, the loader's ``source_dir`` left out),
@@ -44,6 +46,12 @@ def config_hash(cfg: StationConfig) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def format_string(tag: TagConfig) -> str:
+    """Ignition's number pattern for the tag's display precision (``#,##0.00``)."""
+    digits = 0 if tag.type in ("int", "bool") else tag.precision
+    return "#,##0" + ("." + "0" * digits if digits else "")
+
+
 def tag_properties(
     tag: TagConfig, remote_commands: bool = False
 ) -> dict[str, tuple[PropType, str | float]]:
@@ -61,6 +69,8 @@ def tag_properties(
     props["Documentation"] = ("String", tag.label.en)
     props["Label/zh"] = ("String", tag.label.zh)
     props["Area"] = ("String", tag.area)
+    if tag.type != "string":
+        props["formatString"] = ("String", format_string(tag))
     if tag.instrument:
         props["InstrumentTag"] = ("String", tag.instrument)
     for a in tag.alarms:

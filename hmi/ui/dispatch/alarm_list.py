@@ -99,6 +99,7 @@ class FleetAlarmList(QWidget):
         lay.addWidget(self.acks, 1)
         self.alarms: list[ActiveAlarm] = []
         self.states: dict[tuple[str, str], dict[int, tuple[str, str]]] = {}
+        self.precision: dict[tuple[str, str], int] = {}
         self.station.currentIndexChanged.connect(lambda _i: self._fill())
         self.priority.currentIndexChanged.connect(lambda _i: self._fill())
         self.area.textChanged.connect(lambda _t: self._fill())
@@ -129,11 +130,14 @@ class FleetAlarmList(QWidget):
         stations: list[str],
         acks: list[AckRequest],
         states: dict[tuple[str, str], dict[int, tuple[str, str]]] | None = None,
+        precision: dict[tuple[str, str], int] | None = None,
     ) -> None:
-        """New alarm list, station names for the filter, ack requests, and the state texts
-        of discrete tags ((station, tag) -> value -> (English, Chinese)) from their births."""
+        """New alarm list, station names for the filter, ack requests, the state texts
+        of discrete tags ((station, tag) -> value -> (English, Chinese)) and the display
+        precision of the tags ((station, tag) -> digits) from their births."""
         self.alarms = alarms
         self.states = states or {}
+        self.precision = precision or {}
         current = self.station.currentData()
         self.station.blockSignals(True)
         self.station.clear()
@@ -172,7 +176,7 @@ class FleetAlarmList(QWidget):
                 area_text(a.area) if a.area else "",
                 tr_reason(a.message(lang)),
                 state_text(self.states.get((a.station, a.tag), {}), a.value, lang)
-                or value_text(a.value),
+                or value_text(a.value, self.precision.get((a.station, a.tag))),
                 tr(STATE_TEXT.get(a.state, a.state)),
             )
             for c, text in enumerate(cells):

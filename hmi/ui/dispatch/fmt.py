@@ -8,14 +8,17 @@ from typing import Any
 from hmi.ui.i18n import tr
 
 
-def value_text(v: Any) -> str:
-    """A measured value, compact: 12 345 / 0.402 / True / text."""
+def value_text(v: Any, precision: int | None = None) -> str:
+    """A measured value, compact: 12,345 / 0.402 / 1 / text; with the tag's ``precision``
+    (its birth's ``formatString``) when the station sent one, else by magnitude."""
     if v is None:
         return "—"
     if isinstance(v, bool):
         return "1" if v else "0"
     if isinstance(v, int | float):
         a = abs(float(v))
+        if precision is not None:
+            return f"{v:,.{precision}f}" if a >= 1000 else f"{v:.{precision}f}"
         if a >= 1000:
             return f"{v:,.0f}"
         if a >= 100:

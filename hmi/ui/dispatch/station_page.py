@@ -170,7 +170,7 @@ class StationPage(QWidget):
             bad = q != "good"
             item.setText(1, m.instrument)  # ISA number from the birth (InstrumentTag)
             item.setText(2, m.label(lang))
-            shown = m.state_text(lang) or value_text(m.value)  # a discrete tag: its state
+            shown = m.state_text(lang) or value_text(m.value, m.precision)  # discrete: its state
             item.setText(3, "—" if bad and m.quality == 0 else shown)
             item.setText(4, m.unit)
             item.setText(5, tr(QUALITY_TEXT[q]))
@@ -213,7 +213,9 @@ class StationPage(QWidget):
         self.writes = writes
         lines = []
         for w in writes[:3]:
-            head = f"{clock(w.sent)}  {w.tag} ← {value_text(w.value)}"
+            m = self.metrics.get(w.tag)
+            shown = value_text(w.value, m.precision if m is not None else None)
+            head = f"{clock(w.sent)}  {w.tag} ← {shown}"
             if not w.done:
                 lines.append(tr("{write}: waiting for the station…").format(write=head))
             elif w.ok:

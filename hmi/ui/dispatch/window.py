@@ -134,7 +134,14 @@ class DispatchWindow(QMainWindow):
                 and (m := st.metrics.get(a.tag)) is not None
                 and m.states
             }
-        self.alarms.refresh(alarms, ids, model.ack_requests(), states)
+            digits = {  # and their display precision (a count reads 2, not 2.000)
+                (a.station, a.tag): m.precision
+                for a in alarms
+                if (st := model.stations.get(a.station)) is not None
+                and (m := st.metrics.get(a.tag)) is not None
+                and m.precision is not None
+            }
+        self.alarms.refresh(alarms, ids, model.ack_requests(), states, digits)
         self.station.set_stations(ids)
         sid = self.station.station_id
         with model.lock:
