@@ -324,7 +324,10 @@ def test_remote_write_from_the_station_page_two_steps_and_confirmed_on_screen(
         page.write.click()
         # shown with the tag's precision (1), as on the station's own screens
         line = f"{GATE_WRITABLE} ← 31.5: confirmed by the station after"
-        qtbot.waitUntil(lambda: line in page.write_state.text().splitlines()[0], timeout=10000)
+        # (the newest write is the first line; none yet: keep waiting, do not raise)
+        qtbot.waitUntil(
+            lambda: line in (page.write_state.text().splitlines() or [""])[0], timeout=10000
+        )
 
         def shown() -> bool:
             item = page.items.get(GATE_WRITABLE)
