@@ -126,21 +126,20 @@ class DispatchWindow(QMainWindow):
         self.network.refresh(summaries)
         ids = sorted(s.station_id for s in summaries)
         alarms = model.active_alarms()
-        with model.lock:  # state texts of the alarms' tags (a discrete alarm reads "Fault")
-            states = {
-                (a.station, a.tag): m.states
-                for a in alarms
-                if (st := model.stations.get(a.station)) is not None
-                and (m := st.metrics.get(a.tag)) is not None
-                and m.states
-            }
-            digits = {  # and their display precision (a count reads 2, not 2.000)
-                (a.station, a.tag): m.precision
-                for a in alarms
-                if (st := model.stations.get(a.station)) is not None
-                and (m := st.metrics.get(a.tag)) is not None
-                and m.precision is not None
-            }
+        # from the births of the alarms' tags: state texts (a discrete alarm reads "Fault")
+        # and display precision (a count reads 2, not 2.000)
+        states: dict[tuple[str, str], dict[int, tuple[str, str]]] = {}
+        digits: dict[tuple[str, str], int] = {}
+        with model.lock:
+            for a in alarms:
+                st = model.stations.get(a.station)
+                m = st.metrics.get(a.tag) if st is not None else None
+                if m is None:
+                    continue
+                if m.states:
+                    states[(a.station, a.tag)] = m.states
+                if m.precision is not None:
+                    digits[(a.station, a.tag)] = m.precision
         self.alarms.refresh(alarms, ids, model.ack_requests(), states, digits)
         self.station.set_stations(ids)
         sid = self.station.station_id
